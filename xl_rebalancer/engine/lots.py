@@ -1,0 +1,104 @@
+"""Tax-lot arithmetic: holding periods, lot order per relief method, gains per lot slice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..models.inputs import TaxLot
+
+Term = Literal["ST", "LT"]
+
+
+def one_year_after(day: dt.date) -> dt.date:
+    """Same calendar day a year on; 29 February maps to 28 February."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def holding_term(holding_from: dt.date, sale_date: dt.date) -> Term:
+    """IRS rule: long-term when held more than one year.
+
+    The holding period starts the day after acquisition, so a lot bought on
+    2023-03-15 is short-term when sold on 2024-03-15 and long-term from 2024-03-16.
+    """
+    return "LT" if sale_date > one_year_after(holding_from) else "ST"
+
+
+@dataclass(frozen=True)
+class LotSlice:
+    """Part of a lot taken by a sale, with its share of basis and the gain it realizes."""
+
+    lot: TaxLot
+    shares: float
+    basis: float
+    proceeds: float
+    term: Term
+
+    @property
+    def gain(self) -> float:
+        return self.proceeds - self.basis
+
+
+def basis_per_share(lot: TaxLot) -> float:
+    return lot.cost_basis / lot.shares if lot.shares > 0 else 0.0
+
+
+def tax_rate(term: Term, st_rate: float, lt_rate: float) -> float:
+    return st_rate if term == "ST" else lt_rate
+
+
+def order_lots(
+    lots: Iterable[TaxLot],
+    method: str,
+    *,
+    price: float,
+    sale_date: dt.date,
+    st_rate: float,
+    lt_rate: float,
+) -> list[TaxLot]:
+    """Lots in the order a sale relieves them.
+
+    min_tax sorts by tax per dollar raised (losses first, the largest saving first):
+    for raising a given amount from one position that greedy order is exact, as for
+    any fractional knapsack.
+    """
+    lots = [lot for lot in lots if lot.shares > 0]
+    if method == "fifo":
+        return sorted(lots, key=lambda lot: (lot.acquired, lot.lot_id))
+    if method == "lifo":
+        return sorted(lots, key=lambda lot: (lot.acquired, lot.lot_id), reverse=True)
+    if method == "hifo":
+        return sorted(lots, key=lambda lot: (-basis_per_share(lot), lot.acquired, lot.lot_id))
+
+    def tax_per_dollar(lot: TaxLot) -> tuple[float, dt.date, str]:
+        rate = tax_rate(holding_term(lot.holding_from, sale_date), st_rate, lt_rate)
+        return ((price - basis_per_share(lot)) * rate / price if price > 0 else 0.0,
+                lot.acquired, lot.lot_id)
+
+    return sorted(lots, key=tax_per_dollar)
+
+
+def relieve(
+    lots: Sequence[TaxLot],
+    shares: float,
+    *,
+    price: float,
+    sale_date: dt.date,
+) -> list[LotSlice]:
+    """Take `shares` from already-ordered lots; never more than a lot holds."""
+    remaining = shares
+    out = []
+    for lot in lots:
+        if remaining <= 1e-9:
+            break
+        take = min(lot.shares, remaining)
+        basis = round(basis_per_share(lot) * take, 2) if take < lot.shares else lot.cost_basis
+        out.append(LotSlice(lot, take, basis, take * price,
+                            holding_term(lot.holding_from, sale_date)))
+        remaining -= take
+    return out

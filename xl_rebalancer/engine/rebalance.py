@@ -1,0 +1,390 @@
+"""A first whole-share rebalance: household targets, per-account cash, lots sold by method.
+
+This is a transparent greedy path (sell what is over, then buy what is under with the
+cash each account has) that keeps every invariant of the contract: no shorts, no
+negative cash, cash within cash_min..cash_max where trades allow it, whole shares,
+no tiny trades, value conserved up to costs. The tax-optimal solver (issue 4)
+replaces the choice of trades; the bookkeeping here stays.
+
+Decisions (also in the README):
+- Settings.cash_flow goes into (or out of) the first account on the Accounts sheet.
+- A symbol held in several accounts is sold first where selling is tax-free
+  (tax_exempt, then tax_deferred), then in taxable accounts by lot_method.
+- Asset-class targets are spread over the class's symbols in proportion to their
+  current value (equally when the class holds nothing yet).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import InfeasibleError, PriceError, Problem
+from ..models.inputs import Account, Portfolio, TaxLot
+from ..models.results import RebalanceResult, SummaryItem, Trade
+from .drift import (
+    Household,
+    TargetLine,
+    calendar_due,
+    drift_distance,
+    drift_rows,
+    household_from,
+    is_out_of_band,
+    line_value,
+    target_lines,
+)
+from .lots import order_lots, relieve, tax_rate
+
+TYPE_SELL_ORDER = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Restrictions:
+    """NoBuy / NoSell from the Constraints sheet, by symbol, asset class and account."""
+
+    no_buy: frozenset[tuple[str, str]]
+    no_sell: frozenset[tuple[str, str]]
+
+    @classmethod
+    def from_portfolio(cls, portfolio: Portfolio) -> Restrictions:
+        buy, sell = set(), set()
+        for c in portfolio.constraints:
+            name = c.name.upper() if c.scope in ("symbol", "asset_class") else c.name
+            if c.no_buy:
+                buy.add((c.scope, name))
+            if c.no_sell:
+                sell.add((c.scope, name))
+        return cls(frozenset(buy), frozenset(sell))
+
+    @staticmethod
+    def _hit(rules: frozenset[tuple[str, str]], account: str, symbol: str, cls_name: str) -> bool:
+        return (("symbol", symbol) in rules or ("account", account) in rules
+                or ("asset_class", cls_name.upper()) in rules)
+
+    def can_buy(self, account: str, symbol: str, cls_name: str) -> bool:
+        return not self._hit(self.no_buy, account, symbol, cls_name)
+
+    def can_sell(self, account: str, symbol: str, cls_name: str) -> bool:
+        return not self._hit(self.no_sell, account, symbol, cls_name)
+
+
+def missing_prices(portfolio: Portfolio, prices: Mapping[str, float]) -> list[str]:
+    return [s for s in portfolio.symbols()
+            if not (s in prices and math.isfinite(prices[s]) and prices[s] > 0)]
+
+
+def rebalance(
+    portfolio: Portfolio,
+    prices: Mapping[str, float],
+    *,
+    trade: bool = True,
+) -> RebalanceResult:
+    """Drift before and after, and the trade list that brings the household to target.
+
+    Parameters
+    ----------
+    prices : latest price per symbol, in the base currency; every held or targeted
+        symbol needs one.
+    trade : False computes drift only (the `drift` command).
+    """
+    started = time.perf_counter()
+    st = portfolio.settings
+    missing = missing_prices(portfolio, prices)
+    if missing:
+        raise PriceError(f"no price for {', '.join(missing)}", missing)
+    valuation = st.valuation_date
+    assert valuation is not None  # the reader always resolves it
+    household = household_from(portfolio, prices)
+    accounts = list(portfolio.accounts)
+    lines = target_lines(portfolio)
+    values_before = {s: household.value_of(s) for s in household.symbols}
+    cash_before = household.total_cash
+    total_before = household.total_value
+    warnings: list[Problem] = []
+    before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
+
+    trades: list[Trade] = []
+    triggered = False
+    if trade and accounts:
+        flow = st.cash_flow
+        if flow and accounts:
+            household.cash[accounts[0].account] += flow
+        triggered = (st.trigger == "always" or bool(flow)
+                     or (st.trigger == "calendar" and calendar_due(st, valuation))
+                     or (st.trigger == "bands" and any(r.out_of_band for r in before_rows)))
+        if triggered:
+            if household.total_value <= 0:
+                raise InfeasibleError(
+                    f"nothing to rebalance: the household is worth {household.total_value:,.2f}"
+                    " after the cash flow", [Problem("withdrawal exceeds the household's value",
+                                                     "Settings", None)])
+            trades = _trade(portfolio, household, lines, accounts, warnings)
+        else:
+            warnings.append(Problem("every position is within its band: no trades",
+                                    level="info"))
+
+    values_after = {s: household.value_of(s) for s in household.symbols}
+    after_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes,
+                            after_values=values_after, after_cash=household.total_cash,
+                            after_total=household.total_value)
+    if trade and household.total_value > 0:
+        cash_weight = household.total_cash / household.total_value
+        if cash_weight > st.cash_max + 1e-9:
+            warnings.append(Problem(f"post-trade cash is {cash_weight:.2%}, above cash_max "
+                                    f"{st.cash_max:.2%}: nothing left that may be bought",
+                                    "Settings", None, "warning"))
+    summary = _summary(portfolio, trades, after_rows, total_before, cash_before, household,
+                       time.perf_counter() - started, triggered)
+    return RebalanceResult(drift=tuple(after_rows), trades=tuple(trades), summary=tuple(summary),
+                           warnings=tuple(warnings), rebalanced=bool(trades))
+
+
+def _desired_values(portfolio: Portfolio, household: Household, lines: list[TargetLine],
+                    ) -> dict[str, float]:
+    st = portfolio.settings
+    total = household.total_value
+    cash_line = next(line for line in lines if line.kind == "cash")
+    cash_weight = min(max(cash_line.weight, st.cash_min), st.cash_max)
+    invested = 1.0 - cash_line.weight
+    scale = (1.0 - cash_weight) / invested if invested > EPS else 0.0
+    values = {s: household.value_of(s) for s in household.symbols}
+    desired: dict[str, float] = {}
+    for line in lines:
+        if line.kind == "cash":
+            continue
+        goal = line.weight * scale
+        current = line_value(line, values, 0.0)
+        if st.rebalance_to == "band_edge":
+            weight = current / total if total else 0.0
+            if is_out_of_band(weight - line.weight, line.band):
+                goal = min(max(weight, goal - line.band), goal + line.band)
+            else:
+                goal = weight
+        goal_value = goal * total
+        members = [m for m in line.members if m in household.prices] or list(line.members)
+        if not members:
+            continue
+        if current > EPS:
+            for m in members:
+                desired[m] = goal_value * values.get(m, 0.0) / current
+        else:
+            for m in members:
+                desired[m] = goal_value / len(members)
+    return desired
+
+
+def _trade(portfolio: Portfolio, household: Household, lines: list[TargetLine],
+           accounts: list[Account], warnings: list[Problem]) -> list[Trade]:
+    st = portfolio.settings
+    rules = Restrictions.from_portfolio(portfolio)
+    desired = _desired_values(portfolio, household, lines)
+    lots: dict[tuple[str, str], list[TaxLot]] = defaultdict(list)
+    for lot in portfolio.lots:
+        lots[(lot.account, lot.symbol)].append(lot)
+    book = _Book(portfolio, household, accounts, lots, rules, warnings)
+
+    for symbol in sorted(desired, key=lambda s: desired[s] - household.value_of(s)):
+        excess = household.value_of(symbol) - desired[symbol]
+        if excess <= EPS:
+            continue
+        shares = book.round_shares(excess / household.prices[symbol])
+        book.sell(symbol, shares, f"drift: {symbol} over target by {excess:,.0f}")
+
+    for account in accounts:
+        need = -household.cash[account.account]
+        if need > EPS:
+            book.raise_cash(account.account, need, desired)
+
+    total = household.total_value
+    reserve = st.cash_min * total
+    for symbol in sorted(desired, key=lambda s: household.value_of(s) - desired[s]):
+        shortfall = desired[symbol] - household.value_of(symbol)
+        if shortfall <= EPS:
+            continue
+        shares = book.round_shares(shortfall / household.prices[symbol])
+        book.buy(symbol, shares, reserve, f"drift: {symbol} under target by {shortfall:,.0f}")
+    return book.trades
+
+
+class _Book:
+    """The household as trades change it; every trade goes through here."""
+
+    def __init__(self, portfolio: Portfolio, household: Household, accounts: list[Account],
+                 lots: dict[tuple[str, str], list[TaxLot]], rules: Restrictions,
+                 warnings: list[Problem]) -> None:
+        self.st = portfolio.settings
+        self.household = household
+        self.accounts = {a.account: a for a in accounts}
+        self.order = [a.account for a in accounts]
+        self.lots = lots
+        self.rules = rules
+        self.warnings = warnings
+        self.trades: list[Trade] = []
+        self.cost_rate = self.st.cost_bps / 10_000.0
+
+    def round_shares(self, shares: float) -> float:
+        return float(math.floor(shares + 0.5)) if self.st.whole_shares else round(shares, 6)
+
+    def _class(self, symbol: str) -> str:
+        return self.household.classes.get(symbol, "")
+
+    def sell(self, symbol: str, shares: float, reason: str, only: str | None = None) -> float:
+        """Sell up to `shares`, tax-free accounts first; returns the shares sold."""
+        price = self.household.prices[symbol]
+        holders = [a for a in self.order if self.household.shares.get((a, symbol), 0) > EPS
+                   and (only is None or a == only)
+                   and self.rules.can_sell(a, symbol, self._class(symbol))]
+        holders.sort(key=lambda a: (TYPE_SELL_ORDER[self.accounts[a].type], self.order.index(a)))
+        sold_total = 0.0
+        for account in holders:
+            left = shares - sold_total
+            if left <= EPS:
+                break
+            held = self.household.shares[(account, symbol)]
+            take = min(left, held)
+            if self.st.whole_shares and take < held:
+                take = math.floor(take + EPS)
+            if take <= EPS or take * price < self.st.min_trade_value and take < held - EPS:
+                continue
+            self._sell_in(account, symbol, take, price, reason)
+            sold_total += take
+        return sold_total
+
+    def _sell_in(self, account: str, symbol: str, shares: float, price: float,
+                 reason: str) -> None:
+        acct = self.accounts[account]
+        st = self.st
+        lots = self.lots.get((account, symbol), [])
+        valuation = st.valuation_date
+        assert valuation is not None
+        if lots:
+            ordered = order_lots(lots, st.lot_method, price=price, sale_date=valuation,
+                                 st_rate=st.st_tax_rate, lt_rate=st.lt_tax_rate)
+            slices = relieve(ordered, shares, price=price, sale_date=valuation)
+            remaining = {id(lot): lot for lot in lots}
+            for piece in slices:
+                value = round(piece.shares * price, 2)
+                cost = round(value * self.cost_rate, 2)
+                gain = round(piece.gain, 2) if acct.taxable else None
+                tax = round(piece.gain * tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate), 2) \
+                    if acct.taxable else 0.0
+                self.trades.append(Trade(
+                    account=account, symbol=symbol, action="SELL", shares=piece.shares,
+                    price=price, value=value, lot_id=piece.lot.lot_id, acquired=piece.lot.acquired,
+                    cost_basis=round(piece.basis, 2), realized_gain=gain,
+                    term=piece.term if acct.taxable else None, est_tax=tax, est_cost=cost,
+                    reason=reason))
+                self.household.cash[account] += value - cost
+                lot = piece.lot
+                left = lot.shares - piece.shares
+                remaining[id(lot)] = lot.model_copy(update={
+                    "shares": left, "cost_basis": round(lot.cost_basis - piece.basis, 2)})
+            self.lots[(account, symbol)] = [lot for lot in remaining.values() if lot.shares > EPS]
+        else:
+            value = round(shares * price, 2)
+            cost = round(value * self.cost_rate, 2)
+            if acct.taxable:
+                self.warnings.append(Problem(f"{symbol} in {account} has no tax lots: the gain of "
+                                             "this sale is unknown", "TaxLots", None, "warning"))
+            self.trades.append(Trade(account=account, symbol=symbol, action="SELL", shares=shares,
+                                     price=price, value=value, est_cost=cost, reason=reason))
+            self.household.cash[account] += value - cost
+        self.household.shares[(account, symbol)] -= shares
+
+    def raise_cash(self, account: str, need: float, desired: dict[str, float]) -> None:
+        """Cover a withdrawal (or costs) from one account's positions, most overweight first."""
+        symbols = [s for (a, s), n in self.household.shares.items() if a == account and n > EPS]
+        symbols.sort(key=lambda s: desired.get(s, 0.0) - self.household.value_of(s))
+        for symbol in symbols:
+            need = -self.household.cash[account]
+            if need <= EPS:
+                return
+            price = self.household.prices[symbol]
+            shares = need / (price * (1 - self.cost_rate))
+            shares = math.ceil(shares - EPS) if self.st.whole_shares else round(shares + 5e-7, 6)
+            shares = min(shares, self.household.shares[(account, symbol)])
+            self.sell(symbol, shares, "cash flow: raise cash for the withdrawal", only=account)
+        if self.household.cash[account] < -EPS:
+            raise InfeasibleError(
+                f"account {account} cannot cover the withdrawal: it would end with "
+                f"{self.household.cash[account]:,.2f} cash after selling everything it may sell",
+                [Problem("cash_flow is larger than the first account can raise", "Settings",
+                         None)])
+
+    def buy(self, symbol: str, shares: float, reserve: float, reason: str) -> None:
+        price = self.household.prices[symbol]
+        total_cash = self.household.total_cash
+        budgets = {}
+        for account in self.order:
+            if not self.rules.can_buy(account, symbol, self._class(symbol)):
+                continue
+            cash = self.household.cash[account]
+            share_of_reserve = reserve * cash / total_cash if total_cash > EPS else 0.0
+            budgets[account] = cash - share_of_reserve
+        left = shares
+        for account in sorted(budgets, key=lambda a: (-budgets[a], self.order.index(a))):
+            if left <= EPS:
+                break
+            affordable = budgets[account] / (price * (1 + self.cost_rate))
+            if self.st.whole_shares:
+                affordable = math.floor(affordable + EPS)
+            take = min(left, max(affordable, 0.0))
+            if take <= EPS or take * price < self.st.min_trade_value:
+                continue
+            value = round(take * price, 2)
+            cost = round(value * self.cost_rate, 2)
+            if value + cost > self.household.cash[account] + 1e-6:
+                take -= 1 if self.st.whole_shares else 1e-6
+                value = round(take * price, 2)
+                cost = round(value * self.cost_rate, 2)
+                if take <= EPS:
+                    continue
+            self.trades.append(Trade(account=account, symbol=symbol, action="BUY", shares=take,
+                                     price=price, value=value, est_cost=cost, reason=reason))
+            self.household.cash[account] -= value + cost
+            key = (account, symbol)
+            self.household.shares[key] = self.household.shares.get(key, 0.0) + take
+            left -= take
+
+
+def _summary(portfolio: Portfolio, trades: list[Trade], rows: list, total_before: float,
+             cash_before: float, household: Household, seconds: float,
+             triggered: bool) -> list[SummaryItem]:
+    st = portfolio.settings
+    buys = sum(t.value for t in trades if t.action == "BUY")
+    sells = sum(t.value for t in trades if t.action == "SELL")
+    st_gain = sum(t.realized_gain or 0.0 for t in trades if t.term == "ST")
+    lt_gain = sum(t.realized_gain or 0.0 for t in trades if t.term == "LT")
+    total_after = household.total_value
+    largest_before = max((abs(r.drift) for r in rows), default=0.0)
+    largest_after = max((abs((r.post_trade_weight or 0.0) - r.target_weight) for r in rows),
+                        default=0.0)
+    items: list[tuple[str, object]] = [
+        ("Valuation date", st.valuation_date.isoformat() if st.valuation_date else None),
+        ("Strategy", st.strategy),
+        ("Base currency", st.base_currency),
+        ("Total value before", round(total_before, 2)),
+        ("Cash flow", round(st.cash_flow, 2)),
+        ("Total value after", round(total_after, 2)),
+        ("Cash before", round(cash_before, 2)),
+        ("Cash after", round(household.total_cash, 2)),
+        ("Largest drift before", largest_before),
+        ("Largest drift after", largest_after),
+        ("Drift distance before", drift_distance(rows)),
+        ("Drift distance after", drift_distance(rows, post=True)),
+        ("Rebalance triggered", triggered),
+        ("Trade count", len(trades)),
+        ("Buys", round(buys, 2)),
+        ("Sells", round(sells, 2)),
+        ("Turnover", (buys + sells) / 2 / total_before if total_before else 0.0),
+        ("Estimated costs", round(sum(t.est_cost for t in trades), 2)),
+        ("Realized ST gain", round(st_gain, 2)),
+        ("Realized LT gain", round(lt_gain, 2)),
+        ("Estimated tax", round(sum(t.est_tax for t in trades), 2)),
+        ("Engine seconds", round(seconds, 4)),
+    ]
+    return [SummaryItem(key=k, value=v) for k, v in items]  # type: ignore[arg-type]

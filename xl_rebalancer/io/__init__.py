@@ -1,0 +1,1 @@
+"""Workbook I/O: the schema, the openpyxl reader and the atomic writer."""

@@ -1,0 +1,169 @@
+"""Zip-level facts about an OOXML package that openpyxl either hides or loses.
+
+openpyxl cannot list tables in read-only mode and drops the ribbon (customUI)
+relationship from `_rels/.rels` when it saves, so both are handled here on the raw
+package, parsed with defusedxml because the workbook is untrusted input.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from defusedxml import ElementTree
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
+REL_TABLE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table"
+REL_UI = (
+    "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility",
+    "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility",
+)
+CT_XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+CT_XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+# The deterministic timestamp used when the template is normalized.
+FIXED_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    name: str
+    ref: str
+
+
+def _rels(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
+    """Relationships of a part as (Id, Type, absolute target)."""
+    folder, name = posixpath.split(part)
+    rels_name = posixpath.join(folder, "_rels", name + ".rels")
+    if rels_name not in archive.namelist():
+        return []
+    root = ElementTree.fromstring(archive.read(rels_name))
+    out = []
+    for rel in root.findall(f"{{{NS_PKG_REL}}}Relationship"):
+        target = rel.get("Target", "")
+        if rel.get("TargetMode") == "External":
+            continue
+        absolute = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+            posixpath.join(folder, target))
+        out.append((rel.get("Id", ""), rel.get("Type", ""), absolute))
+    return out
+
+
+def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
+    """Excel tables (ListObjects) per sheet title, read straight from the package."""
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        if "xl/workbook.xml" not in names:
+            return {}
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        targets = {rid: target for rid, _, target in _rels(archive, "xl/workbook.xml")}
+        out: dict[str, list[TableRef]] = {}
+        for sheet in workbook.iter(f"{{{NS_MAIN}}}sheet"):
+            part = targets.get(sheet.get(f"{{{NS_REL}}}id", ""))
+            if not part or part not in names:
+                continue
+            tables = []
+            for _, rel_type, target in _rels(archive, part):
+                if rel_type == REL_TABLE and target in names:
+                    table = ElementTree.fromstring(archive.read(target))
+                    tables.append(TableRef(table.get("displayName") or table.get("name", ""),
+                                           table.get("ref", "")))
+            out[sheet.get("name", "")] = tables
+        return out
+
+
+def ribbon_relationships(path: str | Path) -> list[tuple[str, str, str]]:
+    """The package-level customUI relationships (Id, Type, Target) of a workbook."""
+    with zipfile.ZipFile(path) as archive:
+        if "_rels/.rels" not in archive.namelist():
+            return []
+        root = ElementTree.fromstring(archive.read("_rels/.rels"))
+        return [(r.get("Id", ""), r.get("Type", ""), r.get("Target", ""))
+                for r in root.findall(f"{{{NS_PKG_REL}}}Relationship") if r.get("Type") in REL_UI]
+
+
+def rewrite_package(
+    source: Path,
+    dest: Path,
+    *,
+    ribbon: list[tuple[str, str, str]] | None = None,
+    extra_parts: dict[str, bytes] | None = None,
+    macro_enabled: bool = False,
+    fixed_time: bool = False,
+) -> None:
+    """Copy a package, restoring ribbon relationships and parts openpyxl dropped.
+
+    Parameters
+    ----------
+    ribbon : customUI relationships to put back into `_rels/.rels` (targets must exist
+        in the package or in `extra_parts`).
+    extra_parts : parts to add where the package lacks them (customUI XML, images).
+    macro_enabled : give the workbook part the .xlsm content type, which Excel checks
+        against the file extension even when the package carries no VBA yet.
+    fixed_time : stamp every member with one date, so the template is reproducible.
+    """
+    extra_parts = dict(extra_parts or {})
+    with zipfile.ZipFile(source) as src:
+        names = src.namelist()
+        members = {name: src.read(name) for name in names}
+    for name, data in extra_parts.items():
+        if name not in members:
+            members[name] = data
+            names.append(name)
+    if ribbon:
+        members["_rels/.rels"] = _add_relationships(members["_rels/.rels"], ribbon)
+    if macro_enabled or extra_parts:
+        members["[Content_Types].xml"] = _fix_content_types(
+            members["[Content_Types].xml"], set(members), macro_enabled)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in names:
+            info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME if fixed_time else _now())
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            out.writestr(info, members[name])
+
+
+def _now() -> tuple[int, int, int, int, int, int]:
+    import time
+
+    return time.localtime()[:6]
+
+
+def _add_relationships(rels_xml: bytes, wanted: list[tuple[str, str, str]]) -> bytes:
+    root = ElementTree.fromstring(rels_xml)
+    present = {(r.get("Type"), r.get("Target")) for r in root}
+    used_ids = {r.get("Id") for r in root}
+    text = rels_xml.decode("utf-8")
+    additions = []
+    for rel_id, rel_type, target in wanted:
+        if (rel_type, target) in present:
+            continue
+        new_id = rel_id if rel_id not in used_ids else f"rIdUI{len(used_ids) + len(additions)}"
+        additions.append(f'<Relationship Id="{new_id}" Type="{rel_type}" Target="{target}"/>')
+    if not additions:
+        return rels_xml
+    close = text.rindex("</Relationships>")
+    return (text[:close] + "".join(additions) + text[close:]).encode("utf-8")
+
+
+def _fix_content_types(ct_xml: bytes, parts: set[str], macro_enabled: bool) -> bytes:
+    text = ct_xml.decode("utf-8")
+    if macro_enabled:
+        text = text.replace(f'ContentType="{CT_XLSX_MAIN}"', f'ContentType="{CT_XLSM_MAIN}"')
+    root = ElementTree.fromstring(text.encode("utf-8"))
+    defaults = {d.get("Extension", "").lower() for d in root.findall(f"{{{NS_CT}}}Default")}
+    additions = []
+    if "bin" not in defaults and any(p.endswith(".bin") for p in parts):
+        additions.append('<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>')
+    if "xml" not in defaults:
+        additions.append('<Default Extension="xml" ContentType="application/xml"/>')
+    if "png" not in defaults and any(p.endswith(".png") for p in parts):
+        additions.append('<Default Extension="png" ContentType="image/png"/>')
+    if additions:
+        close = text.index("<Override") if "<Override" in text else text.rindex("</Types>")
+        text = text[:close] + "".join(additions) + text[close:]
+    return text.encode("utf-8")

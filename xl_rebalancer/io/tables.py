@@ -1,0 +1,88 @@
+"""Write one contract table onto a worksheet: header, rows, formats, Excel table, frozen pane.
+
+Used by the writer (engine sheets), the template builder (empty input tables) and the
+demo, so every table the project writes looks and reads the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.worksheet.worksheet import Worksheet
+
+from .schema import FMT_DATE, Column, SheetSpec
+
+TABLE_STYLE = "TableStyleMedium2"
+HEADER_FONT = Font(bold=True)
+INPUT_FILL = PatternFill("solid", fgColor="FFF2F7FC")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: Any) -> Any:
+    """Text that could be read as a formula (=, +, -, @) is kept as plain text.
+
+    Numbers stay numbers; only strings are touched, so a symbol or account named
+    "=HYPERLINK(...)" can never become a live formula in a sheet or a CSV export.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def cell_value(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str | dt.date | dt.datetime) or value is None:
+        return value
+    return str(value)
+
+
+def write_table(
+    ws: Worksheet,
+    spec: SheetSpec,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    columns: Sequence[Column] | None = None,
+    blank_rows: int = 0,
+) -> int:
+    """Write header and rows from A1 as an Excel table named tbl<Sheet>; returns the row count.
+
+    An Excel table needs at least one row below its header, so an empty table gets
+    one blank row (the reader skips blank rows).
+    """
+    columns = list(columns or spec.columns)
+    for index, col in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=index, value=col.header)
+        cell.font = HEADER_FONT
+        cell.alignment = Alignment(vertical="center")
+        ws.column_dimensions[get_column_letter(index)].width = col.width or max(
+            10, len(col.header) + 2)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        for index, col in enumerate(columns, start=1):
+            value = cell_value(row.get(col.field))
+            cell = ws.cell(row=count + 1, column=index)
+            if isinstance(value, str):
+                cell.value = value
+                if value.startswith("="):
+                    cell.data_type = "s"  # openpyxl would otherwise write a formula
+            else:
+                cell.value = value
+            if col.number_format and value is not None:
+                cell.number_format = col.number_format
+            elif isinstance(value, dt.date):
+                cell.number_format = FMT_DATE
+    last_row = max(count, blank_rows, 1) + 1
+    for row_index in range(count + 2, last_row + 1):
+        for index, col in enumerate(columns, start=1):
+            if col.number_format:
+                ws.cell(row=row_index, column=index).number_format = col.number_format
+    ref = f"A1:{get_column_letter(len(columns))}{last_row}"
+    table = Table(displayName=spec.table, ref=ref)
+    table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
+    ws.add_table(table)
+    ws.freeze_panes = "A2"
+    return count

@@ -1,0 +1,125 @@
+"""Replace the engine's sheets in a workbook and save it atomically.
+
+Everything else in the file (the user's sheets, formulas, defined names, the VBA
+project, the ribbon) is kept: openpyxl keeps VBA and customUI parts when opened
+with keep_vba, and the ribbon relationship it drops from `_rels/.rels` is put back.
+The new file is written beside the target and renamed over it, so a crash never
+leaves a half-written workbook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkbookError
+from . import schema as s
+from .package import ribbon_relationships, rewrite_package
+from .tables import write_table
+
+MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
+
+
+@dataclass
+class SheetOutput:
+    """Rows for one engine sheet, plus an optional hook that adds charts or notes."""
+
+    spec: s.SheetSpec
+    rows: Sequence[Mapping[str, Any]]
+    decorate: Callable[[Any], None] | None = None
+    columns: Sequence[s.Column] | None = None
+
+
+@dataclass
+class WorkbookEdit:
+    """Everything one run changes: engine sheets replaced, input sheets edited in place."""
+
+    sheets: list[SheetOutput] = field(default_factory=list)
+    edit_inputs: Callable[[Any], None] | None = None
+
+
+def load_for_edit(path: Path) -> Any:
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES,
+                                 keep_links=True)
+    except Exception as exc:
+        raise WorkbookError(f"{path}: cannot open the workbook for writing ({exc})") from exc
+
+
+def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None = None) -> Path:
+    """Apply `edit` to the workbook at `source` and save to `out` (default: in place)."""
+    source = Path(source)
+    dest = Path(out) if out is not None else source
+    if dest.suffix.lower() != source.suffix.lower():
+        raise WorkbookError(f"{dest}: keep the extension {source.suffix} (a workbook's type "
+                            "follows its extension)")
+    ribbon = ribbon_relationships(source)
+    extra = _ribbon_parts(source) if ribbon else {}
+    wb = load_for_edit(source)
+    if edit.edit_inputs is not None:
+        edit.edit_inputs(wb)
+    for output in edit.sheets:
+        replace_sheet(wb, output)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save(wb, dest, ribbon=ribbon, extra=extra,
+                 macro_enabled=dest.suffix.lower() in MACRO_SUFFIXES)
+    return dest
+
+
+def replace_sheet(wb: Any, output: SheetOutput) -> Any:
+    """Drop the sheet of that name (if any) and write a fresh one in the same place."""
+    name = output.spec.name
+    index = None
+    for title in list(wb.sheetnames):
+        if title.lower() == name.lower():
+            index = wb.sheetnames.index(title)
+            del wb[title]
+    ws = wb.create_sheet(name, index)
+    write_table(ws, output.spec, output.rows, columns=output.columns)
+    if output.decorate is not None:
+        output.decorate(ws)
+    return ws
+
+
+def _ribbon_parts(source: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(source) as archive:
+        return {n: archive.read(n) for n in archive.namelist() if n.startswith("customUI")}
+
+
+def _atomic_save(wb: Any, dest: Path, *, ribbon: list, extra: dict[str, bytes],
+                 macro_enabled: bool) -> None:
+    folder = dest.parent
+    fd, raw_name = tempfile.mkstemp(prefix=f".~{dest.stem}.", suffix=".raw", dir=folder)
+    os.close(fd)
+    fd, final_name = tempfile.mkstemp(prefix=f".~{dest.stem}.", suffix=dest.suffix, dir=folder)
+    os.close(fd)
+    raw, final = Path(raw_name), Path(final_name)
+    try:
+        wb.save(raw)
+        rewrite_package(raw, final, ribbon=ribbon, extra_parts=extra, macro_enabled=macro_enabled)
+        with open(final, "rb+") as handle:
+            os.fsync(handle.fileno())
+        if dest.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(final, dest.stat().st_mode & 0o777)
+        os.replace(final, dest)
+    except PermissionError as exc:
+        raise WorkbookError(f"{dest}: cannot save, the file is locked or read-only (is it open "
+                            f"in Excel?) ({exc})") from exc
+    except OSError as exc:
+        raise WorkbookError(f"{dest}: cannot save ({exc})") from exc
+    finally:
+        for leftover in (raw, final):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()

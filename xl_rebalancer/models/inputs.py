@@ -1,0 +1,235 @@
+"""Frozen input models: the only validation boundary between a workbook and the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .types import (
+    AccountType,
+    ActionStatus,
+    ActionType,
+    Bool,
+    ConstraintScope,
+    Date,
+    Fraction,
+    NonNegative,
+    Number,
+    Positive,
+    PriceSourceName,
+    Symbol,
+    Text,
+    TradeAction,
+    to_token,
+)
+
+
+class Row(BaseModel):
+    """A row of an input sheet; `row` is its Excel row number, kept for error messages."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+    row: int | None = Field(default=None, exclude=True, repr=False)
+
+
+Strategy = Literal[
+    "targets", "equal_weight", "min_variance", "max_sharpe", "target_volatility",
+    "risk_parity", "hrp", "black_litterman", "min_cvar", "glide_path",
+]
+LotMethod = Literal["min_tax", "hifo", "fifo", "lifo"]
+
+
+class Settings(BaseModel):
+    """Every documented setting with its documented default; blank cells keep the default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    valuation_date: Date | None = Field(None, description="Date prices and holding periods are measured at (blank: today).")
+    base_currency: str = Field("USD", description="Label only.")
+    price_source: Annotated[Literal["auto", "yahoo", "cache", "sheet"], BeforeValidator(to_token)] = Field(
+        "auto", description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, cache, sheet.")
+    strategy: Annotated[Strategy, BeforeValidator(to_token)] = Field(
+        "targets", description="How target weights are set; 'targets' uses the Targets sheet as given.")
+    risk_free_rate: Number = Field(0.02, description="Annual risk-free rate.")
+    lookback_days: Annotated[int, Field(gt=1)] = Field(756, description="Trading days of price history for estimates.")
+    covariance: Annotated[Literal["sample", "ledoit_wolf", "ewma"], BeforeValidator(to_token)] = Field(
+        "ledoit_wolf", description="Covariance estimator.")
+    expected_returns: Annotated[Literal["mean", "ewma", "capm", "equilibrium"], BeforeValidator(to_token)] = Field(
+        "ewma", description="Expected-return estimator.")
+    target_volatility: Positive | None = Field(None, description="Annual volatility, for strategy target_volatility.")
+    user_age: Annotated[int, Field(ge=0, le=120)] | None = Field(None, description="Age, for strategy glide_path.")
+    trigger: Annotated[Literal["bands", "calendar", "always"], BeforeValidator(to_token)] = Field(
+        "bands", description="When to rebalance: when a position leaves its band, on a calendar, or always.")
+    calendar: Annotated[Literal["monthly", "quarterly", "annually"], BeforeValidator(to_token)] = Field(
+        "quarterly", description="Period for trigger = calendar.")
+    last_rebalanced: Date | None = Field(None, description="Date of the last rebalance, for calendar triggers.")
+    band_abs: Fraction = Field(0.05, description="Absolute drift band (0.05 = 5 percentage points).")
+    band_rel: NonNegative = Field(0.25, description="Relative band: out of band when |drift| > min(band_abs, band_rel × target).")
+    rebalance_to: Annotated[Literal["target", "band_edge"], BeforeValidator(to_token)] = Field(
+        "target", description="Trade back to the target, or only to the edge of the band.")
+    min_trade_value: NonNegative = Field(100.0, description="Trades smaller than this (money) are dropped.")
+    whole_shares: Bool = Field(True, description="Trade whole shares only.")
+    cash_min: Fraction = Field(0.0, description="Lowest allowed post-trade cash weight.")
+    cash_max: Fraction = Field(1.0, description="Highest allowed post-trade cash weight.")
+    cash_flow: Number = Field(0.0, description="Deposit (+) or withdrawal (−) to handle in this rebalance.")
+    max_turnover: NonNegative | None = Field(None, description="Cap on (buys + sells) / 2 / total value.")
+    cost_bps: NonNegative = Field(5.0, description="Estimated cost per trade, basis points of trade value.")
+    lot_method: Annotated[LotMethod, BeforeValidator(to_token)] = Field(
+        "min_tax", description="Which lots to sell: min_tax, hifo, fifo or lifo.")
+    st_tax_rate: Fraction = Field(0.37, description="Short-term capital gains tax rate.")
+    lt_tax_rate: Fraction = Field(0.20, description="Long-term capital gains tax rate.")
+    max_realized_gain: Number | None = Field(None, description="Cap on net realized gains of this rebalance (money).")
+    tlh_min_loss: NonNegative = Field(500.0, description="Smallest lot loss worth harvesting (money).")
+    tlh_min_loss_pct: Fraction = Field(0.05, description="Smallest lot loss worth harvesting (fraction of basis).")
+    wash_sale_days: Annotated[int, Field(ge=0, le=366)] = Field(30, description="Wash-sale window, days before and after a loss sale.")
+    allow_wash_sales: Bool = Field(False, description="Allow trades that trigger a wash sale (the loss is then deferred into the replacement lot).")
+    stale_price_days: Annotated[int, Field(ge=0)] = Field(5, description="A price older than this many trading days gets a warning.")
+
+    @classmethod
+    def choices(cls, name: str) -> list[str]:
+        """Allowed values of an enumerated setting, for dropdowns and messages."""
+        for arg in _flatten(cls.model_fields[name].annotation):
+            if getattr(arg, "__origin__", None) is Literal or repr(arg).startswith("typing.Literal"):
+                return [str(a) for a in get_args(arg)]
+        return []
+
+    @classmethod
+    def is_bool(cls, name: str) -> bool:
+        return any(a is bool for a in _flatten(cls.model_fields[name].annotation))
+
+
+def _flatten(annotation: object) -> list[object]:
+    out: list[object] = [annotation]
+    for arg in get_args(annotation):
+        out.extend(_flatten(arg))
+    return out
+
+
+class Account(Row):
+    account: Text
+    type: AccountType
+    cash: Number = 0.0
+
+    @property
+    def taxable(self) -> bool:
+        return self.type == "taxable"
+
+
+class Holding(Row):
+    account: Text
+    symbol: Symbol
+    shares: NonNegative
+    asset_class: Text | None = None
+
+
+class TaxLot(Row):
+    account: Text
+    symbol: Symbol
+    lot_id: Text
+    acquired: Date
+    shares: NonNegative
+    cost_basis: NonNegative
+    wash_adjustment: Number = 0.0
+    holding_start: Date | None = None
+
+    @property
+    def holding_from(self) -> dt.date:
+        """The date the holding period runs from (carried over from a washed lot if given)."""
+        return self.holding_start or self.acquired
+
+
+class Target(Row):
+    symbol: Symbol | None = None
+    asset_class: Text | None = None
+    target_weight: Fraction
+    band_abs: Fraction | None = None
+    band_rel: NonNegative | None = None
+    substitute: Symbol | None = None
+    min_weight: Fraction | None = None
+    max_weight: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Target:
+        if (self.symbol is None) == (self.asset_class is None):
+            raise ValueError("give either Symbol or AssetClass (exactly one)")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.symbol if self.symbol is not None else str(self.asset_class)
+
+
+class Constraint(Row):
+    scope: ConstraintScope
+    name: Text
+    min_weight: Fraction | None = None
+    max_weight: Fraction | None = None
+    no_buy: Bool = False
+    no_sell: Bool = False
+
+
+class CorporateAction(Row):
+    action_id: Text
+    type: ActionType
+    symbol: Symbol
+    effective_date: Date
+    ratio: Positive | None = None
+    cash_per_share: NonNegative | None = None
+    new_symbol: Symbol | None = None
+    basis_allocation: Fraction | None = None
+    new_symbol_price: Positive | None = None
+    status: ActionStatus = "pending"
+    applied_on: Date | None = None
+
+
+class Transaction(Row):
+    date: Date
+    account: Text
+    symbol: Symbol
+    action: TradeAction
+    shares: Positive
+    price: NonNegative | None = None
+    realized_gain: Number | None = None
+
+
+class View(Row):
+    asset: Symbol
+    relative_to: Symbol | None = None
+    expected_return: Number
+    confidence: Fraction | None = None
+
+
+class PriceRow(Row):
+    symbol: Symbol
+    price: Positive
+    as_of: Date | None = None
+    source: PriceSourceName = "manual"
+
+
+class Portfolio(BaseModel):
+    """Everything the engine needs from one workbook, already validated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: Settings = Settings()
+    accounts: tuple[Account, ...] = ()
+    holdings: tuple[Holding, ...] = ()
+    lots: tuple[TaxLot, ...] = ()
+    targets: tuple[Target, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    actions: tuple[CorporateAction, ...] = ()
+    transactions: tuple[Transaction, ...] = ()
+    views: tuple[View, ...] = ()
+    prices: tuple[PriceRow, ...] = ()
+
+    def symbols(self) -> list[str]:
+        """Every symbol the workbook holds or targets, in first-seen order."""
+        seen: dict[str, None] = {}
+        for item in (*self.holdings, *self.lots):
+            seen.setdefault(item.symbol, None)
+        for target in self.targets:
+            if target.symbol and target.symbol != "CASH":
+                seen.setdefault(target.symbol, None)
+        return list(seen)

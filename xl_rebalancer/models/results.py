@@ -1,0 +1,97 @@
+"""Frozen result models; the writer turns each into an engine sheet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import Problem
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DriftRow(Result):
+    """Drift of one target line (a symbol, an asset class, or CASH)."""
+
+    asset_class: str | None
+    symbol: str | None
+    value: float
+    weight: float
+    target_weight: float
+    drift: float
+    relative_drift: float | None
+    band: float
+    out_of_band: bool
+    post_trade_weight: float | None = None
+
+
+class Trade(Result):
+    """One trade line: a buy per (account, symbol), or a sell per lot."""
+
+    account: str
+    symbol: str
+    action: Literal["BUY", "SELL"]
+    shares: float
+    price: float
+    value: float
+    lot_id: str | None = None
+    acquired: dt.date | None = None
+    cost_basis: float | None = None
+    realized_gain: float | None = None
+    term: Literal["ST", "LT"] | None = None
+    est_tax: float = 0.0
+    est_cost: float = 0.0
+    reason: str = ""
+
+
+class HarvestRow(Result):
+    account: str
+    symbol: str
+    lot_id: str
+    shares: float
+    price: float
+    unrealized_loss: float
+    term: Literal["ST", "LT"]
+    substitute: str | None
+    wash_sale: Literal["clear", "blocked"]
+    blocked_by: str | None
+    est_tax_saving: float
+
+
+class SummaryItem(Result):
+    key: str
+    value: str | float | int | bool | None
+
+
+class LogEntry(Result):
+    time: dt.datetime | None = None
+    level: Literal["error", "warning", "info"] = "info"
+    sheet: str | None = None
+    cell: str | None = None
+    message: str
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> LogEntry:
+        return cls(level=problem.level, sheet=problem.sheet, cell=problem.cell,
+                   message=problem.message)
+
+
+class RebalanceResult(Result):
+    """What one engine run hands to the writer."""
+
+    drift: tuple[DriftRow, ...] = ()
+    trades: tuple[Trade, ...] = ()
+    harvest: tuple[HarvestRow, ...] = ()
+    summary: tuple[SummaryItem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    rebalanced: bool = False
+
+    def summary_value(self, key: str) -> object:
+        for item in self.summary:
+            if item.key == key:
+                return item.value
+        raise KeyError(key)
