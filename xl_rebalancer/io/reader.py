@@ -55,15 +55,24 @@ class SheetData:
     header_row: int = 1
 
 
+@dataclass(frozen=True)
+class WorkbookInput:
+    """A validated portfolio, its warnings, and where each of its values sits in the file."""
+
+    portfolio: m.Portfolio
+    warnings: list[Problem]
+    locator: Locator
+
+
 def read_workbook(
     path: str | Path,
     *,
     as_of: dt.date | None = None,
     today: dt.date | None = None,
-) -> tuple[m.Portfolio, list[Problem]]:
+) -> WorkbookInput:
     """Read and validate every input sheet.
 
-    Returns the portfolio and its warnings; raises InputError listing every error.
+    Raises InputError listing every error, with warnings kept on it.
     `as_of` overrides Settings.valuation_date; `today` is its fallback (the clock is
     read here, in I/O, so the engine never has to).
     """
@@ -182,7 +191,7 @@ def build_portfolio(
     *,
     as_of: dt.date | None = None,
     today: dt.date | None = None,
-) -> tuple[m.Portfolio, list[Problem]]:
+) -> WorkbookInput:
     """Validate raw sheets into a Portfolio; shared by the file reader and the xlwings adapter."""
     problems: list[Problem] = []
     locator = Locator()
@@ -210,7 +219,7 @@ def build_portfolio(
     problems.extend(check_portfolio(portfolio, locator))
     if any(p.level == "error" for p in problems):
         raise InputError(problems)
-    return portfolio, problems
+    return WorkbookInput(portfolio, problems, locator)
 
 
 def _validate_rows(data: SheetData, model: type[m.Row], problems: list[Problem],

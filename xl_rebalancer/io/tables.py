@@ -20,6 +20,7 @@ from .schema import FMT_DATE, Column, SheetSpec
 TABLE_STYLE = "TableStyleMedium2"
 HEADER_FONT = Font(bold=True)
 INPUT_FILL = PatternFill("solid", fgColor="FFF2F7FC")
+FMT_BOOL = '"TRUE";"TRUE";"FALSE"'
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -71,7 +72,9 @@ def write_table(
                     cell.data_type = "s"  # openpyxl would otherwise write a formula
             else:
                 cell.value = value
-            if col.number_format and value is not None:
+            if isinstance(value, bool):
+                cell.number_format = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
+            elif col.number_format and value is not None:
                 cell.number_format = col.number_format
             elif isinstance(value, dt.date):
                 cell.number_format = FMT_DATE
@@ -85,4 +88,9 @@ def write_table(
     table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
     ws.add_table(table)
     ws.freeze_panes = "A2"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
     return count

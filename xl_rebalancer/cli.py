@@ -1,0 +1,266 @@
+"""The headless door: `xl-rebalancer COMMAND WORKBOOK [options]`.
+
+Exit codes: 0 success, 1 invalid input or a failed run (errors printed with their
+cells), 2 usage errors (click's own). Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import InputError, Problem, XlRebalancerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 140  # rich assumes 80 columns off a terminal
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+def _print_problems(problems: list[Problem], title: str) -> None:
+    if not problems:
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("Level")
+    table.add_column("Where")
+    table.add_column("Problem", overflow="fold")
+    colors = {"error": "red", "warning": "yellow", "info": "cyan"}
+    for p in problems:
+        table.add_row(f"[{colors[p.level]}]{p.level}[/]", p.where, p.message)
+    _console(stderr=True).print(table)
+
+
+def handle_errors(func: F) -> F:
+    """Turn every project error into a message and exit code 1; no traceback unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except XlRebalancerError as exc:
+            if debug:
+                raise
+            problems = list(getattr(exc, "problems", []))
+            if isinstance(exc, InputError):
+                _print_problems(exc.problems + exc.warnings, "Problems in the workbook")
+                _console(stderr=True).print(f"[red]{len(exc.problems)} error(s); nothing was "
+                                            "written.[/]")
+            else:
+                _print_problems(problems, "Details")
+                _console(stderr=True).print(f"[red]error:[/] {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2024-03-15") from None
+
+
+def common_options(func: F) -> F:
+    decorators = [
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the result to this file and leave the input untouched."),
+        click.option("--prices", "prices_file",
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Offline price history: CSV or Parquet with date, symbol, close."),
+        click.option("--as-of", "as_of", callback=_date,
+                     help="Valuation date (overrides Settings.valuation_date)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xl-rebalancer")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def main(debug: bool) -> None:
+    """Tax-aware rebalancing of Excel portfolio workbooks, without Excel."""
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@handle_errors
+def init(path: Path, force: bool) -> None:
+    """Copy the template to a new workbook at PATH."""
+    from .errors import WorkbookError
+
+    if path.exists() and not force:
+        raise WorkbookError(f"{path} exists; pass --force to overwrite it")
+    if path.suffix.lower() != ".xlsm":
+        raise WorkbookError(f"{path}: the template is macro-enabled; name it .xlsm")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template_path(), path)
+    _console().print(f"Created {path}")
+
+
+def template_path() -> Path:
+    """The committed template, or a freshly built one when installed without it."""
+    committed = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
+    if committed.exists():
+        return committed
+    from .excel.template import build_workbook
+
+    import tempfile
+
+    return build_workbook(Path(tempfile.mkdtemp()) / "workbook_template.xlsm")
+
+
+@main.command("build-template")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def build_template(path: Path | None) -> None:
+    """Rebuild workbook_template.xlsm from the sources (default: the repository's copy)."""
+    from .excel.template import TEMPLATE_NAME, build_workbook
+
+    target = path or Path(__file__).resolve().parent.parent / TEMPLATE_NAME
+    _console().print(f"Wrote {build_workbook(target)}")
+
+
+@main.command()
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", callback=_date, help="Valuation date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@handle_errors
+def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
+    """Check every input sheet; print errors and warnings with their cells."""
+    from .app import RunOptions
+    from .app import validate as run_validate
+
+    try:
+        result = run_validate(book, RunOptions(as_of=as_of))
+    except InputError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "problems": _problems_json(
+                exc.problems + exc.warnings)}, indent=2))
+            sys.exit(1)
+        raise
+    p = result.portfolio
+    if as_json:
+        click.echo(json.dumps({"ok": True, "problems": _problems_json(result.warnings)}, indent=2))
+        return
+    _print_problems(result.warnings, "Warnings")
+    _console().print(f"[green]OK[/] {book}: {len(p.accounts)} accounts, {len(p.holdings)} "
+                     f"holdings, {len(p.lots)} lots, {len(p.targets)} targets; valuation date "
+                     f"{p.settings.valuation_date}")
+
+
+def _problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
+    return [{"level": p.level, "sheet": p.sheet, "cell": p.cell, "message": p.message}
+            for p in problems]
+
+
+def _run(command: str, book: Path, out: Path | None, prices_file: Path | None,
+         as_of: dt.date | None, as_json: bool, dry_run: bool) -> None:
+    from .app import RunOptions, run_engine
+
+    options = RunOptions(as_of=as_of, prices_file=prices_file, out=out, dry_run=dry_run)
+    report = run_engine(book, command, options)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        return
+    show_report(report)
+
+
+def show_report(report: Any) -> None:
+    from rich.table import Table
+
+    console = _console()
+    result = report.result
+    _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
+    if report.command != "drift" and result.trades:
+        trades = Table(title="Trades", title_justify="left")
+        for header in ("Account", "Symbol", "Action", "Shares", "Value", "Lot", "Gain", "Term",
+                       "Est. tax"):
+            trades.add_column(header, justify="right" if header in
+                              {"Shares", "Value", "Gain", "Est. tax"} else "left")
+        for t in result.trades:
+            trades.add_row(t.account, t.symbol, t.action, f"{t.shares:,.6g}", f"{t.value:,.2f}",
+                           t.lot_id or "", "" if t.realized_gain is None else
+                           f"{t.realized_gain:,.2f}", t.term or "", f"{t.est_tax:,.2f}")
+        console.print(trades)
+    summary = Table(title="Summary", title_justify="left")
+    summary.add_column("Item")
+    summary.add_column("Value", justify="right")
+    for item in result.summary:
+        value = item.value
+        if isinstance(value, float):
+            text = f"{value:.2%}" if any(k in item.key.lower() for k in ("drift", "turnover")) \
+                else f"{value:,.2f}"
+        else:
+            text = str(value)
+        summary.add_row(item.key, text)
+    console.print(summary)
+    if report.output:
+        console.print(f"Wrote {report.output}")
+
+
+@main.command()
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@common_options
+@handle_errors
+def drift(book: Path, out: Path | None, prices_file: Path | None, as_of: dt.date | None,
+          as_json: bool, dry_run: bool) -> None:
+    """Write Drift, Summary and Log."""
+    _run("drift", book, out, prices_file, as_of, as_json, dry_run)
+
+
+@main.command()
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@common_options
+@handle_errors
+def rebalance(book: Path, out: Path | None, prices_file: Path | None, as_of: dt.date | None,
+              as_json: bool, dry_run: bool) -> None:
+    """Write Drift, Trades, Summary and Log."""
+    _run("rebalance", book, out, prices_file, as_of, as_json, dry_run)
+
+
+@main.command()
+@click.argument("folder", required=False, default="xl-rebalancer-demo",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handle_errors
+def demo(folder: Path, as_json: bool) -> None:
+    """Write a realistic sample household and its offline prices to FOLDER, and rebalance it."""
+    from .app import RunOptions, run_engine
+    from .demo import write_demo
+
+    book, prices = write_demo(folder)
+    report = run_engine(book, "rebalance", RunOptions(prices_file=prices))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        return
+    _console().print(f"Demo household written to {book} (prices: {prices})")
+    show_report(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""A realistic sample household and an offline price file, for `xl-rebalancer demo`.
+
+Prices are simulated (the demo must run offline and reproducibly) with one fixed
+seed, yearly drifts that follow the broad shape of 2019-2026 markets (the 2022 bond
+and stock drawdown included), and closing levels near where these funds trade.
+Lots are bought at the simulated closes of their dates, so gains and losses are
+consistent with the price file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+VALUATION = dt.date(2026, 11, 20)
+HISTORY_START = dt.date(2019, 1, 2)
+
+# symbol: (asset class, last close, annual volatility, yearly drifts 2019..2026)
+FUNDS: dict[str, tuple[str, float, float, tuple[float, ...]]] = {
+    "VTI": ("US Stocks", 318.40, 0.17, (0.27, 0.19, 0.24, -0.21, 0.24, 0.22, 0.16, 0.12)),
+    "SCHD": ("US Stocks", 28.15, 0.15, (0.20, 0.10, 0.25, -0.07, 0.00, 0.08, 0.05, 0.06)),
+    "IJR": ("US Stocks", 121.70, 0.22, (0.21, 0.10, 0.25, -0.18, 0.14, 0.07, 0.04, 0.08)),
+    "VXUS": ("International Stocks", 71.25, 0.16, (0.20, 0.09, 0.07, -0.18, 0.13, 0.03, 0.22, 0.10)),
+    "VEA": ("International Stocks", 59.80, 0.16, (0.19, 0.08, 0.09, -0.17, 0.15, 0.02, 0.23, 0.10)),
+    "VWO": ("International Stocks", 51.35, 0.19, (0.17, 0.13, -0.04, -0.21, 0.08, 0.09, 0.20, 0.11)),
+    "BND": ("Bonds", 74.10, 0.06, (0.06, 0.05, -0.04, -0.15, 0.02, -0.01, 0.03, 0.02)),
+    "BNDX": ("Bonds", 49.60, 0.05, (0.05, 0.02, -0.04, -0.14, 0.04, 0.00, 0.01, 0.02)),
+    "VTIP": ("Bonds", 50.20, 0.03, (0.03, 0.03, 0.03, -0.04, 0.03, 0.02, 0.03, 0.02)),
+    "VNQ": ("Real Estate", 90.40, 0.21, (0.25, -0.08, 0.37, -0.28, 0.08, 0.01, 0.02, 0.05)),
+}
+
+ACCOUNTS = [
+    {"account": "Taxable Brokerage", "type": "taxable", "cash": 14250.00},
+    {"account": "Traditional IRA", "type": "tax_deferred", "cash": 2180.00},
+    {"account": "Roth IRA", "type": "tax_exempt", "cash": 640.00},
+]
+
+# (account, symbol, acquired, shares); taxable positions get one lot per purchase.
+PURCHASES = [
+    ("Taxable Brokerage", "VTI", "2019-03-14", 120), ("Taxable Brokerage", "VTI", "2020-03-23", 80),
+    ("Taxable Brokerage", "VTI", "2021-11-08", 60), ("Taxable Brokerage", "VTI", "2025-12-01", 40),
+    ("Taxable Brokerage", "SCHD", "2021-06-15", 600), ("Taxable Brokerage", "SCHD", "2024-02-12", 300),
+    ("Taxable Brokerage", "IJR", "2021-11-15", 90),
+    ("Taxable Brokerage", "VXUS", "2019-08-05", 220), ("Taxable Brokerage", "VXUS", "2022-09-26", 150),
+    ("Taxable Brokerage", "VEA", "2021-09-01", 180),
+    ("Taxable Brokerage", "BND", "2021-08-02", 160), ("Taxable Brokerage", "BND", "2023-10-19", 90),
+    ("Taxable Brokerage", "VTIP", "2022-01-10", 120),
+    ("Traditional IRA", "BND", "2020-01-15", 520), ("Traditional IRA", "BNDX", "2020-01-15", 300),
+    ("Traditional IRA", "VTI", "2020-01-15", 70), ("Traditional IRA", "VNQ", "2021-04-20", 60),
+    ("Roth IRA", "VWO", "2019-05-20", 260), ("Roth IRA", "IJR", "2020-06-01", 110),
+    ("Roth IRA", "VNQ", "2022-10-03", 40),
+]
+
+TARGETS = [
+    {"asset_class": "US Stocks", "target_weight": 0.42},
+    {"asset_class": "International Stocks", "target_weight": 0.25},
+    {"asset_class": "Bonds", "target_weight": 0.25},
+    {"asset_class": "Real Estate", "target_weight": 0.06},
+    {"symbol": "CASH", "target_weight": 0.02},
+]
+
+SETTINGS: dict[str, Any] = {"valuation_date": VALUATION, "price_source": "auto"}
+
+
+def business_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    days, day = [], start
+    while day <= end:
+        if day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def simulate_prices(seed: int = 20261120) -> dict[str, dict[dt.date, float]]:
+    """Daily closes per fund, scaled so the last close is the fund's level in FUNDS."""
+    rng = random.Random(seed)
+    days = business_days(HISTORY_START, VALUATION)
+    out: dict[str, dict[dt.date, float]] = {}
+    for symbol, (_, last, vol, drifts) in FUNDS.items():
+        daily_vol = vol / math.sqrt(252)
+        level, path = 0.0, []
+        for day in days:
+            drift = math.log1p(drifts[min(day.year - 2019, len(drifts) - 1)]) / 252
+            level += drift - 0.5 * daily_vol**2 + daily_vol * rng.gauss(0, 1)
+            path.append(level)
+        shift = math.log(last) - path[-1]
+        out[symbol] = {day: round(math.exp(x + shift), 2) for day, x in zip(days, path)}
+    return out
+
+
+def _close_on(series: dict[dt.date, float], day: dt.date) -> float:
+    while day not in series:
+        day -= dt.timedelta(days=1)
+    return series[day]
+
+
+def household(prices: dict[str, dict[dt.date, float]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows for every input sheet of the demo workbook."""
+    lots, shares = [], {}
+    counters: dict[tuple[str, str], int] = {}
+    for account, symbol, when, count in PURCHASES:
+        day = dt.date.fromisoformat(when)
+        key = (account, symbol)
+        shares[key] = shares.get(key, 0) + count
+        counters[key] = counters.get(key, 0) + 1
+        if account == "Taxable Brokerage":
+            price = _close_on(prices[symbol], day)
+            lots.append({"account": account, "symbol": symbol,
+                         "lot_id": f"{symbol}-{counters[key]}", "acquired": day,
+                         "shares": count, "cost_basis": round(price * count + 4.95, 2)})
+    holdings = [{"account": a, "symbol": s, "shares": n, "asset_class": FUNDS[s][0]}
+                for (a, s), n in shares.items()]
+    return {"Accounts": ACCOUNTS, "Holdings": holdings, "TaxLots": lots, "Targets": TARGETS}
+
+
+def write_price_file(path: Path, prices: dict[str, dict[dt.date, float]]) -> Path:
+    """Long form (date, symbol, close), the format `--prices` reads."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "symbol", "close"])
+        for symbol, series in prices.items():
+            for day, close in series.items():
+                writer.writerow([day.isoformat(), symbol, f"{close:.2f}"])
+    return path
+
+
+def write_demo(folder: str | Path) -> tuple[Path, Path]:
+    """Write the demo workbook and its price file into `folder`; returns both paths."""
+    from .excel.template import build_workbook
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    prices = simulate_prices()
+    price_file = write_price_file(folder / "demo_prices.csv", prices)
+    book = build_workbook(folder / "demo_household.xlsm", household(prices), settings=SETTINGS)
+    return book, price_file

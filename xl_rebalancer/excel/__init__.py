@@ -1,0 +1,1 @@
+"""Excel-side pieces: the template builder (and, later, ribbon macros and VBA sources)."""

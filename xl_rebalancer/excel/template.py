@@ -1,0 +1,205 @@
+"""Build `workbook_template.xlsm` (and filled workbooks such as the demo) from the schema.
+
+Run `xl-rebalancer build-template` (or `python -m xl_rebalancer.excel.template`) to
+rebuild the committed template. The output is reproducible byte for byte: fixed
+document dates and zip timestamps, so a test can compare it with the committed file.
+Ribbon XML and the VBA project plug in through `ribbon_parts` (the Excel issue).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ..io import schema as s
+from ..io.package import rewrite_package
+from ..io.tables import write_table
+from ..models.inputs import Settings
+
+TEMPLATE_NAME = "workbook_template.xlsm"
+FIXED_DATE = dt.datetime(2024, 1, 1)
+VALIDATION_ROWS = 2000
+
+PERCENT_SETTINGS = {"risk_free_rate", "target_volatility", "band_abs", "band_rel", "cash_min",
+                    "cash_max", "max_turnover", "st_tax_rate", "lt_tax_rate", "tlh_min_loss_pct"}
+MONEY_SETTINGS = {"min_trade_value", "cash_flow", "max_realized_gain", "tlh_min_loss"}
+DATE_SETTINGS = {"valuation_date", "last_rebalanced"}
+
+DROPDOWNS: dict[str, dict[str, list[str]]] = {
+    s.ACCOUNTS.name: {"type": ["taxable", "tax_deferred", "tax_exempt"]},
+    s.CONSTRAINTS.name: {"scope": ["symbol", "asset_class", "account"],
+                         "no_buy": ["TRUE", "FALSE"], "no_sell": ["TRUE", "FALSE"]},
+    s.CORPORATE_ACTIONS.name: {
+        "type": ["split", "cash_dividend", "stock_dividend", "merger", "spinoff", "symbol_change"],
+        "status": ["pending", "applied"]},
+    s.TRANSACTIONS.name: {"action": ["BUY", "SELL"]},
+    s.PRICES.name: {"source": ["manual", "yahoo", "cache", "file"]},
+}
+
+INSTRUCTIONS = [
+    ("xl-rebalancer", "title"),
+    ("Tax-aware rebalancing for the portfolio you keep in Excel.", "text"),
+    ("", "text"),
+    ("How to use this workbook", "heading"),
+    ("1. Fill in Accounts (one row per account, its Type and its Cash).", "text"),
+    ("2. Fill in Holdings (shares per account) and, for taxable accounts, TaxLots.", "text"),
+    ("3. Fill in Targets by Symbol or by AssetClass; the weights add up to 100%.", "text"),
+    ("4. Check Settings; blank values take the defaults described beside them.", "text"),
+    ("5. Run a command (the ribbon tab, or the command line):", "text"),
+    ("     xl-rebalancer validate BOOK     check every sheet, list problems with their cells", "code"),
+    ("     xl-rebalancer drift BOOK        write Drift, Summary and Log", "code"),
+    ("     xl-rebalancer rebalance BOOK    write Drift, Trades, Summary and Log", "code"),
+    ("     add --prices FILE for offline prices (CSV: date, symbol, close)", "code"),
+    ("", "text"),
+    ("Sheets you fill in", "heading"),
+]
+
+
+def settings_rows() -> list[dict[str, Any]]:
+    defaults = Settings()
+    rows = []
+    for name, info in Settings.model_fields.items():
+        rows.append({"setting": name, "value": getattr(defaults, name),
+                     "description": info.description or ""})
+    return rows
+
+
+def build_workbook(path: str | Path, data: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                   *, settings: Mapping[str, Any] | None = None,
+                   ribbon_parts: Mapping[str, bytes] | None = None) -> Path:
+    """Write a workbook with every input sheet as a styled table, filled from `data`.
+
+    Parameters
+    ----------
+    data : rows per input sheet name, as dicts keyed by model field.
+    settings : values that replace the defaults on the Settings sheet.
+    ribbon_parts : package parts (customUI XML, vbaProject.bin) to add; empty until the
+        Excel doors land.
+    """
+    path = Path(path)
+    data = data or {}
+    wb = Workbook()
+    wb.remove(wb.active)
+    _instructions(wb.create_sheet(s.INSTRUCTIONS))
+    for spec in s.INPUT_SHEETS:
+        ws = wb.create_sheet(spec.name)
+        if spec is s.SETTINGS:
+            rows = settings_rows()
+            for row in rows:
+                if settings and row["setting"] in settings:
+                    row["value"] = settings[row["setting"]]
+            write_table(ws, spec, rows)
+            _settings_formats(ws, rows)
+        else:
+            write_table(ws, spec, data.get(spec.name, []), blank_rows=1)
+            _dropdowns(ws, spec)
+    wb.properties.creator = "xl-rebalancer"
+    wb.properties.title = "xl-rebalancer workbook"
+    wb.properties.created = FIXED_DATE
+    wb.properties.modified = FIXED_DATE
+    wb.active = 0
+    fd, raw_name = tempfile.mkstemp(suffix=".xlsx", dir=path.parent if path.parent.exists() else None)
+    os.close(fd)
+    raw = Path(raw_name)
+    try:
+        wb.save(raw)
+        macro = path.suffix.lower() == ".xlsm"
+        rewrite_package(raw, path, extra_parts=dict(ribbon_parts or {}), macro_enabled=macro,
+                        fixed_time=True)
+        _fix_core_dates(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            raw.unlink()
+    return path
+
+
+def _fix_core_dates(path: Path) -> None:
+    """openpyxl stamps the save time into docProps/core.xml; the template must not vary."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    stamp = FIXED_DATE.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, payload in members:
+            if info.filename == "docProps/core.xml":
+                text = payload.decode("utf-8")
+                text = re.sub(r"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rf"\g<1>{stamp}\g<2>", text)
+                payload = text.encode("utf-8")
+            out.writestr(info, payload)
+
+
+def _instructions(ws: Any) -> None:
+    styles = {"title": Font(bold=True, size=18), "heading": Font(bold=True, size=13),
+              "code": Font(name="Consolas", size=10), "text": Font(size=11)}
+    row = 1
+    for text, kind in INSTRUCTIONS:
+        cell = ws.cell(row=row, column=1, value=text)
+        cell.font = styles[kind]
+        row += 1
+    for spec in s.INPUT_SHEETS:
+        ws.cell(row=row, column=1, value=f"{spec.name}: {spec.description}")
+        row += 1
+    row += 1
+    ws.cell(row=row, column=1, value="Sheets the engine writes (replaced on every run)").font = \
+        styles["heading"]
+    row += 1
+    for name, text in (("Drift", "weight against target per line, with its band"),
+                       ("Trades", "one row per buy and per lot sold, with gain, term and tax"),
+                       ("Summary", "totals, costs, tax and drift before and after"),
+                       ("Log", "warnings and the run's journal")):
+        ws.cell(row=row, column=1, value=f"{name}: {text}")
+        row += 1
+    ws.column_dimensions["A"].width = 110
+    for line in ws.iter_rows(min_row=1, max_row=row):
+        line[0].alignment = Alignment(wrap_text=False)
+
+
+def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
+    for index, row in enumerate(rows, start=2):
+        name = row["setting"]
+        cell = ws.cell(row=index, column=2)
+        if name in PERCENT_SETTINGS:
+            cell.number_format = s.FMT_PCT
+        elif name in MONEY_SETTINGS:
+            cell.number_format = s.FMT_MONEY
+        elif name in DATE_SETTINGS:
+            cell.number_format = s.FMT_DATE
+        choices = ["TRUE", "FALSE"] if Settings.is_bool(name) else Settings.choices(name)
+        if choices:
+            rule = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
+                                  allow_blank=True, showErrorMessage=True,
+                                  errorTitle=name, error="Pick one of: " + ", ".join(choices))
+            ws.add_data_validation(rule)
+            rule.add(f"B{index}")
+        ws.cell(row=index, column=3).alignment = Alignment(wrap_text=False)
+
+
+def _dropdowns(ws: Any, spec: s.SheetSpec) -> None:
+    for fld, choices in DROPDOWNS.get(spec.name, {}).items():
+        letter = chr(ord("A") + [c.field for c in spec.columns].index(fld))
+        rule = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
+                              allow_blank=True, showErrorMessage=True,
+                              error="Pick one of: " + ", ".join(choices))
+        ws.add_data_validation(rule)
+        rule.add(f"{letter}2:{letter}{VALIDATION_ROWS}")
+
+
+def main() -> None:
+    target = Path(__file__).resolve().parents[2] / TEMPLATE_NAME
+    print(build_workbook(target))
+
+
+if __name__ == "__main__":
+    main()

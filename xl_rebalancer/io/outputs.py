@@ -1,0 +1,98 @@
+"""Engine results as engine sheets: rows for the writer, plus the Drift chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..errors import Problem
+from ..models.results import LogEntry, RebalanceResult
+from . import schema as s
+from .writer import SheetOutput
+
+
+def log_rows(entries: list[LogEntry]) -> list[dict[str, Any]]:
+    return [e.model_dump() for e in entries]
+
+
+def log_entries(problems: list[Problem] | tuple[Problem, ...], now: dt.datetime,
+                notes: list[str] = ()) -> list[LogEntry]:  # type: ignore[assignment]
+    entries = [LogEntry(time=now, level="info", message=n) for n in notes]
+    entries += [LogEntry(time=now, level=p.level, sheet=p.sheet, cell=p.cell, message=p.message)
+                for p in problems]
+    return entries
+
+
+def _drift_chart(ws: Any) -> None:
+    """Current against target weight per line, as a clustered bar chart beside the table."""
+    from openpyxl.chart import BarChart, Reference
+
+    rows = ws.max_row
+    if rows < 2:
+        return
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Current vs target weight"
+    chart.y_axis.title = "Weight"
+    chart.y_axis.numFmt = "0%"
+    chart.y_axis.majorGridlines = None
+    chart.height = max(7.5, 0.6 * rows)
+    chart.width = 16
+    by_class = any(ws.cell(row=r, column=_col(ws, "Symbol")).value is None
+                   for r in range(2, rows + 1))
+    labels = Reference(ws, min_col=_col(ws, "AssetClass" if by_class else "Symbol"), min_row=2,
+                       max_row=rows)
+    for header in ("Weight", "TargetWeight"):
+        col = _col(ws, header)
+        chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=rows), titles_from_data=True)
+    chart.set_categories(labels)
+    ws.add_chart(chart, "L2")
+
+
+def _col(ws: Any, header: str) -> int:
+    for cell in ws[1]:
+        if cell.value == header:
+            return cell.column
+    raise KeyError(header)
+
+
+def _drift_label(row: dict[str, Any]) -> dict[str, Any]:
+    if row["symbol"] is None and row["asset_class"] is None:
+        row["symbol"] = row["asset_class"] = "CASH"
+    return row
+
+
+def drift_sheet(result: RebalanceResult) -> SheetOutput:
+    rows = [_drift_label(r.model_dump()) for r in result.drift]
+    return SheetOutput(s.DRIFT, rows, decorate=_drift_chart)
+
+
+def trades_sheet(result: RebalanceResult) -> SheetOutput:
+    return SheetOutput(s.TRADES, [t.model_dump() for t in result.trades])
+
+
+def summary_sheet(result: RebalanceResult, extra: list[tuple[str, Any]]) -> SheetOutput:
+    rows = [{"key": i.key, "value": i.value} for i in result.summary]
+    rows += [{"key": k, "value": v} for k, v in extra]
+    return SheetOutput(s.SUMMARY, rows, decorate=_summary_formats)
+
+
+_PERCENT_KEYS = ("drift", "turnover", "weight")
+
+
+def _summary_formats(ws: Any) -> None:
+    for row in ws.iter_rows(min_row=2):
+        key, value = row[0].value, row[1]
+        if not isinstance(value.value, (int, float)) or isinstance(value.value, bool):
+            continue
+        text = str(key).lower()
+        if any(word in text for word in _PERCENT_KEYS):
+            value.number_format = s.FMT_PCT
+        elif "count" in text or "seconds" in text:
+            value.number_format = "0.####"
+        else:
+            value.number_format = s.FMT_MONEY
+
+
+def log_sheet(entries: list[LogEntry]) -> SheetOutput:
+    return SheetOutput(s.LOG, log_rows(entries))

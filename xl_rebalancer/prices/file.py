@@ -1,0 +1,105 @@
+"""Offline prices from a CSV or Parquet file, long (date, symbol, close) or wide (date + one column per symbol)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import PriceError
+from .base import Quote
+
+
+class FilePriceProvider:
+    """Daily closes read once from a file; `close` is the raw close, `adj_close` optional."""
+
+    name = "file"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.closes: dict[str, list[tuple[dt.date, float]]] = {}
+        self.adjusted: dict[str, list[tuple[dt.date, float]]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            raise PriceError(f"price file {self.path} does not exist")
+        rows = self._rows()
+        if not rows:
+            raise PriceError(f"price file {self.path} has no rows")
+        header = [h.strip().lower().replace(" ", "_") for h in rows[0]]
+        if "date" not in header:
+            raise PriceError(f"price file {self.path}: no 'date' column (found {rows[0]})")
+        date_at = header.index("date")
+        if "symbol" in header and "close" in header:
+            self._load_long(rows[1:], header, date_at)
+        else:
+            self._load_wide(rows[1:], rows[0], date_at)
+        for series in (*self.closes.values(), *self.adjusted.values()):
+            series.sort()
+
+    def _rows(self) -> list[list[str]]:
+        if self.path.suffix.lower() in {".parquet", ".pq"}:
+            import pandas as pd
+
+            frame = pd.read_parquet(self.path)
+            frame = frame.reset_index() if "date" not in [str(c).lower() for c in frame.columns] \
+                else frame
+            return [list(map(str, frame.columns))] + [
+                [str(v)[:10] if i == 0 else str(v) for i, v in enumerate(r)]
+                for r in frame.itertuples(index=False)]
+        with open(self.path, newline="", encoding="utf-8-sig") as handle:
+            return [row for row in csv.reader(handle) if row]
+
+    def _load_long(self, rows: list[list[str]], header: list[str], date_at: int) -> None:
+        sym_at, close_at = header.index("symbol"), header.index("close")
+        adj_at = header.index("adj_close") if "adj_close" in header else None
+        for line, row in enumerate(rows, start=2):
+            day = _date(row[date_at], self.path, line)
+            symbol = row[sym_at].strip().upper()
+            close = _number(row[close_at])
+            if close is not None:
+                self.closes.setdefault(symbol, []).append((day, close))
+            if adj_at is not None and (adj := _number(row[adj_at])) is not None:
+                self.adjusted.setdefault(symbol, []).append((day, adj))
+
+    def _load_wide(self, rows: list[list[str]], header: list[str], date_at: int) -> None:
+        symbols = [(i, h.strip().upper()) for i, h in enumerate(header) if i != date_at]
+        for line, row in enumerate(rows, start=2):
+            day = _date(row[date_at], self.path, line)
+            for i, symbol in symbols:
+                close = _number(row[i]) if i < len(row) else None
+                if close is not None:
+                    self.closes.setdefault(symbol, []).append((day, close))
+
+    def latest(self, symbols: Sequence[str], as_of: dt.date) -> dict[str, Quote]:
+        out = {}
+        for symbol in symbols:
+            series = self.closes.get(symbol)
+            if not series:
+                continue
+            candidates = [(d, p) for d, p in series if d <= as_of]
+            if candidates:
+                day, price = candidates[-1]
+                out[symbol] = Quote(symbol, price, day, self.name)
+        return out
+
+
+def _number(text: str) -> float | None:
+    text = text.strip()
+    if not text or text.lower() in {"nan", "null", "none", "na"}:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _date(text: str, path: Path, line: int) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise PriceError(f"price file {path}, line {line}: {text!r} is not a date") from None
