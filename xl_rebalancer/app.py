@@ -41,6 +41,7 @@ class RunReport:
     warnings: list[Problem] = field(default_factory=list)
     quotes: dict[str, Quote] = field(default_factory=dict)
     input_hash: str = ""
+    seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -48,8 +49,10 @@ class RunReport:
             "workbook": str(self.workbook),
             "output": str(self.output) if self.output else None,
             "input_hash": self.input_hash,
-            "warnings": [{"sheet": w.sheet, "cell": w.cell, "level": w.level,
-                          "message": w.message} for w in self.warnings],
+            "warnings": [
+                {"sheet": w.sheet, "cell": w.cell, "level": w.level, "message": w.message}
+                for w in self.warnings
+            ],
         }
         if self.result is not None:
             data["summary"] = {i.key: i.value for i in self.result.summary}
@@ -71,7 +74,9 @@ def validate(path: str | Path, options: RunOptions = RunOptions()) -> WorkbookIn
     return read_workbook(path, as_of=options.as_of, today=options.today)
 
 
-def resolve_prices(book: WorkbookInput, options: RunOptions) -> tuple[dict[str, Quote], list[Problem]]:
+def resolve_prices(
+    book: WorkbookInput, options: RunOptions
+) -> tuple[dict[str, Quote], list[Problem]]:
     """Latest price per symbol: manual Prices rows, then the price file, then other Prices rows."""
     portfolio = book.portfolio
     settings = portfolio.settings
@@ -86,8 +91,9 @@ def resolve_prices(book: WorkbookInput, options: RunOptions) -> tuple[dict[str, 
         from .prices.file import FilePriceProvider
 
         provider = FilePriceProvider(options.prices_file)
-        for symbol, quote in provider.latest([s for s in symbols if s not in quotes],
-                                             valuation).items():
+        for symbol, quote in provider.latest(
+            [s for s in symbols if s not in quotes], valuation
+        ).items():
             quotes[symbol] = quote
     for symbol, row in sheet_rows.items():
         quotes.setdefault(symbol, Quote(symbol, row.price, row.as_of, row.source))
@@ -100,10 +106,14 @@ def resolve_prices(book: WorkbookInput, options: RunOptions) -> tuple[dict[str, 
         if age > settings.stale_price_days:
             where = sheet_rows.get(symbol)
             cell = book.locator.cell("Prices", where.row, "as_of") if where else None
-            warnings.append(Problem(f"price of {symbol} is {age} trading days old "
-                                    f"({quote.as_of}, {quote.source})",
-                                    book.locator.title("Prices") if where else None, cell,
-                                    "warning"))
+            warnings.append(
+                Problem(
+                    f"price of {symbol} is {age} trading days old ({quote.as_of}, {quote.source})",
+                    book.locator.title("Prices") if where else None,
+                    cell,
+                    "warning",
+                )
+            )
     missing = [s for s in symbols if s not in quotes]
     if missing:
         problems = [_first_use(book, s) for s in missing]
@@ -117,18 +127,24 @@ def _first_use(book: WorkbookInput, symbol: str) -> Problem:
     for sheet, rows in (("Holdings", p.holdings), ("TaxLots", p.lots), ("Targets", p.targets)):
         for row in rows:
             if getattr(row, "symbol", None) == symbol:
-                return Problem(f"no price for {symbol} (add it to the Prices sheet with Source "
-                               "manual, or pass --prices)", book.locator.title(sheet),
-                               book.locator.cell(sheet, row.row, "symbol"))
+                return Problem(
+                    f"no price for {symbol} (add it to the Prices sheet with Source "
+                    "manual, or pass --prices)",
+                    book.locator.title(sheet),
+                    book.locator.cell(sheet, row.row, "symbol"),
+                )
     return Problem(f"no price for {symbol}")
 
 
 def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions()) -> RunReport:
     """`drift` or `rebalance` on one workbook, written back unless dry_run."""
+    import time
+
     from .engine.rebalance import rebalance
 
     path = Path(path)
     started = dt.datetime.now().replace(microsecond=0)
+    clock = time.perf_counter()
     digest = file_hash(path) if path.exists() else ""
     book = validate(path, options)
     quotes, price_warnings = resolve_prices(book, options)
@@ -136,22 +152,34 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
     result = rebalance(book.portfolio, prices, trade=command != "drift")
     warnings = [*book.warnings, *price_warnings, *result.warnings]
     report = RunReport(command, path, None, result, warnings, quotes, digest)
+    report.seconds = time.perf_counter() - clock
     if not options.dry_run:
-        report.output = write_run(path, command, result, warnings, digest, started, options, quotes)
+        report.output = write_run(report, started, options)
+        report.seconds = time.perf_counter() - clock
     return report
 
 
-def write_run(path: Path, command: str, result: RebalanceResult, warnings: list[Problem],
-              digest: str, started: dt.datetime, options: RunOptions,
-              quotes: dict[str, Quote]) -> Path:
-    sources = sorted({q.source for q in quotes.values()})
-    notes = [f"xl-rebalancer {__version__} {command}: input sha256 {digest}, prices from "
-             f"{', '.join(sources) or 'nowhere'}, valuation date "
-             f"{result.summary_value('Valuation date')}"]
-    extra = [("Command", command), ("Engine version", __version__), ("Input hash", digest),
-             ("Run at", started.isoformat(sep=" "))]
+def write_run(report: RunReport, started: dt.datetime, options: RunOptions) -> Path:
+    result, command, digest = report.result, report.command, report.input_hash
+    assert result is not None
+    sources = sorted({q.source for q in report.quotes.values()})
+    notes = [
+        f"xl-rebalancer {__version__} {command}: input sha256 {digest}, prices from "
+        f"{', '.join(sources) or 'nowhere'}, valuation date "
+        f"{result.summary_value('Valuation date')}"
+    ]
+    extra = [
+        ("Command", command),
+        ("Engine version", __version__),
+        ("Input hash", digest),
+        ("Run at", started.isoformat(sep=" ")),
+        ("Compute seconds", round(report.seconds, 3)),
+    ]
     sheets = [drift_sheet(result)]
     if command != "drift":
         sheets.append(trades_sheet(result))
-    sheets += [summary_sheet(result, extra), log_sheet(log_entries(warnings, started, notes))]
-    return save_workbook(path, WorkbookEdit(sheets=sheets), options.out)
+    sheets += [
+        summary_sheet(result, extra),
+        log_sheet(log_entries(report.warnings, started, notes)),
+    ]
+    return save_workbook(report.workbook, WorkbookEdit(sheets=sheets), options.out)

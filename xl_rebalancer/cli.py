@@ -60,8 +60,9 @@ def handle_errors(func: F) -> F:
             problems = list(getattr(exc, "problems", []))
             if isinstance(exc, InputError):
                 _print_problems(exc.problems + exc.warnings, "Problems in the workbook")
-                _console(stderr=True).print(f"[red]{len(exc.problems)} error(s); nothing was "
-                                            "written.[/]")
+                _console(stderr=True).print(
+                    f"[red]{len(exc.problems)} error(s); nothing was written.[/]"
+                )
             else:
                 _print_problems(problems, "Details")
                 _console(stderr=True).print(f"[red]error:[/] {exc}")
@@ -83,13 +84,23 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 
 def common_options(func: F) -> F:
     decorators = [
-        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write the result to this file and leave the input untouched."),
-        click.option("--prices", "prices_file",
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Offline price history: CSV or Parquet with date, symbol, close."),
-        click.option("--as-of", "as_of", callback=_date,
-                     help="Valuation date (overrides Settings.valuation_date)."),
+        click.option(
+            "--out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the result to this file and leave the input untouched.",
+        ),
+        click.option(
+            "--prices",
+            "prices_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Offline price history: CSV or Parquet with date, symbol, close.",
+        ),
+        click.option(
+            "--as-of",
+            "as_of",
+            callback=_date,
+            help="Valuation date (overrides Settings.valuation_date).",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
     ]
@@ -127,9 +138,9 @@ def template_path() -> Path:
     committed = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
     if committed.exists():
         return committed
-    from .excel.template import build_workbook
-
     import tempfile
+
+    from .excel.template import build_workbook
 
     return build_workbook(Path(tempfile.mkdtemp()) / "workbook_template.xlsm")
 
@@ -159,8 +170,11 @@ def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
         result = run_validate(book, RunOptions(as_of=as_of))
     except InputError as exc:
         if as_json:
-            click.echo(json.dumps({"ok": False, "problems": _problems_json(
-                exc.problems + exc.warnings)}, indent=2))
+            click.echo(
+                json.dumps(
+                    {"ok": False, "problems": _problems_json(exc.problems + exc.warnings)}, indent=2
+                )
+            )
             sys.exit(1)
         raise
     p = result.portfolio
@@ -168,18 +182,28 @@ def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
         click.echo(json.dumps({"ok": True, "problems": _problems_json(result.warnings)}, indent=2))
         return
     _print_problems(result.warnings, "Warnings")
-    _console().print(f"[green]OK[/] {book}: {len(p.accounts)} accounts, {len(p.holdings)} "
-                     f"holdings, {len(p.lots)} lots, {len(p.targets)} targets; valuation date "
-                     f"{p.settings.valuation_date}")
+    _console().print(
+        f"[green]OK[/] {book}: {len(p.accounts)} accounts, {len(p.holdings)} "
+        f"holdings, {len(p.lots)} lots, {len(p.targets)} targets; valuation date "
+        f"{p.settings.valuation_date}"
+    )
 
 
 def _problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    return [{"level": p.level, "sheet": p.sheet, "cell": p.cell, "message": p.message}
-            for p in problems]
+    return [
+        {"level": p.level, "sheet": p.sheet, "cell": p.cell, "message": p.message} for p in problems
+    ]
 
 
-def _run(command: str, book: Path, out: Path | None, prices_file: Path | None,
-         as_of: dt.date | None, as_json: bool, dry_run: bool) -> None:
+def _run(
+    command: str,
+    book: Path,
+    out: Path | None,
+    prices_file: Path | None,
+    as_of: dt.date | None,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
     from .app import RunOptions, run_engine
 
     options = RunOptions(as_of=as_of, prices_file=prices_file, out=out, dry_run=dry_run)
@@ -198,14 +222,33 @@ def show_report(report: Any) -> None:
     _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
     if report.command != "drift" and result.trades:
         trades = Table(title="Trades", title_justify="left")
-        for header in ("Account", "Symbol", "Action", "Shares", "Value", "Lot", "Gain", "Term",
-                       "Est. tax"):
-            trades.add_column(header, justify="right" if header in
-                              {"Shares", "Value", "Gain", "Est. tax"} else "left")
+        for header in (
+            "Account",
+            "Symbol",
+            "Action",
+            "Shares",
+            "Value",
+            "Lot",
+            "Gain",
+            "Term",
+            "Est. tax",
+        ):
+            trades.add_column(
+                header,
+                justify="right" if header in {"Shares", "Value", "Gain", "Est. tax"} else "left",
+            )
         for t in result.trades:
-            trades.add_row(t.account, t.symbol, t.action, f"{t.shares:,.6g}", f"{t.value:,.2f}",
-                           t.lot_id or "", "" if t.realized_gain is None else
-                           f"{t.realized_gain:,.2f}", t.term or "", f"{t.est_tax:,.2f}")
+            trades.add_row(
+                t.account,
+                t.symbol,
+                t.action,
+                f"{t.shares:,.6g}",
+                f"{t.value:,.2f}",
+                t.lot_id or "",
+                "" if t.realized_gain is None else f"{t.realized_gain:,.2f}",
+                t.term or "",
+                f"{t.est_tax:,.2f}",
+            )
         console.print(trades)
     summary = Table(title="Summary", title_justify="left")
     summary.add_column("Item")
@@ -213,8 +256,11 @@ def show_report(report: Any) -> None:
     for item in result.summary:
         value = item.value
         if isinstance(value, float):
-            text = f"{value:.2%}" if any(k in item.key.lower() for k in ("drift", "turnover")) \
+            text = (
+                f"{value:.2%}"
+                if any(k in item.key.lower() for k in ("drift", "turnover"))
                 else f"{value:,.2f}"
+            )
         else:
             text = str(value)
         summary.add_row(item.key, text)
@@ -227,8 +273,14 @@ def show_report(report: Any) -> None:
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @common_options
 @handle_errors
-def drift(book: Path, out: Path | None, prices_file: Path | None, as_of: dt.date | None,
-          as_json: bool, dry_run: bool) -> None:
+def drift(
+    book: Path,
+    out: Path | None,
+    prices_file: Path | None,
+    as_of: dt.date | None,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
     """Write Drift, Summary and Log."""
     _run("drift", book, out, prices_file, as_of, as_json, dry_run)
 
@@ -237,15 +289,25 @@ def drift(book: Path, out: Path | None, prices_file: Path | None, as_of: dt.date
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @common_options
 @handle_errors
-def rebalance(book: Path, out: Path | None, prices_file: Path | None, as_of: dt.date | None,
-              as_json: bool, dry_run: bool) -> None:
+def rebalance(
+    book: Path,
+    out: Path | None,
+    prices_file: Path | None,
+    as_of: dt.date | None,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
     """Write Drift, Trades, Summary and Log."""
     _run("rebalance", book, out, prices_file, as_of, as_json, dry_run)
 
 
 @main.command()
-@click.argument("folder", required=False, default="xl-rebalancer-demo",
-                type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "folder",
+    required=False,
+    default="xl-rebalancer-demo",
+    type=click.Path(file_okay=False, path_type=Path),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
 def demo(folder: Path, as_json: bool) -> None:

@@ -24,9 +24,19 @@ FUNDS: dict[str, tuple[str, float, float, tuple[float, ...]]] = {
     "VTI": ("US Stocks", 318.40, 0.17, (0.27, 0.19, 0.24, -0.21, 0.24, 0.22, 0.16, 0.12)),
     "SCHD": ("US Stocks", 28.15, 0.15, (0.20, 0.10, 0.25, -0.07, 0.00, 0.08, 0.05, 0.06)),
     "IJR": ("US Stocks", 121.70, 0.22, (0.21, 0.10, 0.25, -0.18, 0.14, 0.07, 0.04, 0.08)),
-    "VXUS": ("International Stocks", 71.25, 0.16, (0.20, 0.09, 0.07, -0.18, 0.13, 0.03, 0.22, 0.10)),
+    "VXUS": (
+        "International Stocks",
+        71.25,
+        0.16,
+        (0.20, 0.09, 0.07, -0.18, 0.13, 0.03, 0.22, 0.10),
+    ),
     "VEA": ("International Stocks", 59.80, 0.16, (0.19, 0.08, 0.09, -0.17, 0.15, 0.02, 0.23, 0.10)),
-    "VWO": ("International Stocks", 51.35, 0.19, (0.17, 0.13, -0.04, -0.21, 0.08, 0.09, 0.20, 0.11)),
+    "VWO": (
+        "International Stocks",
+        51.35,
+        0.19,
+        (0.17, 0.13, -0.04, -0.21, 0.08, 0.09, 0.20, 0.11),
+    ),
     "BND": ("Bonds", 74.10, 0.06, (0.06, 0.05, -0.04, -0.15, 0.02, -0.01, 0.03, 0.02)),
     "BNDX": ("Bonds", 49.60, 0.05, (0.05, 0.02, -0.04, -0.14, 0.04, 0.00, 0.01, 0.02)),
     "VTIP": ("Bonds", 50.20, 0.03, (0.03, 0.03, 0.03, -0.04, 0.03, 0.02, 0.03, 0.02)),
@@ -41,17 +51,25 @@ ACCOUNTS = [
 
 # (account, symbol, acquired, shares); taxable positions get one lot per purchase.
 PURCHASES = [
-    ("Taxable Brokerage", "VTI", "2019-03-14", 120), ("Taxable Brokerage", "VTI", "2020-03-23", 80),
-    ("Taxable Brokerage", "VTI", "2021-11-08", 60), ("Taxable Brokerage", "VTI", "2025-12-01", 40),
-    ("Taxable Brokerage", "SCHD", "2021-06-15", 600), ("Taxable Brokerage", "SCHD", "2024-02-12", 300),
+    ("Taxable Brokerage", "VTI", "2019-03-14", 120),
+    ("Taxable Brokerage", "VTI", "2020-03-23", 80),
+    ("Taxable Brokerage", "VTI", "2021-11-08", 60),
+    ("Taxable Brokerage", "VTI", "2025-12-01", 40),
+    ("Taxable Brokerage", "SCHD", "2021-06-15", 600),
+    ("Taxable Brokerage", "SCHD", "2024-02-12", 300),
     ("Taxable Brokerage", "IJR", "2021-11-15", 90),
-    ("Taxable Brokerage", "VXUS", "2019-08-05", 220), ("Taxable Brokerage", "VXUS", "2022-09-26", 150),
+    ("Taxable Brokerage", "VXUS", "2019-08-05", 220),
+    ("Taxable Brokerage", "VXUS", "2022-09-26", 150),
     ("Taxable Brokerage", "VEA", "2021-09-01", 180),
-    ("Taxable Brokerage", "BND", "2021-08-02", 160), ("Taxable Brokerage", "BND", "2023-10-19", 90),
+    ("Taxable Brokerage", "BND", "2021-08-02", 160),
+    ("Taxable Brokerage", "BND", "2023-10-19", 90),
     ("Taxable Brokerage", "VTIP", "2022-01-10", 120),
-    ("Traditional IRA", "BND", "2020-01-15", 520), ("Traditional IRA", "BNDX", "2020-01-15", 300),
-    ("Traditional IRA", "VTI", "2020-01-15", 70), ("Traditional IRA", "VNQ", "2021-04-20", 60),
-    ("Roth IRA", "VWO", "2019-05-20", 260), ("Roth IRA", "IJR", "2020-06-01", 110),
+    ("Traditional IRA", "BND", "2020-01-15", 520),
+    ("Traditional IRA", "BNDX", "2020-01-15", 300),
+    ("Traditional IRA", "VTI", "2020-01-15", 70),
+    ("Traditional IRA", "VNQ", "2021-04-20", 60),
+    ("Roth IRA", "VWO", "2019-05-20", 260),
+    ("Roth IRA", "IJR", "2020-06-01", 110),
     ("Roth IRA", "VNQ", "2022-10-03", 40),
 ]
 
@@ -88,7 +106,9 @@ def simulate_prices(seed: int = 20261120) -> dict[str, dict[dt.date, float]]:
             level += drift - 0.5 * daily_vol**2 + daily_vol * rng.gauss(0, 1)
             path.append(level)
         shift = math.log(last) - path[-1]
-        out[symbol] = {day: round(math.exp(x + shift), 2) for day, x in zip(days, path)}
+        out[symbol] = {
+            day: round(math.exp(x + shift), 2) for day, x in zip(days, path, strict=True)
+        }
     return out
 
 
@@ -109,11 +129,20 @@ def household(prices: dict[str, dict[dt.date, float]]) -> dict[str, list[dict[st
         counters[key] = counters.get(key, 0) + 1
         if account == "Taxable Brokerage":
             price = _close_on(prices[symbol], day)
-            lots.append({"account": account, "symbol": symbol,
-                         "lot_id": f"{symbol}-{counters[key]}", "acquired": day,
-                         "shares": count, "cost_basis": round(price * count + 4.95, 2)})
-    holdings = [{"account": a, "symbol": s, "shares": n, "asset_class": FUNDS[s][0]}
-                for (a, s), n in shares.items()]
+            lots.append(
+                {
+                    "account": account,
+                    "symbol": symbol,
+                    "lot_id": f"{symbol}-{counters[key]}",
+                    "acquired": day,
+                    "shares": count,
+                    "cost_basis": round(price * count + 4.95, 2),
+                }
+            )
+    holdings = [
+        {"account": a, "symbol": s, "shares": n, "asset_class": FUNDS[s][0]}
+        for (a, s), n in shares.items()
+    ]
     return {"Accounts": ACCOUNTS, "Holdings": holdings, "TaxLots": lots, "Targets": TARGETS}
 
 

@@ -55,8 +55,9 @@ class WorkbookError(XlRebalancerError):
 class PriceError(XlRebalancerError):
     """Prices could not be had for some symbols."""
 
-    def __init__(self, message: str, symbols: list[str] | None = None,
-                 problems: list[Problem] | None = None) -> None:
+    def __init__(
+        self, message: str, symbols: list[str] | None = None, problems: list[Problem] | None = None
+    ) -> None:
         self.symbols = symbols or []
         self.problems = problems or []
         super().__init__(message)

@@ -47,7 +47,8 @@ class Household:
     @property
     def total_value(self) -> float:
         return self.total_cash + sum(
-            n * self.prices[sym] for (_, sym), n in self.shares.items() if n)
+            n * self.prices[sym] for (_, sym), n in self.shares.items() if n
+        )
 
 
 def household_from(portfolio: Portfolio, prices: Mapping[str, float]) -> Household:
@@ -69,7 +70,9 @@ def band_for(target: float, band_abs: float, band_rel: float) -> float:
     return min(band_abs, band_rel * target)
 
 
-def target_lines(portfolio: Portfolio, targets: tuple[Target, ...] | None = None) -> list[TargetLine]:
+def target_lines(
+    portfolio: Portfolio, targets: tuple[Target, ...] | None = None
+) -> list[TargetLine]:
     """Lines at the level targets are set, plus CASH and any held symbol left untargeted."""
     st = portfolio.settings
     targets = portfolio.targets if targets is None else targets
@@ -81,14 +84,19 @@ def target_lines(portfolio: Portfolio, targets: tuple[Target, ...] | None = None
     cash_weight = 0.0
     cash_target: Target | None = None
     for t in targets:
-        band = band_for(t.target_weight, st.band_abs if t.band_abs is None else t.band_abs,
-                        st.band_rel if t.band_rel is None else t.band_rel)
+        band = band_for(
+            t.target_weight,
+            st.band_abs if t.band_abs is None else t.band_abs,
+            st.band_rel if t.band_rel is None else t.band_rel,
+        )
         if t.key.upper() == CASH:
             cash_weight, cash_target = t.target_weight, t
             continue
         if by_class:
             members = tuple(s for s in held_symbols if classes.get(s, "").upper() == t.key.upper())
-            lines.append(TargetLine(str(t.asset_class), "asset_class", t.target_weight, band, members))
+            lines.append(
+                TargetLine(str(t.asset_class), "asset_class", t.target_weight, band, members)
+            )
         else:
             lines.append(TargetLine(t.key, "symbol", t.target_weight, band, (t.key,)))
     covered = {m for line in lines for m in line.members}
@@ -98,16 +106,21 @@ def target_lines(portfolio: Portfolio, targets: tuple[Target, ...] | None = None
             existing = next((line for line in lines if line.key == key and line.weight == 0), None)
             if existing is not None:
                 lines[lines.index(existing)] = TargetLine(
-                    key, existing.kind, 0.0, 0.0, (*existing.members, sym))
+                    key, existing.kind, 0.0, 0.0, (*existing.members, sym)
+                )
             else:
-                lines.append(TargetLine(key, "asset_class" if by_class else "symbol", 0.0, 0.0,
-                                        (sym,)))
-    if cash_target is not None:
-        cash_band = band_for(cash_weight, st.band_abs if cash_target.band_abs is None
-                             else cash_target.band_abs,
-                             st.band_rel if cash_target.band_rel is None else cash_target.band_rel)
-    else:
-        cash_band = band_for(0.0, st.band_abs, st.band_rel)
+                lines.append(
+                    TargetLine(key, "asset_class" if by_class else "symbol", 0.0, 0.0, (sym,))
+                )
+    # A zero target gives a zero band; for securities that is right (sell what has no
+    # target), but cash always holds rounding residue, so a 0% cash line uses band_abs.
+    cash_abs = (
+        st.band_abs if cash_target is None or cash_target.band_abs is None else cash_target.band_abs
+    )
+    cash_rel = (
+        st.band_rel if cash_target is None or cash_target.band_rel is None else cash_target.band_rel
+    )
+    cash_band = band_for(cash_weight, cash_abs, cash_rel) if cash_weight > 0 else cash_abs
     lines.append(TargetLine(CASH, "cash", cash_weight, cash_band))
     return lines
 
@@ -137,19 +150,22 @@ def drift_rows(
         if after_values is not None and after_total:
             post = line_value(line, after_values, after_cash or 0.0) / after_total
         is_class = line.kind == "asset_class"
-        rows.append(DriftRow(
-            asset_class=line.key if is_class else (classes.get(line.key) if line.kind == "symbol"
-                                                    else None),
-            symbol=None if is_class else line.key,
-            value=round(value, 2),
-            weight=weight,
-            target_weight=line.weight,
-            drift=drift,
-            relative_drift=drift / line.weight if line.weight else None,
-            band=line.band,
-            out_of_band=is_out_of_band(drift, line.band),
-            post_trade_weight=post,
-        ))
+        rows.append(
+            DriftRow(
+                asset_class=line.key
+                if is_class
+                else (classes.get(line.key) if line.kind == "symbol" else None),
+                symbol=None if is_class else line.key,
+                value=round(value, 2),
+                weight=weight,
+                target_weight=line.weight,
+                drift=drift,
+                relative_drift=drift / line.weight if line.weight else None,
+                band=line.band,
+                out_of_band=is_out_of_band(drift, line.band),
+                post_trade_weight=post,
+            )
+        )
     return rows
 
 
@@ -170,6 +186,21 @@ def calendar_due(settings: Settings, valuation: dt.date) -> bool:
     months = {"monthly": 1, "quarterly": 3, "annually": 12}[settings.calendar]
     month = last.month - 1 + months
     year, month = last.year + month // 12, month % 12 + 1
-    day = min(last.day, [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-                         31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1])
+    day = min(
+        last.day,
+        [
+            31,
+            29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ][month - 1],
+    )
     return valuation >= dt.date(year, month, day)

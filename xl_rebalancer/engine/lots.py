@@ -77,8 +77,11 @@ def order_lots(
 
     def tax_per_dollar(lot: TaxLot) -> tuple[float, dt.date, str]:
         rate = tax_rate(holding_term(lot.holding_from, sale_date), st_rate, lt_rate)
-        return ((price - basis_per_share(lot)) * rate / price if price > 0 else 0.0,
-                lot.acquired, lot.lot_id)
+        return (
+            (price - basis_per_share(lot)) * rate / price if price > 0 else 0.0,
+            lot.acquired,
+            lot.lot_id,
+        )
 
     return sorted(lots, key=tax_per_dollar)
 
@@ -98,7 +101,8 @@ def relieve(
             break
         take = min(lot.shares, remaining)
         basis = round(basis_per_share(lot) * take, 2) if take < lot.shares else lot.cost_basis
-        out.append(LotSlice(lot, take, basis, take * price,
-                            holding_term(lot.holding_from, sale_date)))
+        out.append(
+            LotSlice(lot, take, basis, take * price, holding_term(lot.holding_from, sale_date))
+        )
         remaining -= take
     return out

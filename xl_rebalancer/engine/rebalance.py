@@ -17,7 +17,6 @@ Decisions (also in the README):
 from __future__ import annotations
 
 import math
-import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,8 +61,11 @@ class Restrictions:
 
     @staticmethod
     def _hit(rules: frozenset[tuple[str, str]], account: str, symbol: str, cls_name: str) -> bool:
-        return (("symbol", symbol) in rules or ("account", account) in rules
-                or ("asset_class", cls_name.upper()) in rules)
+        return (
+            ("symbol", symbol) in rules
+            or ("account", account) in rules
+            or ("asset_class", cls_name.upper()) in rules
+        )
 
     def can_buy(self, account: str, symbol: str, cls_name: str) -> bool:
         return not self._hit(self.no_buy, account, symbol, cls_name)
@@ -73,8 +75,11 @@ class Restrictions:
 
 
 def missing_prices(portfolio: Portfolio, prices: Mapping[str, float]) -> list[str]:
-    return [s for s in portfolio.symbols()
-            if not (s in prices and math.isfinite(prices[s]) and prices[s] > 0)]
+    return [
+        s
+        for s in portfolio.symbols()
+        if not (s in prices and math.isfinite(prices[s]) and prices[s] > 0)
+    ]
 
 
 def rebalance(
@@ -91,7 +96,6 @@ def rebalance(
         symbol needs one.
     trade : False computes drift only (the `drift` command).
     """
-    started = time.perf_counter()
     st = portfolio.settings
     missing = missing_prices(portfolio, prices)
     if missing:
@@ -113,38 +117,63 @@ def rebalance(
         flow = st.cash_flow
         if flow and accounts:
             household.cash[accounts[0].account] += flow
-        triggered = (st.trigger == "always" or bool(flow)
-                     or (st.trigger == "calendar" and calendar_due(st, valuation))
-                     or (st.trigger == "bands" and any(r.out_of_band for r in before_rows)))
+        triggered = (
+            st.trigger == "always"
+            or bool(flow)
+            or (st.trigger == "calendar" and calendar_due(st, valuation))
+            or (st.trigger == "bands" and any(r.out_of_band for r in before_rows))
+        )
         if triggered:
             if household.total_value <= 0:
                 raise InfeasibleError(
-                    f"nothing to rebalance: the household is worth {household.total_value:,.2f}"
-                    " after the cash flow", [Problem("withdrawal exceeds the household's value",
-                                                     "Settings", None)])
+                    f"the withdrawal of {-flow:,.2f} is more than the household is worth "
+                    f"({total_before:,.2f})",
+                    [Problem("cash_flow is larger than the household", "Settings", None)],
+                )
             trades = _trade(portfolio, household, lines, accounts, warnings)
         else:
-            warnings.append(Problem("every position is within its band: no trades",
-                                    level="info"))
+            warnings.append(Problem("every position is within its band: no trades", level="info"))
 
     values_after = {s: household.value_of(s) for s in household.symbols}
-    after_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes,
-                            after_values=values_after, after_cash=household.total_cash,
-                            after_total=household.total_value)
+    after_rows = drift_rows(
+        lines,
+        values_before,
+        cash_before,
+        total_before,
+        household.classes,
+        after_values=values_after,
+        after_cash=household.total_cash,
+        after_total=household.total_value,
+    )
     if trade and household.total_value > 0:
         cash_weight = household.total_cash / household.total_value
         if cash_weight > st.cash_max + 1e-9:
-            warnings.append(Problem(f"post-trade cash is {cash_weight:.2%}, above cash_max "
-                                    f"{st.cash_max:.2%}: nothing left that may be bought",
-                                    "Settings", None, "warning"))
-    summary = _summary(portfolio, trades, after_rows, total_before, cash_before, household,
-                       time.perf_counter() - started, triggered)
-    return RebalanceResult(drift=tuple(after_rows), trades=tuple(trades), summary=tuple(summary),
-                           warnings=tuple(warnings), rebalanced=bool(trades))
+            warnings.append(
+                Problem(
+                    f"post-trade cash is {cash_weight:.2%}, above cash_max "
+                    f"{st.cash_max:.2%}: nothing left that may be bought",
+                    "Settings",
+                    None,
+                    "warning",
+                )
+            )
+    summary = _summary(
+        portfolio, trades, after_rows, total_before, cash_before, household, triggered
+    )
+    return RebalanceResult(
+        drift=tuple(after_rows),
+        trades=tuple(trades),
+        summary=tuple(summary),
+        warnings=tuple(warnings),
+        rebalanced=bool(trades),
+    )
 
 
-def _desired_values(portfolio: Portfolio, household: Household, lines: list[TargetLine],
-                    ) -> dict[str, float]:
+def _desired_values(
+    portfolio: Portfolio,
+    household: Household,
+    lines: list[TargetLine],
+) -> dict[str, float]:
     st = portfolio.settings
     total = household.total_value
     cash_line = next(line for line in lines if line.kind == "cash")
@@ -177,8 +206,13 @@ def _desired_values(portfolio: Portfolio, household: Household, lines: list[Targ
     return desired
 
 
-def _trade(portfolio: Portfolio, household: Household, lines: list[TargetLine],
-           accounts: list[Account], warnings: list[Problem]) -> list[Trade]:
+def _trade(
+    portfolio: Portfolio,
+    household: Household,
+    lines: list[TargetLine],
+    accounts: list[Account],
+    warnings: list[Problem],
+) -> list[Trade]:
     st = portfolio.settings
     rules = Restrictions.from_portfolio(portfolio)
     desired = _desired_values(portfolio, household, lines)
@@ -213,9 +247,15 @@ def _trade(portfolio: Portfolio, household: Household, lines: list[TargetLine],
 class _Book:
     """The household as trades change it; every trade goes through here."""
 
-    def __init__(self, portfolio: Portfolio, household: Household, accounts: list[Account],
-                 lots: dict[tuple[str, str], list[TaxLot]], rules: Restrictions,
-                 warnings: list[Problem]) -> None:
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        household: Household,
+        accounts: list[Account],
+        lots: dict[tuple[str, str], list[TaxLot]],
+        rules: Restrictions,
+        warnings: list[Problem],
+    ) -> None:
         self.st = portfolio.settings
         self.household = household
         self.accounts = {a.account: a for a in accounts}
@@ -235,9 +275,13 @@ class _Book:
     def sell(self, symbol: str, shares: float, reason: str, only: str | None = None) -> float:
         """Sell up to `shares`, tax-free accounts first; returns the shares sold."""
         price = self.household.prices[symbol]
-        holders = [a for a in self.order if self.household.shares.get((a, symbol), 0) > EPS
-                   and (only is None or a == only)
-                   and self.rules.can_sell(a, symbol, self._class(symbol))]
+        holders = [
+            a
+            for a in self.order
+            if self.household.shares.get((a, symbol), 0) > EPS
+            and (only is None or a == only)
+            and self.rules.can_sell(a, symbol, self._class(symbol))
+        ]
         holders.sort(key=lambda a: (TYPE_SELL_ORDER[self.accounts[a].type], self.order.index(a)))
         sold_total = 0.0
         for account in holders:
@@ -248,50 +292,87 @@ class _Book:
             take = min(left, held)
             if self.st.whole_shares and take < held:
                 take = math.floor(take + EPS)
-            if take <= EPS or take * price < self.st.min_trade_value and take < held - EPS:
+            if take <= EPS or (take * price < self.st.min_trade_value and take < held - EPS):
                 continue
             self._sell_in(account, symbol, take, price, reason)
             sold_total += take
         return sold_total
 
-    def _sell_in(self, account: str, symbol: str, shares: float, price: float,
-                 reason: str) -> None:
+    def _sell_in(self, account: str, symbol: str, shares: float, price: float, reason: str) -> None:
         acct = self.accounts[account]
         st = self.st
         lots = self.lots.get((account, symbol), [])
         valuation = st.valuation_date
         assert valuation is not None
         if lots:
-            ordered = order_lots(lots, st.lot_method, price=price, sale_date=valuation,
-                                 st_rate=st.st_tax_rate, lt_rate=st.lt_tax_rate)
+            ordered = order_lots(
+                lots,
+                st.lot_method,
+                price=price,
+                sale_date=valuation,
+                st_rate=st.st_tax_rate,
+                lt_rate=st.lt_tax_rate,
+            )
             slices = relieve(ordered, shares, price=price, sale_date=valuation)
             remaining = {id(lot): lot for lot in lots}
             for piece in slices:
                 value = round(piece.shares * price, 2)
                 cost = round(value * self.cost_rate, 2)
                 gain = round(piece.gain, 2) if acct.taxable else None
-                tax = round(piece.gain * tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate), 2) \
-                    if acct.taxable else 0.0
-                self.trades.append(Trade(
-                    account=account, symbol=symbol, action="SELL", shares=piece.shares,
-                    price=price, value=value, lot_id=piece.lot.lot_id, acquired=piece.lot.acquired,
-                    cost_basis=round(piece.basis, 2), realized_gain=gain,
-                    term=piece.term if acct.taxable else None, est_tax=tax, est_cost=cost,
-                    reason=reason))
+                tax = (
+                    round(piece.gain * tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate), 2)
+                    if acct.taxable
+                    else 0.0
+                )
+                self.trades.append(
+                    Trade(
+                        account=account,
+                        symbol=symbol,
+                        action="SELL",
+                        shares=piece.shares,
+                        price=price,
+                        value=value,
+                        lot_id=piece.lot.lot_id,
+                        acquired=piece.lot.acquired,
+                        cost_basis=round(piece.basis, 2),
+                        realized_gain=gain,
+                        term=piece.term if acct.taxable else None,
+                        est_tax=tax,
+                        est_cost=cost,
+                        reason=reason,
+                    )
+                )
                 self.household.cash[account] += value - cost
                 lot = piece.lot
                 left = lot.shares - piece.shares
-                remaining[id(lot)] = lot.model_copy(update={
-                    "shares": left, "cost_basis": round(lot.cost_basis - piece.basis, 2)})
+                remaining[id(lot)] = lot.model_copy(
+                    update={"shares": left, "cost_basis": round(lot.cost_basis - piece.basis, 2)}
+                )
             self.lots[(account, symbol)] = [lot for lot in remaining.values() if lot.shares > EPS]
         else:
             value = round(shares * price, 2)
             cost = round(value * self.cost_rate, 2)
             if acct.taxable:
-                self.warnings.append(Problem(f"{symbol} in {account} has no tax lots: the gain of "
-                                             "this sale is unknown", "TaxLots", None, "warning"))
-            self.trades.append(Trade(account=account, symbol=symbol, action="SELL", shares=shares,
-                                     price=price, value=value, est_cost=cost, reason=reason))
+                self.warnings.append(
+                    Problem(
+                        f"{symbol} in {account} has no tax lots: the gain of this sale is unknown",
+                        "TaxLots",
+                        None,
+                        "warning",
+                    )
+                )
+            self.trades.append(
+                Trade(
+                    account=account,
+                    symbol=symbol,
+                    action="SELL",
+                    shares=shares,
+                    price=price,
+                    value=value,
+                    est_cost=cost,
+                    reason=reason,
+                )
+            )
             self.household.cash[account] += value - cost
         self.household.shares[(account, symbol)] -= shares
 
@@ -312,8 +393,8 @@ class _Book:
             raise InfeasibleError(
                 f"account {account} cannot cover the withdrawal: it would end with "
                 f"{self.household.cash[account]:,.2f} cash after selling everything it may sell",
-                [Problem("cash_flow is larger than the first account can raise", "Settings",
-                         None)])
+                [Problem("cash_flow is larger than the first account can raise", "Settings", None)],
+            )
 
     def buy(self, symbol: str, shares: float, reserve: float, reason: str) -> None:
         price = self.household.prices[symbol]
@@ -343,17 +424,33 @@ class _Book:
                 cost = round(value * self.cost_rate, 2)
                 if take <= EPS:
                     continue
-            self.trades.append(Trade(account=account, symbol=symbol, action="BUY", shares=take,
-                                     price=price, value=value, est_cost=cost, reason=reason))
+            self.trades.append(
+                Trade(
+                    account=account,
+                    symbol=symbol,
+                    action="BUY",
+                    shares=take,
+                    price=price,
+                    value=value,
+                    est_cost=cost,
+                    reason=reason,
+                )
+            )
             self.household.cash[account] -= value + cost
             key = (account, symbol)
             self.household.shares[key] = self.household.shares.get(key, 0.0) + take
             left -= take
 
 
-def _summary(portfolio: Portfolio, trades: list[Trade], rows: list, total_before: float,
-             cash_before: float, household: Household, seconds: float,
-             triggered: bool) -> list[SummaryItem]:
+def _summary(
+    portfolio: Portfolio,
+    trades: list[Trade],
+    rows: list,
+    total_before: float,
+    cash_before: float,
+    household: Household,
+    triggered: bool,
+) -> list[SummaryItem]:
     st = portfolio.settings
     buys = sum(t.value for t in trades if t.action == "BUY")
     sells = sum(t.value for t in trades if t.action == "SELL")
@@ -361,8 +458,9 @@ def _summary(portfolio: Portfolio, trades: list[Trade], rows: list, total_before
     lt_gain = sum(t.realized_gain or 0.0 for t in trades if t.term == "LT")
     total_after = household.total_value
     largest_before = max((abs(r.drift) for r in rows), default=0.0)
-    largest_after = max((abs((r.post_trade_weight or 0.0) - r.target_weight) for r in rows),
-                        default=0.0)
+    largest_after = max(
+        (abs((r.post_trade_weight or 0.0) - r.target_weight) for r in rows), default=0.0
+    )
     items: list[tuple[str, object]] = [
         ("Valuation date", st.valuation_date.isoformat() if st.valuation_date else None),
         ("Strategy", st.strategy),
@@ -385,6 +483,5 @@ def _summary(portfolio: Portfolio, trades: list[Trade], rows: list, total_before
         ("Realized ST gain", round(st_gain, 2)),
         ("Realized LT gain", round(lt_gain, 2)),
         ("Estimated tax", round(sum(t.est_tax for t in trades), 2)),
-        ("Engine seconds", round(seconds, 4)),
     ]
     return [SummaryItem(key=k, value=v) for k, v in items]  # type: ignore[arg-type]

@@ -30,18 +30,32 @@ TEMPLATE_NAME = "workbook_template.xlsm"
 FIXED_DATE = dt.datetime(2024, 1, 1)
 VALIDATION_ROWS = 2000
 
-PERCENT_SETTINGS = {"risk_free_rate", "target_volatility", "band_abs", "band_rel", "cash_min",
-                    "cash_max", "max_turnover", "st_tax_rate", "lt_tax_rate", "tlh_min_loss_pct"}
+PERCENT_SETTINGS = {
+    "risk_free_rate",
+    "target_volatility",
+    "band_abs",
+    "band_rel",
+    "cash_min",
+    "cash_max",
+    "max_turnover",
+    "st_tax_rate",
+    "lt_tax_rate",
+    "tlh_min_loss_pct",
+}
 MONEY_SETTINGS = {"min_trade_value", "cash_flow", "max_realized_gain", "tlh_min_loss"}
 DATE_SETTINGS = {"valuation_date", "last_rebalanced"}
 
 DROPDOWNS: dict[str, dict[str, list[str]]] = {
     s.ACCOUNTS.name: {"type": ["taxable", "tax_deferred", "tax_exempt"]},
-    s.CONSTRAINTS.name: {"scope": ["symbol", "asset_class", "account"],
-                         "no_buy": ["TRUE", "FALSE"], "no_sell": ["TRUE", "FALSE"]},
+    s.CONSTRAINTS.name: {
+        "scope": ["symbol", "asset_class", "account"],
+        "no_buy": ["TRUE", "FALSE"],
+        "no_sell": ["TRUE", "FALSE"],
+    },
     s.CORPORATE_ACTIONS.name: {
         "type": ["split", "cash_dividend", "stock_dividend", "merger", "spinoff", "symbol_change"],
-        "status": ["pending", "applied"]},
+        "status": ["pending", "applied"],
+    },
     s.TRANSACTIONS.name: {"action": ["BUY", "SELL"]},
     s.PRICES.name: {"source": ["manual", "yahoo", "cache", "file"]},
 }
@@ -56,7 +70,10 @@ INSTRUCTIONS = [
     ("3. Fill in Targets by Symbol or by AssetClass; the weights add up to 100%.", "text"),
     ("4. Check Settings; blank values take the defaults described beside them.", "text"),
     ("5. Run a command (the ribbon tab, or the command line):", "text"),
-    ("     xl-rebalancer validate BOOK     check every sheet, list problems with their cells", "code"),
+    (
+        "     xl-rebalancer validate BOOK     check every sheet, list problems with their cells",
+        "code",
+    ),
     ("     xl-rebalancer drift BOOK        write Drift, Summary and Log", "code"),
     ("     xl-rebalancer rebalance BOOK    write Drift, Trades, Summary and Log", "code"),
     ("     add --prices FILE for offline prices (CSV: date, symbol, close)", "code"),
@@ -69,14 +86,23 @@ def settings_rows() -> list[dict[str, Any]]:
     defaults = Settings()
     rows = []
     for name, info in Settings.model_fields.items():
-        rows.append({"setting": name, "value": getattr(defaults, name),
-                     "description": info.description or ""})
+        rows.append(
+            {
+                "setting": name,
+                "value": getattr(defaults, name),
+                "description": info.description or "",
+            }
+        )
     return rows
 
 
-def build_workbook(path: str | Path, data: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-                   *, settings: Mapping[str, Any] | None = None,
-                   ribbon_parts: Mapping[str, bytes] | None = None) -> Path:
+def build_workbook(
+    path: str | Path,
+    data: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    ribbon_parts: Mapping[str, bytes] | None = None,
+) -> Path:
     """Write a workbook with every input sheet as a styled table, filled from `data`.
 
     Parameters
@@ -108,14 +134,17 @@ def build_workbook(path: str | Path, data: Mapping[str, Sequence[Mapping[str, An
     wb.properties.created = FIXED_DATE
     wb.properties.modified = FIXED_DATE
     wb.active = 0
-    fd, raw_name = tempfile.mkstemp(suffix=".xlsx", dir=path.parent if path.parent.exists() else None)
+    fd, raw_name = tempfile.mkstemp(
+        suffix=".xlsx", dir=path.parent if path.parent.exists() else None
+    )
     os.close(fd)
     raw = Path(raw_name)
     try:
         wb.save(raw)
         macro = path.suffix.lower() == ".xlsm"
-        rewrite_package(raw, path, extra_parts=dict(ribbon_parts or {}), macro_enabled=macro,
-                        fixed_time=True)
+        rewrite_package(
+            raw, path, extra_parts=dict(ribbon_parts or {}), macro_enabled=macro, fixed_time=True
+        )
         _fix_core_dates(path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -134,15 +163,22 @@ def _fix_core_dates(path: Path) -> None:
         for info, payload in members:
             if info.filename == "docProps/core.xml":
                 text = payload.decode("utf-8")
-                text = re.sub(r"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rf"\g<1>{stamp}\g<2>", text)
+                text = re.sub(
+                    r"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rf"\g<1>{stamp}\g<2>",
+                    text,
+                )
                 payload = text.encode("utf-8")
             out.writestr(info, payload)
 
 
 def _instructions(ws: Any) -> None:
-    styles = {"title": Font(bold=True, size=18), "heading": Font(bold=True, size=13),
-              "code": Font(name="Consolas", size=10), "text": Font(size=11)}
+    styles = {
+        "title": Font(bold=True, size=18),
+        "heading": Font(bold=True, size=13),
+        "code": Font(name="Consolas", size=10),
+        "text": Font(size=11),
+    }
     row = 1
     for text, kind in INSTRUCTIONS:
         cell = ws.cell(row=row, column=1, value=text)
@@ -152,13 +188,16 @@ def _instructions(ws: Any) -> None:
         ws.cell(row=row, column=1, value=f"{spec.name}: {spec.description}")
         row += 1
     row += 1
-    ws.cell(row=row, column=1, value="Sheets the engine writes (replaced on every run)").font = \
-        styles["heading"]
+    ws.cell(
+        row=row, column=1, value="Sheets the engine writes (replaced on every run)"
+    ).font = styles["heading"]
     row += 1
-    for name, text in (("Drift", "weight against target per line, with its band"),
-                       ("Trades", "one row per buy and per lot sold, with gain, term and tax"),
-                       ("Summary", "totals, costs, tax and drift before and after"),
-                       ("Log", "warnings and the run's journal")):
+    for name, text in (
+        ("Drift", "weight against target per line, with its band"),
+        ("Trades", "one row per buy and per lot sold, with gain, term and tax"),
+        ("Summary", "totals, costs, tax and drift before and after"),
+        ("Log", "warnings and the run's journal"),
+    ):
         ws.cell(row=row, column=1, value=f"{name}: {text}")
         row += 1
     ws.column_dimensions["A"].width = 110
@@ -178,9 +217,14 @@ def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
             cell.number_format = s.FMT_DATE
         choices = ["TRUE", "FALSE"] if Settings.is_bool(name) else Settings.choices(name)
         if choices:
-            rule = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
-                                  allow_blank=True, showErrorMessage=True,
-                                  errorTitle=name, error="Pick one of: " + ", ".join(choices))
+            rule = DataValidation(
+                type="list",
+                formula1='"' + ",".join(choices) + '"',
+                allow_blank=True,
+                showErrorMessage=True,
+                errorTitle=name,
+                error="Pick one of: " + ", ".join(choices),
+            )
             ws.add_data_validation(rule)
             rule.add(f"B{index}")
         ws.cell(row=index, column=3).alignment = Alignment(wrap_text=False)
@@ -189,9 +233,13 @@ def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
 def _dropdowns(ws: Any, spec: s.SheetSpec) -> None:
     for fld, choices in DROPDOWNS.get(spec.name, {}).items():
         letter = chr(ord("A") + [c.field for c in spec.columns].index(fld))
-        rule = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
-                              allow_blank=True, showErrorMessage=True,
-                              error="Pick one of: " + ", ".join(choices))
+        rule = DataValidation(
+            type="list",
+            formula1='"' + ",".join(choices) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+            error="Pick one of: " + ", ".join(choices),
+        )
         ws.add_data_validation(rule)
         rule.add(f"{letter}2:{letter}{VALIDATION_ROWS}")
 

@@ -15,11 +15,14 @@ def log_rows(entries: list[LogEntry]) -> list[dict[str, Any]]:
     return [e.model_dump() for e in entries]
 
 
-def log_entries(problems: list[Problem] | tuple[Problem, ...], now: dt.datetime,
-                notes: list[str] = ()) -> list[LogEntry]:  # type: ignore[assignment]
+def log_entries(
+    problems: list[Problem] | tuple[Problem, ...], now: dt.datetime, notes: list[str] = ()
+) -> list[LogEntry]:  # type: ignore[assignment]
     entries = [LogEntry(time=now, level="info", message=n) for n in notes]
-    entries += [LogEntry(time=now, level=p.level, sheet=p.sheet, cell=p.cell, message=p.message)
-                for p in problems]
+    entries += [
+        LogEntry(time=now, level=p.level, sheet=p.sheet, cell=p.cell, message=p.message)
+        for p in problems
+    ]
     return entries
 
 
@@ -38,10 +41,12 @@ def _drift_chart(ws: Any) -> None:
     chart.y_axis.majorGridlines = None
     chart.height = max(7.5, 0.6 * rows)
     chart.width = 16
-    by_class = any(ws.cell(row=r, column=_col(ws, "Symbol")).value is None
-                   for r in range(2, rows + 1))
-    labels = Reference(ws, min_col=_col(ws, "AssetClass" if by_class else "Symbol"), min_row=2,
-                       max_row=rows)
+    by_class = any(
+        ws.cell(row=r, column=_col(ws, "Symbol")).value is None for r in range(2, rows + 1)
+    )
+    labels = Reference(
+        ws, min_col=_col(ws, "AssetClass" if by_class else "Symbol"), min_row=2, max_row=rows
+    )
     for header in ("Weight", "TargetWeight"):
         col = _col(ws, header)
         chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=rows), titles_from_data=True)

@@ -47,8 +47,11 @@ def _rels(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
         target = rel.get("Target", "")
         if rel.get("TargetMode") == "External":
             continue
-        absolute = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-            posixpath.join(folder, target))
+        absolute = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(folder, target))
+        )
         out.append((rel.get("Id", ""), rel.get("Type", ""), absolute))
     return out
 
@@ -70,8 +73,11 @@ def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
             for _, rel_type, target in _rels(archive, part):
                 if rel_type == REL_TABLE and target in names:
                     table = ElementTree.fromstring(archive.read(target))
-                    tables.append(TableRef(table.get("displayName") or table.get("name", ""),
-                                           table.get("ref", "")))
+                    tables.append(
+                        TableRef(
+                            table.get("displayName") or table.get("name", ""), table.get("ref", "")
+                        )
+                    )
             out[sheet.get("name", "")] = tables
         return out
 
@@ -82,8 +88,11 @@ def ribbon_relationships(path: str | Path) -> list[tuple[str, str, str]]:
         if "_rels/.rels" not in archive.namelist():
             return []
         root = ElementTree.fromstring(archive.read("_rels/.rels"))
-        return [(r.get("Id", ""), r.get("Type", ""), r.get("Target", ""))
-                for r in root.findall(f"{{{NS_PKG_REL}}}Relationship") if r.get("Type") in REL_UI]
+        return [
+            (r.get("Id", ""), r.get("Type", ""), r.get("Target", ""))
+            for r in root.findall(f"{{{NS_PKG_REL}}}Relationship")
+            if r.get("Type") in REL_UI
+        ]
 
 
 def rewrite_package(
@@ -118,7 +127,8 @@ def rewrite_package(
         members["_rels/.rels"] = _add_relationships(members["_rels/.rels"], ribbon)
     if macro_enabled or extra_parts:
         members["[Content_Types].xml"] = _fix_content_types(
-            members["[Content_Types].xml"], set(members), macro_enabled)
+            members["[Content_Types].xml"], set(members), macro_enabled
+        )
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
         for name in names:
             info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME if fixed_time else _now())
@@ -158,7 +168,9 @@ def _fix_content_types(ct_xml: bytes, parts: set[str], macro_enabled: bool) -> b
     defaults = {d.get("Extension", "").lower() for d in root.findall(f"{{{NS_CT}}}Default")}
     additions = []
     if "bin" not in defaults and any(p.endswith(".bin") for p in parts):
-        additions.append('<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>')
+        additions.append(
+            '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+        )
     if "xml" not in defaults:
         additions.append('<Default Extension="xml" ContentType="application/xml"/>')
     if "png" not in defaults and any(p.endswith(".png") for p in parts):

@@ -36,10 +36,15 @@ ROW_MODELS: dict[str, type[m.Row]] = {
     s.PRICES.name: m.PriceRow,
 }
 PORTFOLIO_FIELDS = {
-    s.ACCOUNTS.name: "accounts", s.HOLDINGS.name: "holdings", s.TAX_LOTS.name: "lots",
-    s.TARGETS.name: "targets", s.CONSTRAINTS.name: "constraints",
-    s.CORPORATE_ACTIONS.name: "actions", s.TRANSACTIONS.name: "transactions",
-    s.VIEWS.name: "views", s.PRICES.name: "prices",
+    s.ACCOUNTS.name: "accounts",
+    s.HOLDINGS.name: "holdings",
+    s.TAX_LOTS.name: "lots",
+    s.TARGETS.name: "targets",
+    s.CONSTRAINTS.name: "constraints",
+    s.CORPORATE_ACTIONS.name: "actions",
+    s.TRANSACTIONS.name: "transactions",
+    s.VIEWS.name: "views",
+    s.PRICES.name: "prices",
 }
 MAX_ROWS = 200_000
 
@@ -118,13 +123,15 @@ def read_raw_sheets(path: str | Path) -> dict[str, SheetData | list[Problem]]:
         book.close()
 
 
-def _locate(titles: list[str], tables: dict[str, list[TableRef]],
-            spec: s.SheetSpec) -> tuple[str, TableRef | None] | None:
+def _locate(
+    titles: list[str], tables: dict[str, list[TableRef]], spec: s.SheetSpec
+) -> tuple[str, TableRef | None] | None:
     wanted = s.normalize_header(spec.name)
     for title in titles:
         if s.normalize_header(title) == wanted:
-            table = next((t for t in tables.get(title, [])
-                          if t.name.lower() == spec.table.lower()), None)
+            table = next(
+                (t for t in tables.get(title, []) if t.name.lower() == spec.table.lower()), None
+            )
             if table is None and len(tables.get(title, [])) == 1:
                 table = tables[title][0]
             return title, table
@@ -135,13 +142,18 @@ def _locate(titles: list[str], tables: dict[str, list[TableRef]],
     return None
 
 
-def _read_sheet(ws: Any, title: str, spec: s.SheetSpec, table: TableRef | None) -> SheetData | list[Problem]:
+def _read_sheet(
+    ws: Any, title: str, spec: s.SheetSpec, table: TableRef | None
+) -> SheetData | list[Problem]:
+    # The table gives the header row and columns; rows typed just below a table that
+    # did not grow (openpyxl, LibreOffice) still count, as the sheet holds one table.
     if table is not None and table.ref:
-        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+        min_col, min_row, max_col, _ = range_boundaries(table.ref)
     else:
-        min_col, min_row, max_col, max_row = 1, 1, None, None
-    rows = ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col,
-                        values_only=True)
+        min_col, min_row, max_col = 1, 1, None
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()  # some writers store a wrong <dimension>; read to the real end
+    rows = ws.iter_rows(min_row=min_row, min_col=min_col, max_col=max_col, values_only=True)
     try:
         header = next(rows)
     except StopIteration:
@@ -157,23 +169,28 @@ def _read_sheet(ws: Any, title: str, spec: s.SheetSpec, table: TableRef | None) 
         if col is None:
             continue
         if col.field in seen:
-            problems.append(Problem(f"column {col.header} appears twice (also in {seen[col.field]}"
-                                    f"{min_row})", title, f"{letter}{min_row}"))
+            problems.append(
+                Problem(
+                    f"column {col.header} appears twice (also in {seen[col.field]}{min_row})",
+                    title,
+                    f"{letter}{min_row}",
+                )
+            )
             continue
         seen[col.field] = letter
         positions[col.field] = offset
     data.columns = seen
     for col in spec.columns:
         if col.required and col.field not in seen:
-            problems.append(Problem(f"missing required column {col.header}", title,
-                                    f"A{min_row}"))
+            problems.append(Problem(f"missing required column {col.header}", title, f"A{min_row}"))
     if problems:
         return problems
     for index, values in enumerate(rows):
         row_number = min_row + 1 + index
         if index >= MAX_ROWS:
-            return [Problem(f"more than {MAX_ROWS:,} rows; split the workbook", title,
-                            f"A{row_number}")]
+            return [
+                Problem(f"more than {MAX_ROWS:,} rows; split the workbook", title, f"A{row_number}")
+            ]
         record = {}
         for fld, pos in positions.items():
             value = values[pos] if pos < len(values) else None
@@ -200,8 +217,14 @@ def build_portfolio(
         if isinstance(data, list):
             problems.extend(data)
         elif data is None and spec.required:
-            problems.append(Problem(f"sheet {spec.name} is missing (a table {spec.table} with "
-                                    f"columns {', '.join(spec.headers)})", spec.name, "A1"))
+            problems.append(
+                Problem(
+                    f"sheet {spec.name} is missing (a table {spec.table} with "
+                    f"columns {', '.join(spec.headers)})",
+                    spec.name,
+                    "A1",
+                )
+            )
         elif isinstance(data, SheetData):
             locator.add(spec.name, data.title, data.columns, data.header_row)
 
@@ -210,20 +233,26 @@ def build_portfolio(
     settings = settings.model_copy(update={"valuation_date": valuation})
 
     collected: dict[str, tuple[m.Row, ...]] = {}
+    incomplete: set[str] = set()
     for sheet_name, model in ROW_MODELS.items():
         data = sheets.get(sheet_name)
         if isinstance(data, SheetData):
+            count = len(problems)
             collected[PORTFOLIO_FIELDS[sheet_name]] = tuple(
-                _validate_rows(data, model, problems, locator))
+                _validate_rows(data, model, problems, locator)
+            )
+            if len(problems) > count:
+                incomplete.add(sheet_name)
     portfolio = m.Portfolio(settings=settings, **collected)
-    problems.extend(check_portfolio(portfolio, locator))
+    problems.extend(check_portfolio(portfolio, locator, incomplete))
     if any(p.level == "error" for p in problems):
         raise InputError(problems)
     return WorkbookInput(portfolio, problems, locator)
 
 
-def _validate_rows(data: SheetData, model: type[m.Row], problems: list[Problem],
-                   locator: Locator) -> list[m.Row]:
+def _validate_rows(
+    data: SheetData, model: type[m.Row], problems: list[Problem], locator: Locator
+) -> list[m.Row]:
     out = []
     for row_number, record in data.rows:
         try:
@@ -231,14 +260,14 @@ def _validate_rows(data: SheetData, model: type[m.Row], problems: list[Problem],
         except ValidationError as exc:
             for err in exc.errors():
                 fld = str(err["loc"][0]) if err["loc"] else ""
-                cell = (locator.cell(data.spec.name, row_number, fld) if fld
-                        else f"A{row_number}")
+                cell = locator.cell(data.spec.name, row_number, fld) if fld else f"A{row_number}"
                 problems.append(Problem(_message(err, data.spec, fld), data.title, cell))
     return out
 
 
-def _read_settings(data: SheetData | list[Problem] | None, problems: list[Problem],
-                   locator: Locator) -> m.Settings:
+def _read_settings(
+    data: SheetData | list[Problem] | None, problems: list[Problem], locator: Locator
+) -> m.Settings:
     if not isinstance(data, SheetData):
         return m.Settings()
     names = list(m.Settings.model_fields)
@@ -249,8 +278,13 @@ def _read_settings(data: SheetData | list[Problem] | None, problems: list[Proble
         raw_name = record.get("setting")
         if raw_name is None:
             if record.get("value") is not None:
-                problems.append(Problem("a value without a setting name", data.title,
-                                        f"{data.columns['setting']}{row_number}"))
+                problems.append(
+                    Problem(
+                        "a value without a setting name",
+                        data.title,
+                        f"{data.columns['setting']}{row_number}",
+                    )
+                )
             continue
         name = "_".join(str(raw_name).strip().lower().split())
         name_cell = f"{data.columns['setting']}{row_number}"
@@ -260,8 +294,11 @@ def _read_settings(data: SheetData | list[Problem] | None, problems: list[Proble
             problems.append(Problem(f"unknown setting {raw_name!r}{hint}", data.title, name_cell))
             continue
         if name in where:
-            problems.append(Problem(f"setting {name} is given twice (also {where[name]})",
-                                    data.title, name_cell))
+            problems.append(
+                Problem(
+                    f"setting {name} is given twice (also {where[name]})", data.title, name_cell
+                )
+            )
             continue
         where[name] = f"{value_col}{row_number}"
         if record.get("value") is not None:
@@ -274,8 +311,7 @@ def _read_settings(data: SheetData | list[Problem] | None, problems: list[Proble
         for err in exc.errors():
             fld = str(err["loc"][0]) if err["loc"] else ""
             bad.add(fld)
-            problems.append(Problem(f"{fld}: {_message(err, None, fld)}", data.title,
-                                    where.get(fld, "A1")))
+            problems.append(Problem(_message(err, None, fld), data.title, where.get(fld, "A1")))
         good = {k: v for k, v in values.items() if k not in bad}
         try:
             return m.Settings.model_validate(good)
@@ -301,8 +337,12 @@ def _message(err: Any, spec: s.SheetSpec | None, fld: str) -> str:
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         ctx = err.get("ctx", {})
         bound = next(iter(ctx.values()), "")
-        words = {"greater_than_equal": "at least", "greater_than": "more than",
-                 "less_than_equal": "at most", "less_than": "less than"}[kind]
+        words = {
+            "greater_than_equal": "at least",
+            "greater_than": "more than",
+            "less_than_equal": "at most",
+            "less_than": "less than",
+        }[kind]
         return f"{header} must be {words} {bound} (got {got})"
     if kind in {"bool_parsing", "bool_type"}:
         return f"{header}: expected TRUE or FALSE, got {got!r}"

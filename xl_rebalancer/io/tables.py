@@ -60,7 +60,8 @@ def write_table(
         cell.font = HEADER_FONT
         cell.alignment = Alignment(vertical="center")
         ws.column_dimensions[get_column_letter(index)].width = col.width or max(
-            10, len(col.header) + 2)
+            10, len(col.header) + 2
+        )
     count = 0
     for count, row in enumerate(rows, start=1):
         for index, col in enumerate(columns, start=1):

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import WorkbookError
 from . import schema as s
-from .package import ribbon_relationships, rewrite_package
+from .package import rewrite_package, ribbon_relationships
 from .tables import write_table
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
@@ -51,8 +51,9 @@ def load_for_edit(path: Path) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES,
-                                 keep_links=True)
+            return load_workbook(
+                path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=True
+            )
     except Exception as exc:
         raise WorkbookError(f"{path}: cannot open the workbook for writing ({exc})") from exc
 
@@ -62,8 +63,9 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     source = Path(source)
     dest = Path(out) if out is not None else source
     if dest.suffix.lower() != source.suffix.lower():
-        raise WorkbookError(f"{dest}: keep the extension {source.suffix} (a workbook's type "
-                            "follows its extension)")
+        raise WorkbookError(
+            f"{dest}: keep the extension {source.suffix} (a workbook's type follows its extension)"
+        )
     ribbon = ribbon_relationships(source)
     extra = _ribbon_parts(source) if ribbon else {}
     wb = load_for_edit(source)
@@ -72,8 +74,9 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     for output in edit.sheets:
         replace_sheet(wb, output)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save(wb, dest, ribbon=ribbon, extra=extra,
-                 macro_enabled=dest.suffix.lower() in MACRO_SUFFIXES)
+    _atomic_save(
+        wb, dest, ribbon=ribbon, extra=extra, macro_enabled=dest.suffix.lower() in MACRO_SUFFIXES
+    )
     return dest
 
 
@@ -97,8 +100,9 @@ def _ribbon_parts(source: Path) -> dict[str, bytes]:
         return {n: archive.read(n) for n in archive.namelist() if n.startswith("customUI")}
 
 
-def _atomic_save(wb: Any, dest: Path, *, ribbon: list, extra: dict[str, bytes],
-                 macro_enabled: bool) -> None:
+def _atomic_save(
+    wb: Any, dest: Path, *, ribbon: list, extra: dict[str, bytes], macro_enabled: bool
+) -> None:
     folder = dest.parent
     fd, raw_name = tempfile.mkstemp(prefix=f".~{dest.stem}.", suffix=".raw", dir=folder)
     os.close(fd)
@@ -115,8 +119,9 @@ def _atomic_save(wb: Any, dest: Path, *, ribbon: list, extra: dict[str, bytes],
                 os.chmod(final, dest.stat().st_mode & 0o777)
         os.replace(final, dest)
     except PermissionError as exc:
-        raise WorkbookError(f"{dest}: cannot save, the file is locked or read-only (is it open "
-                            f"in Excel?) ({exc})") from exc
+        raise WorkbookError(
+            f"{dest}: cannot save, the file is locked or read-only (is it open in Excel?) ({exc})"
+        ) from exc
     except OSError as exc:
         raise WorkbookError(f"{dest}: cannot save ({exc})") from exc
     finally:

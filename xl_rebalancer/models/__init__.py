@@ -16,7 +16,20 @@ from .inputs import (
 from .results import DriftRow, LogEntry, RebalanceResult, SummaryItem, Trade
 
 __all__ = [
-    "Account", "Constraint", "CorporateAction", "DriftRow", "Holding", "LogEntry", "Portfolio",
-    "PriceRow", "RebalanceResult", "Settings", "SummaryItem", "Target", "TaxLot", "Trade",
-    "Transaction", "View",
+    "Account",
+    "Constraint",
+    "CorporateAction",
+    "DriftRow",
+    "Holding",
+    "LogEntry",
+    "Portfolio",
+    "PriceRow",
+    "RebalanceResult",
+    "Settings",
+    "SummaryItem",
+    "Target",
+    "TaxLot",
+    "Trade",
+    "Transaction",
+    "View",
 ]

@@ -43,8 +43,9 @@ class Locator:
         start = self.cell(sheet, first, fld)
         return start if first == last else f"{start}:{self.cell(sheet, last, fld)}"
 
-    def problem(self, message: str, sheet: str, row: int | None, fld: str,
-                level: Level = "error") -> Problem:
+    def problem(
+        self, message: str, sheet: str, row: int | None, fld: str, level: Level = "error"
+    ) -> Problem:
         return Problem(message, self.title(sheet), self.cell(sheet, row, fld), level)
 
     def setting(self, message: str, name: str, level: Level = "error") -> Problem:
@@ -60,11 +61,15 @@ def symbol_classes(portfolio: Portfolio) -> dict[str, str]:
     return classes
 
 
-def check_portfolio(p: Portfolio, loc: Locator) -> list[Problem]:
+def check_portfolio(
+    p: Portfolio, loc: Locator, incomplete: set[str] = frozenset()
+) -> list[Problem]:
+    """Cross-sheet rules; sheets in `incomplete` lost rows to cell errors, so their totals
+    are not checked (a sum over the rows that survived would only mislead)."""
     out: list[Problem] = []
     out += _check_accounts(p, loc)
     out += _check_holdings_and_lots(p, loc)
-    out += _check_targets(p, loc)
+    out += _check_targets(p, loc, "Targets" in incomplete)
     out += _check_constraints(p, loc)
     out += _check_actions(p, loc)
     out += _check_settings(p, loc)
@@ -77,19 +82,40 @@ def _check_accounts(p: Portfolio, loc: Locator) -> list[Problem]:
     seen: dict[str, int | None] = {}
     for account in p.accounts:
         if account.account in seen:
-            out.append(loc.problem(f"account {account.account} is listed twice (also row "
-                                   f"{seen[account.account]})", "Accounts", account.row, "account"))
+            out.append(
+                loc.problem(
+                    f"account {account.account} is listed twice (also row {seen[account.account]})",
+                    "Accounts",
+                    account.row,
+                    "account",
+                )
+            )
         seen[account.account] = account.row
         if account.cash < 0:
-            out.append(loc.problem(f"Cash is negative ({account.cash:,.2f}); margin is not "
-                                   "supported", "Accounts", account.row, "cash"))
+            out.append(
+                loc.problem(
+                    f"Cash is negative ({account.cash:,.2f}); margin is not supported",
+                    "Accounts",
+                    account.row,
+                    "cash",
+                )
+            )
     names = set(seen)
-    for sheet, rows in (("Holdings", p.holdings), ("TaxLots", p.lots),
-                        ("Transactions", p.transactions)):
+    for sheet, rows in (
+        ("Holdings", p.holdings),
+        ("TaxLots", p.lots),
+        ("Transactions", p.transactions),
+    ):
         for item in rows:
             if item.account not in names:
-                out.append(loc.problem(f"account {item.account!r} is not on the Accounts sheet",
-                                       sheet, item.row, "account"))
+                out.append(
+                    loc.problem(
+                        f"account {item.account!r} is not on the Accounts sheet",
+                        sheet,
+                        item.row,
+                        "account",
+                    )
+                )
     return out
 
 
@@ -100,11 +126,20 @@ def _check_holdings_and_lots(p: Portfolio, loc: Locator) -> list[Problem]:
     for h in p.holdings:
         key = (h.account, h.symbol)
         if h.symbol == CASH:
-            out.append(loc.problem("CASH is reserved; put cash in Accounts.Cash", "Holdings",
-                                   h.row, "symbol"))
+            out.append(
+                loc.problem(
+                    "CASH is reserved; put cash in Accounts.Cash", "Holdings", h.row, "symbol"
+                )
+            )
         if key in holdings:
-            out.append(loc.problem(f"{h.symbol} in {h.account} is listed twice (also row "
-                                   f"{holdings[key]})", "Holdings", h.row, "symbol"))
+            out.append(
+                loc.problem(
+                    f"{h.symbol} in {h.account} is listed twice (also row {holdings[key]})",
+                    "Holdings",
+                    h.row,
+                    "symbol",
+                )
+            )
         holdings[key] = h.row
     lot_ids: dict[tuple[str, str], int | None] = {}
     lots_by_position: dict[tuple[str, str], list] = defaultdict(list)
@@ -113,18 +148,37 @@ def _check_holdings_and_lots(p: Portfolio, loc: Locator) -> list[Problem]:
             out.append(loc.problem("CASH is reserved", "TaxLots", lot.row, "symbol"))
         key = (lot.account, lot.lot_id)
         if key in lot_ids:
-            out.append(loc.problem(f"LotId {lot.lot_id} is used twice in {lot.account} (also row "
-                                   f"{lot_ids[key]})", "TaxLots", lot.row, "lot_id"))
+            out.append(
+                loc.problem(
+                    f"LotId {lot.lot_id} is used twice in {lot.account} (also row {lot_ids[key]})",
+                    "TaxLots",
+                    lot.row,
+                    "lot_id",
+                )
+            )
         lot_ids[key] = lot.row
         lots_by_position[(lot.account, lot.symbol)].append(lot)
         if valuation and lot.acquired > valuation:
-            out.append(loc.problem(f"acquired {lot.acquired} is after the valuation date "
-                                   f"{valuation}; treated as short-term", "TaxLots", lot.row,
-                                   "acquired", "warning"))
+            out.append(
+                loc.problem(
+                    f"acquired {lot.acquired} is after the valuation date "
+                    f"{valuation}; treated as short-term",
+                    "TaxLots",
+                    lot.row,
+                    "acquired",
+                    "warning",
+                )
+            )
         if lot.holding_start and lot.holding_start > lot.acquired:
-            out.append(loc.problem("HoldingStart is after Acquired; a washed lot's holding "
-                                   "period starts earlier, not later", "TaxLots", lot.row,
-                                   "holding_start"))
+            out.append(
+                loc.problem(
+                    "HoldingStart is after Acquired; a washed lot's holding "
+                    "period starts earlier, not later",
+                    "TaxLots",
+                    lot.row,
+                    "holding_start",
+                )
+            )
     for h in p.holdings:
         lots = lots_by_position.get((h.account, h.symbol))
         if not lots:
@@ -132,52 +186,81 @@ def _check_holdings_and_lots(p: Portfolio, loc: Locator) -> list[Problem]:
         total = sum(lot.shares for lot in lots)
         if abs(total - h.shares) > SHARE_TOLERANCE:
             where = loc.column_range("TaxLots", "shares", [lot.row for lot in lots])
-            out.append(loc.problem(
-                f"{h.symbol} in {h.account}: Holdings says {h.shares:g} shares but its lots at "
-                f"{loc.title('TaxLots')}!{where} add up to {total:g}", "Holdings", h.row, "shares"))
+            out.append(
+                loc.problem(
+                    f"{h.symbol} in {h.account}: Holdings says {h.shares:g} shares but its lots at "
+                    f"{loc.title('TaxLots')}!{where} add up to {total:g}",
+                    "Holdings",
+                    h.row,
+                    "shares",
+                )
+            )
     return out
 
 
-def _check_targets(p: Portfolio, loc: Locator) -> list[Problem]:
+def _check_targets(p: Portfolio, loc: Locator, incomplete: bool = False) -> list[Problem]:
     out: list[Problem] = []
     targets = p.targets
     if not targets:
         if p.settings.strategy == "targets":
-            out.append(Problem("no target weights: strategy 'targets' needs a Targets sheet "
-                               "with TargetWeight rows", loc.title("Targets"), "A1"))
+            out.append(
+                Problem(
+                    "no target weights: strategy 'targets' needs a Targets sheet "
+                    "with TargetWeight rows",
+                    loc.title("Targets"),
+                    "A1",
+                )
+            )
         return out
     seen: dict[str, int | None] = {}
     for t in targets:
         key = t.key.upper()
         fld = "symbol" if t.symbol is not None else "asset_class"
         if key in seen:
-            out.append(loc.problem(f"{t.key} has two target rows (also row {seen[key]})",
-                                   "Targets", t.row, fld))
+            out.append(
+                loc.problem(
+                    f"{t.key} has two target rows (also row {seen[key]})", "Targets", t.row, fld
+                )
+            )
         seen[key] = t.row
         if t.min_weight is not None and t.max_weight is not None and t.min_weight > t.max_weight:
             out.append(loc.problem("MinWeight is above MaxWeight", "Targets", t.row, "min_weight"))
         if t.max_weight is not None and t.target_weight > t.max_weight + 1e-12:
-            out.append(loc.problem("TargetWeight is above MaxWeight", "Targets", t.row,
-                                   "target_weight"))
+            out.append(
+                loc.problem("TargetWeight is above MaxWeight", "Targets", t.row, "target_weight")
+            )
         if t.min_weight is not None and t.target_weight < t.min_weight - 1e-12:
-            out.append(loc.problem("TargetWeight is below MinWeight", "Targets", t.row,
-                                   "target_weight"))
+            out.append(
+                loc.problem("TargetWeight is below MinWeight", "Targets", t.row, "target_weight")
+            )
     non_cash = [t for t in targets if t.key.upper() != CASH]
     by_class = [t for t in non_cash if t.asset_class is not None]
     if by_class and len(by_class) != len(non_cash):
         first = next(t for t in non_cash if t.symbol is not None)
-        out.append(loc.problem("Targets mixes Symbol rows and AssetClass rows; use one or the "
-                               "other (a CASH row goes with either)", "Targets", first.row,
-                               "symbol"))
+        out.append(
+            loc.problem(
+                "Targets mixes Symbol rows and AssetClass rows; use one or the "
+                "other (a CASH row goes with either)",
+                "Targets",
+                first.row,
+                "symbol",
+            )
+        )
         return out
     total = sum(t.target_weight for t in targets)
-    if p.settings.strategy == "targets" and abs(total - 1.0) > TARGET_SUM_TOLERANCE:
+    if (
+        p.settings.strategy == "targets"
+        and not incomplete
+        and abs(total - 1.0) > TARGET_SUM_TOLERANCE
+    ):
         where = loc.column_range("Targets", "target_weight", [t.row for t in targets])
-        out.append(Problem(f"target weights add up to {total:.4%}, not 100%",
-                           loc.title("Targets"), where))
+        out.append(
+            Problem(f"target weights add up to {total:.4%}, not 100%", loc.title("Targets"), where)
+        )
     if by_class:
-        out += _check_asset_classes(p, loc, {t.asset_class.upper(): t for t in by_class
-                                             if t.asset_class})
+        out += _check_asset_classes(
+            p, loc, {t.asset_class.upper(): t for t in by_class if t.asset_class}
+        )
     return out
 
 
@@ -188,28 +271,53 @@ def _check_asset_classes(p: Portfolio, loc: Locator, class_targets: dict) -> lis
         if not h.asset_class:
             continue
         if h.symbol in classes and classes[h.symbol][0].upper() != h.asset_class.upper():
-            out.append(loc.problem(f"{h.symbol} is in asset class {classes[h.symbol][0]} on row "
-                                   f"{classes[h.symbol][1]} but {h.asset_class} here", "Holdings",
-                                   h.row, "asset_class"))
+            out.append(
+                loc.problem(
+                    f"{h.symbol} is in asset class {classes[h.symbol][0]} on row "
+                    f"{classes[h.symbol][1]} but {h.asset_class} here",
+                    "Holdings",
+                    h.row,
+                    "asset_class",
+                )
+            )
         classes.setdefault(h.symbol, (h.asset_class, h.row))
     reported: set[str] = set()
     for sheet, rows in (("Holdings", p.holdings), ("TaxLots", p.lots)):
         for item in rows:
             if item.symbol not in classes and item.symbol not in reported:
                 reported.add(item.symbol)
-                out.append(loc.problem(f"{item.symbol} has no asset class, but targets are set "
-                                       "by asset class; give it an AssetClass on Holdings",
-                                       sheet, item.row, "symbol"))
+                out.append(
+                    loc.problem(
+                        f"{item.symbol} has no asset class, but targets are set "
+                        "by asset class; give it an AssetClass on Holdings",
+                        sheet,
+                        item.row,
+                        "symbol",
+                    )
+                )
     for symbol, (name, row) in classes.items():
         if name.upper() not in class_targets:
-            out.append(loc.problem(f"asset class {name} of {symbol} has no target row; it will "
-                                   "be sold down to 0%", "Holdings", row, "asset_class", "warning"))
+            out.append(
+                loc.problem(
+                    f"asset class {name} of {symbol} has no target row; it will be sold down to 0%",
+                    "Holdings",
+                    row,
+                    "asset_class",
+                    "warning",
+                )
+            )
     members = {name.upper() for name, _ in classes.values()}
     for name, target in class_targets.items():
         if target.target_weight > 0 and name not in members:
-            out.append(loc.problem(f"no symbol is in asset class {target.asset_class}; add a "
-                                   "Holdings row (Shares 0 is fine) naming the fund to buy",
-                                   "Targets", target.row, "asset_class"))
+            out.append(
+                loc.problem(
+                    f"no symbol is in asset class {target.asset_class}; add a "
+                    "Holdings row (Shares 0 is fine) naming the fund to buy",
+                    "Targets",
+                    target.row,
+                    "asset_class",
+                )
+            )
     return out
 
 
@@ -218,11 +326,15 @@ def _check_constraints(p: Portfolio, loc: Locator) -> list[Problem]:
     accounts = {a.account for a in p.accounts}
     for c in p.constraints:
         if c.scope == "account" and c.name not in accounts:
-            out.append(loc.problem(f"account {c.name!r} is not on the Accounts sheet",
-                                   "Constraints", c.row, "name"))
+            out.append(
+                loc.problem(
+                    f"account {c.name!r} is not on the Accounts sheet", "Constraints", c.row, "name"
+                )
+            )
         if c.min_weight is not None and c.max_weight is not None and c.min_weight > c.max_weight:
-            out.append(loc.problem("MinWeight is above MaxWeight", "Constraints", c.row,
-                                   "min_weight"))
+            out.append(
+                loc.problem("MinWeight is above MaxWeight", "Constraints", c.row, "min_weight")
+            )
     return out
 
 
@@ -234,8 +346,12 @@ _ACTION_NEEDS = {
     "spinoff": ("new_symbol", "ratio", "basis_allocation"),
     "symbol_change": ("new_symbol",),
 }
-_HEADERS = {"ratio": "Ratio", "cash_per_share": "CashPerShare", "new_symbol": "NewSymbol",
-            "basis_allocation": "BasisAllocation"}
+_HEADERS = {
+    "ratio": "Ratio",
+    "cash_per_share": "CashPerShare",
+    "new_symbol": "NewSymbol",
+    "basis_allocation": "BasisAllocation",
+}
 
 
 def _check_actions(p: Portfolio, loc: Locator) -> list[Problem]:
@@ -243,16 +359,26 @@ def _check_actions(p: Portfolio, loc: Locator) -> list[Problem]:
     seen: dict[str, int | None] = {}
     for a in p.actions:
         if a.action_id in seen:
-            out.append(loc.problem(f"ActionId {a.action_id} is used twice (also row "
-                                   f"{seen[a.action_id]})", "CorporateActions", a.row, "action_id"))
+            out.append(
+                loc.problem(
+                    f"ActionId {a.action_id} is used twice (also row {seen[a.action_id]})",
+                    "CorporateActions",
+                    a.row,
+                    "action_id",
+                )
+            )
         seen[a.action_id] = a.row
         for fld in _ACTION_NEEDS[a.type]:
             if getattr(a, fld) is None:
-                out.append(loc.problem(f"a {a.type} needs {_HEADERS[fld]}", "CorporateActions",
-                                       a.row, fld))
+                out.append(
+                    loc.problem(f"a {a.type} needs {_HEADERS[fld]}", "CorporateActions", a.row, fld)
+                )
         if a.type == "merger" and a.ratio is None and a.cash_per_share is None:
-            out.append(loc.problem("a merger needs Ratio, CashPerShare or both",
-                                   "CorporateActions", a.row, "ratio"))
+            out.append(
+                loc.problem(
+                    "a merger needs Ratio, CashPerShare or both", "CorporateActions", a.row, "ratio"
+                )
+            )
     return out
 
 
@@ -260,19 +386,33 @@ def _check_settings(p: Portfolio, loc: Locator) -> list[Problem]:
     st = p.settings
     out = []
     if st.cash_min > st.cash_max:
-        out.append(loc.setting(f"cash_min ({st.cash_min:.2%}) is above cash_max "
-                               f"({st.cash_max:.2%})", "cash_max"))
+        out.append(
+            loc.setting(
+                f"cash_min ({st.cash_min:.2%}) is above cash_max ({st.cash_max:.2%})", "cash_max"
+            )
+        )
     if st.strategy == "target_volatility" and st.target_volatility is None:
-        out.append(loc.setting("strategy target_volatility needs the target_volatility setting",
-                               "strategy"))
+        out.append(
+            loc.setting(
+                "strategy target_volatility needs the target_volatility setting", "strategy"
+            )
+        )
     if st.strategy == "glide_path" and st.user_age is None:
         out.append(loc.setting("strategy glide_path needs the user_age setting", "strategy"))
     if st.strategy == "black_litterman" and not p.views:
-        out.append(loc.setting("strategy black_litterman without a Views sheet uses the prior "
-                               "alone", "strategy", "warning"))
+        out.append(
+            loc.setting(
+                "strategy black_litterman without a Views sheet uses the prior alone",
+                "strategy",
+                "warning",
+            )
+        )
     if st.trigger == "calendar" and st.last_rebalanced is None:
-        out.append(loc.setting("trigger calendar without last_rebalanced: treated as due",
-                               "trigger", "warning"))
+        out.append(
+            loc.setting(
+                "trigger calendar without last_rebalanced: treated as due", "trigger", "warning"
+            )
+        )
     return out
 
 
@@ -281,7 +421,13 @@ def _check_prices(p: Portfolio, loc: Locator) -> list[Problem]:
     seen: dict[str, int | None] = {}
     for price in p.prices:
         if price.symbol in seen:
-            out.append(loc.problem(f"{price.symbol} has two price rows (also row "
-                                   f"{seen[price.symbol]})", "Prices", price.row, "symbol"))
+            out.append(
+                loc.problem(
+                    f"{price.symbol} has two price rows (also row {seen[price.symbol]})",
+                    "Prices",
+                    price.row,
+                    "symbol",
+                )
+            )
         seen[price.symbol] = price.row
     return out

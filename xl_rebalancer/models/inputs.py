@@ -35,8 +35,16 @@ class Row(BaseModel):
 
 
 Strategy = Literal[
-    "targets", "equal_weight", "min_variance", "max_sharpe", "target_volatility",
-    "risk_parity", "hrp", "black_litterman", "min_cvar", "glide_path",
+    "targets",
+    "equal_weight",
+    "min_variance",
+    "max_sharpe",
+    "target_volatility",
+    "risk_parity",
+    "hrp",
+    "black_litterman",
+    "min_cvar",
+    "glide_path",
 ]
 LotMethod = Literal["min_tax", "hifo", "fifo", "lifo"]
 
@@ -46,52 +54,103 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    valuation_date: Date | None = Field(None, description="Date prices and holding periods are measured at (blank: today).")
+    valuation_date: Date | None = Field(
+        None, description="Date prices and holding periods are measured at (blank: today)."
+    )
     base_currency: str = Field("USD", description="Label only.")
-    price_source: Annotated[Literal["auto", "yahoo", "cache", "sheet"], BeforeValidator(to_token)] = Field(
-        "auto", description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, cache, sheet.")
+    price_source: Annotated[
+        Literal["auto", "yahoo", "cache", "sheet"], BeforeValidator(to_token)
+    ] = Field(
+        "auto",
+        description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, cache, sheet.",
+    )
     strategy: Annotated[Strategy, BeforeValidator(to_token)] = Field(
-        "targets", description="How target weights are set; 'targets' uses the Targets sheet as given.")
+        "targets",
+        description="How target weights are set; 'targets' uses the Targets sheet as given.",
+    )
     risk_free_rate: Number = Field(0.02, description="Annual risk-free rate.")
-    lookback_days: Annotated[int, Field(gt=1)] = Field(756, description="Trading days of price history for estimates.")
-    covariance: Annotated[Literal["sample", "ledoit_wolf", "ewma"], BeforeValidator(to_token)] = Field(
-        "ledoit_wolf", description="Covariance estimator.")
-    expected_returns: Annotated[Literal["mean", "ewma", "capm", "equilibrium"], BeforeValidator(to_token)] = Field(
-        "ewma", description="Expected-return estimator.")
-    target_volatility: Positive | None = Field(None, description="Annual volatility, for strategy target_volatility.")
-    user_age: Annotated[int, Field(ge=0, le=120)] | None = Field(None, description="Age, for strategy glide_path.")
+    lookback_days: Annotated[int, Field(gt=1)] = Field(
+        756, description="Trading days of price history for estimates."
+    )
+    covariance: Annotated[Literal["sample", "ledoit_wolf", "ewma"], BeforeValidator(to_token)] = (
+        Field("ledoit_wolf", description="Covariance estimator.")
+    )
+    expected_returns: Annotated[
+        Literal["mean", "ewma", "capm", "equilibrium"], BeforeValidator(to_token)
+    ] = Field("ewma", description="Expected-return estimator.")
+    target_volatility: Positive | None = Field(
+        None, description="Annual volatility, for strategy target_volatility."
+    )
+    user_age: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        None, description="Age, for strategy glide_path."
+    )
     trigger: Annotated[Literal["bands", "calendar", "always"], BeforeValidator(to_token)] = Field(
-        "bands", description="When to rebalance: when a position leaves its band, on a calendar, or always.")
-    calendar: Annotated[Literal["monthly", "quarterly", "annually"], BeforeValidator(to_token)] = Field(
-        "quarterly", description="Period for trigger = calendar.")
-    last_rebalanced: Date | None = Field(None, description="Date of the last rebalance, for calendar triggers.")
-    band_abs: Fraction = Field(0.05, description="Absolute drift band (0.05 = 5 percentage points).")
-    band_rel: NonNegative = Field(0.25, description="Relative band: out of band when |drift| > min(band_abs, band_rel × target).")
+        "bands",
+        description="When to rebalance: when a position leaves its band, on a calendar, or always.",
+    )
+    calendar: Annotated[Literal["monthly", "quarterly", "annually"], BeforeValidator(to_token)] = (
+        Field("quarterly", description="Period for trigger = calendar.")
+    )
+    last_rebalanced: Date | None = Field(
+        None, description="Date of the last rebalance, for calendar triggers."
+    )
+    band_abs: Fraction = Field(
+        0.05, description="Absolute drift band (0.05 = 5 percentage points)."
+    )
+    band_rel: NonNegative = Field(
+        0.25,
+        description="Relative band: out of band when |drift| > min(band_abs, band_rel × target).",
+    )
     rebalance_to: Annotated[Literal["target", "band_edge"], BeforeValidator(to_token)] = Field(
-        "target", description="Trade back to the target, or only to the edge of the band.")
-    min_trade_value: NonNegative = Field(100.0, description="Trades smaller than this (money) are dropped.")
+        "target", description="Trade back to the target, or only to the edge of the band."
+    )
+    min_trade_value: NonNegative = Field(
+        100.0, description="Trades smaller than this (money) are dropped."
+    )
     whole_shares: Bool = Field(True, description="Trade whole shares only.")
     cash_min: Fraction = Field(0.0, description="Lowest allowed post-trade cash weight.")
     cash_max: Fraction = Field(1.0, description="Highest allowed post-trade cash weight.")
-    cash_flow: Number = Field(0.0, description="Deposit (+) or withdrawal (−) to handle in this rebalance.")
-    max_turnover: NonNegative | None = Field(None, description="Cap on (buys + sells) / 2 / total value.")
-    cost_bps: NonNegative = Field(5.0, description="Estimated cost per trade, basis points of trade value.")
+    cash_flow: Number = Field(
+        0.0, description="Deposit (+) or withdrawal (−) to handle in this rebalance."
+    )
+    max_turnover: NonNegative | None = Field(
+        None, description="Cap on (buys + sells) / 2 / total value."
+    )
+    cost_bps: NonNegative = Field(
+        5.0, description="Estimated cost per trade, basis points of trade value."
+    )
     lot_method: Annotated[LotMethod, BeforeValidator(to_token)] = Field(
-        "min_tax", description="Which lots to sell: min_tax, hifo, fifo or lifo.")
+        "min_tax", description="Which lots to sell: min_tax, hifo, fifo or lifo."
+    )
     st_tax_rate: Fraction = Field(0.37, description="Short-term capital gains tax rate.")
     lt_tax_rate: Fraction = Field(0.20, description="Long-term capital gains tax rate.")
-    max_realized_gain: Number | None = Field(None, description="Cap on net realized gains of this rebalance (money).")
-    tlh_min_loss: NonNegative = Field(500.0, description="Smallest lot loss worth harvesting (money).")
-    tlh_min_loss_pct: Fraction = Field(0.05, description="Smallest lot loss worth harvesting (fraction of basis).")
-    wash_sale_days: Annotated[int, Field(ge=0, le=366)] = Field(30, description="Wash-sale window, days before and after a loss sale.")
-    allow_wash_sales: Bool = Field(False, description="Allow trades that trigger a wash sale (the loss is then deferred into the replacement lot).")
-    stale_price_days: Annotated[int, Field(ge=0)] = Field(5, description="A price older than this many trading days gets a warning.")
+    max_realized_gain: Number | None = Field(
+        None, description="Cap on net realized gains of this rebalance (money)."
+    )
+    tlh_min_loss: NonNegative = Field(
+        500.0, description="Smallest lot loss worth harvesting (money)."
+    )
+    tlh_min_loss_pct: Fraction = Field(
+        0.05, description="Smallest lot loss worth harvesting (fraction of basis)."
+    )
+    wash_sale_days: Annotated[int, Field(ge=0, le=366)] = Field(
+        30, description="Wash-sale window, days before and after a loss sale."
+    )
+    allow_wash_sales: Bool = Field(
+        False,
+        description="Allow trades that trigger a wash sale (the loss is then deferred into the replacement lot).",
+    )
+    stale_price_days: Annotated[int, Field(ge=0)] = Field(
+        5, description="A price older than this many trading days gets a warning."
+    )
 
     @classmethod
     def choices(cls, name: str) -> list[str]:
         """Allowed values of an enumerated setting, for dropdowns and messages."""
         for arg in _flatten(cls.model_fields[name].annotation):
-            if getattr(arg, "__origin__", None) is Literal or repr(arg).startswith("typing.Literal"):
+            if getattr(arg, "__origin__", None) is Literal or repr(arg).startswith(
+                "typing.Literal"
+            ):
                 return [str(a) for a in get_args(arg)]
         return []
 

@@ -76,8 +76,9 @@ class LogEntry(Result):
 
     @classmethod
     def from_problem(cls, problem: Problem) -> LogEntry:
-        return cls(level=problem.level, sheet=problem.sheet, cell=problem.cell,
-                   message=problem.message)
+        return cls(
+            level=problem.level, sheet=problem.sheet, cell=problem.cell, message=problem.message
+        )
 
 
 class RebalanceResult(Result):

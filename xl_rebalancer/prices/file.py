@@ -45,11 +45,15 @@ class FilePriceProvider:
             import pandas as pd
 
             frame = pd.read_parquet(self.path)
-            frame = frame.reset_index() if "date" not in [str(c).lower() for c in frame.columns] \
+            frame = (
+                frame.reset_index()
+                if "date" not in [str(c).lower() for c in frame.columns]
                 else frame
+            )
             return [list(map(str, frame.columns))] + [
                 [str(v)[:10] if i == 0 else str(v) for i, v in enumerate(r)]
-                for r in frame.itertuples(index=False)]
+                for r in frame.itertuples(index=False)
+            ]
         with open(self.path, newline="", encoding="utf-8-sig") as handle:
             return [row for row in csv.reader(handle) if row]
 

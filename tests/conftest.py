@@ -1,0 +1,81 @@
+"""Shared fixtures: real workbooks written by the project's own builder and by openpyxl."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xl_rebalancer.excel.template import build_workbook
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "data" / "reference"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_book(
+    path: Path, data: dict[str, list[dict[str, Any]]], settings: dict[str, Any] | None = None
+) -> Path:
+    return build_workbook(path, data, settings=settings)
+
+
+TWO_FUNDS: dict[str, list[dict[str, Any]]] = {
+    "Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 1000.0}],
+    "Holdings": [
+        {"account": "Brokerage", "symbol": "AAA", "shares": 100},
+        {"account": "Brokerage", "symbol": "BBB", "shares": 30},
+    ],
+    "TaxLots": [
+        {
+            "account": "Brokerage",
+            "symbol": "AAA",
+            "lot_id": "L1",
+            "acquired": dt.date(2020, 1, 2),
+            "shares": 60,
+            "cost_basis": 1800.0,
+        },
+        {
+            "account": "Brokerage",
+            "symbol": "AAA",
+            "lot_id": "L2",
+            "acquired": dt.date(2025, 6, 1),
+            "shares": 40,
+            "cost_basis": 2800.0,
+        },
+        {
+            "account": "Brokerage",
+            "symbol": "BBB",
+            "lot_id": "B1",
+            "acquired": dt.date(2021, 5, 3),
+            "shares": 30,
+            "cost_basis": 2400.0,
+        },
+    ],
+    "Targets": [
+        {"symbol": "AAA", "target_weight": 0.5},
+        {"symbol": "BBB", "target_weight": 0.5},
+    ],
+    "Prices": [
+        {"symbol": "AAA", "price": 60.0, "as_of": dt.date(2026, 1, 15), "source": "manual"},
+        {"symbol": "BBB", "price": 100.0, "as_of": dt.date(2026, 1, 15), "source": "manual"},
+    ],
+}
+TWO_FUNDS_SETTINGS = {"valuation_date": dt.date(2026, 1, 15), "cost_bps": 0, "lot_method": "fifo"}
+
+
+@pytest.fixture
+def two_funds_book(tmp_path: Path) -> Path:
+    return write_book(tmp_path / "two_funds.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from xl_rebalancer.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("demo"))
