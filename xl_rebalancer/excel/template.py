@@ -3,7 +3,7 @@
 Run `xl-rebalancer build-template` (or `python -m xl_rebalancer.excel.template`) to
 rebuild the committed template. The output is reproducible byte for byte: fixed
 document dates and zip timestamps, so a test can compare it with the committed file.
-Ribbon XML and the VBA project plug in through `ribbon_parts` (the Excel issue).
+Ribbon XML and the VBA project plug in through `vba_project` and `ribbon_xml`.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def build_workbook(
     data: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     *,
     settings: Mapping[str, Any] | None = None,
-    ribbon_parts: Mapping[str, bytes] | None = None,
+    vba_project: bytes | None = None,
+    ribbon_xml: bytes | None = None,
 ) -> Path:
     """Write a workbook with every input sheet as a styled table, filled from `data`.
 
@@ -109,8 +110,8 @@ def build_workbook(
     ----------
     data : rows per input sheet name, as dicts keyed by model field.
     settings : values that replace the defaults on the Settings sheet.
-    ribbon_parts : package parts (customUI XML, vbaProject.bin) to add; empty until the
-        Excel doors land.
+    vba_project, ribbon_xml : a compiled VBA project and a customUI14 ribbon to install
+        with their relationships (the Excel doors supply them).
     """
     path = Path(path)
     data = data or {}
@@ -143,7 +144,12 @@ def build_workbook(
         wb.save(raw)
         macro = path.suffix.lower() == ".xlsm"
         rewrite_package(
-            raw, path, extra_parts=dict(ribbon_parts or {}), macro_enabled=macro, fixed_time=True
+            raw,
+            path,
+            macro_enabled=macro,
+            fixed_time=True,
+            vba_project=vba_project,
+            ribbon_xml=ribbon_xml,
         )
         _fix_core_dates(path)
     finally:

@@ -23,6 +23,10 @@ REL_UI = (
     "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility",
     "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility",
 )
+REL_VBA = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+CT_VBA = "application/vnd.ms-office.vbaProject"
+VBA_PART = "xl/vbaProject.bin"
+RIBBON_PART = "customUI/customUI14.xml"
 CT_XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 CT_XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 # The deterministic timestamp used when the template is normalized.
@@ -103,6 +107,8 @@ def rewrite_package(
     extra_parts: dict[str, bytes] | None = None,
     macro_enabled: bool = False,
     fixed_time: bool = False,
+    vba_project: bytes | None = None,
+    ribbon_xml: bytes | None = None,
 ) -> None:
     """Copy a package, restoring ribbon relationships and parts openpyxl dropped.
 
@@ -114,8 +120,17 @@ def rewrite_package(
     macro_enabled : give the workbook part the .xlsm content type, which Excel checks
         against the file extension even when the package carries no VBA yet.
     fixed_time : stamp every member with one date, so the template is reproducible.
+    vba_project : a compiled `vbaProject.bin` to install, with its relationship.
+    ribbon_xml : a `customUI14.xml` ribbon to install, related from `_rels/.rels`.
     """
     extra_parts = dict(extra_parts or {})
+    ribbon = list(ribbon or [])
+    if vba_project is not None:
+        extra_parts[VBA_PART] = vba_project
+        macro_enabled = True
+    if ribbon_xml is not None:
+        extra_parts[RIBBON_PART] = ribbon_xml
+        ribbon.append(("rIdRibbon", REL_UI[0], RIBBON_PART))
     with zipfile.ZipFile(source) as src:
         names = src.namelist()
         members = {name: src.read(name) for name in names}
@@ -125,6 +140,10 @@ def rewrite_package(
             names.append(name)
     if ribbon:
         members["_rels/.rels"] = _add_relationships(members["_rels/.rels"], ribbon)
+    if vba_project is not None:
+        members["xl/_rels/workbook.xml.rels"] = _add_relationships(
+            members["xl/_rels/workbook.xml.rels"], [("rIdVBA", REL_VBA, "vbaProject.bin")]
+        )
     if macro_enabled or extra_parts:
         members["[Content_Types].xml"] = _fix_content_types(
             members["[Content_Types].xml"], set(members), macro_enabled
@@ -161,21 +180,23 @@ def _add_relationships(rels_xml: bytes, wanted: list[tuple[str, str, str]]) -> b
 
 
 def _fix_content_types(ct_xml: bytes, parts: set[str], macro_enabled: bool) -> bytes:
+    """Give every part we add a content type; Excel refuses a package with an untyped part."""
     text = ct_xml.decode("utf-8")
     if macro_enabled:
         text = text.replace(f'ContentType="{CT_XLSX_MAIN}"', f'ContentType="{CT_XLSM_MAIN}"')
     root = ElementTree.fromstring(text.encode("utf-8"))
     defaults = {d.get("Extension", "").lower() for d in root.findall(f"{{{NS_CT}}}Default")}
-    additions = []
-    if "bin" not in defaults and any(p.endswith(".bin") for p in parts):
-        additions.append(
-            '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
-        )
+    new_defaults, new_overrides = [], []
     if "xml" not in defaults:
-        additions.append('<Default Extension="xml" ContentType="application/xml"/>')
+        new_defaults.append('<Default Extension="xml" ContentType="application/xml"/>')
     if "png" not in defaults and any(p.endswith(".png") for p in parts):
-        additions.append('<Default Extension="png" ContentType="image/png"/>')
-    if additions:
-        close = text.index("<Override") if "<Override" in text else text.rindex("</Types>")
-        text = text[:close] + "".join(additions) + text[close:]
+        new_defaults.append('<Default Extension="png" ContentType="image/png"/>')
+    if VBA_PART in parts and f"/{VBA_PART}" not in text:
+        new_overrides.append(f'<Override PartName="/{VBA_PART}" ContentType="{CT_VBA}"/>')
+    if new_defaults:  # the schema wants every Default before the first Override
+        at = text.index("<Override") if "<Override" in text else text.rindex("</Types>")
+        text = text[:at] + "".join(new_defaults) + text[at:]
+    if new_overrides:
+        at = text.rindex("</Types>")
+        text = text[:at] + "".join(new_overrides) + text[at:]
     return text.encode("utf-8")

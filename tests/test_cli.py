@@ -1,0 +1,95 @@
+"""The command line as a user runs it: real processes, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.conftest import sha256
+from tests.io.test_reader import bad_book  # noqa: F401  (fixture)
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_demo_writes_a_rebalanced_household(tmp_path: Path):
+    run = cli("demo", str(tmp_path / "demo"))
+    assert run.returncode == 0, run.stderr
+    book = tmp_path / "demo" / "demo_household.xlsm"
+    assert "Trades" in run.stdout and "Estimated tax" in run.stdout
+    wb = load_workbook(book, read_only=True)
+    assert {"Drift", "Trades", "Summary", "Log"} <= set(wb.sheetnames)
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Trade count"] > 0
+    assert summary["Largest drift after"] < summary["Largest drift before"]
+    assert summary["Total value after"] + summary["Estimated costs"] == pytest.approx(
+        summary["Total value before"] + summary["Cash flow"], abs=0.01
+    )
+
+
+def test_validate_lists_every_problem_and_exits_1(bad_book: Path):  # noqa: F811
+    before = sha256(bad_book)
+    run = cli("validate", str(bad_book))
+    assert run.returncode == 1
+    for where in ("Accounts!B3", "Holdings!C4", "TaxLots!D4", "Targets!C2:C4", "Constraints!A2"):
+        assert where in run.stderr
+    assert "Traceback" not in run.stderr
+    assert sha256(bad_book) == before
+    as_json = cli("validate", str(bad_book), "--json")
+    problems = json.loads(as_json.stdout)["problems"]
+    assert as_json.returncode == 1 and len(problems) >= 14
+
+
+def test_validate_ok_and_rebalance_json(two_funds_book: Path):
+    ok = cli("validate", str(two_funds_book))
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    before = sha256(two_funds_book)
+    run = cli("rebalance", str(two_funds_book), "--json", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert [(t["action"], t["symbol"], t["shares"]) for t in data["trades"]] == [
+        ("SELL", "AAA", 17),
+        ("BUY", "BBB", 20),
+    ]
+    assert sha256(two_funds_book) == before, "--dry-run wrote the file"
+
+
+def test_drift_writes_drift_summary_log_only(two_funds_book: Path, tmp_path: Path):
+    out = tmp_path / "drift.xlsm"
+    run = cli("drift", str(two_funds_book), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    names = set(load_workbook(out, read_only=True).sheetnames)
+    assert {"Drift", "Summary", "Log"} <= names and "Trades" not in names
+
+
+def test_usage_errors_exit_2_and_missing_price_exit_1(tmp_path: Path, two_funds_book: Path):
+    assert cli("rebalance").returncode == 2
+    assert cli("frobnicate", "x").returncode == 2
+    assert cli("rebalance", str(two_funds_book), "--as-of", "yesterday").returncode == 2
+    wb = load_workbook(two_funds_book, keep_vba=True)
+    wb["Prices"].delete_rows(3)  # BBB's price
+    wb.save(two_funds_book)
+    run = cli("rebalance", str(two_funds_book))
+    assert run.returncode == 1
+    assert "Holdings!B3" in run.stderr and "no price for BBB" in run.stderr
+
+
+def test_init_copies_the_template(tmp_path: Path):
+    target = tmp_path / "mine.xlsm"
+    assert cli("init", str(target)).returncode == 0
+    assert "Settings" in load_workbook(target, read_only=True).sheetnames
+    assert cli("init", str(target)).returncode == 1  # exists
+    empty = cli("validate", str(target))
+    assert empty.returncode == 1 and "no target weights" in empty.stderr

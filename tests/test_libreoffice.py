@@ -1,0 +1,75 @@
+"""Every workbook we write opens in LibreOffice, recalculates without errors and renders."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.conftest import REPO
+from tests.libreoffice import convert, needs_libreoffice, render_png
+from xl_rebalancer.app import RunOptions, run_engine
+
+pytestmark = [needs_libreoffice, pytest.mark.libreoffice]
+
+DASHBOARD = {
+    "B1": "=COUNTA(Trades!A:A)-1",
+    "B2": "=SUM(Trades!F:F)",
+    "B3": '=INDEX(Summary!B:B,MATCH("Estimated tax",Summary!A:A,0))',
+    "B4": '=SUMIF(Trades!C:C,"SELL",Trades!J:J)',
+    "B5": "=SUM(Drift!D:D)",
+}
+
+
+def _pdf_pages(pdf: Path) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes()))
+
+
+def test_template_opens_and_renders(tmp_path: Path):
+    pdf = convert(REPO / "workbook_template.xlsm", "pdf", tmp_path / "out", tmp_path / "lo")
+    assert _pdf_pages(pdf) >= 10
+    assert render_png(pdf, tmp_path / "out") or shutil.which("pdftoppm") is None
+
+
+def test_demo_output_recalculates_and_renders(demo_files, tmp_path: Path):
+    book, prices = demo_files
+    work = tmp_path / "demo.xlsm"
+    shutil.copyfile(book, work)
+    report = run_engine(work, "rebalance", RunOptions(prices_file=prices))
+    wb = load_workbook(work, keep_vba=True)
+    ws = wb.create_sheet("Dashboard")
+    for cell, formula in DASHBOARD.items():
+        ws[cell] = formula
+    wb.save(work)
+
+    recalculated = convert(work, "xlsx", tmp_path / "recalc", tmp_path / "lo")
+    values = load_workbook(recalculated, data_only=True)["Dashboard"]
+    trades = report.result.trades
+    assert values["B1"].value == len(trades)
+    assert values["B2"].value == pytest.approx(sum(t.value for t in trades), abs=0.01)
+    assert values["B3"].value == pytest.approx(report.result.summary_value("Estimated tax"))
+    assert values["B4"].value == pytest.approx(
+        sum(t.realized_gain or 0 for t in trades if t.action == "SELL"), abs=0.01
+    )
+    assert values["B5"].value == pytest.approx(1.0, abs=1e-9)
+    errors = [
+        (ws_.title, c.coordinate, c.value)
+        for ws_ in load_workbook(recalculated, data_only=True).worksheets
+        for row in ws_.iter_rows()
+        for c in row
+        if isinstance(c.value, str)
+        and c.value.startswith("#")
+        and c.value.endswith(("!", "?", "A"))
+    ]
+    assert not errors, errors
+
+    pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
+    assert _pdf_pages(pdf) >= 10
+    pngs = render_png(pdf, tmp_path / "pdf")
+    assert all(p.stat().st_size > 1000 for p in pngs)
+    with zipfile.ZipFile(work) as archive:
+        assert any(n.startswith("xl/charts/chart") for n in archive.namelist())
