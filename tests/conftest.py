@@ -69,6 +69,17 @@ TWO_FUNDS: dict[str, list[dict[str, Any]]] = {
 TWO_FUNDS_SETTINGS = {"valuation_date": dt.date(2026, 1, 15), "cost_bps": 0, "lot_method": "fifo"}
 
 
+@pytest.fixture(autouse=True)
+def no_network_and_private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No test reaches Yahoo or the user's own price cache (subprocesses inherit this)."""
+    cache = tmp_path_factory.mktemp("cache") / "prices.sqlite"
+    monkeypatch.setenv("XL_REBALANCER_OFFLINE", "1")
+    monkeypatch.setenv("XL_REBALANCER_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture
 def two_funds_book(tmp_path: Path) -> Path:
     return write_book(tmp_path / "two_funds.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import PriceError, Problem
+from .io import schema as s
 from .io.outputs import drift_sheet, log_entries, log_sheet, summary_sheet, trades_sheet
 from .io.reader import WorkbookInput, read_workbook
-from .io.writer import WorkbookEdit, save_workbook
+from .io.writer import SheetOutput, WorkbookEdit, save_workbook
 from .models.results import RebalanceResult
-from .prices.base import Quote, business_days_between
+from .prices.base import Quote
+from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
+
+COMMANDS = ("validate", "refresh-prices", "drift", "rebalance", "run")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class RunOptions:
     out: Path | None = None
     dry_run: bool = False
     today: dt.date | None = None
+    cache: Path | None = None
+    network: bool = True
 
 
 @dataclass
@@ -36,7 +43,7 @@ class RunReport:
 
     command: str
     workbook: Path
-    output: Path | None
+    output: Path | None = None
     result: RebalanceResult | None = None
     warnings: list[Problem] = field(default_factory=list)
     quotes: dict[str, Quote] = field(default_factory=dict)
@@ -53,6 +60,14 @@ class RunReport:
                 {"sheet": w.sheet, "cell": w.cell, "level": w.level, "message": w.message}
                 for w in self.warnings
             ],
+            "prices": {
+                sym: {
+                    "price": q.price,
+                    "as_of": q.as_of.isoformat() if q.as_of else None,
+                    "source": q.source,
+                }
+                for sym, q in self.quotes.items()
+            },
         }
         if self.result is not None:
             data["summary"] = {i.key: i.value for i in self.result.summary}
@@ -74,112 +89,130 @@ def validate(path: str | Path, options: RunOptions = RunOptions()) -> WorkbookIn
     return read_workbook(path, as_of=options.as_of, today=options.today)
 
 
-def resolve_prices(
-    book: WorkbookInput, options: RunOptions
-) -> tuple[dict[str, Quote], list[Problem]]:
-    """Latest price per symbol: manual Prices rows, then the price file, then other Prices rows."""
+def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = False) -> QuoteSet:
+    """Latest price of every symbol the workbook uses; a symbol without one stops the run
+    with an error at the first cell that names it."""
     portfolio = book.portfolio
     settings = portfolio.settings
     valuation = settings.valuation_date or dt.date.today()
-    symbols = portfolio.symbols()
-    quotes: dict[str, Quote] = {}
+    market = market_provider(settings.price_source, options.cache, options.network)
+    history_days = settings.lookback_days if history and settings.strategy != "targets" else 0
+    found = latest_quotes(
+        portfolio,
+        portfolio.symbols(),
+        valuation,
+        prices_file=options.prices_file,
+        market=market,
+        history_days=history_days,
+    )
     sheet_rows = {p.symbol: p for p in portfolio.prices}
-    for row in portfolio.prices:
-        if row.source == "manual":
-            quotes[row.symbol] = Quote(row.symbol, row.price, row.as_of, "manual")
-    if options.prices_file is not None and settings.price_source != "sheet":
-        from .prices.file import FilePriceProvider
-
-        provider = FilePriceProvider(options.prices_file)
-        for symbol, quote in provider.latest(
-            [s for s in symbols if s not in quotes], valuation
-        ).items():
-            quotes[symbol] = quote
-    for symbol, row in sheet_rows.items():
-        quotes.setdefault(symbol, Quote(symbol, row.price, row.as_of, row.source))
-    warnings: list[Problem] = []
-    for symbol in symbols:
-        quote = quotes.get(symbol)
-        if quote is None or quote.as_of is None:
-            continue
-        age = business_days_between(quote.as_of, valuation)
-        if age > settings.stale_price_days:
-            where = sheet_rows.get(symbol)
-            cell = book.locator.cell("Prices", where.row, "as_of") if where else None
-            warnings.append(
-                Problem(
-                    f"price of {symbol} is {age} trading days old ({quote.as_of}, {quote.source})",
-                    book.locator.title("Prices") if where else None,
-                    cell,
-                    "warning",
-                )
+    for symbol, age in stale_warnings(found.quotes, valuation, settings.stale_price_days):
+        quote = found.quotes[symbol]
+        row = sheet_rows.get(symbol) if quote.source not in {"file", "yahoo", "cache"} else None
+        found.warnings.append(
+            Problem(
+                f"price of {symbol} is {age} trading days old ({quote.as_of}, {quote.source})",
+                book.locator.title("Prices") if row else None,
+                book.locator.cell("Prices", row.row, "as_of") if row else None,
+                "warning",
             )
-    missing = [s for s in symbols if s not in quotes]
+        )
+    missing = [s for s in portfolio.symbols() if s not in found.quotes]
     if missing:
-        problems = [_first_use(book, s) for s in missing]
+        problems = [_first_use(book, s, found.failed.get(s, "")) for s in missing]
         raise PriceError(f"no price for {', '.join(missing)}", missing, problems)
-    return quotes, warnings
+    return found
 
 
-def _first_use(book: WorkbookInput, symbol: str) -> Problem:
+def _first_use(book: WorkbookInput, symbol: str, why: str) -> Problem:
     """The first cell that names a symbol, so a missing price points somewhere useful."""
     p = book.portfolio
+    detail = f" ({why})" if why else ""
     for sheet, rows in (("Holdings", p.holdings), ("TaxLots", p.lots), ("Targets", p.targets)):
         for row in rows:
             if getattr(row, "symbol", None) == symbol:
                 return Problem(
-                    f"no price for {symbol} (add it to the Prices sheet with Source "
-                    "manual, or pass --prices)",
+                    f"no price for {symbol}{detail}; add it to the Prices sheet with "
+                    "Source manual, or pass --prices",
                     book.locator.title(sheet),
                     book.locator.cell(sheet, row.row, "symbol"),
                 )
-    return Problem(f"no price for {symbol}")
+    return Problem(f"no price for {symbol}{detail}")
 
 
 def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions()) -> RunReport:
-    """`drift` or `rebalance` on one workbook, written back unless dry_run."""
-    import time
-
+    """`refresh-prices`, `drift`, `rebalance` or `run` on one workbook, saved once, atomically."""
     from .engine.rebalance import rebalance
 
+    if command not in COMMANDS:
+        raise ValueError(command)
     path = Path(path)
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
     digest = file_hash(path) if path.exists() else ""
     book = validate(path, options)
-    quotes, price_warnings = resolve_prices(book, options)
-    prices = {s: q.price for s, q in quotes.items()}
-    result = rebalance(book.portfolio, prices, trade=command != "drift")
-    warnings = [*book.warnings, *price_warnings, *result.warnings]
-    report = RunReport(command, path, None, result, warnings, quotes, digest)
+    refresh = command in {"refresh-prices", "run"}
+    found = resolve_prices(book, options, history=refresh)
+    report = RunReport(
+        command, path, None, None, [*book.warnings, *found.warnings], found.quotes, digest
+    )
+    if command != "refresh-prices":
+        prices = {sym: q.price for sym, q in found.quotes.items()}
+        report.result = rebalance(book.portfolio, prices, trade=command != "drift")
+        report.warnings += list(report.result.warnings)
     report.seconds = time.perf_counter() - clock
     if not options.dry_run:
-        report.output = write_run(report, started, options)
+        edit = WorkbookEdit(sheets=_sheets(report, started, book if refresh else None))
+        report.output = save_workbook(path, edit, options.out)
         report.seconds = time.perf_counter() - clock
     return report
 
 
-def write_run(report: RunReport, started: dt.datetime, options: RunOptions) -> Path:
-    result, command, digest = report.result, report.command, report.input_hash
-    assert result is not None
+def prices_rows(book: WorkbookInput, quotes: dict[str, Quote]) -> list[dict[str, Any]]:
+    """The refreshed Prices sheet: the user's manual rows as they were, then the feed's."""
+    rows = [r.model_dump() for r in book.portfolio.prices if r.source == "manual"]
+    manual = {r["symbol"] for r in rows}
+    rows += [
+        {"symbol": q.symbol, "price": q.price, "as_of": q.as_of, "source": q.source}
+        for q in quotes.values()
+        if q.symbol not in manual
+    ]
+    return rows
+
+
+def _sheets(
+    report: RunReport, started: dt.datetime, refreshed: WorkbookInput | None
+) -> list[SheetOutput]:
+    from .io.tables import add_dropdowns
+
     sources = sorted({q.source for q in report.quotes.values()})
+    valuation = next(iter(report.quotes.values())).as_of if report.quotes else None
+    if report.result is not None:
+        valuation = report.result.summary_value("Valuation date")
     notes = [
-        f"xl-rebalancer {__version__} {command}: input sha256 {digest}, prices from "
-        f"{', '.join(sources) or 'nowhere'}, valuation date "
-        f"{result.summary_value('Valuation date')}"
+        f"xl-rebalancer {__version__} {report.command}: input sha256 {report.input_hash}, "
+        f"prices from {', '.join(sources) or 'nowhere'}, valuation date {valuation}"
     ]
-    extra = [
-        ("Command", command),
-        ("Engine version", __version__),
-        ("Input hash", digest),
-        ("Run at", started.isoformat(sep=" ")),
-        ("Compute seconds", round(report.seconds, 3)),
-    ]
-    sheets = [drift_sheet(result)]
-    if command != "drift":
-        sheets.append(trades_sheet(result))
-    sheets += [
-        summary_sheet(result, extra),
-        log_sheet(log_entries(report.warnings, started, notes)),
-    ]
-    return save_workbook(report.workbook, WorkbookEdit(sheets=sheets), options.out)
+    sheets: list[SheetOutput] = []
+    if refreshed is not None:
+        sheets.append(
+            SheetOutput(
+                s.PRICES,
+                prices_rows(refreshed, report.quotes),
+                decorate=lambda ws: add_dropdowns(ws, s.PRICES),
+            )
+        )
+    if report.result is not None:
+        extra = [
+            ("Command", report.command),
+            ("Engine version", __version__),
+            ("Input hash", report.input_hash),
+            ("Run at", started.isoformat(sep=" ")),
+            ("Compute seconds", round(report.seconds, 3)),
+        ]
+        sheets.append(drift_sheet(report.result))
+        if report.command != "drift":
+            sheets.append(trades_sheet(report.result))
+        sheets.append(summary_sheet(report.result, extra))
+    sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
+    return sheets

@@ -103,6 +103,14 @@ def common_options(func: F) -> F:
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
+        click.option(
+            "--cache",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Price cache file (default: the user cache folder, or $XL_REBALANCER_CACHE).",
+        ),
+        click.option(
+            "--offline", is_flag=True, help="Never use the network: cache, files and sheet only."
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -195,19 +203,12 @@ def _problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
     ]
 
 
-def _run(
-    command: str,
-    book: Path,
-    out: Path | None,
-    prices_file: Path | None,
-    as_of: dt.date | None,
-    as_json: bool,
-    dry_run: bool,
-) -> None:
+def _run(command: str, book: Path, **options: Any) -> None:
     from .app import RunOptions, run_engine
 
-    options = RunOptions(as_of=as_of, prices_file=prices_file, out=out, dry_run=dry_run)
-    report = run_engine(book, command, options)
+    as_json = options.pop("as_json")
+    network = not options.pop("offline")
+    report = run_engine(book, command, RunOptions(network=network, **options))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
         return
@@ -220,6 +221,17 @@ def show_report(report: Any) -> None:
     console = _console()
     result = report.result
     _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
+    if report.command == "refresh-prices":
+        prices = Table(title="Prices", title_justify="left")
+        for header in ("Symbol", "Price", "As of", "Source"):
+            prices.add_column(header, justify="right" if header == "Price" else "left")
+        for q in report.quotes.values():
+            prices.add_row(q.symbol, f"{q.price:,.4f}", str(q.as_of or ""), q.source)
+        console.print(prices)
+    if result is None:
+        if report.output:
+            console.print(f"Wrote {report.output}")
+        return
     if report.command != "drift" and result.trades:
         trades = Table(title="Trades", title_justify="left")
         for header in (
@@ -269,36 +281,19 @@ def show_report(report: Any) -> None:
         console.print(f"Wrote {report.output}")
 
 
-@main.command()
-@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@common_options
-@handle_errors
-def drift(
-    book: Path,
-    out: Path | None,
-    prices_file: Path | None,
-    as_of: dt.date | None,
-    as_json: bool,
-    dry_run: bool,
-) -> None:
-    """Write Drift, Summary and Log."""
-    _run("drift", book, out, prices_file, as_of, as_json, dry_run)
+def _engine_command(name: str, doc: str) -> None:
+    @main.command(name, help=doc)
+    @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @common_options
+    @handle_errors
+    def command(book: Path, **options: Any) -> None:
+        _run(name, book, **options)
 
 
-@main.command()
-@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@common_options
-@handle_errors
-def rebalance(
-    book: Path,
-    out: Path | None,
-    prices_file: Path | None,
-    as_of: dt.date | None,
-    as_json: bool,
-    dry_run: bool,
-) -> None:
-    """Write Drift, Trades, Summary and Log."""
-    _run("rebalance", book, out, prices_file, as_of, as_json, dry_run)
+_engine_command("refresh-prices", "Fill the Prices sheet (and the local price cache).")
+_engine_command("drift", "Write Drift, Summary and Log.")
+_engine_command("rebalance", "Write Drift, Trades, Summary and Log.")
+_engine_command("run", "Refresh prices, then rebalance (the ribbon's main button).")
 
 
 @main.command()

@@ -23,12 +23,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..io import schema as s
 from ..io.package import rewrite_package
-from ..io.tables import write_table
+from ..io.tables import add_dropdowns, write_table
 from ..models.inputs import Settings
 
 TEMPLATE_NAME = "workbook_template.xlsm"
 FIXED_DATE = dt.datetime(2024, 1, 1)
-VALIDATION_ROWS = 2000
 
 PERCENT_SETTINGS = {
     "risk_free_rate",
@@ -45,20 +44,6 @@ PERCENT_SETTINGS = {
 MONEY_SETTINGS = {"min_trade_value", "cash_flow", "max_realized_gain", "tlh_min_loss"}
 DATE_SETTINGS = {"valuation_date", "last_rebalanced"}
 
-DROPDOWNS: dict[str, dict[str, list[str]]] = {
-    s.ACCOUNTS.name: {"type": ["taxable", "tax_deferred", "tax_exempt"]},
-    s.CONSTRAINTS.name: {
-        "scope": ["symbol", "asset_class", "account"],
-        "no_buy": ["TRUE", "FALSE"],
-        "no_sell": ["TRUE", "FALSE"],
-    },
-    s.CORPORATE_ACTIONS.name: {
-        "type": ["split", "cash_dividend", "stock_dividend", "merger", "spinoff", "symbol_change"],
-        "status": ["pending", "applied"],
-    },
-    s.TRANSACTIONS.name: {"action": ["BUY", "SELL"]},
-    s.PRICES.name: {"source": ["manual", "yahoo", "cache", "file"]},
-}
 
 INSTRUCTIONS = [
     ("xl-rebalancer", "title"),
@@ -129,7 +114,7 @@ def build_workbook(
             _settings_formats(ws, rows)
         else:
             write_table(ws, spec, data.get(spec.name, []), blank_rows=1)
-            _dropdowns(ws, spec)
+            add_dropdowns(ws, spec)
     wb.properties.creator = "xl-rebalancer"
     wb.properties.title = "xl-rebalancer workbook"
     wb.properties.created = FIXED_DATE
@@ -234,20 +219,6 @@ def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
             ws.add_data_validation(rule)
             rule.add(f"B{index}")
         ws.cell(row=index, column=3).alignment = Alignment(wrap_text=False)
-
-
-def _dropdowns(ws: Any, spec: s.SheetSpec) -> None:
-    for fld, choices in DROPDOWNS.get(spec.name, {}).items():
-        letter = chr(ord("A") + [c.field for c in spec.columns].index(fld))
-        rule = DataValidation(
-            type="list",
-            formula1='"' + ",".join(choices) + '"',
-            allow_blank=True,
-            showErrorMessage=True,
-            error="Pick one of: " + ", ".join(choices),
-        )
-        ws.add_data_validation(rule)
-        rule.add(f"{letter}2:{letter}{VALIDATION_ROWS}")
 
 
 def main() -> None:

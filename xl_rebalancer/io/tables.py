@@ -12,9 +12,11 @@ from typing import Any
 
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import schema as s
 from .schema import FMT_DATE, Column, SheetSpec
 
 TABLE_STYLE = "TableStyleMedium2"
@@ -95,3 +97,36 @@ def write_table(
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "1:1"
     return count
+
+
+VALIDATION_ROWS = 2000
+DROPDOWNS: dict[str, dict[str, list[str]]] = {
+    s.ACCOUNTS.name: {"type": ["taxable", "tax_deferred", "tax_exempt"]},
+    s.CONSTRAINTS.name: {
+        "scope": ["symbol", "asset_class", "account"],
+        "no_buy": ["TRUE", "FALSE"],
+        "no_sell": ["TRUE", "FALSE"],
+    },
+    s.CORPORATE_ACTIONS.name: {
+        "type": ["split", "cash_dividend", "stock_dividend", "merger", "spinoff", "symbol_change"],
+        "status": ["pending", "applied"],
+    },
+    s.TRANSACTIONS.name: {"action": ["BUY", "SELL"]},
+    s.PRICES.name: {"source": ["manual", "yahoo", "cache", "file"]},
+}
+
+
+def add_dropdowns(ws: Worksheet, spec: SheetSpec) -> None:
+    """List validations on the enumerated columns of an input sheet."""
+    fields = [c.field for c in spec.columns]
+    for fld, choices in DROPDOWNS.get(spec.name, {}).items():
+        letter = get_column_letter(fields.index(fld) + 1)
+        rule = DataValidation(
+            type="list",
+            formula1='"' + ",".join(choices) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+            error="Pick one of: " + ", ".join(choices),
+        )
+        ws.add_data_validation(rule)
+        rule.add(f"{letter}2:{letter}{VALIDATION_ROWS}")

@@ -1,4 +1,9 @@
-"""Offline prices from a CSV or Parquet file, long (date, symbol, close) or wide (date + one column per symbol)."""
+"""Offline prices from a CSV or Parquet file.
+
+Long form (`date, symbol, close`, optionally `adj_close`) or wide (`date` and one column
+per symbol). `close` is read as the raw close; give `adj_close` for return estimates
+across splits and dividends.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import PriceError
-from .base import Quote
+from .base import Bar, FetchResult
 
 
 class FilePriceProvider:
@@ -78,17 +83,20 @@ class FilePriceProvider:
                 if close is not None:
                     self.closes.setdefault(symbol, []).append((day, close))
 
-    def latest(self, symbols: Sequence[str], as_of: dt.date) -> dict[str, Quote]:
-        out = {}
+    def history(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
+        result = FetchResult()
         for symbol in symbols:
-            series = self.closes.get(symbol)
-            if not series:
-                continue
-            candidates = [(d, p) for d, p in series if d <= as_of]
-            if candidates:
-                day, price = candidates[-1]
-                out[symbol] = Quote(symbol, price, day, self.name)
-        return out
+            adjusted = dict(self.adjusted.get(symbol, []))
+            bars = [
+                Bar(day, close, adj_close=adjusted.get(day))
+                for day, close in self.closes.get(symbol, [])
+                if start <= day <= end
+            ]
+            if bars:
+                result.bars[symbol] = bars
+            else:
+                result.failed[symbol] = f"not in {self.path.name} up to {end}"
+        return result
 
 
 def _number(text: str) -> float | None:

@@ -1,0 +1,108 @@
+"""Choosing where prices come from, for every door alike.
+
+Order of precedence for the latest price of a symbol:
+1. Prices sheet rows with Source = manual (the user's word wins);
+2. the `--prices` file;
+3. the local cache, refreshed from Yahoo for missing dates unless offline
+   (price_source = auto or yahoo; `cache` never goes to the network);
+4. other Prices sheet rows (left by an earlier refresh).
+With price_source = sheet only 1 and 4 are used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Problem
+from ..models.inputs import Portfolio
+from .base import Quote, business_days_between, calendar_days_for, last_bar
+from .cache import CachedProvider, PriceCache
+
+RECENT_DAYS = 14  # calendar days looked back for a "latest" close
+
+
+def offline() -> bool:
+    return os.environ.get("XL_REBALANCER_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def market_provider(
+    price_source: str, cache_path: Path | None = None, network: bool = True
+) -> CachedProvider | None:
+    """The cache, with Yahoo behind it where the settings and the machine allow."""
+    if price_source == "sheet":
+        return None
+    upstream = None
+    if network and price_source in {"auto", "yahoo"} and not offline():
+        from .yahoo import YahooProvider
+
+        upstream = YahooProvider()
+    return CachedProvider(PriceCache(cache_path), upstream)
+
+
+@dataclass
+class QuoteSet:
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def latest_quotes(
+    portfolio: Portfolio,
+    symbols: Sequence[str],
+    as_of: dt.date,
+    *,
+    prices_file: Path | None = None,
+    market: CachedProvider | None = None,
+    history_days: int = 0,
+) -> QuoteSet:
+    """Latest raw close per symbol by the precedence above; `failed` says why one is missing.
+
+    `history_days` (trading days) widens the market fetch so the cache also holds the
+    history the estimators need.
+    """
+    out = QuoteSet()
+    sheet = {p.symbol: p for p in portfolio.prices}
+    for row in portfolio.prices:
+        if row.source == "manual" and row.symbol in symbols:
+            out.quotes[row.symbol] = Quote(row.symbol, row.price, row.as_of, "manual")
+    wanted = [s for s in symbols if s not in out.quotes]
+    if prices_file is not None and wanted and portfolio.settings.price_source != "sheet":
+        from .file import FilePriceProvider
+
+        _take(out, FilePriceProvider(prices_file), wanted, as_of, RECENT_DAYS)
+        wanted = [s for s in symbols if s not in out.quotes]
+    if market is not None and wanted:
+        _take(out, market, wanted, as_of, max(RECENT_DAYS, calendar_days_for(history_days)))
+        out.warnings.extend(market.warnings)
+    for symbol in symbols:
+        if symbol not in out.quotes and symbol in sheet:
+            row = sheet[symbol]
+            out.quotes[symbol] = Quote(symbol, row.price, row.as_of, row.source)
+            out.failed.pop(symbol, None)
+    return out
+
+
+def _take(out: QuoteSet, provider: object, symbols: list[str], as_of: dt.date, days: int) -> None:
+    fetched = provider.history(symbols, as_of - dt.timedelta(days=days), as_of)  # type: ignore[attr-defined]
+    for symbol in symbols:
+        bar = last_bar(fetched.bars.get(symbol, []), as_of)
+        if bar is not None:
+            out.quotes[symbol] = Quote(symbol, bar.close, bar.date, getattr(provider, "name", ""))
+            out.failed.pop(symbol, None)
+        else:
+            out.failed.setdefault(symbol, fetched.failed.get(symbol, "no price"))
+
+
+def stale_warnings(quotes: dict[str, Quote], as_of: dt.date, limit: int) -> list[tuple[str, int]]:
+    """Symbols whose price is more than `limit` trading days older than `as_of`."""
+    out = []
+    for symbol, quote in quotes.items():
+        if quote.as_of is not None:
+            age = business_days_between(quote.as_of, as_of)
+            if age > limit:
+                out.append((symbol, age))
+    return out

@@ -1,0 +1,135 @@
+"""Yahoo Finance through yfinance: one batched download, retries, raw closes.
+
+yfinance's `Close` is already adjusted for every split up to the day of the download
+(yfinance issue #687: Apple's close of 2020-08-28 shows 124.81, it traded at 499.23).
+We always download through today and multiply each close back by the splits after it,
+so the bars we hand on are the closes as traded, whatever day they were fetched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import PriceError
+from .base import Bar, FetchResult
+
+
+class YahooProvider:
+    """Daily bars from Yahoo; yfinance is imported on first use, not at start-up."""
+
+    name = "yahoo"
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.today = today
+
+    def history(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
+        result = FetchResult()
+        pending = sorted(set(symbols))
+        reasons: dict[str, str] = {}
+        for attempt in range(self.retries):
+            if not pending:
+                break
+            if attempt:
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                frame = self._download(pending, start)
+            except Exception as exc:  # yfinance raises many kinds; all mean "try again"
+                reasons = {s: f"download failed: {exc}" for s in pending}
+                continue
+            still = []
+            for symbol in pending:
+                bars = parse_download(frame, symbol)
+                if bars:
+                    result.bars[symbol] = [b for b in bars if start <= b.date <= end]
+                else:
+                    still.append(symbol)
+                    reasons[symbol] = "no data from Yahoo (unknown or delisted symbol?)"
+            pending = still
+        for symbol in pending:
+            result.failed[symbol] = reasons.get(symbol, "no data")
+        if (
+            pending
+            and len(pending) == len(set(symbols))
+            and all(r.startswith("download failed") for r in result.failed.values())
+        ):
+            raise PriceError(
+                f"Yahoo could not be reached for {', '.join(pending)}: "
+                f"{next(iter(result.failed.values()))}",
+                pending,
+            )
+        return result
+
+    def _download(self, symbols: list[str], start: dt.date) -> Any:
+        import yfinance as yf
+
+        # end=None: through today, so every split that adjusts these closes is in the frame.
+        return yf.download(
+            symbols,
+            start=start.isoformat(),
+            end=None,
+            actions=True,
+            auto_adjust=False,
+            progress=False,
+            threads=True,
+            timeout=self.timeout,
+            group_by="column",
+            multi_level_index=True,
+        )
+
+
+def parse_download(frame: Any, symbol: str) -> list[Bar]:
+    """Raw-close bars of one ticker from a `yf.download(..., actions=True)` frame."""
+    if frame is None or getattr(frame, "empty", True):
+        return []
+    columns = frame.columns
+
+    def column(name: str) -> Any:
+        if getattr(columns, "nlevels", 1) > 1:
+            return frame[(name, symbol)] if (name, symbol) in columns else None
+        return frame[name] if name in columns else None
+
+    close = column("Close")
+    if close is None:
+        return []
+    splits = column("Stock Splits")
+    dividends = column("Dividends")
+    rows = []
+    for i, stamp in enumerate(frame.index):
+        value = _num(close.iloc[i])
+        if value is None or value <= 0:
+            continue
+        split = _num(splits.iloc[i]) if splits is not None else None
+        dividend = _num(dividends.iloc[i]) if dividends is not None else None
+        rows.append((stamp.date(), value, dividend or 0.0, split if split and split > 0 else 1.0))
+    bars: list[Bar] = []
+    factor = 1.0
+    for day, adjusted, dividend, split in reversed(rows):
+        # A split on day t adjusts the closes before t; t itself trades post-split.
+        bars.append(Bar(day, round(adjusted * factor, 6), dividend * factor, split))
+        factor *= split
+    bars.reverse()
+    return bars
+
+
+def _num(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
