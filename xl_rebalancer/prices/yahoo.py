@@ -35,7 +35,7 @@ class YahooProvider:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self.today = today
 
     def history(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
