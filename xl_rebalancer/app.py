@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import PriceError, Problem
+from .errors import InputError, PriceError, Problem
 from .io import schema as s
 from .io.outputs import drift_sheet, log_entries, log_sheet, summary_sheet, trades_sheet
 from .io.reader import WorkbookInput, read_workbook
@@ -151,6 +151,18 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
     clock = time.perf_counter()
     digest = file_hash(path) if path.exists() else ""
     book = validate(path, options)
+    strategy = book.portfolio.settings.strategy
+    if command != "refresh-prices" and strategy != "targets":
+        raise InputError(
+            [
+                Problem(
+                    f"strategy {strategy} is not available in this version yet; set strategy to "
+                    "targets (the Targets sheet as given)",
+                    book.locator.title("Settings"),
+                    book.locator.settings_cells.get("strategy"),
+                )
+            ]
+        )
     refresh = command in {"refresh-prices", "run"}
     found = resolve_prices(book, options, history=refresh)
     report = RunReport(

@@ -120,3 +120,31 @@ def test_refresh_from_a_price_file(apple_book, tmp_path):
     prices = _prices(apple_book)
     assert prices["AAPL"][:1] == (499.23,) and prices["AAPL"][2] == "file"
     assert prices["MSFT"][1].date() == D(2020, 8, 28)
+
+
+def test_symbol_missing_from_the_feed_warns_when_an_old_price_is_used(apple_book, recorded_yahoo):
+    wb = load_workbook(apple_book, keep_vba=True)
+    wb["Holdings"].append(["Taxable", "OLDCO", 5])
+    wb["Prices"].append(["OLDCO", 12.5, dt.datetime(2020, 8, 27), "yahoo"])
+    wb.save(apple_book)
+    report = run_engine(apple_book, "refresh-prices")
+    missing = [w for w in report.warnings if "missing from the yahoo feed" in w.message]
+    assert len(missing) == 1 and "OLDCO" in missing[0].message
+    assert _prices(apple_book)["OLDCO"][0] == 12.5
+
+
+def test_history_for_the_estimators_is_cached(apple_book, recorded_yahoo, monkeypatch):
+    wb = load_workbook(apple_book, keep_vba=True)
+    for row in wb["Settings"].iter_rows(min_row=2):
+        if row[0].value == "strategy":
+            row[1].value = "min_variance"
+        if row[0].value == "lookback_days":
+            row[1].value = 10
+    wb.save(apple_book)
+    run_engine(apple_book, "refresh-prices")
+    starts = {start for _, start in recorded_yahoo}
+    assert min(starts) <= "2020-08-14", "the fetch did not reach back lookback_days"
+    from xl_rebalancer.errors import InputError
+
+    with pytest.raises(InputError, match="not available in this version"):
+        run_engine(apple_book, "rebalance")

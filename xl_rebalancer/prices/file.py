@@ -49,7 +49,12 @@ class FilePriceProvider:
         if self.path.suffix.lower() in {".parquet", ".pq"}:
             import pandas as pd
 
-            frame = pd.read_parquet(self.path)
+            try:
+                frame = pd.read_parquet(self.path)
+            except ImportError as exc:
+                raise PriceError(
+                    f"reading {self.path.name} needs pyarrow: pip install 'xl-rebalancer[parquet]'"
+                ) from exc
             frame = (
                 frame.reset_index()
                 if "date" not in [str(c).lower() for c in frame.columns]

@@ -82,7 +82,17 @@ def latest_quotes(
         if symbol not in out.quotes and symbol in sheet:
             row = sheet[symbol]
             out.quotes[symbol] = Quote(symbol, row.price, row.as_of, row.source)
-            out.failed.pop(symbol, None)
+            reason = out.failed.pop(symbol, None)
+            if reason and market is not None and market.upstream is not None:
+                out.warnings.append(
+                    Problem(
+                        f"{symbol} is missing from the {market.name} feed ({reason}); using the "
+                        f"Prices sheet's {row.price:g} of {row.as_of or 'unknown date'}",
+                        "Prices",
+                        None,
+                        "warning",
+                    )
+                )
     return out
 
 
