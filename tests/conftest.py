@@ -13,11 +13,13 @@ import pytest
 from xl_rebalancer.excel.template import build_workbook
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(os.environ.get("XL_REBALANCER_REFERENCE",
-                               REPO.parent / "shared" / "data" / "reference"))
+REFERENCE = Path(
+    os.environ.get("XL_REBALANCER_REFERENCE", REPO.parent / "shared" / "data" / "reference")
+)
 needs_reference = pytest.mark.skipif(
     not (REFERENCE / "pypfopt_stock_prices.csv").exists(),
-    reason=f"peer reference price data not found at {REFERENCE} (set XL_REBALANCER_REFERENCE)")
+    reason=f"peer reference price data not found at {REFERENCE} (set XL_REBALANCER_REFERENCE)",
+)
 
 
 def sha256(path: Path) -> str:

@@ -123,6 +123,9 @@ TARGETS = SheetSpec(
         C("Substitute", "substitute", width=11),
         C("MinWeight", "min_weight", number_format=FMT_PCT, width=11),
         C("MaxWeight", "max_weight", number_format=FMT_PCT, width=11),
+        # Not in the contract: the symbols a careful manager treats as substantially
+        # identical to this one (VOO, IVV), so buying either washes a loss on the other.
+        C("IdenticalTo", "identical_to", width=14),
     ),
     description="Target weights by Symbol or by AssetClass; they add up to 1.",
 )

@@ -20,6 +20,7 @@ from .types import (
     Positive,
     PriceSourceName,
     Symbol,
+    SymbolList,
     Text,
     TradeAction,
     to_token,
@@ -208,6 +209,7 @@ class Target(Row):
     substitute: Symbol | None = None
     min_weight: Fraction | None = None
     max_weight: Fraction | None = None
+    identical_to: SymbolList | None = None
 
     @model_validator(mode="after")
     def _one_key(self) -> Target:

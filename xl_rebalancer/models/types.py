@@ -108,6 +108,17 @@ def to_symbol(value: Any) -> Any:
     return value
 
 
+def to_symbol_list(value: Any) -> Any:
+    """ "VOO, IVV; SPY" → ("VOO", "IVV", "SPY")."""
+    _reject_excel_error(value)
+    if isinstance(value, str):
+        parts = [to_symbol(p) for p in value.replace(";", ",").split(",")]
+        return tuple(p for p in parts if p) or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (to_symbol(value),)
+    return value
+
+
 def to_text(value: Any) -> Any:
     _reject_excel_error(value)
     if isinstance(value, float) and value.is_integer():
@@ -140,6 +151,7 @@ Date = Annotated[dt.date, BeforeValidator(to_date)]
 Bool = Annotated[bool, BeforeValidator(to_bool)]
 Symbol = Annotated[str, BeforeValidator(to_symbol), Field(min_length=1, max_length=32)]
 Text = Annotated[str, BeforeValidator(to_text), Field(min_length=1)]
+SymbolList = Annotated[tuple[str, ...], BeforeValidator(to_symbol_list)]
 
 AccountType = Annotated[Literal["taxable", "tax_deferred", "tax_exempt"], BeforeValidator(to_token)]
 ConstraintScope = Annotated[Literal["symbol", "asset_class", "account"], BeforeValidator(to_token)]

@@ -1,0 +1,226 @@
+"""Wash sales across every account of the household (IRC §1091, IRS Pub. 550).
+
+A loss on a sale is disallowed when substantially identical shares are bought within
+`days` before or after it, in *any* account (a purchase in an IRA washes a loss in a
+taxable account, Rev. Rul. 2008-5). The disallowed loss moves into the basis of the
+replacement shares, and their holding period starts where the sold shares' did;
+replacement shares are matched in order of acquisition, each used once, and when
+fewer shares are bought back than were sold only that fraction of the loss is
+disallowed (Treas. Reg. §1.1091-1(b), (c), (e)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..models.inputs import Portfolio
+
+
+@dataclass(frozen=True)
+class Purchase:
+    account: str
+    symbol: str
+    date: dt.date
+    shares: float
+    source: str  # where it came from, for the BlockedBy column
+    lot_key: tuple[str, str] | None = None  # (account, lot id) when it is a tax lot
+
+    def describe(self) -> str:
+        return f"BUY {self.shares:g} {self.symbol} in {self.account} on {self.date} ({self.source})"
+
+
+@dataclass(frozen=True)
+class LossSale:
+    account: str
+    symbol: str
+    date: dt.date
+    shares: float
+    loss: float | None  # positive amount lost; None when the sheet does not say (cautious)
+    source: str
+    holding_start: dt.date | None = None
+
+    def describe(self) -> str:
+        amount = f"a loss of {self.loss:,.2f}" if self.loss is not None else "a possible loss"
+        return (
+            f"SELL {self.shares:g} {self.symbol} in {self.account} on {self.date} at "
+            f"{amount} ({self.source})"
+        )
+
+
+@dataclass(frozen=True)
+class WashMatch:
+    """Replacement shares matched to a loss sale, with the loss moved into their basis."""
+
+    sale: LossSale
+    purchase: Purchase
+    shares: float
+    disallowed_loss: float
+    holding_start: dt.date | None
+
+
+def identical_sets(portfolio: Portfolio) -> dict[str, frozenset[str]]:
+    """Each symbol's substantially identical set (itself included), from Targets.IdenticalTo.
+
+    The relation is made symmetric and transitive: if VOO lists IVV and IVV lists SPY,
+    all three are one set.
+    """
+    parent: dict[str, str] = {}
+
+    def find(symbol: str) -> str:
+        while parent.setdefault(symbol, symbol) != symbol:
+            parent[symbol] = parent[parent[symbol]]
+            symbol = parent[symbol]
+        return symbol
+
+    for target in portfolio.targets:
+        if target.symbol and target.identical_to:
+            for twin in target.identical_to:
+                parent[find(twin)] = find(target.symbol)
+    groups: dict[str, set[str]] = {}
+    for symbol in list(parent):
+        groups.setdefault(find(symbol), set()).add(symbol)
+    return {s: frozenset(groups[find(s)]) for s in parent}
+
+
+def same_security(a: str, b: str, identical: dict[str, frozenset[str]]) -> bool:
+    return a == b or b in identical.get(a, frozenset())
+
+
+def past_purchases(portfolio: Portfolio) -> list[Purchase]:
+    """Purchases on record: Transactions BUY rows and every tax lot's acquisition."""
+    out = [
+        Purchase(t.account, t.symbol, t.date, t.shares, f"Transactions row {t.row}")
+        for t in portfolio.transactions
+        if t.action == "BUY"
+    ]
+    out += [
+        Purchase(
+            lot.account,
+            lot.symbol,
+            lot.acquired,
+            lot.shares,
+            f"TaxLots row {lot.row}, lot {lot.lot_id}",
+            (lot.account, lot.lot_id),
+        )
+        for lot in portfolio.lots
+    ]
+    return out
+
+
+def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
+    """Loss sales on record in taxable accounts, and notes for sales of unknown gain.
+
+    A SELL without RealizedGain is read cautiously as a possible loss.
+    """
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    sales, notes = [], []
+    for t in portfolio.transactions:
+        if t.action != "SELL" or t.account not in taxable:
+            continue
+        if t.realized_gain is None:
+            notes.append(
+                f"Transactions row {t.row}: SELL {t.symbol} has no RealizedGain; "
+                "treated as a possible loss for wash-sale checks"
+            )
+            sales.append(
+                LossSale(t.account, t.symbol, t.date, t.shares, None, f"Transactions row {t.row}")
+            )
+        elif t.realized_gain < 0:
+            sales.append(
+                LossSale(
+                    t.account,
+                    t.symbol,
+                    t.date,
+                    t.shares,
+                    -t.realized_gain,
+                    f"Transactions row {t.row}",
+                )
+            )
+    return sales, notes
+
+
+def in_window(day: dt.date, center: dt.date, days: int) -> bool:
+    return abs((day - center).days) <= days
+
+
+def sale_blockers(
+    symbol: str,
+    sale_date: dt.date,
+    purchases: Iterable[Purchase],
+    days: int,
+    identical: dict[str, frozenset[str]],
+    own_lot: tuple[str, str] | None = None,
+) -> list[Purchase]:
+    """Purchases that would wash a loss sale of `symbol` on `sale_date`.
+
+    The sold lot's own purchase is not a replacement for itself.
+    """
+    return [
+        p
+        for p in purchases
+        if same_security(symbol, p.symbol, identical)
+        and in_window(p.date, sale_date, days)
+        and not (own_lot is not None and p.lot_key == own_lot)
+    ]
+
+
+def buy_blockers(
+    symbol: str,
+    buy_date: dt.date,
+    loss_sales: Iterable[LossSale],
+    days: int,
+    identical: dict[str, frozenset[str]],
+) -> list[LossSale]:
+    """Loss sales that a purchase of `symbol` on `buy_date` would wash."""
+    return [
+        s
+        for s in loss_sales
+        if same_security(symbol, s.symbol, identical) and in_window(s.date, buy_date, days)
+    ]
+
+
+def match_wash_sales(
+    sales: Sequence[LossSale],
+    purchases: Sequence[Purchase],
+    days: int,
+    identical: dict[str, frozenset[str]] | None = None,
+) -> list[WashMatch]:
+    """Allocate disallowed losses to replacement shares, as §1.1091-1 does.
+
+    Sales are taken in date order; each takes replacement shares in order of
+    acquisition within its window, each share used once. The disallowed part of a
+    sale's loss is loss × (matched shares / sold shares), spread over the matched
+    purchases pro rata to their shares.
+    """
+    identical = identical or {}
+    left = {id(p): p.shares for p in purchases}
+    ordered = sorted(purchases, key=lambda p: (p.date, p.source))
+    out: list[WashMatch] = []
+    for sale in sorted(sales, key=lambda s: (s.date, s.source)):
+        if sale.loss is None or sale.loss <= 0 or sale.shares <= 0:
+            continue
+        need = sale.shares
+        for purchase in ordered:
+            if need <= 1e-12:
+                break
+            if (
+                left[id(purchase)] <= 1e-12
+                or not same_security(sale.symbol, purchase.symbol, identical)
+                or not in_window(purchase.date, sale.date, days)
+            ):
+                continue
+            take = min(need, left[id(purchase)])
+            left[id(purchase)] -= take
+            need -= take
+            out.append(
+                WashMatch(
+                    sale,
+                    purchase,
+                    take,
+                    round(sale.loss * take / sale.shares, 2),
+                    sale.holding_start,
+                )
+            )
+    return out
