@@ -93,3 +93,18 @@ def test_init_copies_the_template(tmp_path: Path):
     assert cli("init", str(target)).returncode == 1  # exists
     empty = cli("validate", str(target))
     assert empty.returncode == 1 and "no target weights" in empty.stderr
+
+
+def test_harvest_and_rebalance_write_tax_harvest(demo_files, tmp_path: Path):
+    book, prices = demo_files
+    out = tmp_path / "harvest.xlsm"
+    run = cli("harvest", str(book), "--prices", str(prices), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "Tax-loss harvest candidates" in run.stdout
+    wb = load_workbook(out, read_only=True)
+    assert "TaxHarvest" in wb.sheetnames and "Trades" not in wb.sheetnames
+    rows = list(wb["TaxHarvest"].iter_rows(min_row=1, values_only=True))
+    assert rows[0][:3] == ("Account", "Symbol", "LotId") and len(rows) > 1
+    out2 = tmp_path / "rebalanced.xlsm"
+    assert cli("rebalance", str(book), "--prices", str(prices), "--out", str(out2)).returncode == 0
+    assert "TaxHarvest" in load_workbook(out2, read_only=True).sheetnames

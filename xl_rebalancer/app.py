@@ -16,14 +16,21 @@ from typing import Any
 from . import __version__
 from .errors import InputError, PriceError, Problem
 from .io import schema as s
-from .io.outputs import drift_sheet, log_entries, log_sheet, summary_sheet, trades_sheet
+from .io.outputs import (
+    drift_sheet,
+    harvest_sheet,
+    log_entries,
+    log_sheet,
+    summary_sheet,
+    trades_sheet,
+)
 from .io.reader import WorkbookInput, read_workbook
 from .io.writer import SheetOutput, WorkbookEdit, save_workbook
 from .models.results import RebalanceResult
 from .prices.base import Quote
 from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
 
-COMMANDS = ("validate", "refresh-prices", "drift", "rebalance", "run")
+COMMANDS = ("validate", "refresh-prices", "drift", "rebalance", "harvest", "run")
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,8 @@ def _first_use(book: WorkbookInput, symbol: str, why: str) -> Problem:
 
 
 def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions()) -> RunReport:
-    """`refresh-prices`, `drift`, `rebalance` or `run` on one workbook, saved once, atomically."""
+    """`refresh-prices`, `drift`, `rebalance`, `harvest` or `run` on one workbook, saved once,
+    atomically."""
     from .engine.rebalance import rebalance
 
     if command not in COMMANDS:
@@ -170,7 +178,7 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
     )
     if command != "refresh-prices":
         prices = {sym: q.price for sym, q in found.quotes.items()}
-        report.result = rebalance(book.portfolio, prices, trade=command != "drift")
+        report.result = rebalance(book.portfolio, prices, trade=command in {"rebalance", "run"})
         report.warnings += list(report.result.warnings)
     report.seconds = time.perf_counter() - clock
     if not options.dry_run:
@@ -214,7 +222,9 @@ def _sheets(
                 decorate=lambda ws: add_dropdowns(ws, s.PRICES),
             )
         )
-    if report.result is not None:
+    if report.command == "harvest" and report.result is not None:
+        sheets.append(harvest_sheet(report.result))
+    elif report.result is not None:
         extra = [
             ("Command", report.command),
             ("Engine version", __version__),
@@ -224,7 +234,7 @@ def _sheets(
         ]
         sheets.append(drift_sheet(report.result))
         if report.command != "drift":
-            sheets.append(trades_sheet(report.result))
+            sheets += [trades_sheet(report.result), harvest_sheet(report.result)]
         sheets.append(summary_sheet(report.result, extra))
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
     return sheets

@@ -232,6 +232,40 @@ def show_report(report: Any) -> None:
         if report.output:
             console.print(f"Wrote {report.output}")
         return
+    if report.command == "harvest":
+        harvest = Table(title="Tax-loss harvest candidates", title_justify="left")
+        for header in (
+            "Account",
+            "Symbol",
+            "Lot",
+            "Shares",
+            "Loss",
+            "Term",
+            "Substitute",
+            "Wash sale",
+            "Est. saving",
+        ):
+            harvest.add_column(
+                header, justify="right" if header in {"Shares", "Loss", "Est. saving"} else "left"
+            )
+        for h in result.harvest:
+            harvest.add_row(
+                h.account,
+                h.symbol,
+                h.lot_id,
+                f"{h.shares:,.6g}",
+                f"{h.unrealized_loss:,.2f}",
+                h.term,
+                h.substitute or "",
+                h.wash_sale,
+                f"{h.est_tax_saving:,.2f}",
+            )
+        console.print(
+            harvest if result.harvest else "No lot passes tlh_min_loss and tlh_min_loss_pct."
+        )
+        if report.output:
+            console.print(f"Wrote {report.output}")
+        return
     if report.command != "drift" and result.trades:
         trades = Table(title="Trades", title_justify="left")
         for header in (
@@ -293,6 +327,7 @@ def _engine_command(name: str, doc: str) -> None:
 _engine_command("refresh-prices", "Fill the Prices sheet (and the local price cache).")
 _engine_command("drift", "Write Drift, Summary and Log.")
 _engine_command("rebalance", "Write Drift, Trades, Summary and Log.")
+_engine_command("harvest", "Write TaxHarvest: lots worth harvesting and what blocks them.")
 _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button).")
 
 

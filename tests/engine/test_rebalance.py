@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.errors import InfeasibleError, PriceError
-from xl_rebalancer.models import Account, Constraint, Holding, Portfolio, Settings, Target, TaxLot
+from xl_rebalancer.models import (
+    Account,
+    Constraint,
+    Holding,
+    Portfolio,
+    Settings,
+    Target,
+    TaxLot,
+    Transaction,
+)
 
 PRICES = {"AAA": 60.0, "BBB": 100.0}
 
@@ -130,7 +139,9 @@ def households(draw):
                             symbol=symbol,
                             lot_id=f"{symbol}-{k}",
                             acquired=dt.date(2018, 1, 1)
-                            + dt.timedelta(days=draw(st.integers(0, 3000))),
+                            + dt.timedelta(
+                                days=draw(st.one_of(st.integers(0, 3000), st.integers(3060, 3100)))
+                            ),
                             shares=size,
                             cost_basis=round(size * prices[symbol] * draw(st.floats(0.3, 2.0)), 2),
                         )
@@ -140,7 +151,7 @@ def households(draw):
     total = sum(raw) + cash_raw or 1
     weights = [r / total for r in raw]
     targets = [Target(symbol=s, target_weight=w) for s, w in zip(symbols, weights, strict=True)]
-    targets.append(Target(symbol="CASH", target_weight=1 - sum(weights)))
+    targets.append(Target(symbol="CASH", target_weight=max(0.0, 1 - sum(weights))))
     settings_ = Settings(
         valuation_date=dt.date(2026, 6, 30),
         lot_method=draw(st.sampled_from(["min_tax", "hifo", "fifo", "lifo"])),
@@ -191,3 +202,85 @@ def test_invariants_on_random_households(case):
     assert after + costs == pytest.approx(before + p.settings.cash_flow, abs=0.05)
     assert result.summary_value("Total value after") == pytest.approx(after, abs=0.05)
     assert rebalance(p, prices) == result, "same input, same output"
+    _assert_no_wash_sale(p, result)
+
+
+def _assert_no_wash_sale(p: Portfolio, result) -> None:
+    """No loss sale next to a purchase in the window, and no buy after a loss sale."""
+    valuation, days = p.settings.valuation_date, p.settings.wash_sale_days
+    losses = {t.symbol for t in result.trades if t.action == "SELL" and (t.realized_gain or 0) < 0}
+    bought = {t.symbol for t in result.trades if t.action == "BUY"}
+    assert not losses & bought, "bought a symbol sold at a loss in the same run"
+    for t in result.trades:
+        if t.action == "SELL" and (t.realized_gain or 0) < 0:
+            recent = [
+                lot
+                for lot in p.lots
+                if lot.symbol == t.symbol
+                and abs((lot.acquired - valuation).days) <= days
+                and not (lot.account == t.account and lot.lot_id == t.lot_id)
+            ]
+            assert not recent, (
+                f"loss sale of {t.symbol} washed by a purchase on {recent[0].acquired}"
+            )
+
+
+def test_loss_lot_washed_by_an_ira_purchase_is_kept():
+    # AAA is overweight; lot L2 ($70 basis) would sell at a loss, but AAA was bought in
+    # the IRA 10 days ago, so L2 is kept and the sale comes from L1 (a gain) instead.
+    p = portfolio(lot_method="hifo").model_copy(
+        update={
+            "accounts": (
+                *portfolio().accounts,
+                Account(account="IRA", type="tax_deferred", cash=0),
+            ),
+            "holdings": (*portfolio().holdings, Holding(account="IRA", symbol="AAA", shares=1)),
+            "transactions": (
+                Transaction(
+                    date=dt.date(2026, 1, 5),
+                    account="IRA",
+                    symbol="AAA",
+                    action="BUY",
+                    shares=1,
+                    price=61,
+                ),
+            ),
+        }
+    )
+    result = rebalance(p, PRICES)
+    sells = [
+        (t.lot_id, t.realized_gain)
+        for t in result.trades
+        if t.action == "SELL" and t.account == "Brokerage"
+    ]
+    assert sells and all(lot == "L1" and gain > 0 for lot, gain in sells)
+    assert any("wash sale" in w.message and "L2" in w.message for w in result.warnings)
+    allowed = rebalance(
+        p.model_copy(update={"settings": p.settings.model_copy(update={"allow_wash_sales": True})}),
+        PRICES,
+    )
+    assert [
+        t.lot_id for t in allowed.trades if t.action == "SELL" and t.account == "Brokerage"
+    ] == ["L2"]
+
+
+def test_no_buy_after_a_recent_loss_sale_in_any_account():
+    # BBB is underweight, but it was sold at a loss 5 days ago: no BUY of BBB.
+    p = portfolio().model_copy(
+        update={
+            "transactions": (
+                Transaction(
+                    date=dt.date(2026, 1, 10),
+                    account="Brokerage",
+                    symbol="BBB",
+                    action="SELL",
+                    shares=5,
+                    price=90,
+                    realized_gain=-50,
+                ),
+            )
+        }
+    )
+    result = rebalance(p, PRICES)
+    assert not [t for t in result.trades if t.action == "BUY" and t.symbol == "BBB"]
+    assert any("no BUY of BBB" in w.message for w in result.warnings)

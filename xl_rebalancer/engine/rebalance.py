@@ -35,7 +35,16 @@ from .drift import (
     line_value,
     target_lines,
 )
-from .lots import order_lots, relieve, tax_rate
+from .harvest import harvest_candidates
+from .lots import basis_per_share, order_lots, relieve, tax_rate
+from .wash import (
+    LossSale,
+    buy_blockers,
+    identical_sets,
+    past_loss_sales,
+    past_purchases,
+    sale_blockers,
+)
 
 TYPE_SELL_ORDER = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
 EPS = 1e-9
@@ -160,7 +169,9 @@ def rebalance(
     summary = _summary(
         portfolio, trades, after_rows, total_before, cash_before, household, triggered
     )
+    harvest = harvest_candidates(portfolio, prices)
     return RebalanceResult(
+        harvest=tuple(harvest),
         drift=tuple(after_rows),
         trades=tuple(trades),
         summary=tuple(summary),
@@ -265,12 +276,50 @@ class _Book:
         self.warnings = warnings
         self.trades: list[Trade] = []
         self.cost_rate = self.st.cost_bps / 10_000.0
+        self.identical = identical_sets(portfolio)
+        self.purchases = past_purchases(portfolio)
+        self.loss_sales, notes = past_loss_sales(portfolio)
+        self.warnings.extend(Problem(n, "Transactions", None, "info") for n in notes)
+        self.blocked: dict[tuple[str, str], list[TaxLot]] = {}
 
     def round_shares(self, shares: float) -> float:
         return float(math.floor(shares + 0.5)) if self.st.whole_shares else round(shares, 6)
 
     def _class(self, symbol: str) -> str:
         return self.household.classes.get(symbol, "")
+
+    def _blocked_lots(self, account: str, symbol: str, price: float) -> list[TaxLot]:
+        """Loss lots whose sale a recent purchase would wash (unless wash sales are allowed)."""
+        key = (account, symbol)
+        if key not in self.blocked:
+            blocked = []
+            if self.accounts[account].taxable and not self.st.allow_wash_sales:
+                valuation = self.st.valuation_date
+                assert valuation is not None
+                for lot in self.lots.get(key, []):
+                    if basis_per_share(lot) <= price:
+                        continue
+                    blockers = sale_blockers(
+                        symbol,
+                        valuation,
+                        self.purchases,
+                        self.st.wash_sale_days,
+                        self.identical,
+                        own_lot=(account, lot.lot_id),
+                    )
+                    if blockers:
+                        blocked.append(lot)
+                        self.warnings.append(
+                            Problem(
+                                f"lot {lot.lot_id} of {symbol} in {account} is kept: selling it at a "
+                                f"loss would be a wash sale ({blockers[0].describe()})",
+                                "TaxLots",
+                                None,
+                                "warning",
+                            )
+                        )
+            self.blocked[key] = blocked
+        return self.blocked[key]
 
     def sell(self, symbol: str, shares: float, reason: str, only: str | None = None) -> float:
         """Sell up to `shares`, tax-free accounts first; returns the shares sold."""
@@ -289,6 +338,7 @@ class _Book:
             if left <= EPS:
                 break
             held = self.household.shares[(account, symbol)]
+            held -= sum(lot.shares for lot in self._blocked_lots(account, symbol, price))
             take = min(left, held)
             if self.st.whole_shares and take < held:
                 take = math.floor(take + EPS)
@@ -305,8 +355,9 @@ class _Book:
         valuation = st.valuation_date
         assert valuation is not None
         if lots:
+            blocked = {id(lot) for lot in self._blocked_lots(account, symbol, price)}
             ordered = order_lots(
-                lots,
+                [lot for lot in lots if id(lot) not in blocked],
                 st.lot_method,
                 price=price,
                 sale_date=valuation,
@@ -343,6 +394,18 @@ class _Book:
                     )
                 )
                 self.household.cash[account] += value - cost
+                if acct.taxable and piece.gain < 0:
+                    self.loss_sales.append(
+                        LossSale(
+                            account,
+                            symbol,
+                            valuation,
+                            piece.shares,
+                            -piece.gain,
+                            f"this run, lot {piece.lot.lot_id}",
+                            piece.lot.holding_from,
+                        )
+                    )
                 lot = piece.lot
                 left = lot.shares - piece.shares
                 remaining[id(lot)] = lot.model_copy(
@@ -398,6 +461,22 @@ class _Book:
 
     def buy(self, symbol: str, shares: float, reserve: float, reason: str) -> None:
         price = self.household.prices[symbol]
+        if not self.st.allow_wash_sales:
+            valuation = self.st.valuation_date
+            assert valuation is not None
+            blockers = buy_blockers(
+                symbol, valuation, self.loss_sales, self.st.wash_sale_days, self.identical
+            )
+            if blockers:
+                self.warnings.append(
+                    Problem(
+                        f"no BUY of {symbol}: it would wash {blockers[0].describe()}",
+                        None,
+                        None,
+                        "warning",
+                    )
+                )
+                return
         total_cash = self.household.total_cash
         budgets = {}
         for account in self.order:

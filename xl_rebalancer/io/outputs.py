@@ -76,6 +76,10 @@ def trades_sheet(result: RebalanceResult) -> SheetOutput:
     return SheetOutput(s.TRADES, [t.model_dump() for t in result.trades])
 
 
+def harvest_sheet(result: RebalanceResult) -> SheetOutput:
+    return SheetOutput(s.TAX_HARVEST, [h.model_dump() for h in result.harvest])
+
+
 def summary_sheet(result: RebalanceResult, extra: list[tuple[str, Any]]) -> SheetOutput:
     rows = [{"key": i.key, "value": i.value} for i in result.summary]
     rows += [{"key": k, "value": v} for k, v in extra]

@@ -1,0 +1,97 @@
+"""Tax-loss-harvest candidates: taxable lots whose loss is worth taking, and what blocks them.
+
+A lot qualifies when its unrealized loss is at least `tlh_min_loss` (money) and at
+least `tlh_min_loss_pct` of its basis. Its sale is blocked when a purchase of the
+same or a substantially identical security within the wash-sale window, in any
+account, would wash the loss (the lot's own purchase excepted). A blocked lot shows
+its would-be saving as 0: nothing can be saved by selling it now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..models.checks import symbol_classes
+from ..models.inputs import Portfolio
+from ..models.results import HarvestRow
+from .lots import holding_term, tax_rate
+from .wash import Purchase, identical_sets, past_purchases, sale_blockers, same_security
+
+
+def harvest_candidates(
+    portfolio: Portfolio,
+    prices: Mapping[str, float],
+    purchases: list[Purchase] | None = None,
+) -> list[HarvestRow]:
+    """One row per qualifying lot, largest saving first."""
+    st = portfolio.settings
+    valuation = st.valuation_date
+    assert valuation is not None
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    identical = identical_sets(portfolio)
+    substitutes = substitute_for(portfolio, prices, identical)
+    purchases = past_purchases(portfolio) if purchases is None else purchases
+    rows = []
+    for lot in portfolio.lots:
+        if lot.account not in taxable or lot.shares <= 0 or lot.symbol not in prices:
+            continue
+        price = prices[lot.symbol]
+        loss = lot.cost_basis - lot.shares * price
+        if loss < st.tlh_min_loss or loss < st.tlh_min_loss_pct * lot.cost_basis or loss <= 0:
+            continue
+        term = holding_term(lot.holding_from, valuation)
+        blockers = sale_blockers(
+            lot.symbol,
+            valuation,
+            purchases,
+            st.wash_sale_days,
+            identical,
+            own_lot=(lot.account, lot.lot_id),
+        )
+        saving = loss * tax_rate(term, st.st_tax_rate, st.lt_tax_rate)
+        rows.append(
+            HarvestRow(
+                account=lot.account,
+                symbol=lot.symbol,
+                lot_id=lot.lot_id,
+                shares=lot.shares,
+                price=price,
+                unrealized_loss=round(loss, 2),
+                term=term,
+                substitute=substitutes.get(lot.symbol),
+                wash_sale="blocked" if blockers else "clear",
+                blocked_by="; ".join(b.describe() for b in blockers) or None,
+                est_tax_saving=0.0 if blockers else round(saving, 2),
+            )
+        )
+    rows.sort(key=lambda r: (-r.est_tax_saving, -r.unrealized_loss, r.account, r.lot_id))
+    return rows
+
+
+def substitute_for(
+    portfolio: Portfolio, prices: Mapping[str, float], identical: dict[str, frozenset[str]]
+) -> dict[str, str]:
+    """What to buy to keep exposure after harvesting each symbol.
+
+    The Targets row's Substitute when given; otherwise, with asset-class targets, the
+    largest other fund the household holds in the same class that is not substantially
+    identical (buying it does not wash the loss).
+    """
+    chosen = {t.symbol: t.substitute for t in portfolio.targets if t.symbol and t.substitute}
+    classes = symbol_classes(portfolio)
+    value: dict[str, float] = {}
+    for holding in portfolio.holdings:
+        value[holding.symbol] = value.get(holding.symbol, 0.0) + holding.shares * prices.get(
+            holding.symbol, 0.0
+        )
+    for symbol, cls in classes.items():
+        if symbol in chosen:
+            continue
+        peers = [
+            s
+            for s, c in classes.items()
+            if c == cls and not same_security(symbol, s, identical) and s in prices
+        ]
+        if peers:
+            chosen[symbol] = max(peers, key=lambda s: (value.get(s, 0.0), s))
+    return chosen
