@@ -349,95 +349,63 @@ class _Book:
         return sold_total
 
     def _sell_in(self, account: str, symbol: str, shares: float, price: float, reason: str) -> None:
-        acct = self.accounts[account]
         st = self.st
         lots = self.lots.get((account, symbol), [])
         valuation = st.valuation_date
         assert valuation is not None
-        if lots:
-            blocked = {id(lot) for lot in self._blocked_lots(account, symbol, price)}
-            ordered = order_lots(
-                [lot for lot in lots if id(lot) not in blocked],
-                st.lot_method,
-                price=price,
-                sale_date=valuation,
-                st_rate=st.st_tax_rate,
-                lt_rate=st.lt_tax_rate,
-            )
-            slices = relieve(ordered, shares, price=price, sale_date=valuation)
-            remaining = {id(lot): lot for lot in lots}
-            for piece in slices:
-                value = round(piece.shares * price, 2)
-                cost = round(value * self.cost_rate, 2)
-                gain = round(piece.gain, 2) if acct.taxable else None
-                tax = (
-                    round(piece.gain * tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate), 2)
-                    if acct.taxable
-                    else 0.0
-                )
-                self.trades.append(
-                    Trade(
-                        account=account,
-                        symbol=symbol,
-                        action="SELL",
-                        shares=piece.shares,
-                        price=price,
-                        value=value,
-                        lot_id=piece.lot.lot_id,
-                        acquired=piece.lot.acquired,
-                        cost_basis=round(piece.basis, 2),
-                        realized_gain=gain,
-                        term=piece.term if acct.taxable else None,
-                        est_tax=tax,
-                        est_cost=cost,
-                        reason=reason,
-                    )
-                )
-                self.household.cash[account] += value - cost
-                if acct.taxable and piece.gain < 0:
-                    self.loss_sales.append(
-                        LossSale(
-                            account,
-                            symbol,
-                            valuation,
-                            piece.shares,
-                            -piece.gain,
-                            f"this run, lot {piece.lot.lot_id}",
-                            piece.lot.holding_from,
-                        )
-                    )
-                lot = piece.lot
-                left = lot.shares - piece.shares
-                remaining[id(lot)] = lot.model_copy(
-                    update={"shares": left, "cost_basis": round(lot.cost_basis - piece.basis, 2)}
-                )
-            self.lots[(account, symbol)] = [lot for lot in remaining.values() if lot.shares > EPS]
-        else:
+        if not lots:
+            self.record_sale(account, symbol, [(None, shares)], reason)
+            return
+        blocked = {id(lot) for lot in self._blocked_lots(account, symbol, price)}
+        ordered = order_lots([lot for lot in lots if id(lot) not in blocked], st.lot_method,
+                             price=price, sale_date=valuation, st_rate=st.st_tax_rate,
+                             lt_rate=st.lt_tax_rate)
+        slices = relieve(ordered, shares, price=price, sale_date=valuation)
+        self.record_sale(account, symbol, [(piece.lot, piece.shares) for piece in slices], reason)
+
+    def record_sale(self, account: str, symbol: str, slices: list[tuple[TaxLot | None, float]],
+                    reason: str) -> None:
+        """One Trade row per lot slice (or one for a position without lots)."""
+        acct = self.accounts[account]
+        st = self.st
+        price = self.household.prices[symbol]
+        valuation = st.valuation_date
+        assert valuation is not None
+        remaining = {id(lot): lot for lot in self.lots.get((account, symbol), [])}
+        for lot, shares in slices:
             value = round(shares * price, 2)
             cost = round(value * self.cost_rate, 2)
-            if acct.taxable:
-                self.warnings.append(
-                    Problem(
-                        f"{symbol} in {account} has no tax lots: the gain of this sale is unknown",
-                        "TaxLots",
-                        None,
-                        "warning",
-                    )
-                )
-            self.trades.append(
-                Trade(
-                    account=account,
-                    symbol=symbol,
-                    action="SELL",
-                    shares=shares,
-                    price=price,
-                    value=value,
-                    est_cost=cost,
-                    reason=reason,
-                )
-            )
+            if lot is None:
+                if acct.taxable:
+                    self.warnings.append(Problem(
+                        f"{symbol} in {account} has no tax lots: the gain of this sale is "
+                        "unknown", "TaxLots", None, "warning"))
+                self.trades.append(Trade(account=account, symbol=symbol, action="SELL",
+                                         shares=shares, price=price, value=value,
+                                         est_cost=cost, reason=reason))
+            else:
+                piece = relieve([lot], shares, price=price, sale_date=valuation)[0]
+                gain = round(piece.gain, 2) if acct.taxable else None
+                rate = tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate)
+                self.trades.append(Trade(
+                    account=account, symbol=symbol, action="SELL", shares=piece.shares,
+                    price=price, value=value, lot_id=lot.lot_id, acquired=lot.acquired,
+                    cost_basis=round(piece.basis, 2), realized_gain=gain,
+                    term=piece.term if acct.taxable else None,
+                    est_tax=round(piece.gain * rate, 2) if acct.taxable else 0.0,
+                    est_cost=cost, reason=reason))
+                if acct.taxable and piece.gain < 0:
+                    self.loss_sales.append(LossSale(
+                        account, symbol, valuation, piece.shares, -piece.gain,
+                        f"this run, lot {lot.lot_id}", lot.holding_from))
+                current = remaining.get(id(lot), lot)
+                remaining[id(lot)] = current.model_copy(update={
+                    "shares": current.shares - piece.shares,
+                    "cost_basis": round(current.cost_basis - piece.basis, 2)})
             self.household.cash[account] += value - cost
-        self.household.shares[(account, symbol)] -= shares
+            self.household.shares[(account, symbol)] -= shares
+        if (account, symbol) in self.lots:
+            self.lots[(account, symbol)] = [lot for lot in remaining.values() if lot.shares > EPS]
 
     def raise_cash(self, account: str, need: float, desired: dict[str, float]) -> None:
         """Cover a withdrawal (or costs) from one account's positions, most overweight first."""
@@ -458,6 +426,16 @@ class _Book:
                 f"{self.household.cash[account]:,.2f} cash after selling everything it may sell",
                 [Problem("cash_flow is larger than the first account can raise", "Settings", None)],
             )
+
+    def record_buy(self, account: str, symbol: str, shares: float, reason: str) -> None:
+        price = self.household.prices[symbol]
+        value = round(shares * price, 2)
+        cost = round(value * self.cost_rate, 2)
+        self.trades.append(Trade(account=account, symbol=symbol, action="BUY", shares=shares,
+                                 price=price, value=value, est_cost=cost, reason=reason))
+        self.household.cash[account] -= value + cost
+        key = (account, symbol)
+        self.household.shares[key] = self.household.shares.get(key, 0.0) + shares
 
     def buy(self, symbol: str, shares: float, reserve: float, reason: str) -> None:
         price = self.household.prices[symbol]
@@ -503,21 +481,7 @@ class _Book:
                 cost = round(value * self.cost_rate, 2)
                 if take <= EPS:
                     continue
-            self.trades.append(
-                Trade(
-                    account=account,
-                    symbol=symbol,
-                    action="BUY",
-                    shares=take,
-                    price=price,
-                    value=value,
-                    est_cost=cost,
-                    reason=reason,
-                )
-            )
-            self.household.cash[account] -= value + cost
-            key = (account, symbol)
-            self.household.shares[key] = self.household.shares.get(key, 0.0) + take
+            self.record_buy(account, symbol, take, reason)
             left -= take
 
 
