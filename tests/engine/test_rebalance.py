@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS
@@ -171,7 +171,12 @@ def households(draw):
     ), prices
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(households())
 def test_invariants_on_random_households(case):
     p, prices = case

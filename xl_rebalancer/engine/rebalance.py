@@ -37,6 +37,7 @@ from .drift import (
 )
 from .harvest import harvest_candidates
 from .lots import basis_per_share, order_lots, relieve, tax_rate
+from .solver import Decision, sell_units, solve_trades
 from .wash import (
     LossSale,
     buy_blockers,
@@ -44,6 +45,7 @@ from .wash import (
     past_loss_sales,
     past_purchases,
     sale_blockers,
+    same_security,
 )
 
 TYPE_SELL_ORDER = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
@@ -223,14 +225,211 @@ def _trade(
     lines: list[TargetLine],
     accounts: list[Account],
     warnings: list[Problem],
+    method: str = "solver",
 ) -> list[Trade]:
-    st = portfolio.settings
+    """Trades by the solver; the greedy path when asked for or when the solver fails."""
     rules = Restrictions.from_portfolio(portfolio)
-    desired = _desired_values(portfolio, household, lines)
     lots: dict[tuple[str, str], list[TaxLot]] = defaultdict(list)
     for lot in portfolio.lots:
         lots[(lot.account, lot.symbol)].append(lot)
     book = _Book(portfolio, household, accounts, lots, rules, warnings)
+    _check_withdrawal(book)
+    if method == "solver":
+        try:
+            decision = _solve(portfolio, household, lines, book)
+        except (ImportError, RuntimeError) as exc:
+            warnings.append(
+                Problem(
+                    f"the solver failed ({exc}); the simple rebalance was used", level="warning"
+                )
+            )
+        else:
+            _apply(decision, book, lines)
+            return book.trades
+    return _greedy_trade(portfolio, household, lines, book)
+
+
+def _check_withdrawal(book: _Book) -> None:
+    """An account whose cash flow exceeds all it may sell cannot be rebalanced at all."""
+    household = book.household
+    for account, cash in household.cash.items():
+        if cash >= -EPS:
+            continue
+        raisable = 0.0
+        for (holder, symbol), shares in household.shares.items():
+            if holder != account or shares <= EPS:
+                continue
+            if not book.rules.can_sell(account, symbol, book._class(symbol)):
+                continue
+            price = household.prices[symbol]
+            shares -= sum(lot.shares for lot in book._blocked_lots(account, symbol, price))
+            if book.st.whole_shares:
+                shares = math.floor(shares + EPS)
+            raisable += max(shares, 0.0) * price * (1 - book.cost_rate)
+        if cash + raisable < -0.005:
+            raise InfeasibleError(
+                f"account {account} cannot cover the withdrawal: it would end with "
+                f"{cash + raisable:,.2f} cash after selling everything it may sell",
+                [Problem("cash_flow is larger than the first account can raise", "Settings", None)],
+            )
+
+
+def _solve(
+    portfolio: Portfolio, household: Household, lines: list[TargetLine], book: _Book
+) -> Decision:
+    st = portfolio.settings
+    valuation = st.valuation_date
+    assert valuation is not None
+    blocked: dict[tuple[str, str], list[TaxLot]] = {}
+    can_sell: dict[tuple[str, str], bool] = {}
+    for (account, symbol), shares in household.shares.items():
+        if shares > EPS:
+            can_sell[(account, symbol)] = book.rules.can_sell(account, symbol, book._class(symbol))
+            blocked[(account, symbol)] = book._blocked_lots(
+                account, symbol, household.prices[symbol]
+            )
+    units = sell_units(portfolio, household, book.accounts, book.lots, blocked)
+    gaps = _line_gaps(lines, household)
+    symbols = sorted({m for line in lines for m in line.members} | set(household.symbols))
+    can_buy: dict[tuple[str, str], bool] = {}
+    for symbol in symbols:
+        washes = (
+            buy_blockers(symbol, valuation, book.loss_sales, st.wash_sale_days, book.identical)
+            if not st.allow_wash_sales
+            else []
+        )
+        if washes and gaps.get(symbol, 0.0) < -EPS:
+            book.warnings.append(
+                Problem(
+                    f"no BUY of {symbol}: it would wash {washes[0].describe()}",
+                    None,
+                    None,
+                    "warning",
+                )
+            )
+        for account in book.order:
+            can_buy[(account, symbol)] = not washes and book.rules.can_buy(
+                account, symbol, book._class(symbol)
+            )
+    return solve_trades(
+        portfolio,
+        household,
+        lines,
+        units,
+        can_sell,
+        can_buy,
+        book.identical,
+        _weight_limits(portfolio, household, book.order, symbols),
+        _desired_values(portfolio, household, lines),
+    )
+
+
+def _line_gaps(lines: list[TargetLine], household: Household) -> dict[str, float]:
+    """Pre-trade money over (+) or under (−) target of each symbol's line."""
+    total = household.total_value
+    gaps = {}
+    for line in lines:
+        if line.kind == "cash":
+            continue
+        over = sum(household.value_of(m) for m in line.members) - line.weight * total
+        for member in line.members:
+            gaps[member] = over
+    return gaps
+
+
+def _weight_limits(
+    portfolio: Portfolio, household: Household, accounts: list[str], symbols: list[str]
+) -> list:
+    """Min/max weights of Targets and Constraints as (label, members, min, max)."""
+    classes = household.classes
+    limits = []
+
+    def members_of(scope: str, name: str) -> list[tuple[str, str | None]]:
+        if scope == "symbol":
+            return [(a, name.upper()) for a in accounts]
+        if scope == "asset_class":
+            return [
+                (a, s)
+                for a in accounts
+                for s in symbols
+                if classes.get(s, "").upper() == name.upper()
+            ]
+        return [(name, s) for s in symbols] + [(name, None)]
+
+    for t in portfolio.targets:
+        if t.key.upper() != "CASH" and (t.min_weight is not None or t.max_weight is not None):
+            scope = "symbol" if t.symbol else "asset_class"
+            limits.append(
+                (
+                    f"Targets row {t.row} ({t.key})",
+                    members_of(scope, t.key),
+                    t.min_weight,
+                    t.max_weight,
+                )
+            )
+    for c in portfolio.constraints:
+        if c.min_weight is not None or c.max_weight is not None:
+            limits.append(
+                (
+                    f"Constraints row {c.row} ({c.scope} {c.name})",
+                    members_of(c.scope, c.name),
+                    c.min_weight,
+                    c.max_weight,
+                )
+            )
+    return limits
+
+
+def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
+    """Record the solver's choice as trades; repair anything rounding could have broken."""
+    st = book.st
+    gaps = _line_gaps(lines, book.household)
+    book.warnings.extend(decision.warnings)
+    harvested: set[str] = set()
+    for (account, symbol), slices in sorted(decision.sells.items()):
+        gap = gaps.get(symbol, 0.0)
+        price = book.household.prices[symbol]
+        if gap > EPS:
+            reason = f"drift: {symbol} over target by {gap:,.0f}"
+        elif book.household.cash[account] < -EPS:
+            reason = "cash flow: raise cash for the withdrawal"
+        elif any(lot is not None and lot.cost_basis > lot.shares * price for lot, _ in slices):
+            reason = "harvest: realize the loss, keep the exposure with a substitute"
+            harvested.add(symbol)
+        else:
+            reason = "rebalance: fund underweight positions"
+        book.record_sale(account, symbol, slices, reason)
+    sold_at_loss = {ls.symbol for ls in book.loss_sales if ls.source.startswith("this run")}
+    for (account, symbol), shares in sorted(
+        decision.buys.items(), key=lambda kv: (kv[0][0], -kv[1])
+    ):
+        if not st.allow_wash_sales and any(
+            same_security(symbol, s, book.identical) for s in sold_at_loss
+        ):
+            continue  # only an LP relaxation could propose this; the rule wins
+        price = book.household.prices[symbol]
+        affordable = book.household.cash[account] / (price * (1 + book.cost_rate))
+        affordable = math.floor(affordable + EPS) if st.whole_shares else affordable
+        shares = min(shares, max(affordable, 0.0))
+        if shares <= EPS or shares * price < st.min_trade_value - EPS:
+            continue
+        gap = gaps.get(symbol, 0.0)
+        if gap < -EPS:
+            reason = f"drift: {symbol} under target by {-gap:,.0f}"
+        elif harvested:
+            reason = "harvest: substitute keeps the asset class exposure"
+        else:
+            reason = "cash flow: invest the deposit"
+        book.record_buy(account, symbol, shares, reason)
+
+
+def _greedy_trade(
+    portfolio: Portfolio, household: Household, lines: list[TargetLine], book: _Book
+) -> list[Trade]:
+    """The transparent fallback: sell what is over, raise cash, buy what is under."""
+    st = portfolio.settings
+    accounts = [book.accounts[a] for a in book.order]
+    desired = _desired_values(portfolio, household, lines)
 
     for symbol in sorted(desired, key=lambda s: desired[s] - household.value_of(s)):
         excess = household.value_of(symbol) - desired[symbol]
@@ -357,14 +556,20 @@ class _Book:
             self.record_sale(account, symbol, [(None, shares)], reason)
             return
         blocked = {id(lot) for lot in self._blocked_lots(account, symbol, price)}
-        ordered = order_lots([lot for lot in lots if id(lot) not in blocked], st.lot_method,
-                             price=price, sale_date=valuation, st_rate=st.st_tax_rate,
-                             lt_rate=st.lt_tax_rate)
+        ordered = order_lots(
+            [lot for lot in lots if id(lot) not in blocked],
+            st.lot_method,
+            price=price,
+            sale_date=valuation,
+            st_rate=st.st_tax_rate,
+            lt_rate=st.lt_tax_rate,
+        )
         slices = relieve(ordered, shares, price=price, sale_date=valuation)
         self.record_sale(account, symbol, [(piece.lot, piece.shares) for piece in slices], reason)
 
-    def record_sale(self, account: str, symbol: str, slices: list[tuple[TaxLot | None, float]],
-                    reason: str) -> None:
+    def record_sale(
+        self, account: str, symbol: str, slices: list[tuple[TaxLot | None, float]], reason: str
+    ) -> None:
         """One Trade row per lot slice (or one for a position without lots)."""
         acct = self.accounts[account]
         st = self.st
@@ -377,31 +582,68 @@ class _Book:
             cost = round(value * self.cost_rate, 2)
             if lot is None:
                 if acct.taxable:
-                    self.warnings.append(Problem(
-                        f"{symbol} in {account} has no tax lots: the gain of this sale is "
-                        "unknown", "TaxLots", None, "warning"))
-                self.trades.append(Trade(account=account, symbol=symbol, action="SELL",
-                                         shares=shares, price=price, value=value,
-                                         est_cost=cost, reason=reason))
+                    self.warnings.append(
+                        Problem(
+                            f"{symbol} in {account} has no tax lots: the gain of this sale is "
+                            "unknown",
+                            "TaxLots",
+                            None,
+                            "warning",
+                        )
+                    )
+                self.trades.append(
+                    Trade(
+                        account=account,
+                        symbol=symbol,
+                        action="SELL",
+                        shares=shares,
+                        price=price,
+                        value=value,
+                        est_cost=cost,
+                        reason=reason,
+                    )
+                )
             else:
                 piece = relieve([lot], shares, price=price, sale_date=valuation)[0]
                 gain = round(piece.gain, 2) if acct.taxable else None
                 rate = tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate)
-                self.trades.append(Trade(
-                    account=account, symbol=symbol, action="SELL", shares=piece.shares,
-                    price=price, value=value, lot_id=lot.lot_id, acquired=lot.acquired,
-                    cost_basis=round(piece.basis, 2), realized_gain=gain,
-                    term=piece.term if acct.taxable else None,
-                    est_tax=round(piece.gain * rate, 2) if acct.taxable else 0.0,
-                    est_cost=cost, reason=reason))
+                self.trades.append(
+                    Trade(
+                        account=account,
+                        symbol=symbol,
+                        action="SELL",
+                        shares=piece.shares,
+                        price=price,
+                        value=value,
+                        lot_id=lot.lot_id,
+                        acquired=lot.acquired,
+                        cost_basis=round(piece.basis, 2),
+                        realized_gain=gain,
+                        term=piece.term if acct.taxable else None,
+                        est_tax=round(piece.gain * rate, 2) if acct.taxable else 0.0,
+                        est_cost=cost,
+                        reason=reason,
+                    )
+                )
                 if acct.taxable and piece.gain < 0:
-                    self.loss_sales.append(LossSale(
-                        account, symbol, valuation, piece.shares, -piece.gain,
-                        f"this run, lot {lot.lot_id}", lot.holding_from))
+                    self.loss_sales.append(
+                        LossSale(
+                            account,
+                            symbol,
+                            valuation,
+                            piece.shares,
+                            -piece.gain,
+                            f"this run, lot {lot.lot_id}",
+                            lot.holding_from,
+                        )
+                    )
                 current = remaining.get(id(lot), lot)
-                remaining[id(lot)] = current.model_copy(update={
-                    "shares": current.shares - piece.shares,
-                    "cost_basis": round(current.cost_basis - piece.basis, 2)})
+                remaining[id(lot)] = current.model_copy(
+                    update={
+                        "shares": current.shares - piece.shares,
+                        "cost_basis": round(current.cost_basis - piece.basis, 2),
+                    }
+                )
             self.household.cash[account] += value - cost
             self.household.shares[(account, symbol)] -= shares
         if (account, symbol) in self.lots:
@@ -431,8 +673,18 @@ class _Book:
         price = self.household.prices[symbol]
         value = round(shares * price, 2)
         cost = round(value * self.cost_rate, 2)
-        self.trades.append(Trade(account=account, symbol=symbol, action="BUY", shares=shares,
-                                 price=price, value=value, est_cost=cost, reason=reason))
+        self.trades.append(
+            Trade(
+                account=account,
+                symbol=symbol,
+                action="BUY",
+                shares=shares,
+                price=price,
+                value=value,
+                est_cost=cost,
+                reason=reason,
+            )
+        )
         self.household.cash[account] -= value + cost
         key = (account, symbol)
         self.household.shares[key] = self.household.shares.get(key, 0.0) + shares

@@ -1,0 +1,437 @@
+"""The trade problem as one mixed-integer program, solved by HiGHS (scipy.optimize.milp).
+
+Variables, all in shares:
+    y[u]  sold from each sell unit u (a tax lot; or a whole position without lots)
+    n[p]  sold per position p = (account, symbol), the sum of its units; integer
+    b[q]  bought per buyable position q = (account, symbol); integer
+plus money-valued deviations of each target line above/below its goal, slacks on the
+soft limits, and binaries for minimum trade sizes, fixed lot order and same-run
+wash sales.
+
+Objective (money): tracking error as the L1 distance of every line from its target
+(or from its band edge with rebalance_to = band_edge), plus trading costs, plus each
+lot's tax (a loss counts negative only when the lot passes the harvest thresholds, so
+small losses are not churned), plus a large price on any soft limit broken.
+
+Hard rules: no shorts (units bounded by their lots), no negative cash in any account
+(each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
+lots and buys are left out; a loss sold this run forbids buying the security, or one
+substantially identical, in any account), minimum trade value. Soft rules (broken only
+when nothing else is possible, and then reported): cash_min/cash_max, max_turnover,
+max_realized_gain, and min/max weights.
+
+Above EXACT_LIMIT integer variables the integrality is relaxed, and the solution is
+rounded to whole shares and repaired so every hard rule still holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import Problem
+from ..models.inputs import Account, Portfolio, TaxLot
+from .drift import Household, TargetLine
+from .lots import basis_per_share, holding_term, order_lots, tax_rate
+
+EXACT_LIMIT = 4000  # integer variables solved exactly; above, LP relaxation + rounding
+SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
+# Weight of each fund's own distance from its share of an asset-class goal, against 1.0
+# for the class itself: enough that funds are not swapped inside a class for small tax
+# gains (a swap costs 2 × 0.1 = 20% of the money moved), small enough that the class
+# totals always come first.
+MEMBER_WEIGHT = 0.1
+TIME_LIMIT = 60.0  # seconds for HiGHS, a safety net only
+NODE_LIMIT = 5_000  # branch-and-bound nodes: deterministic, unlike a time limit
+MIP_GAP = 1e-4  # relative optimality gap: a few dollars on a typical objective
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class SellUnit:
+    account: str
+    symbol: str
+    lot: TaxLot | None
+    shares: float
+    tax_per_share: float
+    gain_per_share: float  # realized gain per share in a taxable account, else 0
+    loss: bool  # selling it realizes a loss in a taxable account
+
+
+@dataclass
+class Decision:
+    """What the solver chose, in shares, before it becomes Trade rows."""
+
+    sells: dict[tuple[str, str], list[tuple[TaxLot | None, float]]] = field(default_factory=dict)
+    buys: dict[tuple[str, str], float] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+    status: str = ""
+
+
+class _Model:
+    """Columns and rows of the program, built by name so each piece stays readable."""
+
+    def __init__(self) -> None:
+        self.cost: list[float] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+        self.integer: list[int] = []
+        self.rows: list[dict[int, float]] = []
+        self.row_lo: list[float] = []
+        self.row_hi: list[float] = []
+
+    def var(
+        self, cost: float = 0.0, lo: float = 0.0, hi: float = math.inf, integer: bool = False
+    ) -> int:
+        self.cost.append(cost)
+        self.lower.append(lo)
+        self.upper.append(hi)
+        self.integer.append(1 if integer else 0)
+        return len(self.cost) - 1
+
+    def row(self, terms: Mapping[int, float], lo: float = -math.inf, hi: float = math.inf) -> None:
+        self.rows.append(dict(terms))
+        self.row_lo.append(lo)
+        self.row_hi.append(hi)
+
+    def solve(self, relax: bool) -> tuple[np.ndarray | None, str]:
+        import scipy.sparse as sparse
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        n = len(self.cost)
+        data, rows, cols = [], [], []
+        for r, terms in enumerate(self.rows):
+            for c, v in terms.items():
+                if v:
+                    rows.append(r)
+                    cols.append(c)
+                    data.append(v)
+        matrix = sparse.csr_array((data, (rows, cols)), shape=(len(self.rows), n))
+        integrality = np.zeros(n) if relax else np.array(self.integer, dtype=float)
+        result = milp(
+            np.array(self.cost),
+            integrality=integrality,
+            bounds=Bounds(np.array(self.lower), np.array(self.upper)),
+            constraints=LinearConstraint(matrix, np.array(self.row_lo), np.array(self.row_hi))
+            if self.rows
+            else None,
+            # A node limit, not a time limit, so the same workbook gives the same trades on
+            # any machine; the time limit is only a safety net.
+            options={
+                "time_limit": TIME_LIMIT,
+                "node_limit": NODE_LIMIT,
+                "mip_rel_gap": MIP_GAP,
+                "disp": False,
+            },
+        )
+        if result.x is None:
+            return None, str(result.message)
+        return np.asarray(result.x), str(result.message)
+
+
+def sell_units(
+    portfolio: Portfolio,
+    household: Household,
+    accounts: Mapping[str, Account],
+    lots: Mapping[tuple[str, str], list[TaxLot]],
+    blocked: Mapping[tuple[str, str], list[TaxLot]],
+) -> list[SellUnit]:
+    """Every lot (or lot-less position) that may be sold, with its tax per share."""
+    st = portfolio.settings
+    valuation = st.valuation_date
+    assert valuation is not None
+    units = []
+    for (account, symbol), held in sorted(household.shares.items()):
+        if held <= EPS:
+            continue
+        price = household.prices[symbol]
+        acct = accounts[account]
+        position_lots = lots.get((account, symbol), [])
+        if not acct.taxable or not position_lots:
+            units.append(SellUnit(account, symbol, None, held, 0.0, 0.0, False))
+            continue
+        skip = {id(lot) for lot in blocked.get((account, symbol), [])}
+        ordered = order_lots(
+            position_lots,
+            st.lot_method,
+            price=price,
+            sale_date=valuation,
+            st_rate=st.st_tax_rate,
+            lt_rate=st.lt_tax_rate,
+        )
+        for lot in ordered:
+            if id(lot) in skip or lot.shares <= EPS:
+                continue
+            gain = price - basis_per_share(lot)
+            rate = tax_rate(
+                holding_term(lot.holding_from, valuation), st.st_tax_rate, st.lt_tax_rate
+            )
+            harvestable = (
+                -gain * lot.shares >= st.tlh_min_loss
+                and -gain * lot.shares >= st.tlh_min_loss_pct * lot.cost_basis
+            )
+            tax = gain * rate if gain > 0 or harvestable else 0.0
+            units.append(SellUnit(account, symbol, lot, lot.shares, tax, gain, gain < 0))
+    return units
+
+
+def solve_trades(
+    portfolio: Portfolio,
+    household: Household,
+    lines: list[TargetLine],
+    units: list[SellUnit],
+    can_sell: Mapping[tuple[str, str], bool],
+    can_buy: Mapping[tuple[str, str], bool],
+    identical: Mapping[str, frozenset[str]],
+    weight_limits: list[tuple[str, list[tuple[str, str | None]], float | None, float | None]],
+    member_goals: Mapping[str, float] | None = None,
+    *,
+    relax: bool | None = None,
+) -> Decision:
+    """Choose sells per lot and buys per account; see the module docstring for the model.
+
+    Parameters
+    ----------
+    lines : target lines; goals are weight × total value (after the cash flow).
+    can_sell, can_buy : per (account, symbol), after NoBuy/NoSell and wash-sale blocks.
+    weight_limits : (label, members, min, max) where members are (account, symbol) pairs
+        whose post-trade value is bounded; ("*", None) stands for an account's cash.
+    member_goals : money goal per fund of an asset-class line (the class goal split by
+        current weights), tracked with MEMBER_WEIGHT.
+    relax : force the LP relaxation (True) or exact integers (False); default by size.
+    """
+    st = portfolio.settings
+    prices = household.prices
+    cost_rate = st.cost_bps / 10_000.0
+    total = household.total_value
+    m = _Model()
+    decision = Decision()
+    accounts = list(household.cash)
+
+    # sells -------------------------------------------------------------------
+    unit_var: list[int] = []
+    by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, unit in enumerate(units):
+        allowed = can_sell.get((unit.account, unit.symbol), True)
+        unit_var.append(m.var(unit.tax_per_share, 0.0, unit.shares if allowed else 0.0))
+        by_position[(unit.account, unit.symbol)].append(index)
+    sell_var: dict[tuple[str, str], int] = {}
+    sell_flag: dict[tuple[str, str], int] = {}
+    for key, members in by_position.items():
+        price = prices[key[1]]
+        held = sum(units[i].shares for i in members)
+        allowed = can_sell.get(key, True)
+        cap = (math.floor(held + EPS) if st.whole_shares else held) if allowed else 0.0
+        sell_var[key] = m.var(cost_rate * price, 0.0, cap, integer=st.whole_shares)
+        m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
+        if st.min_trade_value > 0 and cap > 0:
+            flag = m.var(0.01, 0.0, 1.0, integer=True)
+            sell_flag[key] = flag
+            m.row({sell_var[key]: 1.0, flag: -cap}, hi=0.0)
+            m.row({sell_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
+        if st.lot_method != "min_tax" and len(members) > 1:
+            # Fixed relief order: a unit is touched only once the one before it is used up.
+            for first, second in itertools.pairwise(members):
+                done = m.var(0.0, 0.0, 1.0, integer=True)
+                m.row({unit_var[first]: 1.0, done: -units[first].shares}, lo=0.0)
+                m.row({unit_var[second]: 1.0, done: -units[second].shares}, hi=0.0)
+
+    # buys --------------------------------------------------------------------
+    # What each account could spend at most: its cash and everything it may sell. Tight
+    # bounds here make the minimum-trade binaries' big-M tight too.
+    budget = dict(household.cash)
+    for unit in units:
+        budget[unit.account] = budget.get(unit.account, 0.0) + unit.shares * prices[unit.symbol]
+    buy_var: dict[tuple[str, str], int] = {}
+    symbols = sorted({s for line in lines for s in line.members} | set(household.symbols))
+    value = {s: household.value_of(s) for s in symbols if s in prices}
+    for rank, account in enumerate(accounts):
+        for symbol in symbols:
+            key = (account, symbol)
+            if symbol not in prices or not can_buy.get(key, False):
+                continue
+            price = prices[symbol]
+            cap = max(budget.get(account, 0.0), 0.0) / price
+            cap = math.floor(cap + EPS) if st.whole_shares else cap
+            if cap <= EPS:
+                continue
+            # A hair of cost per share, by account order and for funds not yet held, breaks
+            # ties between otherwise interchangeable buys, so the search ends sooner and
+            # the choice is the same every time.
+            tie = 1e-6 * price * (rank + (1.0 if value.get(symbol, 0.0) <= 0 else 0.0))
+            buy_var[key] = m.var(cost_rate * price + tie, 0.0, cap, integer=st.whole_shares)
+            if st.min_trade_value > 0 and cap > 0:
+                flag = m.var(0.01, 0.0, 1.0, integer=True)
+                m.row({buy_var[key]: 1.0, flag: -cap}, hi=0.0)
+                m.row({buy_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
+
+    # per-account cash: each account pays for its own buys ------------------------
+    cash_terms: dict[str, dict[int, float]] = {a: {} for a in accounts}
+    for (account, symbol), var in sell_var.items():
+        cash_terms[account][var] = prices[symbol] * (1 - cost_rate)
+    for (account, symbol), var in buy_var.items():
+        cash_terms[account][var] = -prices[symbol] * (1 + cost_rate)
+    for account in accounts:
+        m.row(cash_terms[account], lo=-household.cash[account])
+    total_cash_terms: dict[int, float] = {}
+    for terms in cash_terms.values():
+        for var, coef in terms.items():
+            total_cash_terms[var] = total_cash_terms.get(var, 0.0) + coef
+    cash_now = household.total_cash
+
+    def symbol_terms(members: set[str]) -> dict[int, float]:
+        terms: dict[int, float] = {}
+        for (_, symbol), var in sell_var.items():
+            if symbol in members:
+                terms[var] = -prices[symbol]
+        for (_, symbol), var in buy_var.items():
+            if symbol in members:
+                terms[var] = prices[symbol]
+        return terms
+
+    # tracking: L1 distance of each line from its goal (or its band) ---------------
+    for line in lines:
+        if line.kind == "cash":
+            terms, now = dict(total_cash_terms), cash_now
+            weight = min(max(line.weight, st.cash_min), st.cash_max)
+        else:
+            members = set(line.members)
+            terms, now = symbol_terms(members), sum(value.get(s, 0.0) for s in members)
+            weight = line.weight
+        band = line.band if st.rebalance_to == "band_edge" else 0.0
+        over = m.var(1.0)
+        under = m.var(1.0)
+        m.row({**terms, over: -1.0}, hi=(weight + band) * total - now)
+        m.row({**terms, under: 1.0}, lo=(weight - band) * total - now)
+
+    for line in lines:
+        if line.kind != "asset_class" or len(line.members) < 2 or not member_goals:
+            continue
+        for member in line.members:
+            if member not in member_goals or member not in prices:
+                continue
+            over = m.var(MEMBER_WEIGHT)
+            under = m.var(MEMBER_WEIGHT)
+            terms, now = symbol_terms({member}), value.get(member, 0.0)
+            m.row({**terms, over: -1.0}, hi=member_goals[member] - now)
+            m.row({**terms, under: 1.0}, lo=member_goals[member] - now)
+
+    # soft limits ----------------------------------------------------------------
+    def soft(
+        terms: dict[int, float], now: float, lo: float | None, hi: float | None, label: str
+    ) -> None:
+        if lo is not None:
+            slack = m.var(SOFT_PENALTY)
+            m.row({**terms, slack: 1.0}, lo=lo - now)
+            soft_vars.append((slack, f"{label}: below its minimum"))
+        if hi is not None:
+            slack = m.var(SOFT_PENALTY)
+            m.row({**terms, slack: -1.0}, hi=hi - now)
+            soft_vars.append((slack, f"{label}: above its maximum"))
+
+    soft_vars: list[tuple[int, str]] = []
+    soft(
+        dict(total_cash_terms),
+        cash_now,
+        st.cash_min * total if st.cash_min > 0 else None,
+        st.cash_max * total if st.cash_max < 1 else None,
+        "cash (cash_min/cash_max)",
+    )
+    if st.max_turnover is not None:
+        terms = {v: prices[k[1]] for k, v in sell_var.items()} | {
+            v: prices[k[1]] for k, v in buy_var.items()
+        }
+        soft(terms, 0.0, None, 2 * st.max_turnover * total, "max_turnover")
+    if st.max_realized_gain is not None:
+        terms = {unit_var[i]: u.gain_per_share for i, u in enumerate(units) if u.gain_per_share}
+        soft(terms, 0.0, None, st.max_realized_gain, "max_realized_gain")
+    for label, members, lo, hi in weight_limits:
+        terms, now = {}, 0.0
+        for account, symbol in members:
+            if symbol is None:
+                for var, coef in cash_terms.get(account, {}).items():
+                    terms[var] = terms.get(var, 0.0) + coef
+                now += household.cash.get(account, 0.0)
+                continue
+            now += household.shares.get((account, symbol), 0.0) * prices.get(symbol, 0.0)
+            if (account, symbol) in sell_var:
+                terms[sell_var[(account, symbol)]] = -prices[symbol]
+            if (account, symbol) in buy_var:
+                terms[buy_var[(account, symbol)]] = prices[symbol]
+        soft(
+            terms,
+            now,
+            None if lo is None else lo * total,
+            None if hi is None else hi * total,
+            label,
+        )
+
+    # same-run wash sales: a loss sold forbids buying that security anywhere -------
+    if not st.allow_wash_sales:
+        loss_units: dict[str, list[int]] = defaultdict(list)
+        for index, unit in enumerate(units):
+            if unit.loss:
+                loss_units[unit.symbol].append(index)
+        for symbol, members in loss_units.items():
+            twins = identical.get(symbol, frozenset({symbol})) | {symbol}
+            buys = [var for (_, s), var in buy_var.items() if s in twins]
+            if not buys:
+                continue
+            sold = m.var(0.0, 0.0, 1.0, integer=True)
+            for i in members:
+                m.row({unit_var[i]: 1.0, sold: -units[i].shares}, hi=0.0)
+            for var in buys:
+                m.row({var: 1.0, sold: m.upper[var]}, hi=m.upper[var])
+
+    integers = sum(m.integer)
+    relaxed = relax if relax is not None else integers > EXACT_LIMIT
+    x, message = m.solve(relaxed)
+    decision.status = ("LP relaxation, rounded" if relaxed else "exact MILP") + f": {message}"
+    if x is None:
+        raise RuntimeError(f"HiGHS found no solution: {message}")
+    for var, label in soft_vars:
+        if x[var] > 0.01:
+            decision.warnings.append(
+                Problem(
+                    f"{label} by {x[var]:,.2f}: no trade list meets it "
+                    "together with the hard rules",
+                    "Settings",
+                    None,
+                    "warning",
+                )
+            )
+    # decode --------------------------------------------------------------------
+    for key, members in by_position.items():
+        shares = x[sell_var[key]]
+        if st.whole_shares:
+            shares = math.floor(shares + 0.5) if not relaxed else math.floor(shares + EPS)
+        if shares <= EPS:
+            continue
+        chosen = sorted(members, key=lambda i: -x[unit_var[i]] / max(units[i].shares, EPS))
+        if not relaxed:
+            chosen = [i for i in members if x[unit_var[i]] > EPS]
+        left, slices = shares, []
+        for i in chosen + [i for i in members if i not in chosen]:
+            if left <= EPS:
+                break
+            take = min(units[i].shares, left if relaxed else min(left, x[unit_var[i]] + 1e-7))
+            take = units[i].shares if abs(take - units[i].shares) < 1e-6 else take
+            if take > EPS:
+                slices.append((units[i].lot, take))
+                left -= take
+        decision.sells[key] = slices
+    for key, var in buy_var.items():
+        shares = x[var]
+        shares = (
+            math.floor(shares + (0.5 if not relaxed else EPS))
+            if st.whole_shares
+            else round(shares, 6)
+        )
+        if shares > EPS:
+            decision.buys[key] = float(shares)
+    return decision
