@@ -385,6 +385,7 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
     st = book.st
     gaps = _line_gaps(lines, book.household)
     book.warnings.extend(decision.warnings)
+    book.warnings.append(Problem(f"trades chosen by HiGHS, {decision.status}", level="info"))
     harvested: set[str] = set()
     for (account, symbol), slices in sorted(decision.sells.items()):
         gap = gaps.get(symbol, 0.0)

@@ -26,10 +26,12 @@ rounded to whole shares and repaired so every hard rule still holds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +75,24 @@ class Decision:
     status: str = ""
 
 
+@contextlib.contextmanager
+def _quiet_native_output() -> Iterator[None]:
+    """HiGHS writes some debug lines straight to file descriptor 1, past Python's
+    sys.stdout; send them to the null device while it runs."""
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class _Model:
     """Columns and rows of the program, built by name so each piece stays readable."""
 
@@ -113,22 +133,23 @@ class _Model:
                     data.append(v)
         matrix = sparse.csr_array((data, (rows, cols)), shape=(len(self.rows), n))
         integrality = np.zeros(n) if relax else np.array(self.integer, dtype=float)
-        result = milp(
-            np.array(self.cost),
-            integrality=integrality,
-            bounds=Bounds(np.array(self.lower), np.array(self.upper)),
-            constraints=LinearConstraint(matrix, np.array(self.row_lo), np.array(self.row_hi))
-            if self.rows
-            else None,
-            # A node limit, not a time limit, so the same workbook gives the same trades on
-            # any machine; the time limit is only a safety net.
-            options={
-                "time_limit": TIME_LIMIT,
-                "node_limit": NODE_LIMIT,
-                "mip_rel_gap": MIP_GAP,
-                "disp": False,
-            },
-        )
+        with _quiet_native_output():
+            result = milp(
+                np.array(self.cost),
+                integrality=integrality,
+                bounds=Bounds(np.array(self.lower), np.array(self.upper)),
+                constraints=LinearConstraint(matrix, np.array(self.row_lo), np.array(self.row_hi))
+                if self.rows
+                else None,
+                # A node limit, not a time limit, so the same workbook gives the same trades on
+                # any machine; the time limit is only a safety net.
+                options={
+                    "time_limit": TIME_LIMIT,
+                    "node_limit": NODE_LIMIT,
+                    "mip_rel_gap": MIP_GAP,
+                    "disp": False,
+                },
+            )
         if result.x is None:
             return None, str(result.message)
         return np.asarray(result.x), str(result.message)
@@ -372,6 +393,7 @@ def solve_trades(
         )
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
+    wash_choices: list[tuple[int, list[int], list[int]]] = []
     if not st.allow_wash_sales:
         loss_units: dict[str, list[int]] = defaultdict(list)
         for index, unit in enumerate(units):
@@ -387,10 +409,26 @@ def solve_trades(
                 m.row({unit_var[i]: 1.0, sold: -units[i].shares}, hi=0.0)
             for var in buys:
                 m.row({var: 1.0, sold: m.upper[var]}, hi=m.upper[var])
+            wash_choices.append((sold, [unit_var[i] for i in members], buys))
 
     integers = sum(m.integer)
     relaxed = relax if relax is not None else integers > EXACT_LIMIT
     x, message = m.solve(relaxed)
+    if x is not None and relaxed and wash_choices:
+        # A fractional wash binary lets the LP sell a loss and buy the fund back. Settle
+        # each such conflict for the side the LP leaned to, then solve again.
+        for sold, loss_vars, buy_vars in wash_choices:
+            loss_value = sum(x[v] for v in loss_vars)
+            bought = sum(x[v] for v in buy_vars)
+            if bought >= loss_value:
+                for v in loss_vars:
+                    m.upper[v] = 0.0
+                m.upper[sold] = 0.0
+            else:
+                for v in buy_vars:
+                    m.upper[v] = 0.0
+                m.lower[sold] = 1.0
+        x, message = m.solve(relaxed)
     decision.status = ("LP relaxation, rounded" if relaxed else "exact MILP") + f": {message}"
     if x is None:
         raise RuntimeError(f"HiGHS found no solution: {message}")
