@@ -61,7 +61,7 @@ def test_max_weight_constraint_binds(demo):
         update={"constraints": (Constraint(scope="symbol", name="VTI", max_weight=0.10, row=2),)}
     )
     result = rebalance(limited, prices)
-    vti = sum((h.shares * prices["VTI"] for h in limited.holdings if h.symbol == "VTI"))
+    vti = sum(h.shares * prices["VTI"] for h in limited.holdings if h.symbol == "VTI")
     vti += sum(
         (1 if t.action == "BUY" else -1) * t.value for t in result.trades if t.symbol == "VTI"
     )
