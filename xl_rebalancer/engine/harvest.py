@@ -15,7 +15,14 @@ from ..models.checks import symbol_classes
 from ..models.inputs import Portfolio
 from ..models.results import HarvestRow
 from .lots import holding_term, tax_rate
-from .wash import Purchase, identical_sets, past_purchases, sale_blockers, same_security
+from .wash import (
+    Purchase,
+    PurchaseIndex,
+    identical_sets,
+    past_purchases,
+    sale_blockers,
+    same_security,
+)
 
 
 def harvest_candidates(
@@ -30,7 +37,7 @@ def harvest_candidates(
     taxable = {a.account for a in portfolio.accounts if a.taxable}
     identical = identical_sets(portfolio)
     substitutes = substitute_for(portfolio, prices, identical)
-    purchases = past_purchases(portfolio) if purchases is None else purchases
+    index = PurchaseIndex(past_purchases(portfolio) if purchases is None else purchases)
     rows = []
     for lot in portfolio.lots:
         if lot.account not in taxable or lot.shares <= 0 or lot.symbol not in prices:
@@ -43,7 +50,7 @@ def harvest_candidates(
         blockers = sale_blockers(
             lot.symbol,
             valuation,
-            purchases,
+            index,
             st.wash_sale_days,
             identical,
             own_lot=(lot.account, lot.lot_id),

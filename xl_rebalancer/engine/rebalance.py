@@ -40,6 +40,7 @@ from .lots import basis_per_share, order_lots, relieve, tax_rate
 from .solver import Decision, sell_units, solve_trades
 from .wash import (
     LossSale,
+    PurchaseIndex,
     buy_blockers,
     identical_sets,
     past_loss_sales,
@@ -477,7 +478,7 @@ class _Book:
         self.trades: list[Trade] = []
         self.cost_rate = self.st.cost_bps / 10_000.0
         self.identical = identical_sets(portfolio)
-        self.purchases = past_purchases(portfolio)
+        self.purchases = PurchaseIndex(past_purchases(portfolio))
         self.loss_sales, notes = past_loss_sales(portfolio)
         self.warnings.extend(Problem(n, "Transactions", None, "info") for n in notes)
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}

@@ -145,10 +145,23 @@ def in_window(day: dt.date, center: dt.date, days: int) -> bool:
     return abs((day - center).days) <= days
 
 
+class PurchaseIndex:
+    """Purchases grouped by symbol, so checking 20,000 lots does not scan every purchase."""
+
+    def __init__(self, purchases: Iterable[Purchase]) -> None:
+        self.by_symbol: dict[str, list[Purchase]] = {}
+        for purchase in purchases:
+            self.by_symbol.setdefault(purchase.symbol, []).append(purchase)
+
+    def of(self, symbol: str, identical: dict[str, frozenset[str]]) -> list[Purchase]:
+        twins = identical.get(symbol, frozenset()) | {symbol}
+        return [p for twin in sorted(twins) for p in self.by_symbol.get(twin, [])]
+
+
 def sale_blockers(
     symbol: str,
     sale_date: dt.date,
-    purchases: Iterable[Purchase],
+    purchases: Iterable[Purchase] | PurchaseIndex,
     days: int,
     identical: dict[str, frozenset[str]],
     own_lot: tuple[str, str] | None = None,
@@ -157,6 +170,8 @@ def sale_blockers(
 
     The sold lot's own purchase is not a replacement for itself.
     """
+    if isinstance(purchases, PurchaseIndex):
+        purchases = purchases.of(symbol, identical)
     return [
         p
         for p in purchases
