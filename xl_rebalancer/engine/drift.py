@@ -33,6 +33,13 @@ class Household:
     prices: Mapping[str, float]
     classes: dict[str, str] = field(default_factory=dict)
 
+    def values(self) -> dict[str, float]:
+        """Value per symbol in one pass (value_of in a loop would be quadratic)."""
+        out: dict[str, float] = {}
+        for (_, symbol), shares in self.shares.items():
+            out[symbol] = out.get(symbol, 0.0) + shares * self.prices[symbol]
+        return out
+
     def value_of(self, symbol: str) -> float:
         return sum(n for (_, sym), n in self.shares.items() if sym == symbol) * self.prices[symbol]
 

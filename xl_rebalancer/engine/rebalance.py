@@ -117,7 +117,7 @@ def rebalance(
     household = household_from(portfolio, prices)
     accounts = list(portfolio.accounts)
     lines = target_lines(portfolio)
-    values_before = {s: household.value_of(s) for s in household.symbols}
+    values_before = household.values()
     cash_before = household.total_cash
     total_before = household.total_value
     warnings: list[Problem] = []
@@ -146,7 +146,7 @@ def rebalance(
         else:
             warnings.append(Problem("every position is within its band: no trades", level="info"))
 
-    values_after = {s: household.value_of(s) for s in household.symbols}
+    values_after = household.values()
     after_rows = drift_rows(
         lines,
         values_before,
@@ -194,7 +194,7 @@ def _desired_values(
     cash_weight = min(max(cash_line.weight, st.cash_min), st.cash_max)
     invested = 1.0 - cash_line.weight
     scale = (1.0 - cash_weight) / invested if invested > EPS else 0.0
-    values = {s: household.value_of(s) for s in household.symbols}
+    values = household.values()
     desired: dict[str, float] = {}
     for line in lines:
         if line.kind == "cash":
@@ -328,11 +328,12 @@ def _solve(
 def _line_gaps(lines: list[TargetLine], household: Household) -> dict[str, float]:
     """Pre-trade money over (+) or under (−) target of each symbol's line."""
     total = household.total_value
+    values = household.values()
     gaps = {}
     for line in lines:
         if line.kind == "cash":
             continue
-        over = sum(household.value_of(m) for m in line.members) - line.weight * total
+        over = sum(values.get(m, 0.0) for m in line.members) - line.weight * total
         for member in line.members:
             gaps[member] = over
     return gaps
@@ -391,6 +392,9 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
     for (account, symbol), slices in sorted(decision.sells.items()):
         gap = gaps.get(symbol, 0.0)
         price = book.household.prices[symbol]
+        small = sum(shares for _, shares in slices) * price < st.min_trade_value - EPS
+        if small and book.household.cash[account] >= -EPS:
+            continue  # only the LP path proposes these; the minimum trade rule wins
         if gap > EPS:
             reason = f"drift: {symbol} over target by {gap:,.0f}"
         elif book.household.cash[account] < -EPS:

@@ -41,7 +41,7 @@ from ..models.inputs import Account, Portfolio, TaxLot
 from .drift import Household, TargetLine
 from .lots import basis_per_share, holding_term, order_lots, tax_rate
 
-EXACT_LIMIT = 4000  # integer variables solved exactly; above, LP relaxation + rounding
+EXACT_LIMIT = 400  # integer variables solved exactly; above, LP relaxation + rounding
 SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
 # Weight of each fund's own distance from its share of an asset-class goal, against 1.0
 # for the class itself: enough that funds are not swapped inside a class for small tax
@@ -234,6 +234,19 @@ def solve_trades(
     decision = Decision()
     accounts = list(household.cash)
 
+    # Size decides the path before anything is built: the exact program keeps binaries
+    # for minimum trades, lot order and wash sales; the large-household LP leaves them
+    # out (relaxed they mean nothing) and enforces those rules when decoding.
+    positions = {(u.account, u.symbol) for u in units}
+    buyable = sum(1 for allowed in can_buy.values() if allowed)
+    estimate = (len(positions) + buyable) * (2 if st.min_trade_value > 0 else 1)
+    if st.lot_method != "min_tax":
+        estimate += len(units)
+    relaxed = relax if relax is not None else estimate > EXACT_LIMIT
+    exact = not relaxed
+    if relaxed and not st.allow_wash_sales:
+        can_buy, units = _settle_wash_conflicts(lines, household, units, can_buy, identical)
+
     # sells -------------------------------------------------------------------
     unit_var: list[int] = []
     by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -250,12 +263,12 @@ def solve_trades(
         cap = (math.floor(held + EPS) if st.whole_shares else held) if allowed else 0.0
         sell_var[key] = m.var(cost_rate * price, 0.0, cap, integer=st.whole_shares)
         m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
-        if st.min_trade_value > 0 and cap > 0:
+        if exact and st.min_trade_value > 0 and cap > 0:
             flag = m.var(0.01, 0.0, 1.0, integer=True)
             sell_flag[key] = flag
             m.row({sell_var[key]: 1.0, flag: -cap}, hi=0.0)
             m.row({sell_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
-        if st.lot_method != "min_tax" and len(members) > 1:
+        if exact and st.lot_method != "min_tax" and len(members) > 1:
             # Fixed relief order: a unit is touched only once the one before it is used up.
             for first, second in itertools.pairwise(members):
                 done = m.var(0.0, 0.0, 1.0, integer=True)
@@ -270,7 +283,7 @@ def solve_trades(
         budget[unit.account] = budget.get(unit.account, 0.0) + unit.shares * prices[unit.symbol]
     buy_var: dict[tuple[str, str], int] = {}
     symbols = sorted({s for line in lines for s in line.members} | set(household.symbols))
-    value = {s: household.value_of(s) for s in symbols if s in prices}
+    value = household.values()
     for rank, account in enumerate(accounts):
         for symbol in symbols:
             key = (account, symbol)
@@ -286,7 +299,7 @@ def solve_trades(
             # the choice is the same every time.
             tie = 1e-6 * price * (rank + (1.0 if value.get(symbol, 0.0) <= 0 else 0.0))
             buy_var[key] = m.var(cost_rate * price + tie, 0.0, cap, integer=st.whole_shares)
-            if st.min_trade_value > 0 and cap > 0:
+            if exact and st.min_trade_value > 0 and cap > 0:
                 flag = m.var(0.01, 0.0, 1.0, integer=True)
                 m.row({buy_var[key]: 1.0, flag: -cap}, hi=0.0)
                 m.row({buy_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
@@ -394,7 +407,7 @@ def solve_trades(
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
-    if not st.allow_wash_sales:
+    if exact and not st.allow_wash_sales:
         loss_units: dict[str, list[int]] = defaultdict(list)
         for index, unit in enumerate(units):
             if unit.loss:
@@ -411,13 +424,18 @@ def solve_trades(
                 m.row({var: 1.0, sold: m.upper[var]}, hi=m.upper[var])
             wash_choices.append((sold, [unit_var[i] for i in members], buys))
 
-    integers = sum(m.integer)
-    relaxed = relax if relax is not None else integers > EXACT_LIMIT
     x, message = m.solve(relaxed)
-    if x is not None and relaxed and wash_choices:
+    conflicts = [
+        (sold, loss_vars, buy_vars)
+        for sold, loss_vars, buy_vars in wash_choices
+        if x is not None
+        and sum(x[v] for v in loss_vars) > EPS
+        and sum(x[v] for v in buy_vars) > EPS
+    ]
+    if x is not None and relaxed and conflicts:
         # A fractional wash binary lets the LP sell a loss and buy the fund back. Settle
         # each such conflict for the side the LP leaned to, then solve again.
-        for sold, loss_vars, buy_vars in wash_choices:
+        for sold, loss_vars, buy_vars in conflicts:
             loss_value = sum(x[v] for v in loss_vars)
             bought = sum(x[v] for v in buy_vars)
             if bought >= loss_value:
@@ -450,7 +468,11 @@ def solve_trades(
             shares = math.floor(shares + 0.5) if not relaxed else math.floor(shares + EPS)
         if shares <= EPS:
             continue
-        chosen = sorted(members, key=lambda i: -x[unit_var[i]] / max(units[i].shares, EPS))
+        chosen = (
+            list(members)
+            if st.lot_method != "min_tax"
+            else sorted(members, key=lambda i: -x[unit_var[i]] / max(units[i].shares, EPS))
+        )
         if not relaxed:
             chosen = [i for i in members if x[unit_var[i]] > EPS]
         left, slices = shares, []
@@ -473,3 +495,37 @@ def solve_trades(
         if shares > EPS:
             decision.buys[key] = float(shares)
     return decision
+
+
+def _settle_wash_conflicts(
+    lines: list[TargetLine],
+    household: Household,
+    units: list[SellUnit],
+    can_buy: Mapping[tuple[str, str], bool],
+    identical: Mapping[str, frozenset[str]],
+) -> tuple[dict[tuple[str, str], bool], list[SellUnit]]:
+    """Decide, before a relaxed solve, whether each fund with loss lots is bought or sold.
+
+    A fund whose line is under target keeps its buys, and its loss lots are not sold;
+    one at or over target may sell losses, and neither it nor its twins are bought.
+    """
+    total = household.total_value
+    values = household.values()
+    under: set[str] = set()
+    for line in lines:
+        if line.kind != "cash" and sum(values.get(m, 0.0) for m in line.members) < (
+            line.weight * total
+        ):
+            under.update(line.members)
+    allowed = dict(can_buy)
+    kept: list[SellUnit] = []
+    for unit in units:
+        twins = identical.get(unit.symbol, frozenset()) | {unit.symbol}
+        if unit.loss and twins & under:
+            continue
+        if unit.loss:
+            for key in allowed:
+                if key[1] in twins:
+                    allowed[key] = False
+        kept.append(unit)
+    return allowed, kept

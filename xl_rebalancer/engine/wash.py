@@ -11,6 +11,7 @@ disallowed (Treas. Reg. §1.1091-1(b), (c), (e)).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -146,16 +147,26 @@ def in_window(day: dt.date, center: dt.date, days: int) -> bool:
 
 
 class PurchaseIndex:
-    """Purchases grouped by symbol, so checking 20,000 lots does not scan every purchase."""
+    """Purchases by symbol and date, so checking 20,000 lots does not scan every purchase."""
 
     def __init__(self, purchases: Iterable[Purchase]) -> None:
-        self.by_symbol: dict[str, list[Purchase]] = {}
+        by_symbol: dict[str, list[Purchase]] = {}
         for purchase in purchases:
-            self.by_symbol.setdefault(purchase.symbol, []).append(purchase)
+            by_symbol.setdefault(purchase.symbol, []).append(purchase)
+        self.by_symbol = {s: sorted(ps, key=lambda p: p.date) for s, ps in by_symbol.items()}
+        self.dates = {s: [p.date for p in ps] for s, ps in self.by_symbol.items()}
 
-    def of(self, symbol: str, identical: dict[str, frozenset[str]]) -> list[Purchase]:
-        twins = identical.get(symbol, frozenset()) | {symbol}
-        return [p for twin in sorted(twins) for p in self.by_symbol.get(twin, [])]
+    def near(
+        self, symbol: str, center: dt.date, days: int, identical: dict[str, frozenset[str]]
+    ) -> list[Purchase]:
+        """Purchases of the symbol or its twins within `days` of `center`."""
+        lo, hi = center - dt.timedelta(days=days), center + dt.timedelta(days=days)
+        out = []
+        for twin in sorted(identical.get(symbol, frozenset()) | {symbol}):
+            dates = self.dates.get(twin, [])
+            start, end = bisect.bisect_left(dates, lo), bisect.bisect_right(dates, hi)
+            out.extend(self.by_symbol[twin][start:end])
+        return out
 
 
 def sale_blockers(
@@ -171,7 +182,7 @@ def sale_blockers(
     The sold lot's own purchase is not a replacement for itself.
     """
     if isinstance(purchases, PurchaseIndex):
-        purchases = purchases.of(symbol, identical)
+        purchases = purchases.near(symbol, sale_date, days, identical)
     return [
         p
         for p in purchases
