@@ -215,102 +215,116 @@ def _run(command: str, book: Path, **options: Any) -> None:
     show_report(report)
 
 
-def show_report(report: Any) -> None:
+def _table(title: str, headers: list[str], rows: list[list[str]], right: set[str]) -> Any:
     from rich.table import Table
 
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(header, justify="right" if header in right else "left")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def show_report(report: Any) -> None:
+    """Print what a run did: prices, harvest candidates or trades, then the summary."""
     console = _console()
     result = report.result
     _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
     if report.command == "refresh-prices":
-        prices = Table(title="Prices", title_justify="left")
-        for header in ("Symbol", "Price", "As of", "Source"):
-            prices.add_column(header, justify="right" if header == "Price" else "left")
-        for q in report.quotes.values():
-            prices.add_row(q.symbol, f"{q.price:,.4f}", str(q.as_of or ""), q.source)
-        console.print(prices)
-    if result is None:
-        if report.output:
-            console.print(f"Wrote {report.output}")
-        return
-    if report.command == "harvest":
-        harvest = Table(title="Tax-loss harvest candidates", title_justify="left")
-        for header in (
-            "Account",
-            "Symbol",
-            "Lot",
-            "Shares",
-            "Loss",
-            "Term",
-            "Substitute",
-            "Wash sale",
-            "Est. saving",
-        ):
-            harvest.add_column(
-                header, justify="right" if header in {"Shares", "Loss", "Est. saving"} else "left"
-            )
-        for h in result.harvest:
-            harvest.add_row(
-                h.account,
-                h.symbol,
-                h.lot_id,
-                f"{h.shares:,.6g}",
-                f"{h.unrealized_loss:,.2f}",
-                h.term,
-                h.substitute or "",
-                h.wash_sale,
-                f"{h.est_tax_saving:,.2f}",
-            )
         console.print(
-            harvest if result.harvest else "No lot passes tlh_min_loss and tlh_min_loss_pct."
+            _table(
+                "Prices",
+                ["Symbol", "Price", "As of", "Source"],
+                [
+                    [q.symbol, f"{q.price:,.4f}", str(q.as_of or ""), q.source]
+                    for q in report.quotes.values()
+                ],
+                {"Price"},
+            )
         )
-        if report.output:
-            console.print(f"Wrote {report.output}")
-        return
-    if report.command != "drift" and result.trades:
-        trades = Table(title="Trades", title_justify="left")
-        for header in (
-            "Account",
-            "Symbol",
-            "Action",
-            "Shares",
-            "Value",
-            "Lot",
-            "Gain",
-            "Term",
-            "Est. tax",
-        ):
-            trades.add_column(
-                header,
-                justify="right" if header in {"Shares", "Value", "Gain", "Est. tax"} else "left",
-            )
-        for t in result.trades:
-            trades.add_row(
-                t.account,
-                t.symbol,
-                t.action,
-                f"{t.shares:,.6g}",
-                f"{t.value:,.2f}",
-                t.lot_id or "",
-                "" if t.realized_gain is None else f"{t.realized_gain:,.2f}",
-                t.term or "",
-                f"{t.est_tax:,.2f}",
-            )
-        console.print(trades)
-    summary = Table(title="Summary", title_justify="left")
-    summary.add_column("Item")
-    summary.add_column("Value", justify="right")
-    for item in result.summary:
-        value = item.value
-        if isinstance(value, float):
-            text = (
-                f"{value:.2%}"
-                if any(k in item.key.lower() for k in ("drift", "turnover"))
-                else f"{value:,.2f}"
+    if result is not None and report.command == "harvest":
+        if result.harvest:
+            console.print(
+                _table(
+                    "Tax-loss harvest candidates",
+                    [
+                        "Account",
+                        "Symbol",
+                        "Lot",
+                        "Shares",
+                        "Loss",
+                        "Term",
+                        "Substitute",
+                        "Wash sale",
+                        "Est. saving",
+                    ],
+                    [
+                        [
+                            h.account,
+                            h.symbol,
+                            h.lot_id,
+                            f"{h.shares:,.6g}",
+                            _money(h.unrealized_loss),
+                            h.term,
+                            h.substitute or "",
+                            h.wash_sale,
+                            _money(h.est_tax_saving),
+                        ]
+                        for h in result.harvest
+                    ],
+                    {"Shares", "Loss", "Est. saving"},
+                )
             )
         else:
-            text = str(value)
-        summary.add_row(item.key, text)
-    console.print(summary)
+            console.print("No lot passes tlh_min_loss and tlh_min_loss_pct.")
+    elif result is not None:
+        if report.command != "drift" and result.trades:
+            console.print(
+                _table(
+                    "Trades",
+                    [
+                        "Account",
+                        "Symbol",
+                        "Action",
+                        "Shares",
+                        "Value",
+                        "Lot",
+                        "Gain",
+                        "Term",
+                        "Est. tax",
+                    ],
+                    [
+                        [
+                            t.account,
+                            t.symbol,
+                            t.action,
+                            f"{t.shares:,.6g}",
+                            _money(t.value),
+                            t.lot_id or "",
+                            _money(t.realized_gain),
+                            t.term or "",
+                            _money(t.est_tax),
+                        ]
+                        for t in result.trades
+                    ],
+                    {"Shares", "Value", "Gain", "Est. tax"},
+                )
+            )
+        rows = []
+        for item in result.summary:
+            value = item.value
+            if isinstance(value, float):
+                percent = any(k in item.key.lower() for k in ("drift", "turnover"))
+                text = f"{value:.2%}" if percent else f"{value:,.2f}"
+            else:
+                text = str(value)
+            rows.append([item.key, text])
+        console.print(_table("Summary", ["Item", "Value"], rows, {"Value"}))
     if report.output:
         console.print(f"Wrote {report.output}")
 
