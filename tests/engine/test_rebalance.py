@@ -289,3 +289,23 @@ def test_no_buy_after_a_recent_loss_sale_in_any_account():
     result = rebalance(p, PRICES)
     assert not [t for t in result.trades if t.action == "BUY" and t.symbol == "BBB"]
     assert any("no BUY of BBB" in w.message for w in result.warnings)
+
+
+def _locked(lock_l1: str | None, lock_l2: str | None, **settings) -> Portfolio:
+    p = portfolio(**settings)
+    lots = tuple(lot.model_copy(update={"lock": {"L1": lock_l1, "L2": lock_l2}.get(lot.lot_id)})
+                 for lot in p.lots)
+    return p.model_copy(update={"lots": lots})
+
+
+def test_locked_lot_is_never_sold():
+    # FIFO would take L1 first; locked, the 17 shares come from L2.
+    result = rebalance(_locked("lock", None), PRICES)
+    sells = [(t.lot_id, t.shares) for t in result.trades if t.action == "SELL"]
+    assert sells == [("L2", 17)]
+
+
+def test_lot_marked_sell_is_sold_whole_even_within_bands():
+    result = rebalance(_locked(None, "sell", band_abs=0.25, band_rel=1.0), PRICES)
+    sells = {t.lot_id: t.shares for t in result.trades if t.action == "SELL"}
+    assert sells.get("L2") == 40

@@ -40,7 +40,12 @@ def harvest_candidates(
     index = PurchaseIndex(past_purchases(portfolio) if purchases is None else purchases)
     rows = []
     for lot in portfolio.lots:
-        if lot.account not in taxable or lot.shares <= 0 or lot.symbol not in prices:
+        if (
+            lot.account not in taxable
+            or lot.shares <= 0
+            or lot.symbol not in prices
+            or lot.lock == "lock"
+        ):
             continue
         price = prices[lot.symbol]
         loss = lot.cost_basis - lot.shares * price

@@ -132,6 +132,7 @@ def rebalance(
         triggered = (
             st.trigger == "always"
             or bool(flow)
+            or any(lot.lock == "sell" for lot in portfolio.lots)
             or (st.trigger == "calendar" and calendar_due(st, valuation))
             or (st.trigger == "bands" and any(r.out_of_band for r in before_rows))
         )
@@ -502,7 +503,7 @@ class _Book:
                 valuation = self.st.valuation_date
                 assert valuation is not None
                 for lot in self.lots.get(key, []):
-                    if basis_per_share(lot) <= price:
+                    if lot.lock == "lock" or basis_per_share(lot) <= price:
                         continue
                     blockers = sale_blockers(
                         symbol,
@@ -523,7 +524,8 @@ class _Book:
                                 "warning",
                             )
                         )
-            self.blocked[key] = blocked
+            locked = [lot for lot in self.lots.get(key, []) if lot.lock == "lock"]
+            self.blocked[key] = locked + blocked
         return self.blocked[key]
 
     def sell(self, symbol: str, shares: float, reason: str, only: str | None = None) -> float:

@@ -250,9 +250,19 @@ def solve_trades(
     # sells -------------------------------------------------------------------
     unit_var: list[int] = []
     by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
+    must_sell: dict[tuple[str, str], float] = defaultdict(float)
     for index, unit in enumerate(units):
         allowed = can_sell.get((unit.account, unit.symbol), True)
-        unit_var.append(m.var(unit.tax_per_share, 0.0, unit.shares if allowed else 0.0))
+        forced = unit.lot is not None and unit.lot.lock == "sell"
+        if forced:
+            must_sell[(unit.account, unit.symbol)] += unit.shares
+        unit_var.append(
+            m.var(
+                unit.tax_per_share,
+                unit.shares if forced else 0.0,
+                unit.shares if allowed or forced else 0.0,
+            )
+        )
         by_position[(unit.account, unit.symbol)].append(index)
     sell_var: dict[tuple[str, str], int] = {}
     sell_flag: dict[tuple[str, str], int] = {}
@@ -260,8 +270,11 @@ def solve_trades(
         price = prices[key[1]]
         held = sum(units[i].shares for i in members)
         allowed = can_sell.get(key, True)
-        cap = (math.floor(held + EPS) if st.whole_shares else held) if allowed else 0.0
-        sell_var[key] = m.var(cost_rate * price, 0.0, cap, integer=st.whole_shares)
+        forced = must_sell.get(key, 0.0)
+        whole = st.whole_shares and abs(forced - round(forced)) < 1e-9
+        cap = (math.floor(held + EPS) if whole else held) if allowed or forced else 0.0
+        # A lot marked `sell` with a fraction of a share may close the position fractionally.
+        sell_var[key] = m.var(cost_rate * price, forced, max(cap, forced), integer=whole)
         m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
         if exact and st.min_trade_value > 0 and cap > 0:
             flag = m.var(0.01, 0.0, 1.0, integer=True)

@@ -112,6 +112,7 @@ DROPDOWNS: dict[str, dict[str, list[str]]] = {
         "status": ["pending", "applied"],
     },
     s.TRANSACTIONS.name: {"action": ["BUY", "SELL"]},
+    s.TAX_LOTS.name: {"lock": ["lock", "sell"]},
     s.PRICES.name: {"source": ["manual", "yahoo", "cache", "file"]},
 }
 

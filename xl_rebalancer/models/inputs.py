@@ -193,6 +193,7 @@ class TaxLot(Row):
     cost_basis: NonNegative
     wash_adjustment: Number = 0.0
     holding_start: Date | None = None
+    lock: Annotated[Literal["lock", "sell"], BeforeValidator(to_token)] | None = None
 
     @property
     def holding_from(self) -> dt.date:
