@@ -387,17 +387,19 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
     """Record the solver's choice as trades; repair anything rounding could have broken."""
     st = book.st
     gaps = _line_gaps(lines, book.household)
+    names = {m: line.key for line in lines for m in line.members}
     book.warnings.extend(decision.warnings)
     book.warnings.append(Problem(f"trades chosen by HiGHS, {decision.status}", level="info"))
     harvested: set[str] = set()
     for (account, symbol), slices in sorted(decision.sells.items()):
         gap = gaps.get(symbol, 0.0)
+        line_name = names.get(symbol, symbol)
         price = book.household.prices[symbol]
         small = sum(shares for _, shares in slices) * price < st.min_trade_value - EPS
         if small and book.household.cash[account] >= -EPS:
             continue  # only the LP path proposes these; the minimum trade rule wins
         if gap > EPS:
-            reason = f"drift: {symbol} over target by {gap:,.0f}"
+            reason = f"drift: {line_name} over target by {gap:,.0f}"
         elif book.household.cash[account] < -EPS:
             reason = "cash flow: raise cash for the withdrawal"
         elif any(lot is not None and lot.cost_basis > lot.shares * price for lot, _ in slices):
@@ -422,7 +424,7 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
             continue
         gap = gaps.get(symbol, 0.0)
         if gap < -EPS:
-            reason = f"drift: {symbol} under target by {-gap:,.0f}"
+            reason = f"drift: {names.get(symbol, symbol)} under target by {-gap:,.0f}"
         elif harvested:
             reason = "harvest: substitute keeps the asset class exposure"
         else:
