@@ -293,8 +293,10 @@ def test_no_buy_after_a_recent_loss_sale_in_any_account():
 
 def _locked(lock_l1: str | None, lock_l2: str | None, **settings) -> Portfolio:
     p = portfolio(**settings)
-    lots = tuple(lot.model_copy(update={"lock": {"L1": lock_l1, "L2": lock_l2}.get(lot.lot_id)})
-                 for lot in p.lots)
+    lots = tuple(
+        lot.model_copy(update={"lock": {"L1": lock_l1, "L2": lock_l2}.get(lot.lot_id)})
+        for lot in p.lots
+    )
     return p.model_copy(update={"lots": lots})
 
 

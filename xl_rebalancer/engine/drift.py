@@ -77,12 +77,10 @@ def band_for(target: float, band_abs: float, band_rel: float) -> float:
     return min(band_abs, band_rel * target)
 
 
-def target_lines(
-    portfolio: Portfolio, targets: tuple[Target, ...] | None = None
-) -> list[TargetLine]:
+def target_lines(portfolio: Portfolio) -> list[TargetLine]:
     """Lines at the level targets are set, plus CASH and any held symbol left untargeted."""
     st = portfolio.settings
-    targets = portfolio.targets if targets is None else targets
+    targets = portfolio.targets
     held = household_from(portfolio, {}).shares
     held_symbols = sorted({sym for (_, sym) in held})
     classes = symbol_classes(portfolio)

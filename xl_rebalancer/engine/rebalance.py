@@ -295,20 +295,8 @@ def _solve(
     symbols = sorted({m for line in lines for m in line.members} | set(household.symbols))
     can_buy: dict[tuple[str, str], bool] = {}
     for symbol in symbols:
-        washes = (
-            buy_blockers(symbol, valuation, book.loss_sales, st.wash_sale_days, book.identical)
-            if not st.allow_wash_sales
-            else []
-        )
-        if washes and gaps.get(symbol, 0.0) < -EPS:
-            book.warnings.append(
-                Problem(
-                    f"no BUY of {symbol}: it would wash {washes[0].describe()}",
-                    None,
-                    None,
-                    "warning",
-                )
-            )
+        # Warn only where a buy was wanted (the line is under target).
+        washes = book.buy_washes(symbol, warn=gaps.get(symbol, 0.0) < -EPS)
         for account in book.order:
             can_buy[(account, symbol)] = not washes and book.rules.can_buy(
                 account, symbol, book._class(symbol)
@@ -699,24 +687,30 @@ class _Book:
         key = (account, symbol)
         self.household.shares[key] = self.household.shares.get(key, 0.0) + shares
 
+    def buy_washes(self, symbol: str, warn: bool = True) -> bool:
+        """Whether buying `symbol` now would wash a recent or same-run loss sale."""
+        if self.st.allow_wash_sales:
+            return False
+        valuation = self.st.valuation_date
+        assert valuation is not None
+        blockers = buy_blockers(
+            symbol, valuation, self.loss_sales, self.st.wash_sale_days, self.identical
+        )
+        if blockers and warn:
+            self.warnings.append(
+                Problem(
+                    f"no BUY of {symbol}: it would wash {blockers[0].describe()}",
+                    None,
+                    None,
+                    "warning",
+                )
+            )
+        return bool(blockers)
+
     def buy(self, symbol: str, shares: float, reserve: float, reason: str) -> None:
         price = self.household.prices[symbol]
-        if not self.st.allow_wash_sales:
-            valuation = self.st.valuation_date
-            assert valuation is not None
-            blockers = buy_blockers(
-                symbol, valuation, self.loss_sales, self.st.wash_sale_days, self.identical
-            )
-            if blockers:
-                self.warnings.append(
-                    Problem(
-                        f"no BUY of {symbol}: it would wash {blockers[0].describe()}",
-                        None,
-                        None,
-                        "warning",
-                    )
-                )
-                return
+        if self.buy_washes(symbol):
+            return
         total_cash = self.household.total_cash
         budgets = {}
         for account in self.order:

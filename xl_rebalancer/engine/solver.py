@@ -265,7 +265,6 @@ def solve_trades(
         )
         by_position[(unit.account, unit.symbol)].append(index)
     sell_var: dict[tuple[str, str], int] = {}
-    sell_flag: dict[tuple[str, str], int] = {}
     for key, members in by_position.items():
         price = prices[key[1]]
         held = sum(units[i].shares for i in members)
@@ -278,7 +277,6 @@ def solve_trades(
         m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
         if exact and st.min_trade_value > 0 and cap > 0:
             flag = m.var(0.01, 0.0, 1.0, integer=True)
-            sell_flag[key] = flag
             m.row({sell_var[key]: 1.0, flag: -cap}, hi=0.0)
             m.row({sell_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
         if exact and st.lot_method != "min_tax" and len(members) > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import Problem
@@ -16,14 +17,10 @@ def log_rows(entries: list[LogEntry]) -> list[dict[str, Any]]:
 
 
 def log_entries(
-    problems: list[Problem] | tuple[Problem, ...], now: dt.datetime, notes: list[str] = ()
-) -> list[LogEntry]:  # type: ignore[assignment]
+    problems: Sequence[Problem], now: dt.datetime, notes: Sequence[str] = ()
+) -> list[LogEntry]:
     entries = [LogEntry(time=now, level="info", message=n) for n in notes]
-    entries += [
-        LogEntry(time=now, level=p.level, sheet=p.sheet, cell=p.cell, message=p.message)
-        for p in problems
-    ]
-    return entries
+    return entries + [LogEntry.from_problem(p, now) for p in problems]
 
 
 def _drift_chart(ws: Any) -> None:

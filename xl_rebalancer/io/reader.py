@@ -95,9 +95,7 @@ def open_workbook_readonly(path: str | Path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not read
             return load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
-    except Exception as exc:  # openpyxl raises its own InvalidFileException and others
+    except Exception as exc:  # BadZipFile, KeyError, openpyxl's InvalidFileException, ...
         raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
 
 

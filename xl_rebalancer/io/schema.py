@@ -6,7 +6,7 @@ happens once. Headers match case-insensitively, ignoring spaces and underscores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Number formats shared by the writer and the template.
 FMT_MONEY = "#,##0.00;[Red]-#,##0.00"
@@ -45,7 +45,6 @@ class SheetSpec:
     columns: tuple[Column, ...]
     required: bool = False
     description: str = ""
-    aliases: tuple[str, ...] = field(default=())
 
     @property
     def table(self) -> str:
@@ -294,12 +293,4 @@ OPTIMIZED_TARGETS = SheetSpec(
 )
 
 OUTPUT_SHEETS: tuple[SheetSpec, ...] = (DRIFT, TRADES, TAX_HARVEST, SUMMARY, LOG, OPTIMIZED_TARGETS)
-ENGINE_SHEET_NAMES = frozenset(s.name for s in OUTPUT_SHEETS)
 INSTRUCTIONS = "Instructions"
-
-
-def sheet_spec(name: str) -> SheetSpec:
-    for spec in INPUT_SHEETS + OUTPUT_SHEETS:
-        if spec.name == name:
-            return spec
-    raise KeyError(name)

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
@@ -21,20 +21,7 @@ from .schema import FMT_DATE, Column, SheetSpec
 
 TABLE_STYLE = "TableStyleMedium2"
 HEADER_FONT = Font(bold=True)
-INPUT_FILL = PatternFill("solid", fgColor="FFF2F7FC")
 FMT_BOOL = '"TRUE";"TRUE";"FALSE"'
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: Any) -> Any:
-    """Text that could be read as a formula (=, +, -, @) is kept as plain text.
-
-    Numbers stay numbers; only strings are touched, so a symbol or account named
-    "=HYPERLINK(...)" can never become a live formula in a sheet or a CSV export.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def cell_value(value: Any) -> Any:

@@ -75,9 +75,13 @@ class LogEntry(Result):
     message: str
 
     @classmethod
-    def from_problem(cls, problem: Problem) -> LogEntry:
+    def from_problem(cls, problem: Problem, time: dt.datetime | None = None) -> LogEntry:
         return cls(
-            level=problem.level, sheet=problem.sheet, cell=problem.cell, message=problem.message
+            time=time,
+            level=problem.level,
+            sheet=problem.sheet,
+            cell=problem.cell,
+            message=problem.message,
         )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import Problem
 from ..models.inputs import Portfolio
-from .base import Quote, business_days_between, calendar_days_for, last_bar
+from .base import PriceProvider, Quote, business_days_between, calendar_days_for, last_bar
 from .cache import CachedProvider, PriceCache
 
 RECENT_DAYS = 14  # calendar days looked back for a "latest" close
@@ -96,12 +96,14 @@ def latest_quotes(
     return out
 
 
-def _take(out: QuoteSet, provider: object, symbols: list[str], as_of: dt.date, days: int) -> None:
-    fetched = provider.history(symbols, as_of - dt.timedelta(days=days), as_of)  # type: ignore[attr-defined]
+def _take(
+    out: QuoteSet, provider: PriceProvider, symbols: list[str], as_of: dt.date, days: int
+) -> None:
+    fetched = provider.history(symbols, as_of - dt.timedelta(days=days), as_of)
     for symbol in symbols:
         bar = last_bar(fetched.bars.get(symbol, []), as_of)
         if bar is not None:
-            out.quotes[symbol] = Quote(symbol, bar.close, bar.date, getattr(provider, "name", ""))
+            out.quotes[symbol] = Quote(symbol, bar.close, bar.date, provider.name)
             out.failed.pop(symbol, None)
         else:
             out.failed.setdefault(symbol, fetched.failed.get(symbol, "no price"))
