@@ -28,7 +28,7 @@ from .wash import (
 def harvest_candidates(
     portfolio: Portfolio,
     prices: Mapping[str, float],
-    purchases: list[Purchase] | None = None,
+    purchases: list[Purchase] | PurchaseIndex | None = None,
 ) -> list[HarvestRow]:
     """One row per qualifying lot, largest saving first."""
     st = portfolio.settings
@@ -37,7 +37,9 @@ def harvest_candidates(
     taxable = {a.account for a in portfolio.accounts if a.taxable}
     identical = identical_sets(portfolio)
     substitutes = substitute_for(portfolio, prices, identical)
-    index = PurchaseIndex(past_purchases(portfolio) if purchases is None else purchases)
+    if purchases is None:
+        purchases = past_purchases(portfolio)
+    index = purchases if isinstance(purchases, PurchaseIndex) else PurchaseIndex(purchases)
     rows = []
     for lot in portfolio.lots:
         if (

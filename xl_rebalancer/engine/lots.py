@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -12,6 +13,7 @@ from ..models.inputs import TaxLot
 Term = Literal["ST", "LT"]
 
 
+@functools.lru_cache(maxsize=8192)
 def one_year_after(day: dt.date) -> dt.date:
     """Same calendar day a year on; 29 February maps to 28 February."""
     try:

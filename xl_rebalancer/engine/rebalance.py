@@ -46,7 +46,6 @@ from .wash import (
     past_loss_sales,
     past_purchases,
     sale_blockers,
-    same_security,
 )
 
 TYPE_SELL_ORDER = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
@@ -121,6 +120,7 @@ def rebalance(
     cash_before = household.total_cash
     total_before = household.total_value
     warnings: list[Problem] = []
+    purchases = PurchaseIndex(past_purchases(portfolio))  # shared by the trade and harvest
     before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
 
     trades: list[Trade] = []
@@ -143,7 +143,7 @@ def rebalance(
                     f"({total_before:,.2f})",
                     [Problem("cash_flow is larger than the household", "Settings", None)],
                 )
-            trades = _trade(portfolio, household, lines, accounts, warnings)
+            trades = _trade(portfolio, household, lines, accounts, warnings, purchases)
         else:
             warnings.append(Problem("every position is within its band: no trades", level="info"))
 
@@ -173,7 +173,7 @@ def rebalance(
     summary = _summary(
         portfolio, trades, after_rows, total_before, cash_before, household, triggered
     )
-    harvest = harvest_candidates(portfolio, prices)
+    harvest = harvest_candidates(portfolio, prices, purchases)
     return RebalanceResult(
         harvest=tuple(harvest),
         drift=tuple(after_rows),
@@ -227,6 +227,7 @@ def _trade(
     lines: list[TargetLine],
     accounts: list[Account],
     warnings: list[Problem],
+    purchases: PurchaseIndex,
     method: str = "solver",
 ) -> list[Trade]:
     """Trades by the solver; the greedy path when asked for or when the solver fails."""
@@ -234,7 +235,7 @@ def _trade(
     lots: dict[tuple[str, str], list[TaxLot]] = defaultdict(list)
     for lot in portfolio.lots:
         lots[(lot.account, lot.symbol)].append(lot)
-    book = _Book(portfolio, household, accounts, lots, rules, warnings)
+    book = _Book(portfolio, household, accounts, lots, rules, warnings, purchases)
     _check_withdrawal(book)
     if method == "solver":
         try:
@@ -397,12 +398,13 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
             reason = "rebalance: fund underweight positions"
         book.record_sale(account, symbol, slices, reason)
     sold_at_loss = {ls.symbol for ls in book.loss_sales if ls.source.startswith("this run")}
+    washed = set(sold_at_loss)
+    for sold in sold_at_loss:
+        washed |= book.identical.get(sold, frozenset())
     for (account, symbol), shares in sorted(
         decision.buys.items(), key=lambda kv: (kv[0][0], -kv[1])
     ):
-        if not st.allow_wash_sales and any(
-            same_security(symbol, s, book.identical) for s in sold_at_loss
-        ):
+        if not st.allow_wash_sales and symbol in washed:
             continue  # only an LP relaxation could propose this; the rule wins
         price = book.household.prices[symbol]
         affordable = book.household.cash[account] / (price * (1 + book.cost_rate))
@@ -462,6 +464,7 @@ class _Book:
         lots: dict[tuple[str, str], list[TaxLot]],
         rules: Restrictions,
         warnings: list[Problem],
+        purchases: PurchaseIndex,
     ) -> None:
         self.st = portfolio.settings
         self.household = household
@@ -473,7 +476,7 @@ class _Book:
         self.trades: list[Trade] = []
         self.cost_rate = self.st.cost_bps / 10_000.0
         self.identical = identical_sets(portfolio)
-        self.purchases = PurchaseIndex(past_purchases(portfolio))
+        self.purchases = purchases
         self.loss_sales, notes = past_loss_sales(portfolio)
         self.warnings.extend(Problem(n, "Transactions", None, "info") for n in notes)
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}

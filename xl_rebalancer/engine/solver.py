@@ -329,14 +329,16 @@ def solve_trades(
             total_cash_terms[var] = total_cash_terms.get(var, 0.0) + coef
     cash_now = household.total_cash
 
+    vars_of: dict[str, dict[int, float]] = defaultdict(dict)
+    for (_, symbol), var in sell_var.items():
+        vars_of[symbol][var] = -prices[symbol]
+    for (_, symbol), var in buy_var.items():
+        vars_of[symbol][var] = prices[symbol]
+
     def symbol_terms(members: set[str]) -> dict[int, float]:
         terms: dict[int, float] = {}
-        for (_, symbol), var in sell_var.items():
-            if symbol in members:
-                terms[var] = -prices[symbol]
-        for (_, symbol), var in buy_var.items():
-            if symbol in members:
-                terms[var] = prices[symbol]
+        for symbol in members:
+            terms.update(vars_of.get(symbol, {}))
         return terms
 
     # tracking: L1 distance of each line from its goal (or its band) ---------------
@@ -461,6 +463,7 @@ def solve_trades(
     decision.status = ("LP relaxation, rounded" if relaxed else "exact MILP") + f": {message}"
     if x is None:
         raise RuntimeError(f"HiGHS found no solution: {message}")
+    x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
     for var, label in soft_vars:
         if x[var] > 0.01:
             decision.warnings.append(
@@ -528,15 +531,14 @@ def _settle_wash_conflicts(
             line.weight * total
         ):
             under.update(line.members)
-    allowed = dict(can_buy)
+    not_bought: set[str] = set()
     kept: list[SellUnit] = []
     for unit in units:
         twins = identical.get(unit.symbol, frozenset()) | {unit.symbol}
         if unit.loss and twins & under:
             continue
         if unit.loss:
-            for key in allowed:
-                if key[1] in twins:
-                    allowed[key] = False
+            not_bought |= twins
         kept.append(unit)
+    allowed = {key: ok and key[1] not in not_bought for key, ok in can_buy.items()}
     return allowed, kept

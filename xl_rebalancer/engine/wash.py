@@ -155,17 +155,23 @@ class PurchaseIndex:
             by_symbol.setdefault(purchase.symbol, []).append(purchase)
         self.by_symbol = {s: sorted(ps, key=lambda p: p.date) for s, ps in by_symbol.items()}
         self.dates = {s: [p.date for p in ps] for s, ps in self.by_symbol.items()}
+        # Every lot of a symbol is checked against the same sale date: remember answers.
+        self._near: dict[tuple[str, dt.date, int], list[Purchase]] = {}
 
     def near(
         self, symbol: str, center: dt.date, days: int, identical: dict[str, frozenset[str]]
     ) -> list[Purchase]:
         """Purchases of the symbol or its twins within `days` of `center`."""
+        key = (symbol, center, days)
+        if key in self._near:
+            return self._near[key]
         lo, hi = center - dt.timedelta(days=days), center + dt.timedelta(days=days)
         out = []
         for twin in sorted(identical.get(symbol, frozenset()) | {symbol}):
             dates = self.dates.get(twin, [])
             start, end = bisect.bisect_left(dates, lo), bisect.bisect_right(dates, hi)
             out.extend(self.by_symbol[twin][start:end])
+        self._near[key] = out
         return out
 
 
