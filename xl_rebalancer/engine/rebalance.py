@@ -40,9 +40,11 @@ from .lots import basis_per_share, order_lots, relieve, tax_rate
 from .solver import Decision, sell_units, solve_trades
 from .wash import (
     LossSale,
+    Purchase,
     PurchaseIndex,
     buy_blockers,
     identical_sets,
+    match_wash_sales,
     past_loss_sales,
     past_purchases,
     sale_blockers,
@@ -248,8 +250,116 @@ def _trade(
             )
         else:
             _apply(decision, book, lines)
-            return book.trades
-    return _greedy_trade(portfolio, household, lines, book)
+            return _wash_adjusted(book)
+    _greedy_trade(portfolio, household, lines, book)
+    return _wash_adjusted(book)
+
+
+def _wash_adjusted(book: _Book) -> list[Trade]:
+    """Where the user allows wash sales, report them as the IRS treats them.
+
+    Each loss sold this run is matched to replacement purchases (past ones on record
+    and this run's buys) in order of acquisition; the disallowed part leaves the sale's
+    recognized gain and estimated tax, and goes into the replacement's basis with the
+    sold lot's holding period. A replacement bought in an IRA or Roth loses it for good
+    (Rev. Rul. 2008-5). Sales without a replacement are left as they are.
+    """
+    trades = book.trades
+    st = book.st
+    if not st.allow_wash_sales:
+        return trades
+    valuation = st.valuation_date
+    assert valuation is not None
+    run_buys = [
+        Purchase(t.account, t.symbol, valuation, t.shares, f"this run, BUY row {i + 1}")
+        for i, t in enumerate(trades)
+        if t.action == "BUY"
+    ]
+    past = [p for group in book.purchases.by_symbol.values() for p in group]
+    matches = [
+        m
+        for m in match_wash_sales(
+            book.loss_sales, past + run_buys, st.wash_sale_days, book.identical
+        )
+        if m.sale.source.startswith("this run") or m.purchase.source.startswith("this run")
+    ]
+    if not matches:
+        return trades
+    sale_rows = {
+        (t.account, t.lot_id): i for i, t in enumerate(trades) if t.action == "SELL" and t.lot_id
+    }
+    buy_rows = {(t.account, t.symbol): i for i, t in enumerate(trades) if t.action == "BUY"}
+    disallowed_by_sale: dict[int, list[str]] = defaultdict(list)
+    moved: dict[int, float] = defaultdict(float)
+    notes: dict[int, list[str]] = defaultdict(list)
+    for match in matches:
+        sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
+        taxable = (
+            book.accounts[purchase.account].taxable if purchase.account in book.accounts else True
+        )
+        held = (
+            f"holding period from {match.holding_start.isoformat()}"
+            if match.holding_start
+            else "the sold shares' holding period added"
+        )
+        fate = (
+            f"moved into the basis of {purchase.describe()}, {held}"
+            if taxable
+            else f"lost for good: the replacement was bought in {purchase.account}, "
+            "a retirement account (Rev. Rul. 2008-5)"
+        )
+        index = sale_rows.get(sale.lot_key) if sale.lot_key else None
+        if index is not None:
+            moved[index] += amount
+            disallowed_by_sale[index].append(f"{amount:,.2f} {fate}")
+        if purchase.source.startswith("this run"):
+            row = buy_rows[(purchase.account, purchase.symbol)]
+            if taxable:
+                moved[row] += amount
+                notes[row].append(f"{amount:,.2f} of the loss on {sale.describe()}, {held}")
+            else:
+                book.warnings.append(
+                    Problem(
+                        f"wash sale: buying {purchase.symbol} in {purchase.account} disallows "
+                        f"{amount:,.2f} of the loss on {sale.describe()} for good "
+                        "(a retirement account's basis cannot take it)",
+                        level="warning",
+                    )
+                )
+        elif taxable and purchase.lot_key is not None:
+            book.warnings.append(
+                Problem(
+                    f"wash sale: after {sale.describe()}, add {amount:,.2f} to the basis of "
+                    f"{purchase.source} ({match.shares:g} shares) and count its {held}",
+                    "TaxLots",
+                    None,
+                    "info",
+                )
+            )
+    out = list(trades)
+    for index, amount in moved.items():
+        trade = out[index]
+        if trade.action == "SELL":
+            recognized = round((trade.realized_gain or 0.0) + amount, 2)
+            rate = tax_rate(trade.term or "ST", st.st_tax_rate, st.lt_tax_rate)
+            out[index] = trade.model_copy(
+                update={
+                    "realized_gain": recognized,
+                    "est_tax": round(recognized * rate, 2),
+                    "reason": f"{trade.reason}; wash sale: " + "; ".join(disallowed_by_sale[index]),
+                }
+            )
+        else:
+            out[index] = trade.model_copy(
+                update={
+                    "acquired": valuation,
+                    "cost_basis": round(trade.value + amount, 2),
+                    "reason": f"{trade.reason}; wash sale: basis includes "
+                    + "; ".join(notes[index]),
+                }
+            )
+    book.trades = out
+    return out
 
 
 def _check_withdrawal(book: _Book) -> None:
@@ -404,7 +514,7 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
     for (account, symbol), shares in sorted(
         decision.buys.items(), key=lambda kv: (kv[0][0], -kv[1])
     ):
-        if not st.allow_wash_sales and symbol in washed:
+        if symbol in washed:
             continue  # only an LP relaxation could propose this; the rule wins
         price = book.household.prices[symbol]
         affordable = book.household.cash[account] / (price * (1 + book.cost_rate))
@@ -636,6 +746,7 @@ class _Book:
                             -piece.gain,
                             f"this run, lot {lot.lot_id}",
                             lot.holding_from,
+                            (account, lot.lot_id),
                         )
                     )
                 current = remaining.get(id(lot), lot)
@@ -692,13 +803,16 @@ class _Book:
 
     def buy_washes(self, symbol: str, warn: bool = True) -> bool:
         """Whether buying `symbol` now would wash a recent or same-run loss sale."""
-        if self.st.allow_wash_sales:
-            return False
         valuation = self.st.valuation_date
         assert valuation is not None
-        blockers = buy_blockers(
-            symbol, valuation, self.loss_sales, self.st.wash_sale_days, self.identical
+        # Allowed wash sales still never buy back what this run sold at a loss: that
+        # would only defer the loss the sale was made for.
+        sales = (
+            [s for s in self.loss_sales if s.source.startswith("this run")]
+            if self.st.allow_wash_sales
+            else self.loss_sales
         )
+        blockers = buy_blockers(symbol, valuation, sales, self.st.wash_sale_days, self.identical)
         if blockers and warn:
             self.warnings.append(
                 Problem(

@@ -244,7 +244,9 @@ def solve_trades(
         estimate += len(units)
     relaxed = relax if relax is not None else estimate > EXACT_LIMIT
     exact = not relaxed
-    if relaxed and not st.allow_wash_sales:
+    # Same-run washes are never chosen, allowed or not: selling a loss and buying the
+    # security back in the same run only defers the loss it was sold for.
+    if relaxed:
         can_buy, units = _settle_wash_conflicts(lines, household, units, can_buy, identical)
 
     # sells -------------------------------------------------------------------
@@ -420,7 +422,7 @@ def solve_trades(
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
-    if exact and not st.allow_wash_sales:
+    if exact:
         loss_units: dict[str, list[int]] = defaultdict(list)
         for index, unit in enumerate(units):
             if unit.loss:

@@ -41,6 +41,7 @@ class LossSale:
     loss: float | None  # positive amount lost; None when the sheet does not say (cautious)
     source: str
     holding_start: dt.date | None = None
+    lot_key: tuple[str, str] | None = None  # (account, lot id) of the lot sold, if known
 
     def describe(self) -> str:
         amount = f"a loss of {self.loss:,.2f}" if self.loss is not None else "a possible loss"
@@ -102,7 +103,7 @@ def past_purchases(portfolio: Portfolio) -> list[Purchase]:
             lot.symbol,
             lot.acquired,
             lot.shares,
-            f"TaxLots row {lot.row}, lot {lot.lot_id}",
+            f"TaxLots row {lot.row}, lot {lot.lot_id}" if lot.row else f"lot {lot.lot_id}",
             (lot.account, lot.lot_id),
         )
         for lot in portfolio.lots
@@ -224,7 +225,7 @@ def match_wash_sales(
     Sales are taken in date order; each takes replacement shares in order of
     acquisition within its window, each share used once. The disallowed part of a
     sale's loss is loss × (matched shares / sold shares), spread over the matched
-    purchases pro rata to their shares.
+    purchases pro rata to their shares. A lot is never the replacement for its own sale.
     """
     identical = identical or {}
     left = {id(p): p.shares for p in purchases}
@@ -239,6 +240,7 @@ def match_wash_sales(
                 break
             if (
                 left[id(purchase)] <= 1e-12
+                or (sale.lot_key is not None and purchase.lot_key == sale.lot_key)
                 or not same_security(sale.symbol, purchase.symbol, identical)
                 or not in_window(purchase.date, sale.date, days)
             ):

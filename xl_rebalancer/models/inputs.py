@@ -139,7 +139,11 @@ class Settings(BaseModel):
     )
     allow_wash_sales: Bool = Field(
         False,
-        description="Allow trades that trigger a wash sale (the loss is then deferred into the replacement lot).",
+        description=(
+            "Allow trades that wash a loss on record (the disallowed loss then moves "
+            "into the replacement's basis, as the IRS moves it); a loss sold in this "
+            "run is never bought back in the same run."
+        ),
     )
     stale_price_days: Annotated[int, Field(ge=0)] = Field(
         5, description="A price older than this many trading days gets a warning."
