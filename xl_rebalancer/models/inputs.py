@@ -42,6 +42,7 @@ Strategy = Literal[
     "max_sharpe",
     "target_volatility",
     "risk_parity",
+    "efficient_return",
     "hrp",
     "black_litterman",
     "min_cvar",
@@ -84,6 +85,23 @@ class Settings(BaseModel):
     )
     user_age: Annotated[int, Field(ge=0, le=120)] | None = Field(
         None, description="Age, for strategy glide_path."
+    )
+    target_return: Number | None = Field(
+        None, description="Annual expected return, for strategy efficient_return."
+    )
+    cvar_confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = Field(
+        0.95, description="Confidence level of CVaR, for strategy min_cvar (daily losses)."
+    )
+    hrp_linkage: Annotated[
+        Literal["single", "ward", "complete", "average"], BeforeValidator(to_token)
+    ] = Field("single", description="Clustering linkage, for strategy hrp.")
+    bl_tau: Positive = Field(0.05, description="Black-Litterman prior uncertainty τ.")
+    bl_prior: Annotated[Literal["equal", "targets"], BeforeValidator(to_token)] = Field(
+        "equal",
+        description=(
+            "Black-Litterman prior portfolio: equal weights, or the Targets weights "
+            "(type market-cap weights there for a market-cap prior)."
+        ),
     )
     trigger: Annotated[Literal["bands", "calendar", "always"], BeforeValidator(to_token)] = Field(
         "bands",

@@ -1,0 +1,275 @@
+"""Estimators and allocation strategies, side by side with PyPortfolioOpt and skfolio.
+
+The data are the real price histories from those projects' own test suites
+(../shared/data/reference). Weights must agree within 1e-4, or where the peer's
+problem has several optima (an LP), our objective must be at least as good.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import REFERENCE, needs_reference
+from xl_rebalancer.engine import estimators as est
+from xl_rebalancer.engine.strategies import Group, Limits, ViewSet, optimize
+from xl_rebalancer.engine.strategies import mean_variance as mv
+from xl_rebalancer.engine.strategies import risk_based as rb
+from xl_rebalancer.errors import InfeasibleError
+
+pytestmark = needs_reference
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def stocks() -> pd.DataFrame:
+    """PyPortfolioOpt's 20 stocks, the days on which all of them trade."""
+    return pd.read_csv(
+        REFERENCE / "pypfopt_stock_prices.csv", parse_dates=["date"], index_col="date"
+    ).dropna()
+
+
+@pytest.fixture(scope="module")
+def sp500() -> pd.DataFrame:
+    """skfolio's S&P 500 sample, last three years of trading days."""
+    frame = pd.read_csv(
+        REFERENCE / "skfolio_sp500_dataset.csv", parse_dates=["Date"], index_col="Date"
+    )
+    return frame.iloc[-757:]
+
+
+def weights_of(cleaned: dict) -> np.ndarray:
+    return np.array(list(cleaned.values()), dtype=float)
+
+
+# estimators ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["mean", "ewma", "capm"])
+def test_expected_returns_match_pypfopt(stocks, method):
+    from pypfopt import expected_returns as er
+
+    theirs = {
+        "mean": er.mean_historical_return,
+        "ewma": er.ema_historical_return,
+        "capm": er.capm_return,
+    }[method](stocks).to_numpy()
+    ours = est.expected_returns(est.simple_returns(stocks.to_numpy()), method)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["sample", "ledoit_wolf", "ewma"])
+def test_covariances_match_pypfopt(stocks, method):
+    from pypfopt import risk_models as rm
+
+    theirs = {
+        "sample": lambda p: rm.sample_cov(p),
+        "ledoit_wolf": lambda p: rm.CovarianceShrinkage(p).ledoit_wolf(),
+        "ewma": lambda p: rm.exp_cov(p),
+    }[method](stocks).to_numpy()
+    model = est.covariance(est.simple_returns(stocks.to_numpy()), method)
+    np.testing.assert_allclose(model.cov, theirs, rtol=1e-9, atol=1e-12)
+
+
+def test_ledoit_wolf_with_more_assets_than_days_matches_sklearn(sp500):
+    # 20 assets over 15 days: the factor form takes the T × T path.
+    from sklearn.covariance import ledoit_wolf
+
+    returns = est.simple_returns(sp500.to_numpy()[-16:])
+    theirs, _ = ledoit_wolf(returns)
+    np.testing.assert_allclose(est.covariance(returns, "ledoit_wolf").cov / 252, theirs, atol=1e-14)
+
+
+def test_equilibrium_returns_are_implied_by_the_prior(stocks):
+    # δ Σ w + rf: feeding them back to an unconstrained mean-variance optimizer with the
+    # same δ returns the prior (closed form w = (δΣ)⁻¹(μ − rf)).
+    returns = est.simple_returns(stocks.to_numpy())
+    risk = est.covariance(returns, "sample")
+    prior = np.linspace(1, 2, 20)
+    prior /= prior.sum()
+    mu = est.expected_returns(
+        returns, "equilibrium", risk=risk, prior_weights=prior, risk_free_rate=0.02
+    )
+    delta = est.implied_risk_aversion(returns @ prior, 0.02)
+    np.testing.assert_allclose(np.linalg.solve(delta * risk.cov, mu - 0.02), prior, atol=1e-10)
+
+
+# mean-variance ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mv_setup(stocks):
+    from pypfopt import expected_returns as er
+    from pypfopt import risk_models as rm
+
+    returns = est.simple_returns(stocks.to_numpy())
+    return (
+        returns,
+        est.expected_returns(returns, "mean"),
+        est.covariance(returns, "sample"),
+        er.mean_historical_return(stocks),
+        rm.sample_cov(stocks),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "ours", "theirs"),
+    [
+        (
+            "min_variance",
+            lambda mu, r, lim: mv.min_variance(r, lim),
+            lambda ef: ef.min_volatility(),
+        ),
+        (
+            "max_sharpe",
+            lambda mu, r, lim: mv.max_sharpe(mu, r, lim, 0.02),
+            lambda ef: ef.max_sharpe(risk_free_rate=0.02),
+        ),
+        (
+            "efficient_return",
+            lambda mu, r, lim: mv.efficient_return(mu, r, lim, 0.25),
+            lambda ef: ef.efficient_return(0.25),
+        ),
+        (
+            "target_volatility",
+            lambda mu, r, lim: mv.target_volatility(mu, r, lim, 0.20),
+            lambda ef: ef.efficient_risk(0.20),
+        ),
+    ],
+)
+@pytest.mark.parametrize("cap", [1.0, 0.10])
+def test_mean_variance_matches_pypfopt(mv_setup, name, ours, theirs, cap):
+    from pypfopt import EfficientFrontier
+
+    _, mu, risk, mu_pd, cov_pd = mv_setup
+    frontier = EfficientFrontier(mu_pd, cov_pd, weight_bounds=(0, cap))
+    theirs(frontier)
+    expected = weights_of(frontier.clean_weights(rounding=None))
+    got = ours(mu, risk, Limits.long_only(20, cap))
+    assert np.abs(got - expected).max() < TOL
+    assert got.sum() == pytest.approx(1.0) and got.min() >= 0 and got.max() <= cap + 1e-9
+
+
+def test_group_limits_bind_like_pypfopt_sector_constraints(mv_setup, stocks):
+    from pypfopt import EfficientFrontier
+
+    _, mu, risk, mu_pd, cov_pd = mv_setup
+    tech = ["GOOG", "AAPL", "FB", "AMZN", "AMD", "MA"]
+    members = tuple(i for i, s in enumerate(stocks.columns) if s in tech)
+    frontier = EfficientFrontier(mu_pd, cov_pd)
+    mapper = {s: ("tech" if s in tech else "other") for s in stocks.columns}
+    frontier.add_sector_constraints(mapper, {"tech": 0.0}, {"tech": 0.2})
+    frontier.max_sharpe(risk_free_rate=0.02)
+    expected = weights_of(frontier.clean_weights(rounding=None))
+    limits = Limits(np.zeros(20), np.ones(20), (Group("tech", members, None, 0.2),))
+    got = mv.max_sharpe(mu, risk, limits, 0.02)
+    assert got[list(members)].sum() == pytest.approx(0.2, abs=1e-7)
+    assert np.abs(got - expected).max() < TOL
+
+
+def test_conflicting_limits_are_explained():
+    limits = Limits(np.full(3, 0.4), np.ones(3), (Group("asset class Bonds", (0, 1), None, 0.5),))
+    with pytest.raises(InfeasibleError) as info:
+        mv.min_variance(est.RiskModel(np.eye(3), np.zeros(3)), limits)
+    messages = " ".join(p.message for p in info.value.problems)
+    assert "120.00%" in messages and "asset class Bonds" in messages
+
+
+def test_target_volatility_below_the_floor_says_so(mv_setup):
+    _, mu, risk, *_ = mv_setup
+    with pytest.raises(InfeasibleError) as info:
+        mv.target_volatility(mu, risk, Limits.long_only(20), 0.01)
+    assert "below the least volatility" in info.value.problems[0].message
+
+
+# risk-based ------------------------------------------------------------------
+
+
+def test_risk_parity_matches_skfolio_and_equalizes_contributions(sp500):
+    from skfolio import RiskMeasure
+    from skfolio.optimization import RiskBudgeting
+
+    returns = est.simple_returns(sp500.to_numpy())
+    risk = est.covariance(returns, "sample")
+    got = rb.risk_parity(risk, Limits.long_only(20))
+    np.testing.assert_allclose(rb.risk_contributions(got, risk), np.full(20, 0.05), atol=1e-6)
+    model = RiskBudgeting(risk_measure=RiskMeasure.VARIANCE).fit(returns)
+    assert np.abs(got - model.weights_).max() < TOL
+
+
+@pytest.mark.parametrize("linkage", ["single", "ward"])
+def test_hrp_matches_pypfopt(stocks, linkage):
+    from pypfopt import HRPOpt
+
+    returns = est.simple_returns(stocks.to_numpy())
+    theirs = HRPOpt(pd.DataFrame(returns)).optimize(linkage)
+    np.testing.assert_allclose(
+        rb.hrp(returns, None, linkage), [theirs[i] for i in range(20)], atol=1e-12
+    )
+
+
+def test_min_cvar_is_at_least_as_good_as_pypfopt_and_skfolio(sp500):
+    from pypfopt import EfficientCVaR
+    from skfolio import RiskMeasure
+    from skfolio.optimization import MeanRisk
+
+    returns = est.simple_returns(sp500.to_numpy())
+    got = rb.min_cvar(returns, Limits.long_only(20), 0.95)
+    peer = EfficientCVaR(None, pd.DataFrame(returns), beta=0.95)
+    peer.min_cvar()
+    pypfopt_w = weights_of(peer.clean_weights(rounding=None))
+    skfolio_w = MeanRisk(risk_measure=RiskMeasure.CVAR, cvar_beta=0.95).fit(returns).weights_
+    ours = rb.cvar(returns, got)
+    assert ours <= rb.cvar(returns, pypfopt_w) + 1e-7
+    assert ours <= rb.cvar(returns, skfolio_w) + 1e-7
+
+
+def test_black_litterman_matches_pypfopt(stocks):
+    from pypfopt import BlackLittermanModel, EfficientFrontier
+
+    returns = est.simple_returns(stocks.to_numpy())
+    picks = np.zeros((2, 20))
+    picks[0, 1] = 1.0  # AAPL will return 20%
+    picks[1, 4], picks[1, 0] = 1.0, -1.0  # AMZN beats GOOG by 5%
+    views = ViewSet(picks, np.array([0.20, 0.05]), np.array([0.6, 0.3]))
+    got = optimize(returns, "black_litterman", views=views, risk_free_rate=0.02)
+
+    cov = pd.DataFrame(est.covariance(returns, "ledoit_wolf").cov)
+    prior = np.full(20, 0.05)
+    delta = est.implied_risk_aversion(returns @ prior, 0.02)
+    pi = delta * cov.to_numpy() @ prior + 0.02
+    model = BlackLittermanModel(
+        cov, pi=pi, P=picks, Q=views.values, omega="idzorek", view_confidences=views.confidences
+    )
+    np.testing.assert_allclose(got.expected_returns, model.bl_returns().to_numpy(), atol=1e-12)
+    frontier = EfficientFrontier(model.bl_returns(), model.bl_cov())
+    frontier.max_sharpe(risk_free_rate=0.02)
+    assert np.abs(got.weights - weights_of(frontier.clean_weights(rounding=None))).max() < TOL
+
+
+def test_glide_path_blends_by_the_documented_schedule(stocks):
+    returns = est.simple_returns(stocks.to_numpy())
+    growth = optimize(returns, "max_sharpe").weights
+    safe = optimize(returns, "min_variance").weights
+    for age, share in [(20, 0.90), (45, 0.80), (55, 0.65), (65, 0.50), (90, 0.30)]:
+        got = optimize(returns, "glide_path", user_age=age).weights
+        np.testing.assert_allclose(got, share * growth + (1 - share) * safe, atol=1e-9)
+
+
+def test_equal_weight_within_limits_is_the_nearest_allowed():
+    # Three assets, at most 20% in the first: the rest splits evenly (40% each).
+    limits = Limits(np.zeros(3), np.array([0.2, 1.0, 1.0]))
+    got = optimize(np.random.default_rng(1).normal(0, 0.01, (50, 3)), "equal_weight", limits=limits)
+    np.testing.assert_allclose(got.weights, [0.2, 0.4, 0.4], atol=1e-7)
+
+
+def test_allocation_figures_are_consistent(stocks):
+    returns = est.simple_returns(stocks.to_numpy())
+    got = optimize(returns, "max_sharpe", risk_free_rate=0.02)
+    cov = est.covariance(returns, "ledoit_wolf").cov
+    assert got.portfolio_volatility == pytest.approx(
+        float(np.sqrt(got.weights @ cov @ got.weights))
+    )
+    assert got.risk_contributions.sum() == pytest.approx(1.0)
+    assert got.sharpe == pytest.approx((got.portfolio_return - 0.02) / got.portfolio_volatility)

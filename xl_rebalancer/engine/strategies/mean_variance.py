@@ -1,0 +1,144 @@
+"""Mean-variance portfolios: minimum variance, maximum Sharpe, efficient return,
+target volatility, and equal weight within limits.
+
+Risk enters in factor form (Σ = FᵀF + diag(d)): an auxiliary y = F w turns wᵀΣw into
+yᵀy + wᵀdiag(d)w, so the solver never sees a dense n × n matrix when there are more
+assets than days of history, and sees Σ's Cholesky factor otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InfeasibleError, Problem
+from ..estimators import RiskModel
+from .conic import Program
+from .limits import Limits
+
+
+def _risk(prog: Program, risk: RiskModel, w: slice) -> None:
+    """Objective ½·2·wᵀΣw = wᵀΣw over block w."""
+    risk = risk.compact()
+    k = risk.factor.shape[0]
+    if np.any(risk.diagonal):
+        prog.quadratic(w, 2.0 * risk.diagonal)
+    if k:
+        y = prog.variables(k)
+        prog.quadratic(y, np.full(k, 2.0))
+        prog.equal([(y, np.eye(k)), (w, -risk.factor)], np.zeros(k))
+
+
+def _check(limits: Limits, what: str) -> None:
+    conflicts = limits.conflicts()
+    if conflicts:
+        raise InfeasibleError(f"{what}: the weight limits contradict each other", conflicts)
+
+
+def min_variance(risk: RiskModel, limits: Limits) -> np.ndarray:
+    _check(limits, "min_variance")
+    prog = Program()
+    w = prog.variables(risk.n)
+    _risk(prog, risk, w)
+    limits.impose(prog, w)
+    return _clean(prog.solve("min_variance")[w])
+
+
+def efficient_return(
+    mu: np.ndarray, risk: RiskModel, limits: Limits, target_return: float
+) -> np.ndarray:
+    """Least variance with expected return at least `target_return`."""
+    _check(limits, "efficient_return")
+    prog = Program()
+    w = prog.variables(risk.n)
+    _risk(prog, risk, w)
+    limits.impose(prog, w)
+    prog.at_most([(w, -np.asarray(mu)[None, :])], -target_return)
+    hints = [
+        Problem(
+            f"target_return {target_return:.2%} is out of reach: the best any asset "
+            f"offers is {float(np.max(mu)):.2%}",
+            "Settings",
+        )
+    ]
+    return _clean(prog.solve("efficient_return", hints)[w])
+
+
+def max_sharpe(
+    mu: np.ndarray, risk: RiskModel, limits: Limits, risk_free_rate: float = 0.0
+) -> np.ndarray:
+    """Highest (μ − rf)/σ, solved as a QP in scaled weights y = κw (Cornuejols-Tütüncü)."""
+    _check(limits, "max_sharpe")
+    excess = np.asarray(mu, dtype=float) - risk_free_rate
+    if np.max(excess) <= 0:
+        raise InfeasibleError(
+            "max_sharpe: no asset's expected return beats risk_free_rate",
+            [
+                Problem(
+                    f"risk_free_rate {risk_free_rate:.2%} is above every expected return",
+                    "Settings",
+                )
+            ],
+        )
+    prog = Program()
+    y = prog.variables(risk.n)
+    kappa = prog.variables(1)
+    _risk(prog, risk, y)
+    limits.impose(prog, y, scale=kappa)
+    prog.equal([(y, excess[None, :])], 1.0)
+    prog.at_most([(kappa, -np.ones((1, 1)))], 0.0)
+    x = prog.solve("max_sharpe")
+    return _clean(x[y] / x[kappa][0])
+
+
+def target_volatility(mu: np.ndarray, risk: RiskModel, limits: Limits, target: float) -> np.ndarray:
+    """Highest expected return with volatility at most `target` (a second-order cone)."""
+    _check(limits, "target_volatility")
+    compact = risk.compact()
+    n = compact.factor.shape[1]
+    prog = Program()
+    w = prog.variables(n, -np.asarray(mu, dtype=float))
+    limits.impose(prog, w)
+    # (target, F w, √d ∘ w) in the cone:  rhs − M w  with rhs = (target, 0, 0), M = −[0; F; √d]
+    rows = [np.zeros((1, n)), -compact.factor]
+    if np.any(compact.diagonal):
+        rows.append(-np.diag(np.sqrt(compact.diagonal)))
+    matrix = np.vstack(rows)
+    rhs = np.zeros(matrix.shape[0])
+    rhs[0] = target
+    prog.soc([(w, matrix)], rhs)
+    floor = np.sqrt(risk.variance(min_variance(risk, limits)))
+    hints = [
+        Problem(
+            f"target_volatility {target:.2%} is below the least volatility the limits allow "
+            f"({floor:.2%})",
+            "Settings",
+        )
+    ]
+    if target < floor - 1e-9:
+        raise InfeasibleError("target_volatility: no portfolio is that calm", hints)
+    return _clean(prog.solve("target_volatility", hints)[w])
+
+
+def equal_weight(limits: Limits) -> np.ndarray:
+    """1/n each, or the nearest weights to it that the limits allow."""
+    n = limits.n
+    even = np.full(n, 1.0 / n)
+    if limits.satisfied(even):
+        return even
+    return project(even, limits, "equal_weight")
+
+
+def project(target: np.ndarray, limits: Limits, what: str) -> np.ndarray:
+    """The weights within limits nearest (least squares) to `target`."""
+    _check(limits, what)
+    prog = Program()
+    w = prog.variables(limits.n, -2.0 * target)
+    prog.quadratic(w, np.full(limits.n, 2.0))
+    limits.impose(prog, w)
+    return _clean(prog.solve(what)[w])
+
+
+def _clean(w: np.ndarray) -> np.ndarray:
+    """Interior-point dust (1e-10 weights) to zero, then renormalized."""
+    w = np.where(np.abs(w) < 1e-9, 0.0, w)
+    return w / w.sum()

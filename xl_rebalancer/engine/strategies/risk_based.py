@@ -1,0 +1,125 @@
+"""Risk parity (equal risk contribution), hierarchical risk parity and minimum CVaR."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from ..estimators import RiskModel
+from .conic import Program
+from .limits import Limits
+from .mean_variance import _check, _clean, _risk, project
+
+
+def risk_contributions(w: np.ndarray, risk: RiskModel) -> np.ndarray:
+    """Each asset's share of portfolio variance, w_i (Σw)_i / wᵀΣw; they sum to one."""
+    sigma_w = risk.factor.T @ (risk.factor @ w) + risk.diagonal * w
+    total = float(w @ sigma_w)
+    return w * sigma_w / total if total > 0 else np.zeros_like(w)
+
+
+def risk_parity(risk: RiskModel, limits: Limits, budgets: np.ndarray | None = None) -> np.ndarray:
+    """Weights whose risk contributions match `budgets` (equal by default).
+
+    Spinu's convex form: minimize ½ xᵀΣx − Σ b_i log x_i over x > 0, then w = x / Σx,
+    whose risk contributions are exactly b. The logarithms are exponential cones;
+    limits are imposed on x homogeneously (lower·Σx ≤ x ≤ upper·Σx), which keeps the
+    problem convex; where a limit binds, contributions are as equal as it allows.
+    """
+    _check(limits, "risk_parity")
+    n = risk.n
+    b = np.full(n, 1.0 / n) if budgets is None else np.asarray(budgets, dtype=float)
+    prog = Program()
+    x = prog.variables(n)
+    u = prog.variables(n, -b)
+    _risk(prog, risk, x)  # xᵀΣx, not ½xᵀΣx: x scales by 1/√2, w = x/Σx does not
+    if not limits.trivial:
+        total = prog.variables(1)
+        limits.impose(prog, x, scale=total)
+    # (u_i, 1, x_i) ∈ K_exp  ⇔  u_i ≤ log x_i ;  rows are rhs − M·vars
+    import scipy.sparse as sp
+
+    rows = np.arange(n) * 3
+    pick_u = sp.coo_matrix((-np.ones(n), (rows, np.arange(n))), shape=(3 * n, n))
+    pick_x = sp.coo_matrix((-np.ones(n), (rows + 2, np.arange(n))), shape=(3 * n, n))
+    rhs = np.zeros(3 * n)
+    rhs[rows + 1] = 1.0
+    prog.exp([(u, pick_u), (x, pick_x)], rhs)
+    solution = prog.solve("risk_parity")[x]
+    return _clean(np.clip(solution, 0.0, None))
+
+
+def hrp(
+    returns: np.ndarray,
+    limits: Limits | None = None,
+    linkage: Literal["single", "ward", "complete", "average"] = "single",
+) -> np.ndarray:
+    """Hierarchical risk parity (López de Prado, 2016), as PyPortfolioOpt computes it.
+
+    Correlation distance √((1 − ρ)/2), hierarchical clustering (scipy), assets in the
+    tree's leaf order, then recursive bisection of that list, each half's share set by
+    the inverse of its inverse-variance portfolio's variance. Weight limits, when any,
+    are met by the nearest weights (least squares) that satisfy them.
+    """
+    import scipy.cluster.hierarchy as sch
+    from scipy.spatial.distance import squareform
+
+    returns = np.asarray(returns, dtype=float)
+    cov = np.cov(returns, rowvar=False)
+    std = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(std, std)
+    distance = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
+    tree = sch.linkage(squareform(distance, checks=False), linkage)
+    order = sch.to_tree(tree, rd=False).pre_order()
+    w = np.ones(len(order))
+    clusters = [order]
+    while clusters:
+        clusters = [
+            c[start:stop]
+            for c in clusters
+            for start, stop in ((0, len(c) // 2), (len(c) // 2, len(c)))
+            if len(c) > 1
+        ]
+        for first, second in zip(clusters[::2], clusters[1::2], strict=True):
+            v1, v2 = _cluster_variance(cov, first), _cluster_variance(cov, second)
+            alpha = 1.0 - v1 / (v1 + v2)
+            w[first] *= alpha
+            w[second] *= 1.0 - alpha
+    if limits is not None and not limits.satisfied(w):
+        return project(w, limits, "hrp")
+    return w
+
+
+def _cluster_variance(cov: np.ndarray, members: list[int]) -> float:
+    sub = cov[np.ix_(members, members)]
+    ivp = 1.0 / np.diag(sub)
+    ivp /= ivp.sum()
+    return float(ivp @ sub @ ivp)
+
+
+def min_cvar(returns: np.ndarray, limits: Limits, beta: float = 0.95) -> np.ndarray:
+    """Least conditional value at risk of daily losses at confidence β (Rockafellar-
+    Uryasev): minimize α + Σ u_t / ((1 − β) T) with u_t ≥ −r_tᵀw − α, u ≥ 0."""
+    _check(limits, "min_cvar")
+    returns = np.asarray(returns, dtype=float)
+    t, n = returns.shape
+    prog = Program()
+    w = prog.variables(n)
+    alpha = prog.variables(1, 1.0)
+    u = prog.variables(t, 1.0 / ((1.0 - beta) * t))
+    limits.impose(prog, w)
+    import scipy.sparse as sp
+
+    eye = sp.identity(t, format="coo")
+    prog.at_most([(w, -returns), (alpha, -np.ones((t, 1))), (u, -eye)], np.zeros(t))
+    prog.at_most([(u, -eye)], np.zeros(t))
+    return _clean(prog.solve("min_cvar")[w])
+
+
+def cvar(returns: np.ndarray, w: np.ndarray, beta: float = 0.95) -> float:
+    """Historical CVaR of daily losses at β: the mean of the worst (1 − β) share."""
+    losses = -(np.asarray(returns) @ w)
+    var = np.quantile(losses, beta)
+    tail = losses[losses >= var]
+    return float(tail.mean())
