@@ -21,6 +21,7 @@ from .io.outputs import (
     harvest_sheet,
     log_entries,
     log_sheet,
+    optimized_sheet,
     summary_sheet,
     trades_sheet,
 )
@@ -30,7 +31,7 @@ from .models.results import RebalanceResult
 from .prices.base import Quote
 from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
 
-COMMANDS = ("validate", "refresh-prices", "drift", "rebalance", "harvest", "run")
+COMMANDS = ("validate", "refresh-prices", "drift", "optimize", "rebalance", "harvest", "run")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class RunReport:
     quotes: dict[str, Quote] = field(default_factory=dict)
     input_hash: str = ""
     seconds: float = 0.0
+    optimized: Any = None  # engine.allocation.OptimizedTargets when a strategy ran
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -80,6 +82,17 @@ class RunReport:
             data["summary"] = {i.key: i.value for i in self.result.summary}
             data["trades"] = [t.model_dump(mode="json") for t in self.result.trades]
             data["drift"] = [r.model_dump(mode="json") for r in self.result.drift]
+        if self.optimized is not None:
+            a = self.optimized.allocation
+            data["optimized"] = {
+                "weights": {
+                    sym: float(w) * (1.0 - self.optimized.cash_weight)
+                    for sym, w in zip(self.optimized.symbols, a.weights, strict=True)
+                },
+                "expected_return": a.portfolio_return,
+                "volatility": a.portfolio_volatility,
+                "sharpe": a.sharpe,
+            }
         return data
 
 
@@ -159,26 +172,29 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
     clock = time.perf_counter()
     digest = file_hash(path) if path.exists() else ""
     book = validate(path, options)
-    strategy = book.portfolio.settings.strategy
-    if command != "refresh-prices" and strategy != "targets":
-        raise InputError(
-            [
-                Problem(
-                    f"strategy {strategy} is not available in this version yet; set strategy to "
-                    "targets (the Targets sheet as given)",
-                    book.locator.title("Settings"),
-                    book.locator.settings_cells.get("strategy"),
-                )
-            ]
-        )
     refresh = command in {"refresh-prices", "run"}
     found = resolve_prices(book, options, history=refresh)
     report = RunReport(
         command, path, None, None, [*book.warnings, *found.warnings], found.quotes, digest
     )
-    if command != "refresh-prices":
+    portfolio = book.portfolio
+    strategy = portfolio.settings.strategy
+    if command == "optimize" and strategy == "targets":
+        raise InputError(
+            [
+                book.locator.setting(
+                    "optimize needs a strategy other than targets (for example min_variance)",
+                    "strategy",
+                )
+            ]
+        )
+    if command in {"optimize", "drift", "rebalance", "run"} and strategy != "targets":
+        report.optimized, notes = optimize_targets(book, options)
+        portfolio = report.optimized.portfolio
+        report.warnings += notes
+    if command not in {"refresh-prices", "optimize"}:
         prices = {sym: q.price for sym, q in found.quotes.items()}
-        report.result = rebalance(book.portfolio, prices, trade=command in {"rebalance", "run"})
+        report.result = rebalance(portfolio, prices, trade=command in {"rebalance", "run"})
         report.warnings += list(report.result.warnings)
     report.seconds = time.perf_counter() - clock
     if not options.dry_run:
@@ -186,6 +202,76 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
         report.output = save_workbook(path, edit, options.out)
         report.seconds = time.perf_counter() - clock
     return report
+
+
+def optimize_targets(book: WorkbookInput, options: RunOptions) -> tuple[Any, list[Problem]]:
+    """Target weights by the workbook's strategy, from its price history."""
+    import numpy as np
+
+    from .engine.allocation import optimized_targets, universe
+    from .prices.service import return_history
+
+    portfolio = book.portfolio
+    settings = portfolio.settings
+    symbols = universe(portfolio)
+    if len(symbols) < 2:
+        raise InputError(
+            [
+                Problem(
+                    f"strategy {settings.strategy} needs at least two symbols on Targets "
+                    "(or held, with asset-class targets)",
+                    book.locator.title("Targets"),
+                    "A1",
+                )
+            ]
+        )
+    problems = []
+    for view in portfolio.views:
+        for fld in ("asset", "relative_to"):
+            name = getattr(view, fld)
+            if name and name not in symbols:
+                problems.append(
+                    book.locator.problem(
+                        f"view on {name}: not one of the symbols the strategy allocates "
+                        f"({', '.join(symbols)})",
+                        "Views",
+                        view.row,
+                        fld,
+                    )
+                )
+    if problems:
+        raise InputError(problems)
+    valuation = settings.valuation_date or dt.date.today()
+    market = None
+    if options.prices_file is None:
+        market = market_provider(settings.price_source, options.cache, options.network)
+    history = return_history(
+        symbols,
+        valuation,
+        settings.lookback_days,
+        prices_file=options.prices_file,
+        market=market,
+    )
+    if history.missing:
+        missing = sorted(history.missing)
+        raise PriceError(
+            f"no price history for {', '.join(missing)}",
+            missing,
+            [_first_use(book, sym, "no price history") for sym in missing],
+        )
+    found_days = len(history.returns)
+    result = optimized_targets(portfolio, symbols, np.array(history.returns))
+    warnings = [Problem(n, level="info") for n in result.allocation.notes]
+    if found_days < settings.lookback_days:
+        warnings.append(
+            book.locator.setting(
+                f"only {found_days} days of shared price history for {settings.lookback_days} "
+                "asked in lookback_days; the estimates use what there is",
+                "lookback_days",
+                "warning",
+            )
+        )
+    return result, warnings
 
 
 def prices_rows(book: WorkbookInput, quotes: dict[str, Quote]) -> list[dict[str, Any]]:
@@ -222,6 +308,8 @@ def _sheets(
                 decorate=lambda ws: add_dropdowns(ws, s.PRICES),
             )
         )
+    if report.optimized is not None:
+        sheets.append(optimized_sheet(report.optimized))
     if report.command == "harvest" and report.result is not None:
         sheets.append(harvest_sheet(report.result))
     elif report.result is not None:

@@ -247,6 +247,40 @@ def show_report(report: Any) -> None:
                 {"Price"},
             )
         )
+    if report.optimized is not None:
+        opt = report.optimized
+        a = opt.allocation
+        invested = 1.0 - opt.cash_weight
+        rows = [
+            [sym, f"{w * invested:.2%}", f"{mu:.2%}", f"{vol:.2%}", f"{rc:.2%}"]
+            for sym, w, mu, vol, rc in zip(
+                opt.symbols,
+                a.weights,
+                a.expected_returns,
+                a.volatilities,
+                a.risk_contributions,
+                strict=True,
+            )
+        ]
+        if opt.cash_weight:
+            rows.append(["CASH", f"{opt.cash_weight:.2%}", "", "", ""])
+        rows.append(
+            [
+                "Portfolio",
+                "100.00%",
+                f"{a.portfolio_return:.2%}",
+                f"{a.portfolio_volatility:.2%}",
+                f"Sharpe {a.sharpe:.3f}",
+            ]
+        )
+        console.print(
+            _table(
+                "Optimized targets",
+                ["Symbol", "Weight", "Exp. return", "Volatility", "Risk share"],
+                rows,
+                {"Weight", "Exp. return", "Volatility", "Risk share"},
+            )
+        )
     if result is not None and report.command == "harvest":
         if result.harvest:
             console.print(
@@ -340,6 +374,9 @@ def _engine_command(name: str, doc: str) -> None:
 
 _engine_command("refresh-prices", "Fill the Prices sheet (and the local price cache).")
 _engine_command("drift", "Write Drift, Summary and Log.")
+_engine_command(
+    "optimize", "Set target weights by the strategy setting; write OptimizedTargets and Log."
+)
 _engine_command("rebalance", "Write Drift, Trades, Summary and Log.")
 _engine_command("harvest", "Write TaxHarvest: lots worth harvesting and what blocks them.")
 _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button).")

@@ -144,7 +144,8 @@ def test_history_for_the_estimators_is_cached(apple_book, recorded_yahoo, monkey
     run_engine(apple_book, "refresh-prices")
     starts = {start for _, start in recorded_yahoo}
     assert min(starts) <= "2020-08-14", "the fetch did not reach back lookback_days"
-    from xl_rebalancer.errors import InputError
-
-    with pytest.raises(InputError, match="not available in this version"):
-        run_engine(apple_book, "rebalance")
+    # Offline now: the estimators read the history the refresh left in the cache.
+    report = run_engine(apple_book, "optimize", RunOptions(network=False))
+    assert report.optimized.symbols == ["AAPL", "MSFT"]
+    assert report.optimized.allocation.weights.sum() == pytest.approx(1.0)
+    assert "OptimizedTargets" in load_workbook(apple_book, read_only=True).sheetnames

@@ -102,3 +102,40 @@ def _summary_formats(ws: Any) -> None:
 
 def log_sheet(entries: list[LogEntry]) -> SheetOutput:
     return SheetOutput(s.LOG, log_rows(entries))
+
+
+def optimized_sheet(optimized: Any) -> SheetOutput:
+    """One row per symbol (weights of the whole household, CASH included), then a
+    `Portfolio` row with the invested part's expected return, volatility and Sharpe."""
+    a = optimized.allocation
+    invested = 1.0 - optimized.cash_weight
+    rows: list[dict[str, Any]] = [
+        {
+            "symbol": symbol,
+            "weight": round(float(w) * invested, 10),
+            "expected_return": float(mu),
+            "volatility": float(vol),
+            "risk_contribution": float(rc),
+        }
+        for symbol, w, mu, vol, rc in zip(
+            optimized.symbols,
+            a.weights,
+            a.expected_returns,
+            a.volatilities,
+            a.risk_contributions,
+            strict=True,
+        )
+    ]
+    if optimized.cash_weight:
+        rows.append({"symbol": "CASH", "weight": optimized.cash_weight})
+    rows.append(
+        {
+            "symbol": "Portfolio",
+            "weight": 1.0,
+            "expected_return": a.portfolio_return,
+            "volatility": a.portfolio_volatility,
+            "risk_contribution": 1.0,
+            "sharpe": a.sharpe,
+        }
+    )
+    return SheetOutput(s.OPTIMIZED_TARGETS, rows)

@@ -287,8 +287,12 @@ LOG = SheetSpec(
 OPTIMIZED_TARGETS = SheetSpec(
     "OptimizedTargets",
     (
-        C("Symbol", "symbol", width=10),
+        C("Symbol", "symbol", width=12),
         C("Weight", "weight", number_format=FMT_PCT, width=10),
+        C("ExpectedReturn", "expected_return", number_format=FMT_PCT, width=15),
+        C("Volatility", "volatility", number_format=FMT_PCT, width=11),
+        C("RiskContribution", "risk_contribution", number_format=FMT_PCT, width=17),
+        C("Sharpe", "sharpe", number_format="0.000", width=9),
     ),
 )
 

@@ -397,6 +397,10 @@ def _check_settings(p: Portfolio, loc: Locator) -> list[Problem]:
                 "strategy target_volatility needs the target_volatility setting", "strategy"
             )
         )
+    if st.strategy == "efficient_return" and st.target_return is None:
+        out.append(
+            loc.setting("strategy efficient_return needs the target_return setting", "strategy")
+        )
     if st.strategy == "glide_path" and st.user_age is None:
         out.append(loc.setting("strategy glide_path needs the user_age setting", "strategy"))
     if st.strategy == "black_litterman" and not p.views:

@@ -12,6 +12,7 @@ With price_source = sheet only 1 and 4 are used.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,4 +118,60 @@ def stale_warnings(quotes: dict[str, Quote], as_of: dt.date, limit: int) -> list
             age = business_days_between(quote.as_of, as_of)
             if age > limit:
                 out.append((symbol, age))
+    return out
+
+
+@dataclass
+class ReturnHistory:
+    """Daily total returns on the dates every symbol traded, oldest first."""
+
+    symbols: list[str]
+    dates: list[dt.date]
+    returns: list[list[float]]  # one row per date after the first
+    missing: dict[str, str] = field(default_factory=dict)  # symbol → why it has too little
+
+
+def return_history(
+    symbols: Sequence[str],
+    as_of: dt.date,
+    lookback_days: int,
+    *,
+    prices_file: Path | None = None,
+    market: CachedProvider | None = None,
+) -> ReturnHistory:
+    """`lookback_days` daily total returns (splits and dividends folded in) per symbol,
+    on common dates, from the price file when given, else the cache (and Yahoo behind
+    it where allowed)."""
+    from .base import total_return_index
+
+    provider: PriceProvider | None
+    if prices_file is not None:
+        from .file import FilePriceProvider
+
+        provider = FilePriceProvider(prices_file)
+    else:
+        provider = market
+    out = ReturnHistory(list(symbols), [], [])
+    if provider is None:
+        out.missing = {s: "price_source is sheet: no price history" for s in symbols}
+        return out
+    start = as_of - dt.timedelta(days=calendar_days_for(lookback_days + 1))
+    fetched = provider.history(list(symbols), start, as_of)
+    levels: dict[str, dict[dt.date, float]] = {}
+    for symbol in symbols:
+        index = total_return_index(fetched.bars.get(symbol, []))
+        if len(index) < 3:
+            out.missing[symbol] = fetched.failed.get(symbol, "no price history")
+        levels[symbol] = dict(index)
+    if out.missing:
+        return out
+    common = sorted(set.intersection(*(set(v) for v in levels.values())))[-(lookback_days + 1) :]
+    if len(common) < 3:
+        out.missing = {s: "too few dates shared by all symbols" for s in symbols}
+        return out
+    out.dates = common
+    out.returns = [
+        [levels[s][day] / levels[s][prev] - 1.0 for s in symbols]
+        for prev, day in itertools.pairwise(common)
+    ]
     return out

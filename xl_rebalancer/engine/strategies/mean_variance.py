@@ -140,5 +140,5 @@ def project(target: np.ndarray, limits: Limits, what: str) -> np.ndarray:
 
 def _clean(w: np.ndarray) -> np.ndarray:
     """Interior-point dust (1e-10 weights) to zero, then renormalized."""
-    w = np.where(np.abs(w) < 1e-9, 0.0, w)
+    w = np.where(w < 1e-9, 0.0, w)  # long-only: solver dust below zero is zero
     return w / w.sum()

@@ -16,7 +16,8 @@ def risk_contributions(w: np.ndarray, risk: RiskModel) -> np.ndarray:
     """Each asset's share of portfolio variance, w_i (Σw)_i / wᵀΣw; they sum to one."""
     sigma_w = risk.factor.T @ (risk.factor @ w) + risk.diagonal * w
     total = float(w @ sigma_w)
-    return w * sigma_w / total if total > 0 else np.zeros_like(w)
+    shares = w * sigma_w / total if total > 0 else np.zeros_like(w)
+    return np.where(np.abs(shares) < 1e-12, 0.0, shares)
 
 
 def risk_parity(risk: RiskModel, limits: Limits, budgets: np.ndarray | None = None) -> np.ndarray:

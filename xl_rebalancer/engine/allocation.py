@@ -1,0 +1,137 @@
+"""From a strategy's weights to the targets the rebalance trades to.
+
+Decisions (README, "Strategies"):
+- the universe is the Targets sheet's symbol rows (CASH aside); with asset-class targets
+  only, it is every symbol held, and the class rows' MinWeight/MaxWeight become group
+  limits;
+- a CASH target keeps its weight; the strategy splits the rest, so per-symbol and
+  per-class limits, given as shares of the whole household, are divided by (1 − cash);
+- Constraints rows of scope symbol and asset_class bind the optimizer; scope account
+  binds only the trades (an allocation has no accounts);
+- the rebalance then trades to symbol targets with the original rows' bands,
+  substitutes and identical sets carried over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..models.checks import symbol_classes
+from ..models.inputs import Portfolio, Target
+from .strategies import Allocation, Group, Limits, ViewSet, optimize, settings_options
+
+
+@dataclass(frozen=True)
+class OptimizedTargets:
+    symbols: list[str]
+    allocation: Allocation
+    cash_weight: float
+    portfolio: Portfolio  # the input with Targets replaced by the optimized weights
+
+
+def universe(portfolio: Portfolio) -> list[str]:
+    symbols = [t.symbol for t in portfolio.targets if t.symbol and t.symbol != "CASH"]
+    if symbols:
+        return list(dict.fromkeys(symbols))
+    return list(dict.fromkeys(h.symbol for h in portfolio.holdings if h.symbol != "CASH"))
+
+
+def cash_weight(portfolio: Portfolio) -> float:
+    return sum(t.target_weight for t in portfolio.targets if t.symbol == "CASH")
+
+
+def limits_for(portfolio: Portfolio, symbols: list[str]) -> Limits:
+    n = len(symbols)
+    invested = max(1.0 - cash_weight(portfolio), 1e-12)
+    lower, upper = np.zeros(n), np.ones(n)
+    index = {s: i for i, s in enumerate(symbols)}
+    classes = symbol_classes(portfolio)
+    labels = [f"{s} (Targets)" for s in symbols]
+    groups: list[Group] = []
+
+    def scaled(value: float | None) -> float | None:
+        return None if value is None else min(value / invested, 1.0)
+
+    def bound(i: int, lo: float | None, hi: float | None, label: str) -> None:
+        if lo is not None and scaled(lo) > lower[i]:  # type: ignore[operator]
+            lower[i] = scaled(lo)
+            labels[i] = label
+        if hi is not None and scaled(hi) < upper[i]:  # type: ignore[operator]
+            upper[i] = scaled(hi)
+            labels[i] = label
+
+    def group(name: str, lo: float | None, hi: float | None, label: str) -> None:
+        members = tuple(index[s] for s in symbols if classes.get(s) == name)
+        if members and (lo is not None or hi is not None):
+            groups.append(Group(label, members, scaled(lo), scaled(hi)))
+
+    for t in portfolio.targets:
+        where = f"Targets row {t.row}" if t.row else "Targets"
+        if t.symbol in index:
+            bound(index[t.symbol], t.min_weight, t.max_weight, f"{t.symbol} ({where})")
+        elif t.asset_class:
+            group(
+                t.asset_class, t.min_weight, t.max_weight, f"asset class {t.asset_class} ({where})"
+            )
+    for c in portfolio.constraints:
+        where = f"Constraints row {c.row}" if c.row else "Constraints"
+        if c.scope == "symbol" and c.name in index:
+            bound(index[c.name], c.min_weight, c.max_weight, f"{c.name} ({where})")
+        elif c.scope == "asset_class":
+            group(c.name, c.min_weight, c.max_weight, f"asset class {c.name} ({where})")
+    return Limits(lower, upper, tuple(groups), tuple(labels))
+
+
+def views_for(portfolio: Portfolio, symbols: list[str]) -> ViewSet | None:
+    """Views sheet rows as picks; rows naming symbols outside the universe are checked
+    (with their cells) by the caller before this runs."""
+    if not portfolio.views:
+        return None
+    index = {s: i for i, s in enumerate(symbols)}
+    picks = np.zeros((len(portfolio.views), len(symbols)))
+    for k, view in enumerate(portfolio.views):
+        picks[k, index[view.asset]] = 1.0
+        if view.relative_to:
+            picks[k, index[view.relative_to]] = -1.0
+    return ViewSet(
+        picks,
+        np.array([v.expected_return for v in portfolio.views]),
+        np.array([1.0 if v.confidence is None else v.confidence for v in portfolio.views]),
+    )
+
+
+def optimized_targets(
+    portfolio: Portfolio, symbols: list[str], returns: np.ndarray
+) -> OptimizedTargets:
+    st = portfolio.settings
+    cash = cash_weight(portfolio)
+    prior = None
+    if st.bl_prior == "targets":
+        given = {t.symbol: t.target_weight for t in portfolio.targets if t.symbol}
+        prior = np.array([given.get(s, 0.0) for s in symbols])
+        prior = prior / prior.sum() if prior.sum() > 0 else None
+    allocation = optimize(
+        returns,
+        st.strategy,
+        limits=limits_for(portfolio, symbols),
+        views=views_for(portfolio, symbols),
+        prior_weights=prior,
+        **settings_options(st),
+    )
+    rows = {t.symbol: t for t in portfolio.targets if t.symbol}
+    targets = []
+    for symbol, weight in zip(symbols, allocation.weights, strict=True):
+        old = rows.get(symbol)
+        carried = (
+            old.model_dump(include={"band_abs", "band_rel", "substitute", "identical_to", "row"})
+            if old
+            else {}
+        )
+        targets.append(Target(symbol=symbol, target_weight=float(weight) * (1.0 - cash), **carried))
+    if "CASH" in rows:
+        targets.append(rows["CASH"])
+    return OptimizedTargets(
+        symbols, allocation, cash, portfolio.model_copy(update={"targets": tuple(targets)})
+    )
