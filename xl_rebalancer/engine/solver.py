@@ -52,6 +52,7 @@ TIME_LIMIT = 60.0  # seconds for HiGHS, a safety net only
 NODE_LIMIT = 5_000  # branch-and-bound nodes: deterministic, unlike a time limit
 MIP_GAP = 1e-4  # relative optimality gap: a few dollars on a typical objective
 EPS = 1e-9
+CENT = 0.01
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,17 @@ def solve_trades(
         cash_terms[account][var] = prices[symbol] * (1 - cost_rate)
     for (account, symbol), var in buy_var.items():
         cash_terms[account][var] = -prices[symbol] * (1 + cost_rate)
+    sub_cent = not st.whole_shares or any(
+        abs(p * 100 - round(p * 100)) > 1e-6 for p in prices.values()
+    )
+    per_trade = CENT / 2 * (int(sub_cent) + int(cost_rate > 0))
     for account in accounts:
-        m.row(cash_terms[account], lo=-household.cash[account])
+        # Trade values and costs are rounded to cents when recorded: keep a cent per
+        # possible trade in hand so rounding can never leave an account a cent short.
+        # (An account that need not raise cash may always stay as it is.)
+        cash = household.cash[account]
+        margin = per_trade * len(cash_terms[account])
+        m.row(cash_terms[account], lo=margin - cash if cash < 0 else min(margin - cash, 0.0))
     total_cash_terms: dict[int, float] = {}
     for terms in cash_terms.values():
         for var, coef in terms.items():

@@ -1,0 +1,170 @@
+"""Allocation strategies timed beside PyPortfolioOpt and skfolio, in the same run.
+
+Data: synthetic 5-factor daily returns (T = 756 days) for N assets, as in
+shared/spec/performance-notes.md; every method gets the same returns and the same
+sample covariance. Long-only, w ≤ max(0.1, 2/N) where a cap applies. Median of
+`--repeat` runs, after one warm-up; import time is not counted for anyone.
+
+    python benchmarks/strategies_bench.py [--sizes 20 100 500 2000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from xl_rebalancer.engine import estimators as est
+from xl_rebalancer.engine.strategies import Limits, ViewSet
+from xl_rebalancer.engine.strategies import mean_variance as mv
+from xl_rebalancer.engine.strategies import risk_based as rb
+from xl_rebalancer.engine.strategies.views import black_litterman, dense_risk
+
+warnings.filterwarnings("ignore")
+
+
+def returns_for(n: int, t: int = 756, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    loadings = rng.normal(0.0, 1.0, (n, 5)) * 0.006
+    factors = rng.normal(0.0, 1.0, (t, 5))
+    noise = rng.normal(0.0, 1.0, (t, n)) * rng.uniform(0.005, 0.02, n)
+    drift = rng.uniform(-0.0002, 0.0008, n)
+    return factors @ loadings.T + noise + drift
+
+
+def timed(func: Callable[[], object], repeat: int, budget: float = 60.0) -> float | None:
+    """Median seconds; None when a single run exceeds `budget` (reported as too slow)."""
+    start = time.perf_counter()
+    func()
+    first = time.perf_counter() - start
+    if first > budget:
+        return None
+    runs = []
+    for _ in range(repeat if first < 5 else 1):
+        start = time.perf_counter()
+        func()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def cases(returns: np.ndarray) -> dict[str, dict[str, Callable[[], object]]]:
+    import pandas as pd
+    from pypfopt import BlackLittermanModel, EfficientCVaR, EfficientFrontier, HRPOpt
+    from skfolio import RiskMeasure
+    from skfolio.optimization import (
+        HierarchicalRiskParity,
+        MeanRisk,
+        ObjectiveFunction,
+        RiskBudgeting,
+    )
+
+    _t, n = returns.shape
+    cap = max(0.1, 2.0 / n)
+    limits = Limits.long_only(n, cap)
+    risk = est.covariance(returns, "sample")
+    mu = est.expected_returns(returns, "mean")
+    frame = pd.DataFrame(returns)
+    cov = pd.DataFrame(risk.cov)
+    mu_s = pd.Series(mu)
+    vol = float(np.sqrt(risk.variance(mv.min_variance(risk, limits)))) * 1.5
+    picks = np.zeros((2, n))
+    picks[0, 0] = 1.0
+    picks[1, 1], picks[1, 2] = 1.0, -1.0
+    views = ViewSet(picks, np.array([0.10, 0.02]), np.array([0.5, 0.5]))
+    prior = risk.cov @ np.full(n, 1.0 / n) * 2.5
+
+    def ours_bl() -> object:
+        post_mu, post_cov = black_litterman(risk.cov, prior, picks, views.values, views.confidences)
+        return mv.max_sharpe(post_mu, dense_risk(post_cov), limits, 0.0)
+
+    def pypfopt_bl() -> object:
+        model = BlackLittermanModel(
+            cov,
+            pi=prior,
+            P=picks,
+            Q=views.values,
+            omega="idzorek",
+            view_confidences=views.confidences,
+        )
+        ef = EfficientFrontier(model.bl_returns(), model.bl_cov(), weight_bounds=(0, cap))
+        return ef.max_sharpe(risk_free_rate=0.0)
+
+    return {
+        "min_variance": {
+            "ours": lambda: mv.min_variance(risk, limits),
+            "pypfopt": lambda: EfficientFrontier(
+                None, cov, weight_bounds=(0, cap)
+            ).min_volatility(),
+            "skfolio": lambda: MeanRisk(max_weights=cap).fit(returns),
+        },
+        "max_sharpe": {
+            "ours": lambda: mv.max_sharpe(mu, risk, limits, 0.0),
+            "pypfopt": lambda: EfficientFrontier(mu_s, cov, weight_bounds=(0, cap)).max_sharpe(
+                risk_free_rate=0.0
+            ),
+            "skfolio": lambda: MeanRisk(
+                objective_function=ObjectiveFunction.MAXIMIZE_RATIO, max_weights=cap
+            ).fit(returns),
+        },
+        "target_volatility": {
+            "ours": lambda: mv.target_volatility(mu, risk, limits, vol),
+            "pypfopt": lambda: EfficientFrontier(mu_s, cov, weight_bounds=(0, cap)).efficient_risk(
+                vol
+            ),
+        },
+        "risk_parity": {
+            "ours": lambda: rb.risk_parity(risk, Limits.long_only(n)),
+            "skfolio": lambda: RiskBudgeting(risk_measure=RiskMeasure.VARIANCE).fit(returns),
+        },
+        "hrp": {
+            "ours": lambda: rb.hrp(returns, None, "single"),
+            "pypfopt": lambda: HRPOpt(frame).optimize("single"),
+            "skfolio": lambda: HierarchicalRiskParity().fit(returns),
+        },
+        "min_cvar": {
+            "ours": lambda: rb.min_cvar(returns, limits, 0.95),
+            "pypfopt": lambda: EfficientCVaR(None, frame, weight_bounds=(0, cap)).min_cvar(),
+            "skfolio": lambda: MeanRisk(risk_measure=RiskMeasure.CVAR, max_weights=cap).fit(
+                returns
+            ),
+        },
+        "black_litterman": {"ours": ours_bl, "pypfopt": pypfopt_bl},
+    }
+
+
+def _cell(times: dict[str, float | None], who: str, ours: float, budget: float) -> tuple[str, str]:
+    if who not in times:
+        return "—", "—"
+    value = times[who]
+    if value is None:
+        return f"> {budget:.0f} s", f"> {budget / ours:.0f}×"
+    return f"{value * 1000:.1f} ms", f"{value / ours:.1f}×"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 500, 2000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per peer run")
+    args = parser.parse_args()
+    print(
+        "| strategy | N | ours | PyPortfolioOpt | skfolio | PyPortfolioOpt / ours | skfolio / ours |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        returns = returns_for(n)
+        for name, runners in cases(returns).items():
+            times = {who: timed(run, args.repeat, args.budget) for who, run in runners.items()}
+            ours = times["ours"] or float("nan")
+
+            p, pr = _cell(times, "pypfopt", ours, args.budget)
+            s, sr = _cell(times, "skfolio", ours, args.budget)
+            print(f"| {name} | {n} | {ours * 1000:.1f} ms | {p} | {s} | {pr} | {sr} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
