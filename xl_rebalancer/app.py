@@ -194,7 +194,10 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
         report.warnings += notes
     if command not in {"refresh-prices", "optimize"}:
         prices = {sym: q.price for sym, q in found.quotes.items()}
-        report.result = rebalance(portfolio, prices, trade=command in {"rebalance", "run"})
+        risk = _risk_model(book, options, report)
+        report.result = rebalance(
+            portfolio, prices, trade=command in {"rebalance", "run"}, risk=risk
+        )
         report.warnings += list(report.result.warnings)
     report.seconds = time.perf_counter() - clock
     if not options.dry_run:
@@ -202,6 +205,42 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
         report.output = save_workbook(path, edit, options.out)
         report.seconds = time.perf_counter() - clock
     return report
+
+
+def _risk_model(
+    book: WorkbookInput, options: RunOptions, report: RunReport
+) -> tuple[list[str], Any] | None:
+    """Covariance of every held or targeted symbol from the history at hand (the price
+    file, or the cache without going online), for tracking error in the Summary; None
+    with a Log note when there is not enough."""
+    import numpy as np
+
+    from .engine.estimators import covariance
+    from .prices.service import return_history
+
+    settings = book.portfolio.settings
+    symbols = [sym for sym in book.portfolio.symbols() if sym != "CASH"]
+    market = None
+    if options.prices_file is None:
+        market = market_provider(settings.price_source, options.cache, network=False)
+    history = return_history(
+        symbols,
+        settings.valuation_date or dt.date.today(),
+        settings.lookback_days,
+        prices_file=options.prices_file,
+        market=market,
+    )
+    if history.missing or len(history.returns) < 20 or not symbols:
+        report.warnings.append(
+            Problem(
+                "not enough price history for a risk model: the Summary reports drift "
+                "distance, not tracking error",
+                level="info",
+            )
+        )
+        return None
+    returns = np.array(history.returns)
+    return symbols, covariance(returns, settings.covariance).cov
 
 
 def optimize_targets(book: WorkbookInput, options: RunOptions) -> tuple[Any, list[Problem]]:

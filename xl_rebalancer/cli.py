@@ -353,7 +353,7 @@ def show_report(report: Any) -> None:
         for item in result.summary:
             value = item.value
             if isinstance(value, float):
-                percent = any(k in item.key.lower() for k in ("drift", "turnover"))
+                percent = any(k in item.key.lower() for k in ("drift", "turnover", "tracking"))
                 text = f"{value:.2%}" if percent else f"{value:,.2f}"
             else:
                 text = str(value)

@@ -20,6 +20,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import InfeasibleError, PriceError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
@@ -100,6 +101,7 @@ def rebalance(
     prices: Mapping[str, float],
     *,
     trade: bool = True,
+    risk: tuple[list[str], Any] | None = None,
 ) -> RebalanceResult:
     """Drift before and after, and the trade list that brings the household to target.
 
@@ -108,6 +110,8 @@ def rebalance(
     prices : latest price per symbol, in the base currency; every held or targeted
         symbol needs one.
     trade : False computes drift only (the `drift` command).
+    risk : (symbols, annualized covariance) from price history, when there is one; the
+        Summary then reports tracking error before and after as √(dᵀΣd).
     """
     st = portfolio.settings
     missing = missing_prices(portfolio, prices)
@@ -175,6 +179,13 @@ def rebalance(
     summary = _summary(
         portfolio, trades, after_rows, total_before, cash_before, household, triggered
     )
+    if risk is not None:
+        gaps_before = _symbol_gaps(lines, values_before, total_before)
+        gaps_after = _symbol_gaps(lines, values_after, household.total_value, values_before)
+        summary += [
+            SummaryItem(key="Tracking error before", value=_tracking_error(gaps_before, risk)),
+            SummaryItem(key="Tracking error after", value=_tracking_error(gaps_after, risk)),
+        ]
     harvest = harvest_candidates(portfolio, prices, purchases)
     return RebalanceResult(
         harvest=tuple(harvest),
@@ -856,6 +867,41 @@ class _Book:
                     continue
             self.record_buy(account, symbol, take, reason)
             left -= take
+
+
+def _symbol_gaps(
+    lines: list[TargetLine],
+    values: dict[str, float],
+    total: float,
+    split_by: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Weight minus target per symbol; an asset-class goal is shared among its funds by
+    their values before trading (equally when the class holds nothing)."""
+    split_by = values if split_by is None else split_by
+    gaps: dict[str, float] = {}
+    if total <= 0:
+        return gaps
+    for line in lines:
+        if line.kind == "cash":
+            continue
+        held = sum(split_by.get(m, 0.0) for m in line.members)
+        for member in line.members:
+            share = split_by.get(member, 0.0) / held if held > 0 else 1.0 / len(line.members)
+            gaps[member] = (
+                gaps.get(member, 0.0) + values.get(member, 0.0) / total - (line.weight * share)
+            )
+    for symbol, value in values.items():
+        gaps.setdefault(symbol, value / total)
+    return gaps
+
+
+def _tracking_error(gaps: dict[str, float], risk: tuple[list[str], Any]) -> float:
+    """Annualized ex-ante tracking error √(dᵀΣd) of the weight gaps."""
+    import numpy as np
+
+    symbols, cov = risk
+    d = np.array([gaps.get(sym, 0.0) for sym in symbols])
+    return math.sqrt(max(float(d @ np.asarray(cov) @ d), 0.0))
 
 
 def _summary(

@@ -83,7 +83,7 @@ def summary_sheet(result: RebalanceResult, extra: list[tuple[str, Any]]) -> Shee
     return SheetOutput(s.SUMMARY, rows, decorate=_summary_formats)
 
 
-_PERCENT_KEYS = ("drift", "turnover", "weight")
+_PERCENT_KEYS = ("drift", "turnover", "weight", "tracking error")
 
 
 def _summary_formats(ws: Any) -> None:
