@@ -73,3 +73,25 @@ def test_demo_output_recalculates_and_renders(demo_files, tmp_path: Path):
     assert all(p.stat().st_size > 1000 for p in pngs)
     with zipfile.ZipFile(work) as archive:
         assert any(n.startswith("xl/charts/chart") for n in archive.namelist())
+
+
+def test_optimized_output_recalculates_and_renders(demo_files, tmp_path: Path):
+    from tests.test_optimize import with_settings
+
+    book, prices = demo_files
+    work = with_settings(book, tmp_path / "opt.xlsm", strategy="max_sharpe")
+    report = run_engine(work, "rebalance", RunOptions(prices_file=prices))
+    wb = load_workbook(work, keep_vba=True)
+    ws = wb.create_sheet("Dashboard")
+    ws["B1"] = '=SUMIF(OptimizedTargets!A:A,"<>Portfolio",OptimizedTargets!B:B)'
+    ws["B2"] = '=INDEX(OptimizedTargets!F:F,MATCH("Portfolio",OptimizedTargets!A:A,0))'
+    ws["B3"] = '=INDEX(Summary!B:B,MATCH("Tracking error after",Summary!A:A,0))'
+    wb.save(work)
+    recalculated = convert(work, "xlsx", tmp_path / "recalc", tmp_path / "lo")
+    values = load_workbook(recalculated, data_only=True)["Dashboard"]
+    assert values["B1"].value == pytest.approx(1.0, abs=1e-9)
+    assert values["B2"].value == pytest.approx(report.optimized.allocation.sharpe)
+    assert values["B3"].value == pytest.approx(report.result.summary_value("Tracking error after"))
+    pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
+    pngs = render_png(pdf, tmp_path / "pdf")
+    assert pngs and all(p.stat().st_size > 1000 for p in pngs)
