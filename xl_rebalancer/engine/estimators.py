@@ -3,8 +3,10 @@
 Every covariance offered here is a weighted sum of outer products of daily returns
 plus a diagonal (sample: equal weights; EWMA: decaying weights; Ledoit-Wolf: the sample
 shrunk towards a scaled identity). So each is stored as Σ = FᵀF + diag(d) with F the
-k × n matrix of weighted, centred returns: for more assets than days this is smaller
-than Σ itself and the solvers work on it directly (see strategies).
+k × n matrix of weighted, centred returns: cheap to keep, to apply to a vector
+(tracking error, risk contributions) and to turn into a Cholesky factor for the
+volatility cone. The quadratic programs take Σ dense, which measured faster for
+full-rank estimates (strategies/mean_variance.py, docs/performance.md).
 
 Definitions follow PyPortfolioOpt's (daily data, 252 periods a year, compounded
 means), so the numbers can be checked against it side by side; Ledoit-Wolf is
