@@ -22,7 +22,7 @@ from xl_rebalancer.engine import estimators as est
 from xl_rebalancer.engine.strategies import Limits, ViewSet
 from xl_rebalancer.engine.strategies import mean_variance as mv
 from xl_rebalancer.engine.strategies import risk_based as rb
-from xl_rebalancer.engine.strategies.views import black_litterman, dense_risk
+from xl_rebalancer.engine.strategies.views import black_litterman
 
 warnings.filterwarnings("ignore")
 
@@ -79,7 +79,7 @@ def cases(returns: np.ndarray) -> dict[str, dict[str, Callable[[], object]]]:
 
     def ours_bl() -> object:
         post_mu, post_cov = black_litterman(risk.cov, prior, picks, views.values, views.confidences)
-        return mv.max_sharpe(post_mu, dense_risk(post_cov), limits, 0.0)
+        return mv.max_sharpe(post_mu, est.RiskModel.from_cov(post_cov), limits, 0.0)
 
     def pypfopt_bl() -> object:
         model = BlackLittermanModel(

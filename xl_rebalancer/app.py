@@ -207,6 +207,24 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
     return report
 
 
+def _history(book: WorkbookInput, options: RunOptions, symbols: list[str], *, network: bool) -> Any:
+    """Daily returns of `symbols` over lookback_days: the price file, else the cache
+    (and Yahoo behind it when `network`)."""
+    from .prices.service import return_history
+
+    settings = book.portfolio.settings
+    market = None
+    if options.prices_file is None:
+        market = market_provider(settings.price_source, options.cache, network)
+    return return_history(
+        symbols,
+        settings.valuation_date or dt.date.today(),
+        settings.lookback_days,
+        prices_file=options.prices_file,
+        market=market,
+    )
+
+
 def _risk_model(
     book: WorkbookInput, options: RunOptions, report: RunReport
 ) -> tuple[list[str], Any] | None:
@@ -216,20 +234,10 @@ def _risk_model(
     import numpy as np
 
     from .engine.estimators import covariance
-    from .prices.service import return_history
 
     settings = book.portfolio.settings
     symbols = [sym for sym in book.portfolio.symbols() if sym != "CASH"]
-    market = None
-    if options.prices_file is None:
-        market = market_provider(settings.price_source, options.cache, network=False)
-    history = return_history(
-        symbols,
-        settings.valuation_date or dt.date.today(),
-        settings.lookback_days,
-        prices_file=options.prices_file,
-        market=market,
-    )
+    history = _history(book, options, symbols, network=False)
     if history.missing or len(history.returns) < 20 or not symbols:
         report.warnings.append(
             Problem(
@@ -248,7 +256,6 @@ def optimize_targets(book: WorkbookInput, options: RunOptions) -> tuple[Any, lis
     import numpy as np
 
     from .engine.allocation import optimized_targets, universe
-    from .prices.service import return_history
 
     portfolio = book.portfolio
     settings = portfolio.settings
@@ -280,17 +287,7 @@ def optimize_targets(book: WorkbookInput, options: RunOptions) -> tuple[Any, lis
                 )
     if problems:
         raise InputError(problems)
-    valuation = settings.valuation_date or dt.date.today()
-    market = None
-    if options.prices_file is None:
-        market = market_provider(settings.price_source, options.cache, options.network)
-    history = return_history(
-        symbols,
-        valuation,
-        settings.lookback_days,
-        prices_file=options.prices_file,
-        market=market,
-    )
+    history = _history(book, options, symbols, network=options.network)
     if history.missing:
         missing = sorted(history.missing)
         raise PriceError(

@@ -116,17 +116,11 @@ def test_without_permission_the_recent_purchase_blocks_the_loss_lot():
     assert {t.lot_id for t in result.trades if t.action == "SELL"} == {"L2"}
 
 
-def test_buying_back_after_a_recorded_loss_sale_raises_the_new_basis():
-    # 20 days ago 100 X were sold at a $500 loss (Transactions). X is now underweight:
-    # X 20 sh × $50 = 1,000 plus 9,000 cash... target X 30% of 10,000 = 3,000: buy 40.
-    # 40 of the 100 shares sold are replaced: 40/100 × 500 = $200 disallowed; the new
-    # shares' basis is 40 × 50 + 200 = $2,200.
-    lots = [
-        TaxLot(
-            account="T", symbol="X", lot_id="L1", acquired=D(2020, 1, 2), shares=20, cost_basis=800
-        ),
-    ]
-    holdings = [Holding(account="T", symbol="X", shares=20)]
+def after_a_recorded_loss_sale(**cash: float) -> object:
+    """20 X held (one old lot); 100 X sold 20 days ago at a $500 loss, on Transactions."""
+    lot = TaxLot(
+        account="T", symbol="X", lot_id="L1", acquired=D(2020, 1, 2), shares=20, cost_basis=800
+    )
     sale = Transaction(
         date=D(2026, 6, 10),
         account="T",
@@ -136,7 +130,16 @@ def test_buying_back_after_a_recorded_loss_sale_raises_the_new_basis():
         price=45,
         realized_gain=-500,
     )
-    result = rebalance(book(lots=lots, holdings=holdings, cash=9000, transactions=[sale]), PRICES)
+    holdings = [Holding(account="T", symbol="X", shares=20)]
+    return book(lots=[lot], holdings=holdings, transactions=[sale], **cash)
+
+
+def test_buying_back_after_a_recorded_loss_sale_raises_the_new_basis():
+    # 20 days ago 100 X were sold at a $500 loss (Transactions). X is now underweight:
+    # X 20 sh × $50 = 1,000 plus 9,000 cash... target X 30% of 10,000 = 3,000: buy 40.
+    # 40 of the 100 shares sold are replaced: 40/100 × 500 = $200 disallowed; the new
+    # shares' basis is 40 × 50 + 200 = $2,200.
+    result = rebalance(after_a_recorded_loss_sale(cash=9000), PRICES)
     buys = {t.symbol: t for t in result.trades if t.action == "BUY"}
     assert buys["X"].shares == 40
     assert buys["X"].cost_basis == 2200.0
@@ -147,24 +150,7 @@ def test_buying_back_after_a_recorded_loss_sale_raises_the_new_basis():
 def test_a_replacement_in_an_ira_loses_the_loss_for_good():
     # Same recorded sale, but only the IRA has cash: buying X there disallows $200
     # (40 of 100 shares) with no basis to carry it (Rev. Rul. 2008-5): a warning says so.
-    lots = [
-        TaxLot(
-            account="T", symbol="X", lot_id="L1", acquired=D(2020, 1, 2), shares=20, cost_basis=800
-        ),
-    ]
-    holdings = [Holding(account="T", symbol="X", shares=20)]
-    sale = Transaction(
-        date=D(2026, 6, 10),
-        account="T",
-        symbol="X",
-        action="SELL",
-        shares=100,
-        price=45,
-        realized_gain=-500,
-    )
-    result = rebalance(
-        book(lots=lots, holdings=holdings, ira_cash=9000, transactions=[sale]), PRICES
-    )
+    result = rebalance(after_a_recorded_loss_sale(ira_cash=9000), PRICES)
     buys = {(t.account, t.symbol): t for t in result.trades if t.action == "BUY"}
     assert buys[("IRA", "X")].shares == 40
     assert buys[("IRA", "X")].cost_basis is None

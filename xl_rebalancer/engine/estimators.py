@@ -53,13 +53,23 @@ class RiskModel:
         k, n = self.factor.shape
         if k <= n:
             return self
-        cov = self.cov
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:  # semi-definite: eigen-factor instead
-            vals, vecs = np.linalg.eigh(cov)
-            chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        return RiskModel(chol.T, np.zeros(n))
+        return RiskModel(square_root(self.cov), np.zeros(n))
+
+    @classmethod
+    def from_cov(cls, cov: np.ndarray) -> RiskModel:
+        """For a covariance known only densely (Black-Litterman's posterior)."""
+        cov = (cov + cov.T) / 2.0
+        return cls(square_root(cov), np.zeros(cov.shape[0]))
+
+
+def square_root(cov: np.ndarray) -> np.ndarray:
+    """An upper factor R with RᵀR = Σ: Cholesky, or an eigen-factor when Σ is only
+    semi-definite."""
+    try:
+        return np.linalg.cholesky(cov).T
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(cov)
+        return (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
 
 
 def simple_returns(prices: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ With price_source = sheet only 1 and 4 are used.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import os
 from collections.abc import Sequence
@@ -44,6 +45,21 @@ def market_provider(
     return CachedProvider(PriceCache(cache_path), upstream)
 
 
+def file_provider(path: Path) -> PriceProvider:
+    """The price file parsed once per run (and again only if it changes): latest quotes,
+    a strategy's history and the tracking-error history all read the same file."""
+    path = Path(path)
+    stat = path.stat() if path.exists() else None
+    return _parsed_file(str(path.resolve()), stat.st_mtime_ns if stat else 0)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_file(path: str, mtime_ns: int) -> PriceProvider:
+    from .file import FilePriceProvider
+
+    return FilePriceProvider(path)
+
+
 @dataclass
 class QuoteSet:
     quotes: dict[str, Quote] = field(default_factory=dict)
@@ -72,9 +88,7 @@ def latest_quotes(
             out.quotes[row.symbol] = Quote(row.symbol, row.price, row.as_of, "manual")
     wanted = [s for s in symbols if s not in out.quotes]
     if prices_file is not None and wanted and portfolio.settings.price_source != "sheet":
-        from .file import FilePriceProvider
-
-        _take(out, FilePriceProvider(prices_file), wanted, as_of, RECENT_DAYS)
+        _take(out, file_provider(prices_file), wanted, as_of, RECENT_DAYS)
         wanted = [s for s in symbols if s not in out.quotes]
     if market is not None and wanted:
         _take(out, market, wanted, as_of, max(RECENT_DAYS, calendar_days_for(history_days)))
@@ -144,13 +158,7 @@ def return_history(
     it where allowed)."""
     from .base import total_return_index
 
-    provider: PriceProvider | None
-    if prices_file is not None:
-        from .file import FilePriceProvider
-
-        provider = FilePriceProvider(prices_file)
-    else:
-        provider = market
+    provider = file_provider(prices_file) if prices_file is not None else market
     out = ReturnHistory(list(symbols), [], [])
     if provider is None:
         out.missing = {s: "price_source is sheet: no price history" for s in symbols}

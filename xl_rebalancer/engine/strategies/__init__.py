@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InfeasibleError, Problem
-from ..estimators import RiskModel, covariance, expected_returns
+from ..estimators import RiskModel, covariance, expected_returns, implied_risk_aversion
 from .limits import Group, Limits
 from .mean_variance import (
     efficient_return,
@@ -24,7 +24,7 @@ from .mean_variance import (
     target_volatility,
 )
 from .risk_based import cvar, hrp, min_cvar, risk_contributions, risk_parity
-from .views import black_litterman, dense_risk, glide_share
+from .views import black_litterman, glide_share
 
 __all__ = ["STRATEGIES", "Allocation", "Group", "Limits", "ViewSet", "optimize"]
 
@@ -127,8 +127,6 @@ def optimize(
     elif strategy == "black_litterman":
         prior = np.full(n, 1.0 / n) if prior_weights is None else np.asarray(prior_weights)
         cov = risk.cov
-        from ..estimators import implied_risk_aversion
-
         delta = implied_risk_aversion(returns @ prior, risk_free_rate)
         pi = delta * cov @ prior + risk_free_rate
         if views is None or len(views.values) == 0:
@@ -136,7 +134,7 @@ def optimize(
             notes.append("no views: the prior (equilibrium) returns are used as they are")
         else:
             mu, post = black_litterman(cov, pi, views.picks, views.values, views.confidences, tau)
-        scoring_risk = dense_risk(post)
+        scoring_risk = RiskModel.from_cov(post)
         w = max_sharpe(mu, scoring_risk, limits, risk_free_rate)
         notes.append(f"risk aversion δ = {delta:.3f} implied by the prior portfolio's history")
     elif strategy == "glide_path":

@@ -22,10 +22,8 @@ class Program:
     size: int = 0
     q: list[np.ndarray] = field(default_factory=list)
     p_blocks: list[tuple[int, object]] = field(default_factory=list)  # (start, square block)
-    a_blocks: list[object] = field(default_factory=list)  # sparse rows over all variables
-    b: list[np.ndarray] = field(default_factory=list)
-    cones: list[object] = field(default_factory=list)
-    _pending: list[tuple[list[tuple[int, object]], np.ndarray, str, int]] = field(
+    # constraint blocks: ([(first variable, matrix)], rhs, cone name, rows)
+    blocks: list[tuple[list[tuple[int, object]], np.ndarray, str, int]] = field(
         default_factory=list
     )
 
@@ -39,28 +37,25 @@ class Program:
         """Add ½ xᵀ M x over a block (M dense, sparse or a 1-D diagonal)."""
         self.p_blocks.append((block.start, matrix))
 
-    def _rows(self, terms: list[tuple[slice, object]], rhs: np.ndarray, cone: str, dim: int):
-        self._pending.append(([(s.start, m) for s, m in terms], np.asarray(rhs, float), cone, dim))
+    def _rows(self, terms: list[tuple[slice, object]], rhs: ArrayLike, cone: str) -> None:
+        b = np.atleast_1d(np.asarray(rhs, dtype=float))
+        self.blocks.append(([(s.start, m) for s, m in terms], b, cone, b.size))
 
     def equal(self, terms: list[tuple[slice, object]], rhs: ArrayLike) -> None:
         """Σ M x_block = rhs."""
-        rhs = np.atleast_1d(np.asarray(rhs, dtype=float))
-        self._rows(terms, rhs, "zero", rhs.size)
+        self._rows(terms, rhs, "zero")
 
     def at_most(self, terms: list[tuple[slice, object]], rhs: ArrayLike) -> None:
         """Σ M x_block ≤ rhs."""
-        rhs = np.atleast_1d(np.asarray(rhs, dtype=float))
-        self._rows(terms, rhs, "nonneg", rhs.size)
+        self._rows(terms, rhs, "nonneg")
 
     def soc(self, terms: list[tuple[slice, object]], rhs: ArrayLike) -> None:
         """rhs − Σ M x_block lies in the second-order cone (first entry the bound)."""
-        rhs = np.atleast_1d(np.asarray(rhs, dtype=float))
-        self._rows(terms, rhs, "soc", rhs.size)
+        self._rows(terms, rhs, "soc")
 
     def exp(self, terms: list[tuple[slice, object]], rhs: ArrayLike) -> None:
         """rhs − Σ M x_block lies in the exponential cone, three rows per cone."""
-        rhs = np.atleast_1d(np.asarray(rhs, dtype=float))
-        self._rows(terms, rhs, "exp", rhs.size)
+        self._rows(terms, rhs, "exp")
 
     def solve(self, what: str, hints: list[Problem] | None = None) -> np.ndarray:
         import clarabel
@@ -80,7 +75,7 @@ class Program:
         )
         ar, ac, av, rhs, cones = [], [], [], [], []
         offset = 0
-        for terms, b, cone, dim in self._pending:
+        for terms, b, cone, dim in self.blocks:
             for start, matrix in terms:
                 m = sp.coo_matrix(matrix if sp.issparse(matrix) else np.atleast_2d(matrix))
                 ar.append(m.row + offset)

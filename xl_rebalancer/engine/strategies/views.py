@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators import RiskModel
-
 
 def black_litterman(
     cov: np.ndarray,
@@ -37,21 +35,6 @@ def black_litterman(
     )
     m = tau * cov - tau_sigma_p @ np.linalg.lstsq(a, tau_sigma_p.T, rcond=None)[0]
     return posterior, cov + m
-
-
-def dense_risk(cov: np.ndarray) -> RiskModel:
-    """A RiskModel for a covariance known only densely (Black-Litterman's posterior)."""
-    cov = (cov + cov.T) / 2.0
-    n = cov.shape[0]
-    return RiskModel(_factor(cov), np.zeros(n))
-
-
-def _factor(cov: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.cholesky(cov).T
-    except np.linalg.LinAlgError:
-        vals, vecs = np.linalg.eigh(cov)
-        return (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
 
 
 # Share of the aggressive portfolio by age: (age, share) points, linear in between,
