@@ -193,9 +193,29 @@ def test_risk_parity_matches_skfolio_and_equalizes_contributions(sp500):
     returns = est.simple_returns(sp500.to_numpy())
     risk = est.covariance(returns, "sample")
     got = rb.risk_parity(risk, Limits.long_only(20))
-    np.testing.assert_allclose(rb.risk_contributions(got, risk), np.full(20, 0.05), atol=1e-6)
+    np.testing.assert_allclose(rb.risk_contributions(got, risk), np.full(20, 0.05), atol=1e-11)
     model = RiskBudgeting(risk_measure=RiskMeasure.VARIANCE).fit(returns)
     assert np.abs(got - model.weights_).max() < TOL
+
+
+def test_risk_parity_with_limits_still_balances_the_rest(sp500):
+    returns = est.simple_returns(sp500.to_numpy())
+    risk = est.covariance(returns, "sample")
+    free = rb.risk_parity(risk, Limits.long_only(20))
+    cap = float(free.max()) * 0.8
+    capped = rb.risk_parity(risk, Limits.long_only(20, cap))
+    assert capped.max() <= cap + 1e-7 and abs(capped.sum() - 1) < 1e-9
+
+
+def test_risk_parity_on_a_singular_covariance_says_why(sp500):
+    # A third asset that returns minus the sum of the first two: holding one of each has
+    # no risk at all, so no mix has equal (positive) risk contributions.
+    two = est.simple_returns(sp500.to_numpy())[:, :2]
+    returns = np.column_stack([two, -two.sum(axis=1)])
+    with pytest.raises(InfeasibleError, match="rank 2") as caught:
+        rb.risk_parity(est.covariance(returns, "sample"), Limits.long_only(3))
+    assert caught.value.problems[0].sheet == "Settings"
+    assert "ledoit_wolf" in caught.value.problems[0].message
 
 
 @pytest.mark.parametrize("linkage", ["single", "ward"])

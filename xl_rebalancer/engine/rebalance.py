@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InfeasibleError, PriceError, Problem
+from ..models.checks import symbol_classes
 from ..models.inputs import Account, Portfolio, TaxLot
 from ..models.results import RebalanceResult, SummaryItem, Trade
 from .drift import (
@@ -53,6 +54,7 @@ from .wash import (
 
 TYPE_SELL_ORDER = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
 EPS = 1e-9
+RISK_SCALE_MIN, RISK_SCALE_MAX = 0.25, 4.0
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,10 @@ def rebalance(
                     f"({total_before:,.2f})",
                     [Problem("cash_flow is larger than the household", "Settings", None)],
                 )
-            trades = _trade(portfolio, household, lines, accounts, warnings, purchases)
+            scales = _risk_scales(lines, risk, values_before) if risk is not None else None
+            trades = _trade(
+                portfolio, household, lines, accounts, warnings, purchases, scales=scales
+            )
         else:
             warnings.append(Problem("every position is within its band: no trades", level="info"))
 
@@ -242,6 +247,7 @@ def _trade(
     warnings: list[Problem],
     purchases: PurchaseIndex,
     method: str = "solver",
+    scales: Mapping[str, float] | None = None,
 ) -> list[Trade]:
     """Trades by the solver; the greedy path when asked for or when the solver fails."""
     rules = Restrictions.from_portfolio(portfolio)
@@ -252,7 +258,7 @@ def _trade(
     _check_withdrawal(book)
     if method == "solver":
         try:
-            decision = _solve(portfolio, household, lines, book)
+            decision = _solve(portfolio, household, lines, book, scales)
         except (ImportError, RuntimeError) as exc:
             warnings.append(
                 Problem(
@@ -399,7 +405,11 @@ def _check_withdrawal(book: _Book) -> None:
 
 
 def _solve(
-    portfolio: Portfolio, household: Household, lines: list[TargetLine], book: _Book
+    portfolio: Portfolio,
+    household: Household,
+    lines: list[TargetLine],
+    book: _Book,
+    scales: Mapping[str, float] | None = None,
 ) -> Decision:
     st = portfolio.settings
     valuation = st.valuation_date
@@ -433,6 +443,8 @@ def _solve(
         book.identical,
         _weight_limits(portfolio, household, book.order, symbols),
         _desired_values(portfolio, household, lines),
+        line_scale=scales,
+        location=_locations(portfolio),
     )
 
 
@@ -893,6 +905,61 @@ def _symbol_gaps(
     for symbol, value in values.items():
         gaps.setdefault(symbol, value / total)
     return gaps
+
+
+def _risk_scales(
+    lines: list[TargetLine], risk: tuple[list[str], Any], values: dict[str, float]
+) -> dict[str, float]:
+    """Price of a dollar off target per line: its volatility over the median line's.
+
+    Why volatility: for weight gaps d, the tracking error √(dᵀΣd) is at most Σ|dᵢ|σᵢ
+    (the triangle inequality on Σ^½d), so a volatility-weighted L1 objective minimizes
+    a bound on the tracking error and stays a linear program. An asset-class line uses
+    the volatility of its funds mixed by value (equally when it holds nothing). Lines
+    without history, and cash, keep 1; the ratio is clipped to [¼, 4] so no line is
+    left almost free to drift.
+    """
+    import numpy as np
+
+    symbols, cov = risk
+    index = {s: i for i, s in enumerate(symbols)}
+    cov = np.asarray(cov, dtype=float)
+    vols: dict[str, float] = {}
+    for line in lines:
+        members = [m for m in line.members if m in index]
+        if line.kind == "cash" or not members or len(members) < len(line.members):
+            continue
+        mix = np.array([values.get(m, 0.0) for m in members])
+        mix = mix / mix.sum() if mix.sum() > 0 else np.full(len(members), 1.0 / len(members))
+        rows = [index[m] for m in members]
+        vol = math.sqrt(max(float(mix @ cov[np.ix_(rows, rows)] @ mix), 0.0))
+        if vol > 0:
+            vols[line.key] = vol
+    if not vols:
+        return {}
+    median = float(np.median(list(vols.values())))
+    return {
+        key: min(max(vol / median, RISK_SCALE_MIN), RISK_SCALE_MAX) for key, vol in vols.items()
+    }
+
+
+def _locations(portfolio: Portfolio) -> dict[str, str]:
+    """Preferred account type per symbol, from Targets' Location (asset-class rows
+    pass theirs to every fund of the class)."""
+    by_symbol = {t.symbol: t.location for t in portfolio.targets if t.symbol and t.location}
+    by_class = {
+        str(t.asset_class).upper(): t.location
+        for t in portfolio.targets
+        if t.asset_class and t.location
+    }
+    if not by_class:
+        return by_symbol
+    located = {
+        symbol: by_class[cls.upper()]
+        for symbol, cls in symbol_classes(portfolio).items()
+        if cls.upper() in by_class
+    }
+    return located | by_symbol
 
 
 def _tracking_error(gaps: dict[str, float], risk: tuple[list[str], Any]) -> float:

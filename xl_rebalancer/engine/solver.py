@@ -9,7 +9,9 @@ soft limits, and binaries for minimum trade sizes, fixed lot order and same-run
 wash sales.
 
 Objective (money): tracking error as the L1 distance of every line from its target
-(or from its band edge with rebalance_to = band_edge), plus trading costs, plus each
+(or from its band edge with rebalance_to = band_edge; each line's distance priced by
+its volatility relative to the others when a risk model is at hand, which bounds the
+tracking error from above), plus trading costs, plus asset location, plus each
 lot's tax (a loss counts negative only when the lot passes the harvest thresholds, so
 small losses are not churned), plus a large price on any soft limit broken.
 
@@ -48,6 +50,11 @@ SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
 # gains (a swap costs 2 × 0.1 = 20% of the money moved), small enough that the class
 # totals always come first.
 MEMBER_WEIGHT = 0.1
+# Asset location: a money unit bought in an account of another type than the asset's
+# Location costs 5 bp in the objective. That decides where new money and proceeds go,
+# but is less than a round trip at the default cost_bps (2 × 5 bp), so holdings are
+# not swapped between accounts for location alone.
+LOCATION_WEIGHT = 0.0005
 TIME_LIMIT = 60.0  # seconds for HiGHS, a safety net only
 NODE_LIMIT = 5_000  # branch-and-bound nodes: deterministic, unlike a time limit
 MIP_GAP = 1e-4  # relative optimality gap: a few dollars on a typical objective
@@ -214,6 +221,8 @@ def solve_trades(
     member_goals: Mapping[str, float] | None = None,
     *,
     relax: bool | None = None,
+    line_scale: Mapping[str, float] | None = None,
+    location: Mapping[str, str] | None = None,
 ) -> Decision:
     """Choose sells per lot and buys per account; see the module docstring for the model.
 
@@ -226,6 +235,10 @@ def solve_trades(
     member_goals : money goal per fund of an asset-class line (the class goal split by
         current weights), tracked with MEMBER_WEIGHT.
     relax : force the LP relaxation (True) or exact integers (False); default by size.
+    line_scale : price of a money unit off target per line key (1 when absent); the
+        rebalance sets it from the risk model, volatility over the median line's.
+    location : preferred account type per symbol (asset location); buying it in
+        another type of account costs LOCATION_WEIGHT per money unit.
     """
     st = portfolio.settings
     prices = household.prices
@@ -298,6 +311,7 @@ def solve_trades(
     buy_var: dict[tuple[str, str], int] = {}
     symbols = sorted({s for line in lines for s in line.members} | set(household.symbols))
     value = household.values()
+    types = {a.account: a.type for a in portfolio.accounts}
     for rank, account in enumerate(accounts):
         for symbol in symbols:
             key = (account, symbol)
@@ -312,7 +326,11 @@ def solve_trades(
             # ties between otherwise interchangeable buys, so the search ends sooner and
             # the choice is the same every time.
             tie = 1e-6 * price * (rank + (1.0 if value.get(symbol, 0.0) <= 0 else 0.0))
-            buy_var[key] = m.var(cost_rate * price + tie, 0.0, cap, integer=st.whole_shares)
+            wanted = location.get(symbol) if location else None
+            misplaced = LOCATION_WEIGHT * price if wanted and wanted != types[account] else 0.0
+            buy_var[key] = m.var(
+                cost_rate * price + tie + misplaced, 0.0, cap, integer=st.whole_shares
+            )
             if exact and st.min_trade_value > 0 and cap > 0:
                 flag = m.var(0.01, 0.0, 1.0, integer=True)
                 m.row({buy_var[key]: 1.0, flag: -cap}, hi=0.0)
@@ -363,8 +381,9 @@ def solve_trades(
             terms, now = symbol_terms(members), sum(value.get(s, 0.0) for s in members)
             weight = line.weight
         band = line.band if st.rebalance_to == "band_edge" else 0.0
-        over = m.var(1.0)
-        under = m.var(1.0)
+        scale = line_scale.get(line.key, 1.0) if line_scale else 1.0
+        over = m.var(scale)
+        under = m.var(scale)
         m.row({**terms, over: -1.0}, hi=(weight + band) * total - now)
         m.row({**terms, under: 1.0}, lo=(weight - band) * total - now)
 

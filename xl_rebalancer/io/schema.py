@@ -127,6 +127,9 @@ TARGETS = SheetSpec(
         # Not in the contract: the symbols a careful manager treats as substantially
         # identical to this one (VOO, IVV), so buying either washes a loss on the other.
         C("IdenticalTo", "identical_to", width=14),
+        # Not in the contract: the account type this asset belongs in when targets are
+        # household-wide (asset location), e.g. tax_deferred for bonds and REITs.
+        C("Location", "location", width=13),
     ),
     description="Target weights by Symbol or by AssetClass; they add up to 1.",
 )
@@ -158,6 +161,9 @@ CORPORATE_ACTIONS = SheetSpec(
         C("NewSymbolPrice", "new_symbol_price", number_format=FMT_PRICE, width=15),
         C("Status", "status", width=10),
         C("AppliedOn", "applied_on", number_format=FMT_DATE, width=12),
+        # Not in the contract: TRUE for a merger that is a fully taxable sale (CVS/Aetna
+        # 2018) rather than a reorganization; see engine/actions.py.
+        C("Taxable", "taxable", width=9),
     ),
     description="Splits, dividends, mergers, spin-offs and symbol changes to apply to lots.",
 )

@@ -342,7 +342,7 @@ _ACTION_NEEDS = {
     "split": ("ratio",),
     "stock_dividend": ("ratio",),
     "cash_dividend": ("cash_per_share",),
-    "merger": ("new_symbol",),
+    "merger": (),
     "spinoff": ("new_symbol", "ratio", "basis_allocation"),
     "symbol_change": ("new_symbol",),
 }
@@ -351,6 +351,7 @@ _HEADERS = {
     "cash_per_share": "CashPerShare",
     "new_symbol": "NewSymbol",
     "basis_allocation": "BasisAllocation",
+    "new_symbol_price": "NewSymbolPrice",
 }
 
 
@@ -377,6 +378,41 @@ def _check_actions(p: Portfolio, loc: Locator) -> list[Problem]:
             out.append(
                 loc.problem(
                     "a merger needs Ratio, CashPerShare or both", "CorporateActions", a.row, "ratio"
+                )
+            )
+        if a.type == "merger" and a.ratio is not None and a.new_symbol is None:
+            out.append(
+                loc.problem(
+                    "a merger paid in shares needs NewSymbol (leave Ratio blank for an "
+                    "all-cash merger)",
+                    "CorporateActions",
+                    a.row,
+                    "new_symbol",
+                )
+            )
+        stock_and_value = a.ratio is not None and (a.cash_per_share or a.taxable)
+        if a.type == "merger" and stock_and_value and a.new_symbol_price is None:
+            out.append(
+                loc.problem(
+                    "a merger paid in shares and cash (or a taxable one) needs "
+                    "NewSymbolPrice, the new shares' value that day, to compute the gain",
+                    "CorporateActions",
+                    a.row,
+                    "new_symbol_price",
+                )
+            )
+        if (
+            a.type == "spinoff"
+            and a.basis_allocation is not None
+            and not (0 < a.basis_allocation < 1)
+        ):
+            out.append(
+                loc.problem(
+                    "BasisAllocation is the fraction of the parent's basis moved to the new "
+                    "shares: between 0 and 1 (4.18% for Kyndryl from IBM)",
+                    "CorporateActions",
+                    a.row,
+                    "basis_allocation",
                 )
             )
     return out

@@ -155,6 +155,13 @@ class Settings(BaseModel):
     wash_sale_days: Annotated[int, Field(ge=0, le=366)] = Field(
         30, description="Wash-sale window, days before and after a loss sale."
     )
+    reinvest_dividends: Bool = Field(
+        False,
+        description=(
+            "apply-actions: reinvest cash dividends in whole shares (at NewSymbolPrice, "
+            "else the latest price) as a new lot dated EffectiveDate."
+        ),
+    )
     allow_wash_sales: Bool = Field(
         False,
         description=(
@@ -233,6 +240,7 @@ class Target(Row):
     min_weight: Fraction | None = None
     max_weight: Fraction | None = None
     identical_to: SymbolList | None = None
+    location: AccountType | None = None
 
     @model_validator(mode="after")
     def _one_key(self) -> Target:
@@ -266,6 +274,7 @@ class CorporateAction(Row):
     new_symbol_price: Positive | None = None
     status: ActionStatus = "pending"
     applied_on: Date | None = None
+    taxable: Bool = False
 
 
 class Transaction(Row):
