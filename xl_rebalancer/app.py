@@ -32,6 +32,7 @@ from .prices.base import Quote
 from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
 
 COMMANDS = ("validate", "refresh-prices", "drift", "optimize", "rebalance", "harvest", "run")
+# apply-actions has its own entry point (apply_corporate_actions): it edits input sheets.
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class RunReport:
     input_hash: str = ""
     seconds: float = 0.0
     optimized: Any = None  # engine.allocation.OptimizedTargets when a strategy ran
+    actions: Any = None  # engine.actions.ActionsResult for apply-actions
+    backup: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -362,3 +365,101 @@ def _sheets(
         sheets.append(summary_sheet(report.result, extra))
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
     return sheets
+
+
+def apply_corporate_actions(path: str | Path, options: RunOptions = RunOptions()) -> RunReport:
+    """`apply-actions`: apply every due pending corporate action to the lots, holdings and
+    cash, mark them applied, log each change, keep a backup beside the workbook."""
+    import shutil
+
+    from .engine.actions import apply_actions, due_actions
+
+    path = Path(path)
+    started = dt.datetime.now().replace(microsecond=0)
+    clock = time.perf_counter()
+    digest = file_hash(path) if path.exists() else ""
+    book = validate(path, options)
+    portfolio = book.portfolio
+    held = {x.symbol for x in (*portfolio.holdings, *portfolio.lots) if x.shares > 0}
+    unknown = [
+        book.locator.problem(
+            f"{a.action_id}: {a.symbol} is not held in any account (delete the row, or set "
+            "Status to applied)",
+            "CorporateActions",
+            a.row,
+            "symbol",
+        )
+        for a in due_actions(portfolio)
+        if a.symbol not in held
+    ]
+    if unknown:
+        raise InputError([*unknown, *book.warnings])
+    # Only where an action row gives no price of its own (a split's cash in lieu, a
+    # reinvested dividend): the Prices sheet, as last refreshed.
+    prices = {p.symbol: p.price for p in portfolio.prices}
+    result = apply_actions(portfolio, prices, applied_on=options.today or dt.date.today())
+    report = RunReport("apply-actions", path, None, None, [*book.warnings], {}, digest)
+    report.actions = result
+    report.warnings += result.warnings
+    report.seconds = time.perf_counter() - clock
+    if options.dry_run or not result.applied:
+        return report
+    dest = options.out or path
+    if options.out is None:
+        backup = path.with_name(f"{path.stem}.before-actions-{started:%Y%m%d-%H%M%S}{path.suffix}")
+        shutil.copy2(path, backup)
+        report.backup = backup
+    notes = [
+        f"xl-rebalancer {__version__} apply-actions: input sha256 {digest}, applied "
+        f"{', '.join(result.applied)}" + (f"; backup {report.backup.name}" if report.backup else "")
+    ]
+    notes += result.changes
+    notes += [
+        f"{r.action_id}: {r.account} {r.symbol} lot {r.lot_id or '-'}: {r.shares:g} sh, "
+        f"proceeds {r.proceeds:,.2f}, basis {r.basis:,.2f}, "
+        f"{'gain' if r.gain >= 0 else 'loss'} {abs(r.gain):,.2f} {r.term}"
+        + ("" if r.taxable else " (not taxable: tax-advantaged account)")
+        for r in result.realized
+    ]
+    edit = WorkbookEdit(
+        sheets=[log_sheet(log_entries(report.warnings, started, notes))],
+        edit_inputs=lambda wb: _write_actions(wb, book, result),
+    )
+    report.output = save_workbook(path, edit, dest if options.out else None)
+    report.seconds = time.perf_counter() - clock
+    return report
+
+
+def _write_actions(wb: Any, book: WorkbookInput, result: Any) -> None:
+    """TaxLots, Holdings, Accounts.Cash and CorporateActions rewritten in place."""
+    from .io.edit import rewrite_rows
+
+    portfolio = book.portfolio
+
+    def sheet(spec: s.SheetSpec) -> Any | None:
+        title = book.locator.title(spec.name)
+        return wb[title] if title in wb.sheetnames else None
+
+    def dump(item: Any) -> dict[str, Any]:
+        return item.model_dump()
+
+    if (ws := sheet(s.TAX_LOTS)) is not None or result.lots:
+        if ws is None:
+            ws = wb.create_sheet(s.TAX_LOTS.name)
+            from .io.tables import write_table
+
+            write_table(ws, s.TAX_LOTS, [])
+        rewrite_rows(ws, s.TAX_LOTS, [(x.row, dump(x)) for x in result.lots])
+    if (ws := sheet(s.HOLDINGS)) is not None and (portfolio.holdings or result.holdings):
+        rewrite_rows(ws, s.HOLDINGS, [(x.row, dump(x)) for x in result.holdings])
+    if (ws := sheet(s.ACCOUNTS)) is not None:
+        rewrite_rows(
+            ws,
+            s.ACCOUNTS,
+            [
+                (a.row, {**dump(a), "cash": result.cash.get(a.account, a.cash)})
+                for a in portfolio.accounts
+            ],
+        )
+    if (ws := sheet(s.CORPORATE_ACTIONS)) is not None:
+        rewrite_rows(ws, s.CORPORATE_ACTIONS, [(a.row, dump(a)) for a in result.actions])

@@ -382,6 +382,83 @@ _engine_command("harvest", "Write TaxHarvest: lots worth harvesting and what blo
 _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button).")
 
 
+@main.command("apply-actions")
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to this file and leave the input untouched.",
+)
+@click.option("--as-of", "as_of", callback=_date, help="Apply actions dated up to this day.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--dry-run", is_flag=True, help="Compute and print, write nothing.")
+@handle_errors
+def apply_actions_command(
+    book: Path, out: Path | None, as_of: dt.date | None, as_json: bool, dry_run: bool
+) -> None:
+    """Apply due corporate actions to TaxLots, Holdings and cash (a backup is kept)."""
+    from .app import RunOptions, apply_corporate_actions
+
+    report = apply_corporate_actions(book, RunOptions(out=out, as_of=as_of, dry_run=dry_run))
+    result = report.actions
+    if as_json:
+        data = {
+            "workbook": str(book),
+            "output": str(report.output) if report.output else None,
+            "backup": str(report.backup) if report.backup else None,
+            "applied": result.applied,
+            "changes": result.changes,
+            "realized": [r.__dict__ for r in result.realized],
+            "cash": result.cash,
+        }
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    console = _console()
+    _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
+    if not result.applied:
+        console.print("No pending corporate action is due: nothing changed.")
+        return
+    for line in result.changes:
+        console.print(f"  {line}")
+    if result.realized:
+        rows = [
+            [
+                r.action_id,
+                r.account,
+                r.symbol,
+                r.lot_id,
+                f"{r.shares:g}",
+                _money(r.proceeds),
+                _money(r.basis),
+                _money(r.gain),
+                r.term,
+            ]
+            for r in result.realized
+        ]
+        console.print(
+            _table(
+                "Realized by the actions",
+                [
+                    "Action",
+                    "Account",
+                    "Symbol",
+                    "Lot",
+                    "Shares",
+                    "Proceeds",
+                    "Basis",
+                    "Gain",
+                    "Term",
+                ],
+                rows,
+                {"Shares", "Proceeds", "Basis", "Gain"},
+            )
+        )
+    if report.backup:
+        console.print(f"Backup: {report.backup}")
+    if report.output:
+        console.print(f"Wrote {report.output}")
+
+
 @main.command()
 @click.argument(
     "folder",
