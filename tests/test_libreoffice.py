@@ -95,3 +95,27 @@ def test_optimized_output_recalculates_and_renders(demo_files, tmp_path: Path):
     pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
     pngs = render_png(pdf, tmp_path / "pdf")
     assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_apply_actions_output_opens_with_its_tables_and_totals(tmp_path: Path):
+    """The rewritten TaxLots table (grown by the spin-off's new lot) opens in LibreOffice,
+    and a SUM over its CostBasis column gives the basis the engine kept."""
+    from tests.conftest import write_book
+    from tests.test_apply_actions import BOOK, SETTINGS
+    from xl_rebalancer.app import apply_corporate_actions
+
+    work = write_book(tmp_path / "actions.xlsm", BOOK, SETTINGS)
+    report = apply_corporate_actions(work)
+    wb = load_workbook(work, keep_vba=True)
+    ws = wb.create_sheet("Check")
+    ws["A1"] = "=SUM(TaxLots!F:F)"
+    ws["A2"] = "=COUNTA(TaxLots!C:C)-1"
+    wb.save(work)
+    recalculated = convert(work, "xlsx", tmp_path / "recalc", tmp_path / "lo")
+    values = load_workbook(recalculated, data_only=True)["Check"]
+    kept = sum(lot.cost_basis for lot in report.actions.lots)
+    assert values["A1"].value == pytest.approx(kept) == pytest.approx(6356.00 - 2.34)
+    assert values["A2"].value == len(report.actions.lots) == 2
+    pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
+    pngs = render_png(pdf, tmp_path / "pdf")
+    assert all(p.stat().st_size > 1000 for p in pngs)
