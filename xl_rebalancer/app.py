@@ -441,7 +441,12 @@ def _write_actions(wb: Any, book: WorkbookInput, result: Any) -> None:
         return wb[title] if title in wb.sheetnames else None
 
     def dump(item: Any) -> dict[str, Any]:
-        return item.model_dump()
+        # Defaults the user left blank stay blank (a 0 wash adjustment, a FALSE Taxable).
+        data = item.model_dump()
+        for key in ("wash_adjustment", "taxable"):
+            if key in data and not data[key]:
+                data[key] = None
+        return data
 
     if (ws := sheet(s.TAX_LOTS)) is not None or result.lots:
         if ws is None:
