@@ -55,6 +55,20 @@ def action(action_id, type_, symbol, date, **fields):
     )
 
 
+# IBM → Kyndryl, 2021-11-03: one KD per five IBM, 4.18% of the basis, $20.45 a KD share
+# for cash in lieu ($8.18 for 0.4 share).
+KYNDRYL = action(
+    "KD-2021",
+    "spinoff",
+    "IBM",
+    D(2021, 11, 3),
+    new_symbol="KD",
+    ratio=0.2,
+    basis_allocation=0.0418,
+    new_symbol_price=20.45,
+)
+
+
 def by_id(result):
     return {(x.symbol, x.lot_id): (x.shares, x.cost_basis, x.acquired) for x in result.lots}
 
@@ -117,16 +131,7 @@ def test_reverse_split_pays_the_fraction_from_the_latest_lot():
 def test_ibm_spins_off_kyndryl_with_its_published_allocation_and_cash_in_lieu():
     lots = [lot("IBM", "I1", D(2009, 6, 1), 227, 6356.00)]
     holdings = [Holding(account="T", symbol="IBM", shares=227, asset_class="US Stocks")]
-    spin = action(
-        "KD-2021",
-        "spinoff",
-        "IBM",
-        D(2021, 11, 3),
-        new_symbol="KD",
-        ratio=0.2,
-        basis_allocation=0.0418,
-        new_symbol_price=20.45,
-    )
+    spin = KYNDRYL
     result = apply_actions(book(lots, holdings, actions=[spin]))
     # 6,356.00 × 4.18% = 265.68 to KD; IBM keeps 6,090.32. 45.4 KD: 0.4 paid $8.18,
     # with basis 265.68 × 0.4 / 45.4 = 2.34, so a long-term gain of $5.84; the 45 KD
@@ -258,16 +263,7 @@ def test_applying_twice_changes_nothing_and_future_actions_wait():
 
 def test_a_rebalance_after_the_spinoff_sells_the_new_lot_at_its_basis():
     lots = [lot("IBM", "I1", D(2009, 6, 1), 227, 6356.00)]
-    spin = action(
-        "KD-2021",
-        "spinoff",
-        "IBM",
-        D(2021, 11, 3),
-        new_symbol="KD",
-        ratio=0.2,
-        basis_allocation=0.0418,
-        new_symbol_price=20.45,
-    )
+    spin = KYNDRYL
     done = apply_actions(book(lots, actions=[spin], valuation=D(2021, 11, 30)))
     after = Portfolio(
         settings=Settings(valuation_date=D(2021, 11, 30), trigger="always", min_trade_value=0),

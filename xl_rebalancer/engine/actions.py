@@ -44,7 +44,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..errors import Problem
+from ..errors import InputError, Problem
 from ..models.inputs import CorporateAction, Holding, Portfolio, TaxLot
 from .lots import holding_term
 
@@ -420,8 +420,6 @@ class _Book:
         if not whole_before or fraction <= EPS:
             return
         if not price:
-            from ..errors import InputError
-
             raise InputError(
                 [
                     Problem(
