@@ -11,7 +11,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import __version__
 from .errors import InputError, PriceError, Problem
@@ -26,7 +26,7 @@ from .io.outputs import (
     trades_sheet,
 )
 from .io.reader import WorkbookInput, read_workbook
-from .io.writer import SheetOutput, WorkbookEdit, save_workbook
+from .io.writer import InputRewrite, SheetOutput, WorkbookEdit, save_workbook
 from .models.results import RebalanceResult
 from .prices.base import Quote
 from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
@@ -99,6 +99,50 @@ class RunReport:
         return data
 
 
+class Door(Protocol):
+    """A workbook as one door reaches it: a file (command line, batch) or a book open in
+    Excel (the ribbon's macros, through xlwings). The run functions below read, save and
+    back up only through this, so every door runs the same code."""
+
+    path: Path
+
+    def digest(self) -> str: ...
+
+    def read(self, options: RunOptions) -> WorkbookInput: ...
+
+    def save(self, edit: WorkbookEdit, out: Path | None) -> Path: ...
+
+    def backup(self, stamp: dt.datetime) -> Path | None: ...
+
+
+@dataclass
+class FileDoor:
+    """A workbook file: read with openpyxl, saved atomically beside itself."""
+
+    path: Path
+
+    def digest(self) -> str:
+        return file_hash(self.path) if self.path.exists() else ""
+
+    def read(self, options: RunOptions) -> WorkbookInput:
+        return read_workbook(self.path, as_of=options.as_of, today=options.today)
+
+    def save(self, edit: WorkbookEdit, out: Path | None) -> Path:
+        return save_workbook(self.path, edit, out)
+
+    def backup(self, stamp: dt.datetime) -> Path | None:
+        import shutil
+
+        path = self.path
+        backup = path.with_name(f"{path.stem}.before-actions-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+        shutil.copy2(path, backup)
+        return backup
+
+
+def as_door(book: str | Path | Door) -> Door:
+    return FileDoor(Path(book)) if isinstance(book, str | Path) else book
+
+
 def file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -107,9 +151,9 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def validate(path: str | Path, options: RunOptions = RunOptions()) -> WorkbookInput:
+def validate(path: str | Path | Door, options: RunOptions = RunOptions()) -> WorkbookInput:
     """Read and check every input sheet; raises InputError with every problem."""
-    return read_workbook(path, as_of=options.as_of, today=options.today)
+    return as_door(path).read(options)
 
 
 def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = False) -> QuoteSet:
@@ -163,18 +207,21 @@ def _first_use(book: WorkbookInput, symbol: str, why: str) -> Problem:
     return Problem(f"no price for {symbol}{detail}")
 
 
-def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions()) -> RunReport:
+def run_engine(
+    path: str | Path | Door, command: str, options: RunOptions = RunOptions()
+) -> RunReport:
     """`refresh-prices`, `drift`, `rebalance`, `harvest` or `run` on one workbook, saved once,
     atomically."""
     from .engine.rebalance import rebalance
 
     if command not in COMMANDS:
         raise ValueError(command)
-    path = Path(path)
+    door = as_door(path)
+    path = door.path
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
-    digest = file_hash(path) if path.exists() else ""
-    book = validate(path, options)
+    digest = door.digest()
+    book = door.read(options)
     refresh = command in {"refresh-prices", "run"}
     found = resolve_prices(book, options, history=refresh)
     report = RunReport(
@@ -205,7 +252,7 @@ def run_engine(path: str | Path, command: str, options: RunOptions = RunOptions(
     report.seconds = time.perf_counter() - clock
     if not options.dry_run:
         edit = WorkbookEdit(sheets=_sheets(report, started, book if refresh else None))
-        report.output = save_workbook(path, edit, options.out)
+        report.output = door.save(edit, options.out)
         report.seconds = time.perf_counter() - clock
     return report
 
@@ -367,18 +414,19 @@ def _sheets(
     return sheets
 
 
-def apply_corporate_actions(path: str | Path, options: RunOptions = RunOptions()) -> RunReport:
+def apply_corporate_actions(
+    path: str | Path | Door, options: RunOptions = RunOptions()
+) -> RunReport:
     """`apply-actions`: apply every due pending corporate action to the lots, holdings and
     cash, mark them applied, log each change, keep a backup beside the workbook."""
-    import shutil
-
     from .engine.actions import apply_actions, due_actions
 
-    path = Path(path)
+    door = as_door(path)
+    path = door.path
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
-    digest = file_hash(path) if path.exists() else ""
-    book = validate(path, options)
+    digest = door.digest()
+    book = door.read(options)
     portfolio = book.portfolio
     held = {x.symbol for x in (*portfolio.holdings, *portfolio.lots) if x.shares > 0}
     unknown = [
@@ -404,11 +452,8 @@ def apply_corporate_actions(path: str | Path, options: RunOptions = RunOptions()
     report.seconds = time.perf_counter() - clock
     if options.dry_run or not result.applied:
         return report
-    dest = options.out or path
     if options.out is None:
-        backup = path.with_name(f"{path.stem}.before-actions-{started:%Y%m%d-%H%M%S}{path.suffix}")
-        shutil.copy2(path, backup)
-        report.backup = backup
+        report.backup = door.backup(started)
     notes = [
         f"xl-rebalancer {__version__} apply-actions: input sha256 {digest}, applied "
         f"{', '.join(result.applied)}" + (f"; backup {report.backup.name}" if report.backup else "")
@@ -423,22 +468,16 @@ def apply_corporate_actions(path: str | Path, options: RunOptions = RunOptions()
     ]
     edit = WorkbookEdit(
         sheets=[log_sheet(log_entries(report.warnings, started, notes))],
-        edit_inputs=lambda wb: _write_actions(wb, book, result),
+        rewrites=_action_rewrites(book, result),
     )
-    report.output = save_workbook(path, edit, dest if options.out else None)
+    report.output = door.save(edit, options.out)
     report.seconds = time.perf_counter() - clock
     return report
 
 
-def _write_actions(wb: Any, book: WorkbookInput, result: Any) -> None:
+def _action_rewrites(book: WorkbookInput, result: Any) -> list[InputRewrite]:
     """TaxLots, Holdings, Accounts.Cash and CorporateActions rewritten in place."""
-    from .io.edit import rewrite_rows
-
     portfolio = book.portfolio
-
-    def sheet(spec: s.SheetSpec) -> Any | None:
-        title = book.locator.title(spec.name)
-        return wb[title] if title in wb.sheetnames else None
 
     def dump(item: Any) -> dict[str, Any]:
         # Defaults the user left blank stay blank (a 0 wash adjustment, a FALSE Taxable).
@@ -448,23 +487,20 @@ def _write_actions(wb: Any, book: WorkbookInput, result: Any) -> None:
                 data[key] = None
         return data
 
-    if (ws := sheet(s.TAX_LOTS)) is not None or result.lots:
-        if ws is None:
-            ws = wb.create_sheet(s.TAX_LOTS.name)
-            from .io.tables import write_table
+    def rewrite(spec: s.SheetSpec, records: list, create: bool = False) -> InputRewrite:
+        return InputRewrite(spec, book.locator.title(spec.name), records, create)
 
-            write_table(ws, s.TAX_LOTS, [])
-        rewrite_rows(ws, s.TAX_LOTS, [(x.row, dump(x)) for x in result.lots])
-    if (ws := sheet(s.HOLDINGS)) is not None and (portfolio.holdings or result.holdings):
-        rewrite_rows(ws, s.HOLDINGS, [(x.row, dump(x)) for x in result.holdings])
-    if (ws := sheet(s.ACCOUNTS)) is not None:
-        rewrite_rows(
-            ws,
+    out = [rewrite(s.TAX_LOTS, [(x.row, dump(x)) for x in result.lots], bool(result.lots))]
+    if portfolio.holdings or result.holdings:
+        out.append(rewrite(s.HOLDINGS, [(x.row, dump(x)) for x in result.holdings]))
+    out.append(
+        rewrite(
             s.ACCOUNTS,
             [
                 (a.row, {**dump(a), "cash": result.cash.get(a.account, a.cash)})
                 for a in portfolio.accounts
             ],
         )
-    if (ws := sheet(s.CORPORATE_ACTIONS)) is not None:
-        rewrite_rows(ws, s.CORPORATE_ACTIONS, [(a.row, dump(a)) for a in result.actions])
+    )
+    out.append(rewrite(s.CORPORATE_ACTIONS, [(a.row, dump(a)) for a in result.actions]))
+    return out

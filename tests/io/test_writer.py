@@ -45,7 +45,7 @@ def _assert_vba_and_ribbon(path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         assert archive.read("xl/vbaProject.bin") == VBA
         assert archive.read("customUI/customUI14.xml") == RIBBON
-        assert (REL_UI[0], "customUI/customUI14.xml") in _rels(archive, "_rels/.rels")
+        assert (REL_UI[1], "customUI/customUI14.xml") in _rels(archive, "_rels/.rels")
         assert (REL_VBA, "vbaProject.bin") in {
             (t, target.rsplit("/", 1)[-1])
             for t, target in _rels(archive, "xl/_rels/workbook.xml.rels")

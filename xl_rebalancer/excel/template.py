@@ -88,6 +88,7 @@ def build_workbook(
     settings: Mapping[str, Any] | None = None,
     vba_project: bytes | None = None,
     ribbon_xml: bytes | None = None,
+    excel_doors: bool | None = None,
 ) -> Path:
     """Write a workbook with every input sheet as a styled table, filled from `data`.
 
@@ -96,7 +97,9 @@ def build_workbook(
     data : rows per input sheet name, as dicts keyed by model field.
     settings : values that replace the defaults on the Settings sheet.
     vba_project, ribbon_xml : a compiled VBA project and a customUI14 ribbon to install
-        with their relationships (the Excel doors supply them).
+        with their relationships, instead of the package's own.
+    excel_doors : install the ribbon, the VBA project and the xlwings.conf sheet
+        (default: for .xlsm files).
     """
     path = Path(path)
     data = data or {}
@@ -115,6 +118,21 @@ def build_workbook(
         else:
             write_table(ws, spec, data.get(spec.name, []), blank_rows=1)
             add_dropdowns(ws, spec)
+    macro = path.suffix.lower() == ".xlsm"
+    if excel_doors is None:
+        excel_doors = macro
+    if excel_doors:
+        from . import doors
+
+        doors.write_conf_sheet(wb.create_sheet(doors.CONF_SHEET))
+        # Code names tie each sheet to its code-behind module in the VBA project.
+        wb.code_name = doors.WORKBOOK_CODE_NAME
+        code_names = []
+        for index, ws in enumerate(wb.worksheets, start=1):
+            ws.sheet_properties.codeName = f"Sheet{index}"
+            code_names.append(f"Sheet{index}")
+        vba_project = vba_project or doors.vba_project(code_names)
+        ribbon_xml = ribbon_xml or doors.ribbon_xml()
     wb.properties.creator = "xl-rebalancer"
     wb.properties.title = "xl-rebalancer workbook"
     wb.properties.created = FIXED_DATE
@@ -127,7 +145,6 @@ def build_workbook(
     raw = Path(raw_name)
     try:
         wb.save(raw)
-        macro = path.suffix.lower() == ".xlsm"
         rewrite_package(
             raw,
             path,

@@ -24,6 +24,46 @@ def find_table(ws: Any, spec: s.SheetSpec) -> Any | None:
     return named[0] if named else (tables[0] if len(tables) == 1 else None)
 
 
+def plan_rows(
+    header: list[Any],
+    old: Mapping[int, list[Any]],
+    spec: s.SheetSpec,
+    records: Sequence[tuple[int | None, Mapping[str, Any]]],
+) -> tuple[list[Any], list[tuple[int | None, list[Any]]], dict[str, int]]:
+    """The table's new header and data rows, whatever holds the table (a file, live Excel).
+
+    `old` maps a sheet row number to that row's values across the table. A record that
+    came from a row keeps that row's unknown extra columns. Returns the header (with a
+    column added at the right edge for a field some record needs), the rows as (origin
+    row, values), and each field's 0-based position.
+    """
+    by_header = {s.normalize_header(c.header): c for c in spec.columns}
+    header = list(header)
+    positions: dict[str, int] = {}
+    for index, text in enumerate(header):
+        column = by_header.get(s.normalize_header(str(text))) if text is not None else None
+        if column is not None:
+            positions[column.field] = index
+    for column in spec.columns:
+        if column.field not in positions and any(
+            r.get(column.field) not in (None, "", False) for _, r in records
+        ):
+            positions[column.field] = len(header)
+            header.append(column.header)
+    width = len(header)
+    fields_at = {index: fld for fld, index in positions.items()}
+    rows = []
+    for origin, values in records:
+        row = list(old.get(origin, [])) if origin else []
+        row = (row + [None] * width)[:width]
+        for index in range(width):
+            fld = fields_at.get(index)
+            if fld is not None and fld in values:
+                row[index] = cell_value(values[fld])
+        rows.append((origin, row))
+    return header, rows, positions
+
+
 def rewrite_rows(
     ws: Any,
     spec: s.SheetSpec,
@@ -37,42 +77,25 @@ def rewrite_rows(
         min_col, header_row, max_col, max_row = range_boundaries(table.ref)
     else:
         min_col, header_row, max_col, max_row = 1, 1, ws.max_column, ws.max_row
-    by_header = {s.normalize_header(c.header): c for c in spec.columns}
-    columns: dict[str, int] = {}
-    for col in range(min_col, max_col + 1):
-        header = ws.cell(row=header_row, column=col).value
-        column = by_header.get(s.normalize_header(str(header))) if header is not None else None
-        if column is not None:
-            columns[column.field] = col
-    for column in spec.columns:
-        if column.field not in columns and any(
-            r.get(column.field) not in (None, "", False) for _, r in records
-        ):
-            max_col += 1
-            columns[column.field] = max_col
-            ws.cell(row=header_row, column=max_col, value=column.header)
-            ws.column_dimensions[get_column_letter(max_col)].width = column.width or 12
-    formats = {c.field: c.number_format for c in spec.columns}
-
+    header = [ws.cell(row=header_row, column=c).value for c in range(min_col, max_col + 1)]
     old = {
         r: [ws.cell(row=r, column=c).value for c in range(min_col, max_col + 1)]
         for r in range(header_row + 1, max_row + 1)
     }
+    header, new_rows, positions = plan_rows(header, old, spec, records)
+    for index in range(max_col - min_col + 1, len(header)):
+        col = min_col + index
+        ws.cell(row=header_row, column=col, value=header[index])
+        column = next(c for c in spec.columns if c.header == header[index])
+        ws.column_dimensions[get_column_letter(col)].width = column.width or 12
+    max_col = min_col + len(header) - 1
+    formats = {c.field: c.number_format for c in spec.columns}
+    fields_at = {min_col + index: fld for fld, index in positions.items()}
     template_row = header_row + 1
     styles = {
         c: copy.copy(ws.cell(row=template_row, column=c)._style)
         for c in range(min_col, max_col + 1)
     }
-    fields_at = {col: fld for fld, col in columns.items()}
-    new_rows = []
-    for origin, values in records:
-        base = list(old.get(origin, [None] * (max_col - min_col + 1))) if origin else None
-        row = base or [None] * (max_col - min_col + 1)
-        for offset in range(max_col - min_col + 1):
-            fld = fields_at.get(min_col + offset)
-            if fld is not None and fld in values:
-                row[offset] = cell_value(values[fld])
-        new_rows.append((origin, row))
 
     last = header_row + max(len(new_rows), 1)
     for index, (origin, row) in enumerate(new_rows):

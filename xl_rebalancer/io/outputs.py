@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import Problem
 from ..models.results import LogEntry, RebalanceResult
 from . import schema as s
+from .charts import draw_file
 from .writer import SheetOutput
 
 
@@ -23,41 +24,6 @@ def log_entries(
     return entries + [LogEntry.from_problem(p, now) for p in problems]
 
 
-def _drift_chart(ws: Any) -> None:
-    """Current against target weight per line, as a clustered bar chart beside the table."""
-    from openpyxl.chart import BarChart, Reference
-
-    rows = ws.max_row
-    if rows < 2:
-        return
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Current vs target weight"
-    chart.y_axis.title = "Weight"
-    chart.y_axis.numFmt = "0%"
-    chart.y_axis.majorGridlines = None
-    chart.height = max(7.5, 0.6 * rows)
-    chart.width = 16
-    by_class = any(
-        ws.cell(row=r, column=_col(ws, "Symbol")).value is None for r in range(2, rows + 1)
-    )
-    labels = Reference(
-        ws, min_col=_col(ws, "AssetClass" if by_class else "Symbol"), min_row=2, max_row=rows
-    )
-    for header in ("Weight", "TargetWeight"):
-        col = _col(ws, header)
-        chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=rows), titles_from_data=True)
-    chart.set_categories(labels)
-    ws.add_chart(chart, "L2")
-
-
-def _col(ws: Any, header: str) -> int:
-    for cell in ws[1]:
-        if cell.value == header:
-            return cell.column
-    raise KeyError(header)
-
-
 def _drift_label(row: dict[str, Any]) -> dict[str, Any]:
     if row["symbol"] is None and row["asset_class"] is None:
         row["symbol"] = row["asset_class"] = "CASH"
@@ -66,7 +32,7 @@ def _drift_label(row: dict[str, Any]) -> dict[str, Any]:
 
 def drift_sheet(result: RebalanceResult) -> SheetOutput:
     rows = [_drift_label(r.model_dump()) for r in result.drift]
-    return SheetOutput(s.DRIFT, rows, decorate=_drift_chart)
+    return SheetOutput(s.DRIFT, rows, decorate=lambda ws: draw_file(ws, s.DRIFT.name))
 
 
 def trades_sheet(result: RebalanceResult) -> SheetOutput:
@@ -138,4 +104,6 @@ def optimized_sheet(optimized: Any) -> SheetOutput:
             "sharpe": a.sharpe,
         }
     )
-    return SheetOutput(s.OPTIMIZED_TARGETS, rows)
+    return SheetOutput(
+        s.OPTIMIZED_TARGETS, rows, decorate=lambda ws: draw_file(ws, s.OPTIMIZED_TARGETS.name)
+    )

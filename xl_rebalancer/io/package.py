@@ -87,16 +87,31 @@ def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
 
 
 def ribbon_relationships(path: str | Path) -> list[tuple[str, str, str]]:
-    """The package-level customUI relationships (Id, Type, Target) of a workbook."""
+    """The package-level customUI relationships (Id, Type, Target) of a workbook.
+
+    A ribbon part left without its relationship (openpyxl keeps only the 2006 type, so a
+    user's own openpyxl script drops a customUI14 ribbon's) is related again, with the
+    type its file name calls for.
+    """
     with zipfile.ZipFile(path) as archive:
-        if "_rels/.rels" not in archive.namelist():
+        names = archive.namelist()
+        if "_rels/.rels" not in names:
             return []
         root = ElementTree.fromstring(archive.read("_rels/.rels"))
-        return [
+        found = [
             (r.get("Id", ""), r.get("Type", ""), r.get("Target", ""))
             for r in root.findall(f"{{{NS_PKG_REL}}}Relationship")
             if r.get("Type") in REL_UI
         ]
+    related = {target.lstrip("/") for _, _, target in found}
+    for name in names:
+        if name in related:
+            continue
+        if name == RIBBON_PART:
+            found.append(("rIdRibbon", REL_UI[1], name))
+        elif name == "customUI/customUI.xml":
+            found.append(("rIdRibbon2006", REL_UI[0], name))
+    return found
 
 
 def rewrite_package(
@@ -130,7 +145,9 @@ def rewrite_package(
         macro_enabled = True
     if ribbon_xml is not None:
         extra_parts[RIBBON_PART] = ribbon_xml
-        ribbon.append(("rIdRibbon", REL_UI[0], RIBBON_PART))
+        # customUI14.xml (Office 2010 and later) has the 2007 relationship type; the 2006
+        # type is for the older customUI.xml.
+        ribbon.append(("rIdRibbon", REL_UI[1], RIBBON_PART))
     with zipfile.ZipFile(source) as src:
         names = src.namelist()
         members = {name: src.read(name) for name in names}

@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import warnings
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,14 @@ def _read_sheet(
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()  # some writers store a wrong <dimension>; read to the real end
     rows = ws.iter_rows(min_row=min_row, min_col=min_col, max_col=max_col, values_only=True)
+    return sheet_from_rows(rows, title, spec, min_row, min_col)
+
+
+def sheet_from_rows(
+    rows: Iterator[Sequence[Any]], title: str, spec: s.SheetSpec, min_row: int, min_col: int
+) -> SheetData | list[Problem]:
+    """Raw rows of a table whose header is at (min_row, min_col): from a file or from
+    live Excel (the xlwings adapter), with one set of rules for headers and blanks."""
     try:
         header = next(rows)
     except StopIteration:

@@ -37,12 +37,24 @@ class SheetOutput:
     columns: Sequence[s.Column] | None = None
 
 
+@dataclass(frozen=True)
+class InputRewrite:
+    """An input table whose data rows become `records` (origin row or None, field values);
+    the sheet is found by its title in the workbook, or created when `create`."""
+
+    spec: s.SheetSpec
+    title: str
+    records: Sequence[tuple[int | None, Mapping[str, Any]]]
+    create: bool = False
+
+
 @dataclass
 class WorkbookEdit:
-    """Everything one run changes: engine sheets replaced, input sheets edited in place."""
+    """Everything one run changes: engine sheets replaced, input sheets edited in place.
+    Plain data, so the file writer and the live-Excel adapter apply the same edit."""
 
     sheets: list[SheetOutput] = field(default_factory=list)
-    edit_inputs: Callable[[Any], None] | None = None
+    rewrites: list[InputRewrite] = field(default_factory=list)
 
 
 def load_for_edit(path: Path) -> Any:
@@ -69,8 +81,8 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     ribbon = ribbon_relationships(source)
     extra = _ribbon_parts(source) if ribbon else {}
     wb = load_for_edit(source)
-    if edit.edit_inputs is not None:
-        edit.edit_inputs(wb)
+    for rewrite in edit.rewrites:
+        _rewrite(wb, rewrite)
     for output in edit.sheets:
         replace_sheet(wb, output)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +105,19 @@ def replace_sheet(wb: Any, output: SheetOutput) -> Any:
     if output.decorate is not None:
         output.decorate(ws)
     return ws
+
+
+def _rewrite(wb: Any, rewrite: InputRewrite) -> None:
+    from .edit import rewrite_rows
+
+    if rewrite.title in wb.sheetnames:
+        ws = wb[rewrite.title]
+    elif rewrite.create:
+        ws = wb.create_sheet(rewrite.spec.name)
+        write_table(ws, rewrite.spec, [])
+    else:
+        return
+    rewrite_rows(ws, rewrite.spec, rewrite.records)
 
 
 def _ribbon_parts(source: Path) -> dict[str, bytes]:

@@ -1,0 +1,189 @@
+"""The template's VBA project and ribbon, read back by tools that are not ours.
+
+olevba (oletools) decompresses every module; LibreOffice imports the project into its
+Basic IDE. Both must see exactly the `.bas`/`.cls` files of the repository.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from defusedxml import ElementTree
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oletools.olevba import VBA_Parser, decompress_stream
+
+from tests.conftest import REPO, TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.excel import doors
+from xl_rebalancer.excel.vbaproject import compress, decompress
+from xl_rebalancer.io.package import REL_UI, RIBBON_PART
+
+TEMPLATE = REPO / "workbook_template.xlsm"
+NS_UI = "{http://schemas.microsoft.com/office/2009/07/customui}"
+
+
+def modules_of(path: Path) -> dict[str, bytes]:
+    parser = VBA_Parser(str(path))
+    try:
+        return {
+            vba_filename.rsplit(".", 1)[0]: code.encode("cp1252") if isinstance(code, str) else code
+            for _, _, vba_filename, code in parser.extract_macros()
+        }
+    finally:
+        parser.close()
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=126), max_size=12000))
+@settings(max_examples=60, deadline=None)
+def test_compression_reads_back_with_oletools(text: str):
+    data = text.encode("ascii")
+    container = compress(data)
+    assert bytes(decompress_stream(bytearray(container))) == data
+    assert decompress(container) == data
+
+
+def test_long_module_compresses_and_reads_back():
+    # The 46 KB xlwings module: several 4 KB chunks, long copy tokens late in each chunk
+    # (where the PyPI ms-ovba package gets the length wrong).
+    source = (doors.VBA_DIR / "vendor" / "xlwings.bas").read_bytes()
+    container = compress(source)
+    assert len(container) < len(source) / 2
+    assert bytes(decompress_stream(bytearray(container))) == source
+
+
+def test_olevba_lists_every_module_identical_to_the_sources():
+    found = modules_of(TEMPLATE)
+    for name in (*doors.PACKAGE_MODULES, *doors.VENDOR_MODULES):
+        stem = Path(name).stem
+        assert found.pop(stem) == (doors.VBA_DIR / name).read_bytes(), name
+    # What remains: the workbook's and each sheet's code-behind, as Excel writes them.
+    assert found.pop("ThisWorkbook").startswith(b'Attribute VB_Name = "ThisWorkbook"\r\n')
+    assert set(found) == {f"Sheet{i}" for i in range(1, len(found) + 1)}
+
+
+def test_vendored_xlwings_module_is_the_pinned_release():
+    xlwings = pytest.importorskip("xlwings")
+    assert xlwings.__version__ == doors.XLWINGS_VERSION
+    shipped = Path(xlwings.__file__).with_name("xlwings.bas").read_bytes()
+    assert (doors.VBA_DIR / "vendor" / "xlwings.bas").read_bytes() == shipped
+
+
+def _subs(code: bytes) -> dict[str, str]:
+    text = code.decode("cp1252")
+    return {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^Public Sub (\w+)\(([^)]*)\)", text, flags=re.MULTILINE)
+    }
+
+
+def test_every_ribbon_button_calls_an_existing_sub():
+    with zipfile.ZipFile(TEMPLATE) as archive:
+        ribbon = ElementTree.fromstring(archive.read(RIBBON_PART))
+        rels = ElementTree.fromstring(archive.read("_rels/.rels"))
+    assert any(r.get("Type") == REL_UI[1] and r.get("Target") == RIBBON_PART for r in rels)
+    subs: dict[str, str] = {}
+    for code in modules_of(TEMPLATE).values():
+        subs.update(_subs(code))
+    labels = []
+    for button in ribbon.iter(f"{NS_UI}button"):
+        labels.append(button.get("label"))
+        action = button.get("onAction")
+        assert action in subs, f"{button.get('id')}: no Public Sub {action}"
+        # Office calls onAction with the control: one argument, no more.
+        assert re.fullmatch(r"\w+ As (Object|IRibbonControl)", subs[action]), subs[action]
+    assert labels == [
+        "Refresh Prices",
+        "Validate",
+        "Drift",
+        "Optimize",
+        "Rebalance",
+        "Harvest",
+        "Apply Corporate Actions",
+    ]
+
+
+def test_every_runpython_call_names_an_existing_function():
+    code = (doors.VBA_DIR / "XlRebalancer.bas").read_text("cp1252")
+    calls = re.findall(r'RunPython "([^"]+)"', code)
+    assert len(calls) == 7
+    for call in calls:
+        statements = [x.strip() for x in call.split(";")]
+        assert statements[0].startswith("import ")
+        module = importlib.import_module(statements[0].removeprefix("import "))
+        target = statements[1]
+        assert target.startswith(module.__name__ + ".") and target.endswith("()")
+        func = getattr(module, target[len(module.__name__) + 1 : -2])
+        assert callable(func)
+        assert all(p.default is not p.empty for p in inspect.signature(func).parameters.values()), (
+            f"{target} must run without arguments"
+        )
+
+
+def test_xlwings_conf_sheet_reads_as_xlwings_reads_it():
+    from openpyxl import load_workbook
+
+    ws = load_workbook(TEMPLATE, keep_vba=True)[doors.CONF_SHEET]
+    keys = []
+    row = 1
+    while ws.cell(row=row, column=1).value:  # xlwings: A1 down to the first blank
+        keys.append(ws.cell(row=row, column=1).value.upper())
+        row += 1
+    assert len(keys) == len(set(keys)) == len(doors.CONF_ROWS)
+    conf = {k: ws.cell(row=i, column=2).value for i, k in enumerate(keys, start=1)}
+    assert conf["UDF MODULES"] == doors.UDF_MODULE
+    importlib.import_module(conf["UDF MODULES"])
+    assert conf["INTERPRETER_WIN"] is None and conf["INTERPRETER_MAC"] is None
+
+
+def test_saving_through_the_engine_keeps_vba_and_ribbon(tmp_path: Path):
+    book = write_book(tmp_path / "household.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)
+    with zipfile.ZipFile(book) as archive:
+        vba = archive.read("xl/vbaProject.bin")
+        ribbon = archive.read(RIBBON_PART)
+    run_engine(book, "rebalance")
+    with zipfile.ZipFile(book) as archive:
+        assert archive.read("xl/vbaProject.bin") == vba
+        assert archive.read(RIBBON_PART) == ribbon
+        rels = ElementTree.fromstring(archive.read("_rels/.rels"))
+        assert any(r.get("Type") == REL_UI[1] for r in rels)
+    assert modules_of(book)["XlRebalancer"] == (doors.VBA_DIR / "XlRebalancer.bas").read_bytes()
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_imports_every_module(tmp_path: Path):
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice not installed")
+    shutil.copy(TEMPLATE, tmp_path / "t.xlsm")
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "ods",
+            "--outdir",
+            str(tmp_path),
+            str(tmp_path / "t.xlsm"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    with zipfile.ZipFile(tmp_path / "t.ods") as archive:
+        basic = {
+            Path(n).stem: archive.read(n).decode()
+            for n in archive.namelist()
+            if n.startswith("Basic/VBAProject/") and not n.endswith("script-lb.xml")
+        }
+    assert set(basic) == set(modules_of(TEMPLATE))
+    assert "xl_rebalancer.excel.macros.apply_corporate_actions()" in basic["XlRebalancer"]
+    assert "Public Function RunPython(PythonCommand As String)" in basic["xlwings"]

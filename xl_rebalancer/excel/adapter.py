@@ -1,0 +1,202 @@
+"""The workbook open in Excel, as the run functions of `app` see a file (an `app.Door`).
+
+The ribbon's macros run while Excel holds the file open, so nothing may be saved to
+it behind Excel's back: this adapter reads the input tables through xlwings, with the
+reader's own rules (same schema, same cell addresses in every message), and writes
+the engine's sheets and input edits into the live workbook, leaving the save to the
+user. Engine sheets are cleared and rewritten in place, never deleted, so formulas on
+the user's own sheets that point at them keep working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem
+from ..io import schema as s
+from ..io.edit import plan_rows
+from ..io.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
+from ..io.tables import cell_value
+from ..io.writer import InputRewrite, SheetOutput, WorkbookEdit
+
+CHART_PREFIX = "xlrb"
+
+
+def safe_text(value: Any) -> Any:
+    """Text that Excel would take for a formula (= + - @) is written as text: a symbol or
+    account name can never become a formula in the user's workbook."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@"}:
+        return "'" + value
+    return value
+
+
+class XlwingsDoor:
+    """An xlwings `Book` as an `app.Door`."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.path = Path(book.fullname)
+        self._digest = ""
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _sheet(self, name: str) -> Any | None:
+        wanted = s.normalize_header(name)
+        for sheet in self.book.sheets:
+            if s.normalize_header(sheet.name) == wanted:
+                return sheet
+        return None
+
+    @staticmethod
+    def _table(sheet: Any, spec: s.SheetSpec) -> Any | None:
+        tables = list(sheet.tables)
+        named = [t for t in tables if t.name.lower() == spec.table.lower()]
+        return named[0] if named else (tables[0] if len(tables) == 1 else None)
+
+    def _block(self, sheet: Any, spec: s.SheetSpec) -> tuple[list[list[Any]], int, int]:
+        """The table's cells (header first) and the sheet position of its top-left cell."""
+        table = self._table(sheet, spec)
+        if table is not None:
+            rng = table.range
+        else:
+            last = sheet.used_range.last_cell
+            rng = sheet.range((1, 1), (max(last.row, 1), max(last.column, 1)))
+        values = rng.options(ndim=2).value or [[]]
+        return [list(r) for r in values], rng.row, rng.column
+
+    def read(self, options: Any) -> WorkbookInput:
+        sheets: dict[str, SheetData | list[Problem]] = {}
+        digest = hashlib.sha256()
+        for spec in s.INPUT_SHEETS:
+            sheet = self._sheet(spec.name)
+            if sheet is None:
+                continue
+            values, row, col = self._block(sheet, spec)
+            digest.update(repr((spec.name, row, col, values)).encode())
+            sheets[spec.name] = sheet_from_rows(iter(values), sheet.name, spec, row, col)
+        self._digest = digest.hexdigest()[:16]
+        return build_portfolio(sheets, as_of=options.as_of, today=options.today)
+
+    def digest(self) -> str:
+        """A hash of the input tables' values as Excel holds them (the book may be unsaved);
+        known once `read` has run."""
+        return self._digest
+
+    # --- writing ---------------------------------------------------------------------
+
+    def save(self, edit: WorkbookEdit, out: Path | None) -> Path:
+        app = self.book.app
+        updating = _get(app, "screen_updating", True)
+        _set(app, "screen_updating", False)
+        try:
+            for rewrite in edit.rewrites:
+                self._rewrite(rewrite)
+            for output in edit.sheets:
+                self.write_sheet(output)
+        finally:
+            _set(app, "screen_updating", updating)
+        return self.path
+
+    def backup(self, stamp: dt.datetime) -> Path | None:
+        """A copy of the workbook beside it before its input sheets change. Excel's own
+        SaveCopyAs keeps unsaved edits; without it, the last saved file is copied."""
+        path = self.path
+        backup = path.with_name(f"{path.stem}.before-actions-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+        with contextlib.suppress(Exception):
+            self.book.api.SaveCopyAs(str(backup))
+            return backup
+        if path.exists():
+            shutil.copy2(path, backup)
+            return backup
+        return None
+
+    def _ensure_sheet(self, name: str) -> Any:
+        sheet = self._sheet(name)
+        if sheet is None:
+            sheets = self.book.sheets
+            sheet = sheets.add(name=name, after=sheets[len(sheets) - 1])
+        return sheet
+
+    def _write_block(
+        self,
+        sheet: Any,
+        spec: s.SheetSpec,
+        header: Sequence[Any],
+        body: Sequence[Sequence[Any]],
+        top: int = 1,
+        left: int = 1,
+        old_rows: int = 0,
+    ) -> Any:
+        """Header and rows at (top, left) as the sheet's table, old rows below cleared."""
+        width = len(header)
+        rows = [list(header), *([safe_text(cell_value(v)) for v in r] for r in body)]
+        if old_rows > len(body):
+            sheet.range(
+                (top + len(body) + 1, left), (top + old_rows, left + width - 1)
+            ).clear_contents()
+        sheet.range((top, left)).value = rows
+        # An Excel table needs a row below its header.
+        area = sheet.range((top, left), (top + max(len(body), 1), left + width - 1))
+        table = self._table(sheet, spec)
+        if table is None:
+            sheet.tables.add(source=area, name=spec.table)
+        elif table.range.address != area.address:
+            table.resize(area)
+        return area
+
+    def write_sheet(self, output: SheetOutput) -> Any:
+        spec = output.spec
+        sheet = self._ensure_sheet(spec.name)
+        columns = list(output.columns or spec.columns)
+        old = sheet.used_range.last_cell
+        if old.column > len(columns) or old.row > len(output.rows) + 1:
+            sheet.used_range.clear_contents()
+        body = [[row.get(c.field) for c in columns] for row in output.rows]
+        self._write_block(sheet, spec, [c.header for c in columns], body)
+        for index, col in enumerate(columns, start=1):
+            if col.number_format and body:
+                sheet.range((2, index), (len(body) + 1, index)).number_format = col.number_format
+        from . import charts
+
+        charts.draw_live(sheet, spec, columns, len(body))
+        return sheet
+
+    def _rewrite(self, rewrite: InputRewrite) -> None:
+        sheet = self._sheet(rewrite.title)
+        if sheet is None:
+            if not rewrite.create:
+                return
+            sheet = self._ensure_sheet(rewrite.spec.name)
+            self._write_block(sheet, rewrite.spec, rewrite.spec.headers, [])
+        values, top, left = self._block(sheet, rewrite.spec)
+        header = values[0] if values else []
+        old = {top + 1 + i: row for i, row in enumerate(values[1:])}
+        header, rows, _ = plan_rows(header, old, rewrite.spec, rewrite.records)
+        self._write_block(
+            sheet, rewrite.spec, header, [r for _, r in rows], top, left, len(values) - 1
+        )
+
+    # --- telling the user --------------------------------------------------------------
+
+    def alert(self, message: str, title: str = "xl-rebalancer") -> None:
+        """A message box in Excel; never lets a failure to show it hide the run's result."""
+        with contextlib.suppress(Exception):
+            self.book.app.alert(message, title=title)
+
+
+def _get(obj: Any, name: str, default: Any) -> Any:
+    try:
+        return getattr(obj, name)
+    except Exception:
+        return default
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    with contextlib.suppress(Exception):
+        setattr(obj, name, value)

@@ -1,0 +1,145 @@
+"""The ribbon's macros: RunPython targets, one per button (see vba/XlRebalancer.bas).
+
+Each runs the application function the command line runs, on the workbook that called
+it (`xlwings.Book.caller()`), through the xlwings adapter. Whatever goes wrong ends as
+a readable message box and rows in the Log sheet, never as a Python traceback popup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+
+def refresh_prices() -> None:
+    """Refresh Prices: the feed (or the cache) into the Prices sheet."""
+    run("refresh-prices")
+
+
+def validate() -> None:
+    """Validate: check every input sheet; problems listed in the Log sheet."""
+    run("validate")
+
+
+def drift() -> None:
+    """Drift: Drift, Summary and Log sheets."""
+    run("drift")
+
+
+def optimize() -> None:
+    """Optimize: target weights by the Settings sheet's strategy (Optimized sheet)."""
+    run("optimize")
+
+
+def rebalance() -> None:
+    """Rebalance: the whole-share, lot-level trade list."""
+    run("rebalance")
+
+
+def harvest() -> None:
+    """Harvest: tax-loss harvest opportunities (TaxHarvest sheet)."""
+    run("harvest")
+
+
+def apply_corporate_actions() -> None:
+    """Apply Corporate Actions: pending actions applied to lots, holdings and cash."""
+    run("apply-actions")
+
+
+def run(command: str, book: Any = None, options: Any = None) -> Any:
+    """Run `command` on `book` (default: the calling workbook); returns the report, or
+    None when the run stopped with a message."""
+    from ..app import RunOptions
+    from .adapter import XlwingsDoor
+
+    if book is None:
+        import xlwings as xw
+
+        book = xw.Book.caller()
+    door = XlwingsDoor(book)
+    options = options or RunOptions()
+    started = dt.datetime.now().replace(microsecond=0)
+    try:
+        report = _dispatch(command, door, options)
+    except Exception as exc:  # every failure becomes a message, none a traceback
+        _report_failure(door, command, exc, started)
+        return None
+    door.alert(_success_message(report), title=f"xl-rebalancer: {command}")
+    return report
+
+
+def _dispatch(command: str, door: Any, options: Any) -> Any:
+    from .. import app
+
+    if command == "validate":
+        return _validate(door, options)
+    if command == "apply-actions":
+        return app.apply_corporate_actions(door, options)
+    return app.run_engine(door, command, options)
+
+
+def _validate(door: Any, options: Any) -> Any:
+    from ..app import RunReport
+    from ..io.outputs import log_entries, log_sheet
+    from ..io.writer import WorkbookEdit
+
+    started = dt.datetime.now().replace(microsecond=0)
+    book = door.read(options)
+    report = RunReport("validate", door.path, None, None, list(book.warnings), {}, door.digest())
+    p = book.portfolio
+    note = (
+        f"validate: no errors ({len(p.accounts)} accounts, {len(p.holdings)} holdings, "
+        f"{len(p.lots)} lots, {len(p.targets)} targets)"
+    )
+    door.save(WorkbookEdit(sheets=[log_sheet(log_entries(report.warnings, started, [note]))]), None)
+    report.output = door.path
+    return report
+
+
+def _problems(exc: Exception) -> list[Any]:
+    from ..errors import InputError
+
+    if isinstance(exc, InputError):
+        return [*exc.problems, *exc.warnings]
+    return list(getattr(exc, "problems", []))
+
+
+def _report_failure(door: Any, command: str, exc: Exception, started: dt.datetime) -> None:
+    from ..errors import Problem, XlRebalancerError
+    from ..io.outputs import log_entries, log_sheet
+    from ..io.writer import WorkbookEdit
+
+    problems = _problems(exc)
+    if isinstance(exc, XlRebalancerError):
+        head = str(exc).splitlines()[0]
+    else:  # a bug of ours: say so plainly, keep the details for the Log
+        head = f"internal error ({type(exc).__name__}: {exc}); please report it"
+    if not problems:
+        problems = [Problem(head)]
+    note = f"{command} stopped: {head}; nothing else in the workbook was changed"
+    try:
+        door.save(WorkbookEdit(sheets=[log_sheet(log_entries(problems, started, [note]))]), None)
+        where = "\n\nEvery problem is listed in the Log sheet."
+    except Exception:
+        where = ""
+    shown = "\n".join(f"• {p}" for p in problems[:8])
+    more = f"\n… and {len(problems) - 8} more" if len(problems) > 8 else ""
+    door.alert(f"{head}\n\n{shown}{more}{where}", title=f"xl-rebalancer: {command} stopped")
+
+
+def _success_message(report: Any) -> str:
+    lines = [f"{report.command}: done in {report.seconds:.1f} s."]
+    result = report.result
+    if result is not None:
+        trades = len(result.trades)
+        lines.append(f"{trades} trade{'s' if trades != 1 else ''} (see the Trades sheet).")
+        tax = result.summary_value("Estimated tax")
+        if isinstance(tax, int | float):
+            lines.append(f"Estimated tax: {tax:,.2f}.")
+    if report.actions is not None:
+        applied = report.actions.applied
+        lines.append(f"Applied: {', '.join(applied)}." if applied else "No action was due.")
+    warnings = [w for w in report.warnings if w.level == "warning"]
+    if warnings:
+        lines.append(f"{len(warnings)} warning(s) in the Log sheet.")
+    return "\n".join(lines)
