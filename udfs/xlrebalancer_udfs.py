@@ -222,12 +222,17 @@ def xlrb_risk(weights, returns, confidence=None, periods=None):
     if not 0.5 <= level < 1:
         raise BadInput("confidence must be between 0.5 and 1 (e.g. 0.95)")
     year = _number(periods, "periods", default=252.0)
-    path = data @ w
+    path = np.sort(data @ w)
     cov = np.cov(data, rowvar=False, ddof=1).reshape(data.shape[1], data.shape[1])
     vol = float(np.sqrt(max(w @ cov @ w, 0.0) * year))
-    cut = float(np.quantile(path, 1 - level, method="lower"))
-    tail = path[path <= cut]
-    return [["Volatility", vol], ["VaR", -cut], ["CVaR", -float(tail.mean())]]
+    # Historical VaR and CVaR over the worst (1 - confidence) share of days, the boundary
+    # day counted in part (Rockafellar & Uryasev 2002), as skfolio measures them.
+    mass = (1 - level) * len(path)
+    whole = int(np.floor(mass + 1e-9))
+    var = -float(path[min(whole, len(path) - 1)])
+    part = mass - whole
+    tail = float(path[:whole].sum()) + (part * float(path[whole]) if part > 1e-9 else 0.0)
+    return [["Volatility", vol], ["VaR", var], ["CVaR", -tail / mass]]
 
 
 @xw.func(category=CATEGORY)

@@ -18,7 +18,7 @@ from .vbaproject import DOC_SHEET, DOC_WORKBOOK, Module, build_vba_project, docu
 
 VBA_DIR = Path(__file__).with_name("vba")
 RIBBON_FILE = VBA_DIR / "customUI14.xml"
-PACKAGE_MODULES = ("XlRebalancer.bas",)
+PACKAGE_MODULES = ("XlRebalancer.bas", "xlwings_udfs.bas")
 VENDOR_MODULES = ("vendor/xlwings.bas", "vendor/Dictionary.cls")
 XLWINGS_VERSION = "0.37.8"
 UDF_MODULE = "xlrebalancer_udfs"
