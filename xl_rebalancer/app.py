@@ -220,8 +220,8 @@ def run_engine(
     path = door.path
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
-    digest = door.digest()
     book = door.read(options)
+    digest = door.digest()
     refresh = command in {"refresh-prices", "run"}
     found = resolve_prices(book, options, history=refresh)
     report = RunReport(
@@ -425,8 +425,8 @@ def apply_corporate_actions(
     path = door.path
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
-    digest = door.digest()
     book = door.read(options)
+    digest = door.digest()
     portfolio = book.portfolio
     held = {x.symbol for x in (*portfolio.holdings, *portfolio.lots) if x.shares > 0}
     unknown = [
