@@ -86,12 +86,21 @@ def ribbon_xml() -> bytes:
 
 
 def write_conf_sheet(ws: Any) -> None:
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+
+    from ..io.tables import FMT_BOOL
 
     for row, (key, value, note) in enumerate(CONF_ROWS, start=1):
         ws.cell(row=row, column=1, value=key)
-        ws.cell(row=row, column=2, value=value)
+        cell = ws.cell(row=row, column=2, value=value)
+        if isinstance(value, bool):
+            cell.number_format = FMT_BOOL  # LibreOffice shows a bare FALSE as 0
         ws.cell(row=row, column=3, value=note).font = Font(italic=True, color="666666")
+        ws.cell(row=row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
     ws.column_dimensions["A"].width = 18
-    ws.column_dimensions["B"].width = 28
-    ws.column_dimensions["C"].width = 110
+    ws.column_dimensions["B"].width = 24
+    ws.column_dimensions["C"].width = 80
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True

@@ -82,6 +82,7 @@ def draw_file(ws: Any, sheet: str) -> None:
         chart.title = spec.title
         chart.y_axis.numFmt = "0%"
         chart.y_axis.majorGridlines = None
+        chart.x_axis.tickLblPos = "low"  # labels clear of negative bars
         chart.height = height
         chart.width = 16
         for header in spec.series:
