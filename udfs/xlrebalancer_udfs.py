@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import xlwings as xw
 
 CATEGORY = "xl-rebalancer"
-EXCEL_EPOCH = dt.date(1899, 12, 30)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -59,42 +58,42 @@ def _rows(value: Any, name: str) -> list[list[Any]]:
 
 
 def _number(value: Any, name: str, *, default: float | None = None) -> float:
+    # The reader's own coercion (models/types.py): numeric text, "25%", Excel errors.
+    from xl_rebalancer.models.types import to_number
+
     if value is None or value == "":
         if default is None:
             raise BadInput(f"{name} is blank")
         return default
-    if isinstance(value, bool):
-        raise BadInput(f"{name} must be a number, not {value}")
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        text = str(value).strip().replace(",", "")
-        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
+        return float(to_number(value))
+    except (TypeError, ValueError):
         raise BadInput(f"{name} must be a number, not {value!r}") from None
 
 
 def _date(value: Any, name: str, *, default: dt.date | None = None) -> dt.date:
+    from xl_rebalancer.models.types import to_date
+
     if value is None or value == "":
         if default is None:
             raise BadInput(f"{name} is blank")
         return default
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return EXCEL_EPOCH + dt.timedelta(days=int(value))  # a serial number
     try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
+        day = to_date(value)
     except ValueError:
-        raise BadInput(f"{name} must be a date, not {value!r}") from None
+        day = None
+    if not isinstance(day, dt.date):
+        raise BadInput(f"{name} must be a date, not {value!r}")
+    return day
 
 
 def _symbol(value: Any, name: str = "symbol") -> str:
-    if value is None or not str(value).strip():
+    from xl_rebalancer.models.types import to_symbol
+
+    symbol = to_symbol(value) if value is not None else ""
+    if not isinstance(symbol, str) or not symbol:
         raise BadInput(f"{name} is blank")
-    return str(value).strip().upper()
+    return symbol
 
 
 def _pairs(value: Any, name: str) -> dict[str, float]:

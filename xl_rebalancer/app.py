@@ -133,10 +133,14 @@ class FileDoor:
     def backup(self, stamp: dt.datetime) -> Path | None:
         import shutil
 
-        path = self.path
-        backup = path.with_name(f"{path.stem}.before-actions-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
-        shutil.copy2(path, backup)
+        backup = backup_path(self.path, stamp)
+        shutil.copy2(self.path, backup)
         return backup
+
+
+def backup_path(path: Path, stamp: dt.datetime) -> Path:
+    """Where apply-actions keeps the workbook as it was, whichever door ran it."""
+    return path.with_name(f"{path.stem}.before-actions-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
 
 
 def as_door(book: str | Path | Door) -> Door:

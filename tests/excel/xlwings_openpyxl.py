@@ -73,6 +73,7 @@ class BookImpl:
         self.path = Path(path)
         self.wb = load_workbook(self.path, keep_vba=self.path.suffix == ".xlsm")
         self.app = app
+        self.charts: dict[str, list[dict[str, Any]]] = {}  # per sheet title
         app.books.append(self)
 
     @property
@@ -121,7 +122,6 @@ class SheetImpl:
     def __init__(self, book: BookImpl, ws: Any) -> None:
         self.book_impl = book
         self.ws = ws
-        self.charts_list = ws._charts
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SheetImpl) and other.ws is self.ws
@@ -371,15 +371,11 @@ class ChartImpl:
         self.record["source"] = _impl(rng).address
 
     def delete(self) -> None:
-        self.sheet.book.app_charts(self.sheet).remove(self.record)
+        _charts(self.sheet.book, self.sheet).remove(self.record)
 
 
 def _charts(book: BookImpl, sheet: SheetImpl) -> list[dict[str, Any]]:
-    store = book.__dict__.setdefault("charts", {})
-    return store.setdefault(sheet.ws.title, [])
-
-
-BookImpl.app_charts = lambda self, sheet: _charts(self, sheet)  # type: ignore[attr-defined]
+    return book.charts.setdefault(sheet.ws.title, [])
 
 
 class ChartsImpl:

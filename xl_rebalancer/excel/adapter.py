@@ -106,8 +106,10 @@ class XlwingsDoor:
     def backup(self, stamp: dt.datetime) -> Path | None:
         """A copy of the workbook beside it before its input sheets change. Excel's own
         SaveCopyAs keeps unsaved edits; without it, the last saved file is copied."""
+        from ..app import backup_path
+
         path = self.path
-        backup = path.with_name(f"{path.stem}.before-actions-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+        backup = backup_path(path, stamp)
         with contextlib.suppress(Exception):
             self.book.api.SaveCopyAs(str(backup))
             return backup
