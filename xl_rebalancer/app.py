@@ -61,6 +61,8 @@ class RunReport:
     optimized: Any = None  # engine.allocation.OptimizedTargets when a strategy ran
     actions: Any = None  # engine.actions.ActionsResult for apply-actions
     backup: Path | None = None
+    # Seconds per phase (read, prices, solve, write): where a batch spends its time.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -226,11 +228,14 @@ def run_engine(
     clock = time.perf_counter()
     book = door.read(options)
     digest = door.digest()
+    read_done = time.perf_counter()
     refresh = command in {"refresh-prices", "run"}
     found = resolve_prices(book, options, history=refresh)
     report = RunReport(
         command, path, None, None, [*book.warnings, *found.warnings], found.quotes, digest
     )
+    report.timings = {"read": read_done - clock, "prices": time.perf_counter() - read_done}
+    solve_start = time.perf_counter()
     portfolio = book.portfolio
     strategy = portfolio.settings.strategy
     if command == "optimize" and strategy == "targets":
@@ -254,10 +259,13 @@ def run_engine(
         )
         report.warnings += list(report.result.warnings)
     report.seconds = time.perf_counter() - clock
+    report.timings["solve"] = time.perf_counter() - solve_start
     if not options.dry_run:
+        write_start = time.perf_counter()
         edit = WorkbookEdit(sheets=_sheets(report, started, book if refresh else None))
         report.output = door.save(edit, options.out)
         report.seconds = time.perf_counter() - clock
+        report.timings["write"] = time.perf_counter() - write_start
     return report
 
 

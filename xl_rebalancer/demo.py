@@ -167,3 +167,71 @@ def write_demo(folder: str | Path) -> tuple[Path, Path]:
     price_file = write_price_file(folder / "demo_prices.csv", prices)
     book = build_workbook(folder / "demo_household.xlsm", household(prices), settings=SETTINGS)
     return book, price_file
+
+
+def client_household(
+    prices: dict[str, dict[dt.date, float]], seed: int, holdings: int = 20, lots: int = 200
+) -> dict[str, list[dict[str, Any]]]:
+    """A generated adviser's client for batch runs: the demo's funds and targets, its own
+    cash, positions and purchase history (`holdings` positions over three accounts, `lots`
+    tax lots, all bought at the simulated closes of their dates)."""
+    rng = random.Random(seed)
+    days = [d for d in business_days(HISTORY_START, VALUATION) if d in prices["VTI"]]
+    accounts = [
+        {"account": "Taxable", "type": "taxable", "cash": round(rng.uniform(500, 25_000), 2)},
+        {"account": "IRA", "type": "tax_deferred", "cash": round(rng.uniform(100, 8_000), 2)},
+        {"account": "Roth", "type": "tax_exempt", "cash": round(rng.uniform(0, 3_000), 2)},
+    ]
+    funds = list(FUNDS)
+    per_account = [min(len(funds), holdings - 2 * (holdings // 3)), holdings // 3, holdings // 3]
+    positions = [
+        (account["account"], symbol)
+        for account, count in zip(accounts, per_account, strict=True)
+        for symbol in rng.sample(funds, count)
+    ]
+    rows, shares = [], {}
+    for k in range(lots):
+        account, symbol = positions[k % len(positions)]
+        day = rng.choice(days)
+        count = rng.randint(1, 40)
+        rows.append(
+            {
+                "account": account,
+                "symbol": symbol,
+                "lot_id": f"{symbol}-{k + 1}",
+                "acquired": day,
+                "shares": count,
+                "cost_basis": round(_close_on(prices[symbol], day) * count + 4.95, 2),
+            }
+        )
+        shares[(account, symbol)] = shares.get((account, symbol), 0) + count
+    return {
+        "Accounts": accounts,
+        "Holdings": [
+            {"account": a, "symbol": s, "shares": n, "asset_class": FUNDS[s][0]}
+            for (a, s), n in shares.items()
+        ],
+        "TaxLots": rows,
+        "Targets": TARGETS,
+    }
+
+
+def write_clients(
+    folder: str | Path, count: int, *, holdings: int = 20, lots: int = 200, start_seed: int = 1
+) -> tuple[list[Path], Path]:
+    """`count` client workbooks and the shared offline price file, for `batch`."""
+    from .excel.template import build_workbook
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    prices = simulate_prices()
+    price_file = write_price_file(folder / "prices.csv", prices)
+    books = [
+        build_workbook(
+            folder / f"client-{seed:04d}.xlsm",
+            client_household(prices, seed, holdings, lots),
+            settings=SETTINGS,
+        )
+        for seed in range(start_seed, start_seed + count)
+    ]
+    return books, price_file

@@ -24,16 +24,9 @@ from ..io.edit import plan_rows
 from ..io.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
 from ..io.tables import cell_value
 from ..io.writer import InputRewrite, SheetOutput, WorkbookEdit
+from ..models.types import safe_text
 
 CHART_PREFIX = "xlrb"
-
-
-def safe_text(value: Any) -> Any:
-    """Text that Excel would take for a formula (= + - @) is written as text: a symbol or
-    account name can never become a formula in the user's workbook."""
-    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@"}:
-        return "'" + value
-    return value
 
 
 class XlwingsDoor:

@@ -11,6 +11,8 @@ beside it (its ribbon imports new functions); the workbook does not depend on it
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,14 @@ def vba_modules(sheet_code_names: list[str]) -> list[Module]:
     return modules
 
 
-def vba_project(sheet_code_names: list[str]) -> bytes:
-    return build_vba_project(vba_modules(sheet_code_names))
+def vba_project(sheet_code_names: Sequence[str]) -> bytes:
+    return _compiled(tuple(sheet_code_names))
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(sheet_code_names: tuple[str, ...]) -> bytes:
+    # Compiled once per process: generated client books all carry the same project.
+    return build_vba_project(vba_modules(list(sheet_code_names)))
 
 
 def ribbon_xml() -> bytes:

@@ -31,6 +31,15 @@ EXCEL_ERRORS = frozenset(
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d*)(\.\d*)?([eE][+-]?\d+)?$")
 
 
+def safe_text(value: Any) -> Any:
+    """Text that Excel would take for a formula (= + - @) gets a leading apostrophe, so a
+    symbol, account or file name written by the engine (a sheet, a CSV) can never become
+    a formula."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@"}:
+        return "'" + value
+    return value
+
+
 def _reject_excel_error(value: Any) -> None:
     if isinstance(value, str) and value.strip().upper() in EXCEL_ERRORS:
         raise ValueError(f"the cell holds the Excel error {value.strip().upper()}")
