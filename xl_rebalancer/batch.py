@@ -1,0 +1,449 @@
+"""Many workbooks in one command: worker processes on this machine, or a Dask cluster.
+
+An adviser's night run: hundreds to thousands of client workbooks, each read, solved
+and saved by `app.run_engine` exactly as `xl-rebalancer run BOOK` would. What this module
+adds is isolation and bookkeeping:
+
+- every workbook runs in a worker and comes back as one `BatchRow`, never an exception:
+  a broken file, bad input or a bug in one workbook is a row with its message, and the
+  others go on. A worker process that dies outright (out of memory, a crash in native
+  code) breaks the pool; its unfinished workbooks are then run again one per fresh
+  process, so only the culprit is marked;
+- prices are fetched once, for the union of every workbook's symbols, into the shared
+  SQLite cache; the workers then read the cache and never go to the network;
+- outputs go beside the inputs (in place) or under `out_dir`, keeping the inputs'
+  folder structure so two clients' `portfolio.xlsm` never collide.
+
+Dask (`scheduler`): the same `run_one` is submitted to a dask.distributed scheduler.
+The workers must see the same paths (a shared disk) and have xl-rebalancer installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from .app import COMMANDS, RunOptions
+from .errors import InputError, Problem, XlRebalancerError
+
+BATCH_COMMANDS = ("validate", *COMMANDS)
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+Status = Literal["ok", "invalid", "error", "crashed"]
+
+
+class BatchRow(BaseModel):
+    """One workbook's outcome: a row of the final table, the CSV and the JSON."""
+
+    workbook: str
+    status: Status
+    trades: int | None = None
+    estimated_tax: float | None = None
+    largest_drift: float | None = None  # before trading: what made the run necessary
+    largest_drift_after: float | None = None
+    seconds: float = 0.0
+    read_seconds: float = 0.0
+    prices_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    write_seconds: float = 0.0
+    output: str | None = None
+    message: str = ""
+    problems: list[dict[str, str]] = []  # every error and warning, with its sheet and cell
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+CSV_FIELDS = [f for f in BatchRow.model_fields if f != "problems"]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    command: str = "run"
+    # Prices, cache, network and dates; `out` is set per workbook.
+    run: RunOptions = field(default_factory=RunOptions)
+    out_dir: Path | None = None
+    workers: int | None = None  # None: every core; 1: in this process, one after another
+    scheduler: str | Any = None  # a dask.distributed address (or Cluster) instead of local
+
+
+@dataclass
+class BatchResult:
+    rows: list[BatchRow] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # from the shared price fetch
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[BatchRow]:
+        return [r for r in self.rows if not r.ok]
+
+
+# finding the workbooks ---------------------------------------------------------------
+
+
+def _skipped(path: Path) -> bool:
+    """Files that look like workbooks but are not the user's: Excel's lock files (~$),
+    our own temporary saves (.~) and apply-actions backups."""
+    name = path.name
+    return name.startswith(("~$", ".~")) or ".before-actions-" in name
+
+
+def collect_workbooks(items: Sequence[str | Path]) -> tuple[list[Path], list[BatchRow]]:
+    """Workbooks named by files, folders (searched recursively) and glob patterns, each
+    once, in a stable order; what matches nothing becomes an error row."""
+    found: dict[Path, None] = {}
+    missing: list[BatchRow] = []
+    for item in items:
+        text = str(item)
+        path = Path(text)
+        if path.is_dir():
+            matches = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in WORKBOOK_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            matches = [path]
+        elif glob.has_magic(text):
+            matches = sorted(
+                Path(p)
+                for p in glob.glob(text, recursive=True)
+                if Path(p).is_file() and Path(p).suffix.lower() in WORKBOOK_SUFFIXES
+            )
+        else:
+            missing.append(BatchRow(workbook=text, status="error", message="no such file"))
+            continue
+        matches = [p for p in matches if not _skipped(p)]
+        if not matches:
+            missing.append(
+                BatchRow(workbook=text, status="error", message="no .xlsx or .xlsm workbook here")
+            )
+        for match in matches:
+            found.setdefault(match, None)
+    return list(found), missing
+
+
+def output_paths(paths: Sequence[Path], out_dir: Path | None) -> dict[Path, Path | None]:
+    """Where each result is saved: in place, or under out_dir with the inputs' folders
+    below their common parent, so equal file names in different folders never collide."""
+    if out_dir is None:
+        return dict.fromkeys(paths)
+    resolved = [p.resolve() for p in paths]
+    root = Path(os.path.commonpath([p.parent for p in resolved])) if resolved else Path()
+    return {p: out_dir / r.relative_to(root) for p, r in zip(paths, resolved, strict=True)}
+
+
+# one workbook --------------------------------------------------------------------------
+
+
+def _where(problem: Problem) -> str:
+    return problem.where + ": " if problem.where else ""
+
+
+def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    return [
+        {"level": p.level, "sheet": p.sheet or "", "cell": p.cell or "", "message": p.message}
+        for p in problems
+    ]
+
+
+def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
+    """Run one workbook and say how it went; never raises, so one workbook cannot stop
+    a batch (the worker's own death is handled by the caller)."""
+    from .app import run_engine, validate
+
+    clock = time.perf_counter()
+    row = BatchRow(workbook=str(path), status="ok")
+    try:
+        if command == "validate":
+            book = validate(path, options)
+            row.problems = _problems(book.warnings)
+        else:
+            report = run_engine(path, command, options)
+            row.output = str(report.output) if report.output else None
+            row.problems = _problems(w for w in report.warnings if w.level != "info")
+            timings = report.timings
+            row.read_seconds = timings.get("read", 0.0)
+            row.prices_seconds = timings.get("prices", 0.0)
+            row.solve_seconds = timings.get("solve", 0.0)
+            row.write_seconds = timings.get("write", 0.0)
+            if report.result is not None:
+                summary = {i.key: i.value for i in report.result.summary}
+                row.trades = len(report.result.trades)
+                row.estimated_tax = _number(summary.get("Estimated tax"))
+                row.largest_drift = _number(summary.get("Largest drift before"))
+                row.largest_drift_after = _number(summary.get("Largest drift after"))
+    except InputError as exc:
+        errors = [p for p in exc.problems if p.level == "error"]
+        first = errors[0] if errors else None
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        row.status = "invalid"
+        row.message = f"{_where(first)}{first.message}{more}" if first else str(exc)
+        row.problems = _problems([*exc.problems, *exc.warnings])
+    except XlRebalancerError as exc:
+        row.status = "error"
+        row.message = str(exc)
+        row.problems = _problems(getattr(exc, "problems", []))
+    except Exception as exc:  # a bug: reported in the row, the batch goes on
+        row.status = "crashed"
+        row.message = f"internal error ({type(exc).__name__}: {exc})"
+        row.problems = [
+            {"level": "error", "sheet": "", "cell": "", "message": traceback.format_exc()}
+        ]
+    row.seconds = time.perf_counter() - clock
+    return row
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+# the shared price fetch ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceNeeds:
+    """What one workbook needs from the market feed."""
+
+    symbols: tuple[str, ...] = ()
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+def price_needs(path: Path, command: str, options: RunOptions) -> PriceNeeds:
+    """Symbols and dates a workbook will ask the feed for (none when it will not go to
+    the network, or when it cannot be read: its own run then reports why)."""
+    from .io.reader import read_workbook
+    from .prices.base import calendar_days_for
+    from .prices.service import RECENT_DAYS
+
+    try:
+        book = read_workbook(path, as_of=options.as_of, today=options.today)
+    except Exception:
+        return PriceNeeds()
+    st = book.portfolio.settings
+    if st.price_source not in {"auto", "yahoo"} or st.valuation_date is None:
+        return PriceNeeds()
+    manual = {p.symbol for p in book.portfolio.prices if p.source == "manual"}
+    symbols = tuple(sorted(s for s in book.portfolio.symbols() if s not in manual))
+    history = st.strategy != "targets" and command in {"run", "refresh-prices", "optimize"}
+    days = max(RECENT_DAYS, calendar_days_for(st.lookback_days + 1) if history else 0)
+    return PriceNeeds(symbols, st.valuation_date - dt.timedelta(days=days), st.valuation_date)
+
+
+def prefetch(needs: Iterable[PriceNeeds], options: RunOptions) -> list[Problem]:
+    """Fetch the union of every workbook's symbols once into the cache, over the widest
+    window any of them asks for."""
+    from .prices.service import market_provider
+
+    needs = [n for n in needs if n.symbols and n.start and n.end]
+    if not needs:
+        return []
+    symbols = sorted({s for n in needs for s in n.symbols if s != "CASH"})
+    start = min(n.start for n in needs if n.start)
+    end = max(n.end for n in needs if n.end)
+    market = market_provider("auto", options.cache, network=True)
+    if market is None or market.upstream is None or not symbols:
+        return []
+    market.history(symbols, start, end)
+    return list(market.warnings)
+
+
+# the batch -----------------------------------------------------------------------------
+
+
+def run_batch(
+    items: Sequence[str | Path],
+    options: BatchOptions = BatchOptions(),
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[BatchRow], None] | None = None,
+) -> BatchResult:
+    """Run `options.command` on every workbook named by `items`; rows in input order."""
+    if options.command not in BATCH_COMMANDS:
+        raise ValueError(options.command)
+    clock = time.perf_counter()
+    paths, rows = collect_workbooks(items)
+    result = BatchResult(rows=list(rows))
+    outputs = output_paths(paths, options.out_dir)
+    run = options.run
+    if on_start is not None:
+        on_start(len(paths) + len(rows))
+    for row in rows:
+        if on_done is not None:
+            on_done(row)
+    # With a price file, the file is the shared source (a symbol it lacks is still asked
+    # of the feed by its own workbook).
+    if run.network and run.prices_file is None and options.command != "validate" and paths:
+        from .prices.service import offline
+
+        if not offline():
+            needs = _map(
+                price_needs,
+                paths,
+                options,
+                lambda p: (options.command, run),
+                on_done=None,
+                failed=lambda p, exc: PriceNeeds(),
+            )
+            result.warnings = prefetch(needs.values(), run)
+        # Workers read the cache the prefetch filled; none of them goes to the network.
+        run = replace(run, network=False)
+
+    def arguments(path: Path) -> tuple[str, RunOptions]:
+        out = None if run.dry_run else outputs[path]
+        return options.command, replace(run, out=out)
+
+    done = _map(run_one, paths, options, arguments, on_done=on_done, failed=_died)
+    result.rows += [done[p] for p in paths]
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _map(
+    func: Callable[..., Any],
+    paths: Sequence[Path],
+    options: BatchOptions,
+    arguments: Callable[[Path], tuple[Any, ...]],
+    on_done: Callable[[BatchRow], None] | None,
+    failed: Callable[[Path, BaseException], Any],
+) -> dict[Path, Any]:
+    """func(path, *arguments(path)) for every path: inline, in local processes or on Dask;
+    failed(path, exc) stands in for a result whose worker died."""
+    if options.scheduler is not None:
+        return _map_dask(func, paths, options.scheduler, arguments, on_done, failed)
+    workers = options.workers or os.cpu_count() or 1
+    if workers <= 1 or len(paths) <= 1:
+        out = {}
+        for path in paths:
+            out[path] = func(path, *arguments(path))
+            if on_done is not None:
+                on_done(out[path])
+        return out
+    return _map_processes(func, paths, min(workers, len(paths)), arguments, on_done, failed)
+
+
+def _pool(workers: int) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver (spawn on Windows and macOS): the parent runs threads for the progress
+    # bar, and forking a threaded process is unsafe.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def _map_processes(
+    func: Callable[..., Any],
+    paths: Sequence[Path],
+    workers: int,
+    arguments: Callable[[Path], tuple[Any, ...]],
+    on_done: Callable[[BatchRow], None] | None,
+    failed: Callable[[Path, BaseException], Any],
+) -> dict[Path, Any]:
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    out: dict[Path, Any] = {}
+    orphans: list[Path] = []
+    with _pool(workers) as pool:
+        futures = {pool.submit(func, path, *arguments(path)): path for path in paths}
+        for future in as_completed(futures):
+            path = futures[future]
+            try:
+                out[path] = future.result()
+            except BrokenProcessPool:
+                orphans.append(path)
+                continue
+            if on_done is not None and isinstance(out[path], BatchRow):
+                on_done(out[path])
+    # A worker died and took the pool with it: run what was unfinished one workbook per
+    # fresh process, so the one that kills its process is the only one marked.
+    for path in sorted(orphans, key=paths.index):
+        with _pool(1) as pool:
+            try:
+                out[path] = pool.submit(func, path, *arguments(path)).result()
+            except BrokenProcessPool as exc:
+                out[path] = failed(path, exc)
+        if on_done is not None and isinstance(out[path], BatchRow):
+            on_done(out[path])
+    return out
+
+
+def _died(path: Path, exc: BaseException) -> BatchRow:
+    return BatchRow(
+        workbook=str(path),
+        status="crashed",
+        message=f"the worker process running it died ({type(exc).__name__}); "
+        "the file may be too large or damaged",
+    )
+
+
+def _map_dask(
+    func: Callable[..., Any],
+    paths: Sequence[Path],
+    scheduler: str | Any,
+    arguments: Callable[[Path], tuple[Any, ...]],
+    on_done: Callable[[BatchRow], None] | None,
+    failed: Callable[[Path, BaseException], Any],
+) -> dict[Path, Any]:
+    from distributed import Client, as_completed
+
+    out: dict[Path, Any] = {}
+    with Client(scheduler, set_as_default=False) as client:
+        futures = {
+            client.submit(
+                func, path, *arguments(path), key=f"xlrb-{func.__name__}-{i}", pure=False
+            ): path
+            for i, path in enumerate(paths)
+        }
+        for future in as_completed(futures):
+            path = futures[future]
+            try:
+                out[path] = future.result()
+            except Exception as exc:  # KilledWorker and the like: the task, not the batch
+                out[path] = failed(path, exc)
+            if on_done is not None and isinstance(out[path], BatchRow):
+                on_done(out[path])
+    return out
+
+
+# reports -------------------------------------------------------------------------------
+
+
+def write_reports(result: BatchResult, stem: Path) -> tuple[Path, Path]:
+    """The final table as `stem`.csv (one line per workbook) and `stem`.json (the same
+    plus every problem with its cell and the shared fetch's warnings)."""
+    import csv
+    import json
+
+    from .models.types import safe_text
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in result.rows:
+            data = row.model_dump(include=set(CSV_FIELDS))
+            writer.writerow({k: safe_text(v) for k, v in data.items()})
+    payload = {
+        "seconds": round(result.seconds, 3),
+        "workbooks": len(result.rows),
+        "failed": len(result.failed),
+        "warnings": _problems(result.warnings),
+        "rows": [row.model_dump(mode="json") for row in result.rows],
+    }
+    json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return csv_path, json_path
