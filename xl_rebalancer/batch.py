@@ -408,7 +408,7 @@ def _map_dask(
             ): path
             for i, path in enumerate(paths)
         }
-        for future in as_completed(futures):
+        for future in as_completed(list(futures), loop=client.loop):
             path = futures[future]
             try:
                 out[path] = future.result()

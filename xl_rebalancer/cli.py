@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -457,6 +458,184 @@ def apply_actions_command(
         console.print(f"Backup: {report.backup}")
     if report.output:
         console.print(f"Wrote {report.output}")
+
+
+TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the CSV)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--command",
+    "command",
+    type=click.Choice(
+        ["run", "rebalance", "drift", "harvest", "optimize", "refresh-prices", "validate"]
+    ),
+    default="run",
+    show_default=True,
+    help="What to do to each workbook.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write results under this folder (keeping the inputs' folders); inputs untouched.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
+@click.option(
+    "--scheduler",
+    help="Run on a Dask cluster at this address (tcp://host:8786) instead of local processes.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the table as REPORT.csv and REPORT.json (default: batch-report-<time> in --out "
+    "or here).",
+)
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Offline price history shared by every workbook (CSV or Parquet).",
+)
+@click.option("--as-of", "as_of", callback=_date, help="Valuation date for every workbook.")
+@click.option("--dry-run", is_flag=True, help="Compute everything, save no workbook.")
+@click.option(
+    "--cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Price cache file (default: the user cache folder, or $XL_REBALANCER_CACHE).",
+)
+@click.option("--offline", is_flag=True, help="Never use the network: cache, files and sheets.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def batch(
+    paths: tuple[str, ...],
+    command: str,
+    out_dir: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    report: Path | None,
+    prices_file: Path | None,
+    as_of: dt.date | None,
+    dry_run: bool,
+    cache: Path | None,
+    offline: bool,
+    as_json: bool,
+) -> None:
+    """Run many workbooks (files, folders, globs) in parallel; one failing never stops the
+    others. Exit code 1 when any workbook failed."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .app import RunOptions
+    from .batch import BatchOptions, run_batch, write_reports
+
+    options = BatchOptions(
+        command=command,
+        run=RunOptions(
+            as_of=as_of,
+            prices_file=prices_file,
+            dry_run=dry_run,
+            cache=cache,
+            network=not offline,
+        ),
+        out_dir=out_dir,
+        workers=workers,
+        scheduler=scheduler,
+    )
+    console = _console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=as_json or not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(command, total=None, failed=0)
+        failed = 0
+
+        def started(total: int) -> None:
+            progress.update(task, total=total)
+
+        def done(row: Any) -> None:
+            nonlocal failed
+            failed += 0 if row.ok else 1
+            progress.update(task, advance=1, failed=failed)
+
+        result = run_batch(paths, options, on_start=started, on_done=done)
+    if report is None and not (dry_run and out_dir is None):
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        report = (out_dir or Path.cwd()) / f"batch-report-{stamp}"
+    saved = write_reports(result, report) if report is not None else None
+    if as_json:
+        click.echo(
+            saved[1].read_text(encoding="utf-8")
+            if saved
+            else json.dumps([r.model_dump(mode="json") for r in result.rows], indent=2)
+        )
+    else:
+        _show_batch(result, saved)
+    if result.failed:
+        sys.exit(1)
+
+
+def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
+    console = _console()
+    _print_problems(result.warnings, "Price feed")
+    rows = result.rows if len(result.rows) <= TABLE_LIMIT else result.failed
+    # Names below the inputs' common folder keep the table narrow; the CSV has full paths.
+    try:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(r.workbook)) for r in rows])
+    except ValueError:  # different drives
+        root = ""
+
+    def name(row: Any) -> str:
+        return os.path.relpath(os.path.abspath(row.workbook), root) if root else row.workbook
+
+    colors = {"ok": "green", "invalid": "yellow", "error": "red", "crashed": "red"}
+    table = _table(
+        "Batch" if rows is result.rows else f"Batch: the {len(rows)} failed of {len(result.rows)}",
+        ["Workbook", "Status", "Trades", "Est. tax", "Largest drift", "Seconds", "Message"],
+        [
+            [
+                name(r),
+                f"[{colors[r.status]}]{r.status}[/]",
+                "" if r.trades is None else str(r.trades),
+                _money(r.estimated_tax),
+                "" if r.largest_drift is None else f"{r.largest_drift:.2%}",
+                f"{r.seconds:.2f}",
+                r.message,
+            ]
+            for r in rows
+        ],
+        {"Trades", "Est. tax", "Largest drift", "Seconds"},
+    )
+    if rows:
+        console.print(table)
+    ok = len(result.rows) - len(result.failed)
+    trades = sum(r.trades or 0 for r in result.rows)
+    tax = sum(r.estimated_tax or 0.0 for r in result.rows)
+    rate = len(result.rows) / result.seconds if result.seconds else 0.0
+    console.print(
+        f"{len(result.rows)} workbooks: [green]{ok} ok[/], "
+        f"{'[red]' if result.failed else ''}{len(result.failed)} failed{'[/]' if result.failed else ''}; "
+        f"{trades} trades, estimated tax {tax:,.2f}; {result.seconds:.1f} s "
+        f"({rate:.1f} workbooks/s)"
+    )
+    if saved:
+        console.print(f"Report: {saved[0]} and {saved[1]}")
 
 
 @main.command()

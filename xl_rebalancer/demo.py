@@ -184,11 +184,17 @@ def client_household(
     ]
     funds = list(FUNDS)
     per_account = [min(len(funds), holdings - 2 * (holdings // 3)), holdings // 3, holdings // 3]
-    positions = [
-        (account["account"], symbol)
-        for account, count in zip(accounts, per_account, strict=True)
-        for symbol in rng.sample(funds, count)
-    ]
+    # The taxable account holds a fund of every asset class with a target, so no client
+    # is invalid for lack of one.
+    first = {}
+    for symbol, (asset_class, *_) in FUNDS.items():
+        first.setdefault(asset_class, symbol)
+    anchors = list(first.values())[: per_account[0]]
+    rest = [s for s in funds if s not in anchors]
+    positions = [("Taxable", s) for s in anchors]
+    positions += [("Taxable", s) for s in rng.sample(rest, per_account[0] - len(anchors))]
+    for account, count in zip(accounts[1:], per_account[1:], strict=True):
+        positions += [(account["account"], s) for s in rng.sample(funds, count)]
     rows, shares = [], {}
     for k in range(lots):
         account, symbol = positions[k % len(positions)]
