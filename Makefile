@@ -39,7 +39,9 @@ template: $(STAMP)
 	$(BIN)/xl-rebalancer build-template
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/rebalance_bench.py
+	$(BIN)/python benchmarks/strategies_bench.py
+	$(BIN)/python benchmarks/batch_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache

@@ -294,3 +294,13 @@ def test_same_trades_whatever_the_hash_seed(clients, tmp_path):
         data = json.loads(done.stdout)
         outputs.add(json.dumps([data["trades"], data["summary"]["Estimated tax"]], sort_keys=True))
     assert len(outputs) == 1
+
+
+def test_demo_writes_clients_and_runs_the_batch(tmp_path):
+    result = CliRunner().invoke(main, ["demo", str(tmp_path / "clients"), "--clients", "3"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "3 workbooks: 3 ok, 0 failed" in text
+    for i in (1, 2, 3):
+        trades = sheet_values(tmp_path / "clients" / f"client-{i:04d}.xlsm", "Trades")
+        assert len(trades) > 1

@@ -646,11 +646,30 @@ def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--clients",
+    type=click.IntRange(min=1),
+    help="Instead: write this many generated client workbooks and batch-rebalance them.",
+)
 @handle_errors
-def demo(folder: Path, as_json: bool) -> None:
+def demo(folder: Path, as_json: bool, clients: int | None) -> None:
     """Write a realistic sample household and its offline prices to FOLDER, and rebalance it."""
     from .app import RunOptions, run_engine
     from .demo import write_demo
+
+    if clients:
+        from .batch import BatchOptions, run_batch
+        from .demo import write_clients
+
+        books, price_file = write_clients(folder, clients)
+        _console().print(f"{len(books)} client workbooks written to {folder}")
+        result = run_batch(
+            books, BatchOptions("rebalance", RunOptions(prices_file=price_file, network=False))
+        )
+        _show_batch(result, None)
+        if result.failed:
+            sys.exit(1)
+        return
 
     book, prices = write_demo(folder)
     report = run_engine(book, "rebalance", RunOptions(prices_file=prices))
