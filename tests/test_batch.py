@@ -304,3 +304,25 @@ def test_demo_writes_clients_and_runs_the_batch(tmp_path):
     for i in (1, 2, 3):
         trades = sheet_values(tmp_path / "clients" / f"client-{i:04d}.xlsm", "Trades")
         assert len(trades) > 1
+
+
+def test_an_unreachable_scheduler_is_a_message_not_a_traceback(clients, monkeypatch):
+    import xl_rebalancer.batch as batch
+
+    monkeypatch.setattr(batch, "CONNECT_SECONDS", 1)
+    books, prices = clients
+    result = CliRunner().invoke(
+        main,
+        [
+            "batch",
+            str(books / "client-0001.xlsm"),
+            "--prices",
+            str(prices),
+            "--dry-run",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -38,6 +38,7 @@ from .errors import InputError, Problem, XlRebalancerError
 BATCH_COMMANDS = ("validate", *COMMANDS)
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 Status = Literal["ok", "invalid", "error", "crashed"]
+CONNECT_SECONDS = 10  # to reach a Dask scheduler before giving up
 
 
 class BatchRow(BaseModel):
@@ -398,10 +399,21 @@ def _map_dask(
     on_done: Callable[[BatchRow], None] | None,
     failed: Callable[[Path, BaseException], Any],
 ) -> dict[Path, Any]:
-    from distributed import Client, as_completed
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise XlRebalancerError(
+            'batch --scheduler needs Dask: pip install "xl-rebalancer[cluster]"'
+        ) from exc
 
     out: dict[Path, Any] = {}
-    with Client(scheduler, set_as_default=False) as client:
+    try:
+        client = Client(scheduler, set_as_default=False, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        raise XlRebalancerError(
+            f"cannot reach the Dask scheduler at {scheduler} ({exc}); nothing was run"
+        ) from exc
+    with client:
         futures = {
             client.submit(
                 func, path, *arguments(path), key=f"xlrb-{func.__name__}-{i}", pure=False
