@@ -76,21 +76,27 @@ class YahooProvider:
         return result
 
     def _download(self, symbols: list[str], start: dt.date) -> Any:
+        import warnings
+
         import yfinance as yf
 
-        # end=None: through today, so every split that adjusts these closes is in the frame.
-        return yf.download(
-            symbols,
-            start=start.isoformat(),
-            end=None,
-            actions=True,
-            auto_adjust=False,
-            progress=False,
-            threads=True,
-            timeout=self.timeout,
-            group_by="column",
-            multi_level_index=True,
-        )
+        # yfinance's own deprecation notices (pandas') are not the user's concern.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            # end=None: through today, so every split that adjusts these closes is in it.
+            return yf.download(
+                symbols,
+                start=start.isoformat(),
+                end=None,
+                actions=True,
+                auto_adjust=False,
+                progress=False,
+                threads=True,
+                timeout=self.timeout,
+                group_by="column",
+                multi_level_index=True,
+            )
 
 
 def parse_download(frame: Any, symbol: str) -> list[Bar]:
