@@ -70,10 +70,7 @@ class RunReport:
             "workbook": str(self.workbook),
             "output": str(self.output) if self.output else None,
             "input_hash": self.input_hash,
-            "warnings": [
-                {"sheet": w.sheet, "cell": w.cell, "level": w.level, "message": w.message}
-                for w in self.warnings
-            ],
+            "warnings": [w.to_json() for w in self.warnings],
             "prices": {
                 sym: {
                     "price": q.price,

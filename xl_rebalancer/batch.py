@@ -57,7 +57,7 @@ class BatchRow(BaseModel):
     write_seconds: float = 0.0
     output: str | None = None
     message: str = ""
-    problems: list[dict[str, str]] = []  # every error and warning, with its sheet and cell
+    problems: list[dict[str, str | None]] = []  # every error and warning, with its cell
 
     @property
     def ok(self) -> bool:
@@ -148,15 +148,8 @@ def output_paths(paths: Sequence[Path], out_dir: Path | None) -> dict[Path, Path
 # one workbook --------------------------------------------------------------------------
 
 
-def _where(problem: Problem) -> str:
-    return problem.where + ": " if problem.where else ""
-
-
-def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
-    return [
-        {"level": p.level, "sheet": p.sheet or "", "cell": p.cell or "", "message": p.message}
-        for p in problems
-    ]
+def _problems(problems: Iterable[Problem]) -> list[dict[str, str | None]]:
+    return [p.to_json() for p in problems]
 
 
 def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
@@ -190,7 +183,7 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
         first = errors[0] if errors else None
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         row.status = "invalid"
-        row.message = f"{_where(first)}{first.message}{more}" if first else str(exc)
+        row.message = f"{first}{more}" if first else str(exc)
         row.problems = _problems([*exc.problems, *exc.warnings])
     except XlRebalancerError as exc:
         row.status = "error"
@@ -199,9 +192,7 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
     except Exception as exc:  # a bug: reported in the row, the batch goes on
         row.status = "crashed"
         row.message = f"internal error ({type(exc).__name__}: {exc})"
-        row.problems = [
-            {"level": "error", "sheet": "", "cell": "", "message": traceback.format_exc()}
-        ]
+        row.problems = [Problem(traceback.format_exc()).to_json()]
     row.seconds = time.perf_counter() - clock
     return row
 

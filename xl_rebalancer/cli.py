@@ -83,27 +83,15 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         raise click.BadParameter(f"{value!r} is not a date like 2024-03-15") from None
 
 
-def common_options(func: F) -> F:
-    decorators = [
-        click.option(
-            "--out",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write the result to this file and leave the input untouched.",
-        ),
+def _price_options() -> list[Callable[[F], F]]:
+    """Where prices come from: the same for one workbook and for a batch."""
+    return [
         click.option(
             "--prices",
             "prices_file",
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="Offline price history: CSV or Parquet with date, symbol, close.",
         ),
-        click.option(
-            "--as-of",
-            "as_of",
-            callback=_date,
-            help="Valuation date (overrides Settings.valuation_date).",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
-        click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
         click.option(
             "--cache",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -113,9 +101,38 @@ def common_options(func: F) -> F:
             "--offline", is_flag=True, help="Never use the network: cache, files and sheet only."
         ),
     ]
+
+
+def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def common_options(func: F) -> F:
+    return _apply(
+        func,
+        [
+            click.option(
+                "--out",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Write the result to this file and leave the input untouched.",
+            ),
+            *_price_options(),
+            click.option(
+                "--as-of",
+                "as_of",
+                callback=_date,
+                help="Valuation date (overrides Settings.valuation_date).",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+            click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
+        ],
+    )
+
+
+def batch_options(func: F) -> F:
+    return _apply(func, _price_options())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,9 +216,7 @@ def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
 
 
 def _problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    return [
-        {"level": p.level, "sheet": p.sheet, "cell": p.cell, "message": p.message} for p in problems
-    ]
+    return [p.to_json() for p in problems]
 
 
 def _run(command: str, book: Path, **options: Any) -> None:
@@ -494,20 +509,9 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
     help="Save the table as REPORT.csv and REPORT.json (default: batch-report-<time> in --out "
     "or here).",
 )
-@click.option(
-    "--prices",
-    "prices_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Offline price history shared by every workbook (CSV or Parquet).",
-)
+@batch_options
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date for every workbook.")
 @click.option("--dry-run", is_flag=True, help="Compute everything, save no workbook.")
-@click.option(
-    "--cache",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Price cache file (default: the user cache folder, or $XL_REBALANCER_CACHE).",
-)
-@click.option("--offline", is_flag=True, help="Never use the network: cache, files and sheets.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def batch(

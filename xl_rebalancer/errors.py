@@ -30,6 +30,15 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
+    def to_json(self) -> dict[str, str | None]:
+        """The shape every door's JSON output (validate, runs, batch reports) uses."""
+        return {
+            "level": self.level,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "message": self.message,
+        }
+
 
 class XlRebalancerError(Exception):
     """Base of every error the doors turn into a message instead of a traceback."""
