@@ -81,10 +81,12 @@ TWO_FUNDS_SETTINGS = {"valuation_date": dt.date(2026, 1, 15), "cost_bps": 0, "lo
 def no_network_and_private_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """No test reaches Yahoo or the user's own price cache (subprocesses inherit this)."""
+    """No test reaches Yahoo, the user's own price cache or run journal (subprocesses
+    inherit this)."""
     cache = tmp_path_factory.mktemp("cache") / "prices.sqlite"
     monkeypatch.setenv("XL_REBALANCER_OFFLINE", "1")
     monkeypatch.setenv("XL_REBALANCER_CACHE", str(cache))
+    monkeypatch.setenv("XL_REBALANCER_JOURNAL", str(cache.with_name("journal.jsonl")))
     return cache
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
-from .errors import InputError, PriceError, Problem
+from .errors import InfeasibleError, InputError, PriceError, Problem, XlRebalancerError
 from .io import schema as s
 from .io.outputs import (
     drift_sheet,
@@ -63,6 +64,18 @@ class RunReport:
     backup: Path | None = None
     # Seconds per phase (read, prices, solve, write): where a batch spends its time.
     timings: dict[str, float] = field(default_factory=dict)
+    # What the engine consumed, hashed (every validated table and setting), and the
+    # settings themselves: with the prices, enough to reproduce the run (journal.py).
+    inputs_hash: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trades_hash(self) -> str:
+        from .journal import digest
+
+        if self.result is None:
+            return ""
+        return digest([t.model_dump(mode="json") for t in self.result.trades])
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -113,6 +126,8 @@ class Door(Protocol):
 
     def backup(self, stamp: dt.datetime) -> Path | None: ...
 
+    def lock(self, out: Path | None) -> AbstractContextManager[None]: ...
+
 
 @dataclass
 class FileDoor:
@@ -135,6 +150,14 @@ class FileDoor:
         backup = backup_path(self.path, stamp)
         shutil.copy2(self.path, backup)
         return backup
+
+    def lock(self, out: Path | None) -> AbstractContextManager[None]:
+        """The file this run will write (the workbook, or --out) locked from read to save,
+        see io.lock. A source saved elsewhere is only read, and a rival's atomic save
+        never shows it half-written, so its folder gets no lock file."""
+        from .io.lock import workbook_lock
+
+        return workbook_lock([self.path if out is None else out])
 
 
 def backup_path(path: Path, stamp: dt.datetime) -> Path:
@@ -215,11 +238,73 @@ def run_engine(
 ) -> RunReport:
     """`refresh-prices`, `drift`, `rebalance`, `harvest` or `run` on one workbook, saved once,
     atomically."""
-    from .engine.rebalance import rebalance
 
     if command not in COMMANDS:
         raise ValueError(command)
     door = as_door(path)
+    with _locked(door, options):
+        try:
+            report = _run_engine(door, command, options)
+        except XlRebalancerError as exc:
+            _journal(RunReport(command, door.path), options, exc)
+            raise
+    _journal(report, options)
+    return report
+
+
+def _journal(report: RunReport, options: RunOptions, failed: Exception | None = None) -> None:
+    """One line in the run journal (see journal.py), for runs that worked and runs that
+    stopped alike."""
+    from .journal import record
+
+    entry: dict[str, Any] = {
+        "engine_version": __version__,
+        "command": report.command,
+        "workbook": str(Path(report.workbook).resolve()),
+        "status": "error" if failed else "ok",
+        "input_sha256": report.input_hash,
+        "inputs_sha256": report.inputs_hash,
+        "options": {
+            "as_of": options.as_of.isoformat() if options.as_of else None,
+            "prices_file": str(options.prices_file) if options.prices_file else None,
+            "prices_file_sha256": file_hash(options.prices_file)
+            if options.prices_file and Path(options.prices_file).exists()
+            else None,
+            "network": options.network,
+            "dry_run": options.dry_run,
+            "out": str(options.out) if options.out else None,
+        },
+        "settings": report.settings,
+    }
+    if failed is not None:
+        entry["message"] = str(failed)
+        entry["problems"] = [p.to_json() for p in getattr(failed, "problems", [])]
+    else:
+        entry["prices"] = {
+            sym: [q.price, q.as_of.isoformat() if q.as_of else None, q.source]
+            for sym, q in report.quotes.items()
+        }
+        entry["output"] = str(report.output) if report.output else None
+        entry["output_sha256"] = (
+            file_hash(report.output) if report.output and report.output.exists() else None
+        )
+        if report.result is not None:
+            entry["trades_sha256"] = report.trades_hash
+            entry["trade_count"] = len(report.result.trades)
+            entry["estimated_tax"] = report.result.summary_value("Estimated tax")
+        if report.actions is not None:
+            entry["applied"] = list(report.actions.applied)
+            entry["backup"] = str(report.backup) if report.backup else None
+    record(entry)
+
+
+def _locked(door: Door, options: RunOptions) -> AbstractContextManager[None]:
+    """A run that will save holds the workbook's lock from its read to its save."""
+    return nullcontext() if options.dry_run else door.lock(options.out)
+
+
+def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:
+
     path = door.path
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
@@ -231,8 +316,30 @@ def run_engine(
     report = RunReport(
         command, path, None, None, [*book.warnings, *found.warnings], found.quotes, digest
     )
+    _fingerprint(report, book)
     report.timings = {"read": read_done - clock, "prices": time.perf_counter() - read_done}
     solve_start = time.perf_counter()
+    try:
+        _compute(book, command, options, report)
+    except InfeasibleError as exc:
+        # The engine names rows and settings; the cells are the reader's to know.
+        exc.problems = [book.locator.place(p) for p in exc.problems]
+        raise
+    report.seconds = time.perf_counter() - clock
+    report.timings["solve"] = time.perf_counter() - solve_start
+    if not options.dry_run:
+        write_start = time.perf_counter()
+        edit = WorkbookEdit(sheets=_sheets(report, started, book if refresh else None))
+        report.output = door.save(edit, options.out)
+        report.seconds = time.perf_counter() - clock
+        report.timings["write"] = time.perf_counter() - write_start
+    return report
+
+
+def _compute(book: WorkbookInput, command: str, options: RunOptions, report: RunReport) -> None:
+    """Targets (a strategy, when one is set) and the engine's result, onto `report`."""
+    from .engine.rebalance import rebalance
+
     portfolio = book.portfolio
     strategy = portfolio.settings.strategy
     if command == "optimize" and strategy == "targets":
@@ -249,21 +356,19 @@ def run_engine(
         portfolio = report.optimized.portfolio
         report.warnings += notes
     if command not in {"refresh-prices", "optimize"}:
-        prices = {sym: q.price for sym, q in found.quotes.items()}
+        prices = {sym: q.price for sym, q in report.quotes.items()}
         risk = _risk_model(book, options, report)
         report.result = rebalance(
             portfolio, prices, trade=command in {"rebalance", "run"}, risk=risk
         )
-        report.warnings += list(report.result.warnings)
-    report.seconds = time.perf_counter() - clock
-    report.timings["solve"] = time.perf_counter() - solve_start
-    if not options.dry_run:
-        write_start = time.perf_counter()
-        edit = WorkbookEdit(sheets=_sheets(report, started, book if refresh else None))
-        report.output = door.save(edit, options.out)
-        report.seconds = time.perf_counter() - clock
-        report.timings["write"] = time.perf_counter() - write_start
-    return report
+        report.warnings += [book.locator.place(w) for w in report.result.warnings]
+
+
+def _fingerprint(report: RunReport, book: WorkbookInput) -> None:
+    from .journal import digest
+
+    report.settings = book.portfolio.settings.model_dump(mode="json")
+    report.inputs_hash = digest(book.portfolio.model_dump(mode="json"))
 
 
 def _history(book: WorkbookInput, options: RunOptions, symbols: list[str], *, network: bool) -> Any:
@@ -392,7 +497,8 @@ def _sheets(
         valuation = report.result.summary_value("Valuation date")
     notes = [
         f"xl-rebalancer {__version__} {report.command}: input sha256 {report.input_hash}, "
-        f"prices from {', '.join(sources) or 'nowhere'}, valuation date {valuation}"
+        f"prices from {', '.join(sources) or 'nowhere'}, valuation date {valuation}",
+        *_journal_notes(report),
     ]
     sheets: list[SheetOutput] = []
     if refreshed is not None:
@@ -423,14 +529,38 @@ def _sheets(
     return sheets
 
 
+def _journal_notes(report: RunReport) -> list[str]:
+    """The run's fingerprint on the Log sheet, as in the run journal (journal.py)."""
+    from .journal import journal_path
+
+    settings = ", ".join(f"{k}={v}" for k, v in report.settings.items() if v is not None)
+    notes = [f"inputs sha256 {report.inputs_hash} (every validated table and setting)"]
+    if report.result is not None:
+        notes.append(f"trades sha256 {report.trades_hash} ({len(report.result.trades)} trades)")
+    notes.append(f"settings: {settings}")
+    notes.append(f"run journal: {journal_path()}")
+    return notes
+
+
 def apply_corporate_actions(
     path: str | Path | Door, options: RunOptions = RunOptions()
 ) -> RunReport:
     """`apply-actions`: apply every due pending corporate action to the lots, holdings and
     cash, mark them applied, log each change, keep a backup beside the workbook."""
+    door = as_door(path)
+    with _locked(door, options):
+        try:
+            report = _apply_corporate_actions(door, options)
+        except XlRebalancerError as exc:
+            _journal(RunReport("apply-actions", door.path), options, exc)
+            raise
+    _journal(report, options)
+    return report
+
+
+def _apply_corporate_actions(door: Door, options: RunOptions) -> RunReport:
     from .engine.actions import apply_actions, due_actions
 
-    door = as_door(path)
     path = door.path
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
@@ -456,6 +586,7 @@ def apply_corporate_actions(
     prices = {p.symbol: p.price for p in portfolio.prices}
     result = apply_actions(portfolio, prices, applied_on=options.today or dt.date.today())
     report = RunReport("apply-actions", path, None, None, [*book.warnings], {}, digest)
+    _fingerprint(report, book)
     report.actions = result
     report.warnings += result.warnings
     report.seconds = time.perf_counter() - clock
@@ -465,7 +596,9 @@ def apply_corporate_actions(
         report.backup = door.backup(started)
     notes = [
         f"xl-rebalancer {__version__} apply-actions: input sha256 {digest}, applied "
-        f"{', '.join(result.applied)}" + (f"; backup {report.backup.name}" if report.backup else "")
+        f"{', '.join(result.applied)}"
+        + (f"; backup {report.backup.name}" if report.backup else ""),
+        *_journal_notes(report),
     ]
     notes += result.changes
     notes += [

@@ -28,8 +28,12 @@ def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 140  # rich assumes 80 columns off a terminal
+    # rich assumes 80 columns off a terminal; COLUMNS (a wide log, a test) wins.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 140
     return Console(stderr=stderr, highlight=False, width=width)
+
+
+MAX_SHOWN = 50
 
 
 def _print_problems(problems: list[Problem], title: str) -> None:
@@ -42,8 +46,12 @@ def _print_problems(problems: list[Problem], title: str) -> None:
     table.add_column("Where")
     table.add_column("Problem", overflow="fold")
     colors = {"error": "red", "warning": "yellow", "info": "cyan"}
-    for p in problems:
+    for p in problems[:MAX_SHOWN]:
         table.add_row(f"[{colors[p.level]}]{p.level}[/]", p.where, p.message)
+    if len(problems) > MAX_SHOWN:
+        # 100,000 lots can raise tens of thousands of wash-sale notes: a terminal is no
+        # place for them, the Log sheet and --json keep every one.
+        table.add_row("", "", f"... and {len(problems) - MAX_SHOWN:,} more; --json lists them all")
     _console(stderr=True).print(table)
 
 

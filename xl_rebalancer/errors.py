@@ -20,6 +20,10 @@ class Problem:
     sheet: str | None = None
     cell: str | None = None
     level: Level = "error"
+    # The engine knows rows and fields, not cells: a door's reader places such a problem
+    # (models.checks.Locator.place) before the user sees it.
+    row: int | None = None
+    field: str | None = None
 
     @property
     def where(self) -> str:

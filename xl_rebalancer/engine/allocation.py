@@ -102,10 +102,40 @@ def views_for(portfolio: Portfolio, symbols: list[str]) -> ViewSet | None:
     )
 
 
+def _check_history(returns: np.ndarray, symbols: list[str], strategy: str) -> None:
+    """Refuse a history the estimators cannot use, naming the symbols, before any solver
+    sees it: a price that never moved (a stale or hand-filled series) has no risk, so
+    every risk-based strategy would divide by zero or lever into it."""
+    from ..errors import InfeasibleError, Problem
+
+    if strategy in {"equal_weight", "glide_path"} or returns.size == 0:
+        return
+    bad = ~np.isfinite(returns).all(axis=0)
+    flat = np.nanstd(np.where(np.isfinite(returns), returns, np.nan), axis=0) <= 1e-12
+    named = [s for s, b, f in zip(symbols, bad, flat, strict=True) if b or f]
+    if named:
+        raise InfeasibleError(
+            f"{strategy}: the price history of {', '.join(named)} never moves (or holds "
+            f"invalid numbers) over the {len(returns)} days used, so its risk is zero "
+            "and the strategy is not defined; check those prices, or use a longer lookback",
+            [
+                Problem(
+                    f"no price movement for {', '.join(named)}",
+                    "Settings",
+                    None,
+                    "error",
+                    None,
+                    "lookback_days",
+                )
+            ],
+        )
+
+
 def optimized_targets(
     portfolio: Portfolio, symbols: list[str], returns: np.ndarray
 ) -> OptimizedTargets:
     st = portfolio.settings
+    _check_history(returns, symbols, st.strategy)
     cash = cash_weight(portfolio)
     prior = None
     if st.bl_prior == "targets":

@@ -465,7 +465,7 @@ def _line_gaps(lines: list[TargetLine], household: Household) -> dict[str, float
 def _weight_limits(
     portfolio: Portfolio, household: Household, accounts: list[str], symbols: list[str]
 ) -> list:
-    """Min/max weights of Targets and Constraints as (label, members, min, max)."""
+    """Min/max weights of Targets and Constraints as (label, members, min, max, (sheet, row))."""
     classes = household.classes
     limits = []
 
@@ -490,6 +490,7 @@ def _weight_limits(
                     members_of(scope, t.key),
                     t.min_weight,
                     t.max_weight,
+                    ("Targets", t.row),
                 )
             )
     for c in portfolio.constraints:
@@ -500,6 +501,7 @@ def _weight_limits(
                     members_of(c.scope, c.name),
                     c.min_weight,
                     c.max_weight,
+                    ("Constraints", c.row),
                 )
             )
     return limits

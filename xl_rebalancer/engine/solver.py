@@ -18,9 +18,12 @@ small losses are not churned), plus a large price on any soft limit broken.
 Hard rules: no shorts (units bounded by their lots), no negative cash in any account
 (each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
 lots and buys are left out; a loss sold this run forbids buying the security, or one
-substantially identical, in any account), minimum trade value. Soft rules (broken only
-when nothing else is possible, and then reported): cash_min/cash_max, max_turnover,
-max_realized_gain, and min/max weights.
+substantially identical, in any account), minimum trade value. Limits: cash_min/cash_max,
+max_turnover, max_realized_gain, and min/max weights. They are soft in the model (a
+slack at a large price), so the solver always finds the trade list that breaks them
+least; when it must break one, the setting `infeasible` decides: `stop` (the default)
+raises InfeasibleError naming each broken limit and its cell, nothing written;
+`relax` keeps that closest trade list and reports them as warnings.
 
 Above EXACT_LIMIT integer variables the integrality is relaxed, and the solution is
 rounded to whole shares and repaired so every hard rule still holds.
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import Problem
+from ..errors import InfeasibleError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
 from .drift import Household, TargetLine
 from .lots import basis_per_share, holding_term, order_lots, tax_rate
@@ -246,7 +249,15 @@ def solve_trades(
     can_sell: Mapping[tuple[str, str], bool],
     can_buy: Mapping[tuple[str, str], bool],
     identical: Mapping[str, frozenset[str]],
-    weight_limits: list[tuple[str, list[tuple[str, str | None]], float | None, float | None]],
+    weight_limits: list[
+        tuple[
+            str,
+            list[tuple[str, str | None]],
+            float | None,
+            float | None,
+            tuple[str, int | None],
+        ]
+    ],
     member_goals: Mapping[str, float] | None = None,
     *,
     relax: bool | None = None,
@@ -259,7 +270,7 @@ def solve_trades(
     ----------
     lines : target lines; goals are weight × total value (after the cash flow).
     can_sell, can_buy : per (account, symbol), after NoBuy/NoSell and wash-sale blocks.
-    weight_limits : (label, members, min, max) where members are (account, symbol) pairs
+    weight_limits : (label, members, min, max, (sheet, row)) where members are (account, symbol) pairs
         whose post-trade value is bounded; ("*", None) stands for an account's cash.
     member_goals : money goal per fund of an asset-class line (the class goal split by
         current weights), tracked with MEMBER_WEIGHT.
@@ -432,34 +443,56 @@ def solve_trades(
 
     # soft limits ----------------------------------------------------------------
     def soft(
-        terms: dict[int, float], now: float, lo: float | None, hi: float | None, label: str
+        terms: dict[int, float],
+        now: float,
+        lo: float | None,
+        hi: float | None,
+        label: str,
+        where: tuple[str, int | None, str, str],
     ) -> None:
+        """`where` is (sheet, row, field of the minimum, field of the maximum)."""
+        sheet, row, lo_field, hi_field = where
         if lo is not None:
             slack = m.var(SOFT_PENALTY)
             m.row({**terms, slack: 1.0}, lo=lo - now)
-            soft_vars.append((slack, f"{label}: below its minimum"))
+            soft_vars.append((slack, f"{label}: below its minimum", (sheet, row, lo_field)))
         if hi is not None:
             slack = m.var(SOFT_PENALTY)
             m.row({**terms, slack: -1.0}, hi=hi - now)
-            soft_vars.append((slack, f"{label}: above its maximum"))
+            soft_vars.append((slack, f"{label}: above its maximum", (sheet, row, hi_field)))
 
-    soft_vars: list[tuple[int, str]] = []
+    soft_vars: list[tuple[int, str, tuple[str, int | None, str]]] = []
     soft(
         dict(total_cash_terms),
         cash_now,
         st.cash_min * total if st.cash_min > 0 else None,
         st.cash_max * total if st.cash_max < 1 else None,
         "cash (cash_min/cash_max)",
+        ("Settings", None, "cash_min", "cash_max"),
     )
     if st.max_turnover is not None:
         terms = {v: prices[k[1]] for k, v in sell_var.items()} | {
             v: prices[k[1]] for k, v in buy_var.items()
         }
-        soft(terms, 0.0, None, 2 * st.max_turnover * total, "max_turnover")
+        soft(
+            terms,
+            0.0,
+            None,
+            2 * st.max_turnover * total,
+            "max_turnover",
+            ("Settings", None, "max_turnover", "max_turnover"),
+        )
     if st.max_realized_gain is not None:
         terms = {unit_var[i]: u.gain_per_share for i, u in enumerate(units) if u.gain_per_share}
-        soft(terms, 0.0, None, st.max_realized_gain, "max_realized_gain")
-    for label, members, lo, hi in weight_limits:
+        soft(
+            terms,
+            0.0,
+            None,
+            st.max_realized_gain,
+            "max_realized_gain",
+            ("Settings", None, "max_realized_gain", "max_realized_gain"),
+        )
+    for label, members, lo, hi, (sheet, row) in weight_limits:
         terms, now = {}, 0.0
         for account, symbol in members:
             if symbol is None:
@@ -478,6 +511,7 @@ def solve_trades(
             None if lo is None else lo * total,
             None if hi is None else hi * total,
             label,
+            (sheet, row, "min_weight", "max_weight"),
         )
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
@@ -524,19 +558,35 @@ def solve_trades(
         x, message = m.solve(relaxed, ABS_GAP * total)
     decision.status = ("LP relaxation, rounded" if relaxed else "exact MILP") + f": {message}"
     if x is None:
-        raise RuntimeError(f"HiGHS found no solution: {message}")
+        # Every limit is soft, so only the hard rules can contradict each other here, or
+        # the solver itself failed; either way nothing is written.
+        raise InfeasibleError(
+            f"the trade problem has no solution (HiGHS: {message}); check cash_flow "
+            "against the cash and sellable positions of each account",
+            [Problem(f"HiGHS: {message}", "Settings", None, "error", None, "cash_flow")],
+        )
     x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
-    for var, label in soft_vars:
-        if x[var] > 0.01:
-            decision.warnings.append(
-                Problem(
-                    f"{label} by {x[var]:,.2f}: no trade list meets it "
-                    "together with the hard rules",
-                    "Settings",
-                    None,
-                    "warning",
-                )
-            )
+    broken = [
+        Problem(
+            f"{label} by {x[var]:,.2f}: no trade list meets it together with the hard rules "
+            "(no shorts, no negative cash, whole shares, NoBuy/NoSell, wash sales, "
+            "minimum trade)",
+            sheet,
+            None,
+            "error" if st.infeasible == "stop" else "warning",
+            row,
+            fld,
+        )
+        for var, label, (sheet, row, fld) in soft_vars
+        if x[var] > 0.01
+    ]
+    if broken and st.infeasible == "stop":
+        raise InfeasibleError(
+            "no trade list meets every limit; change a limit named in the details, or set "
+            "infeasible to relax to get the closest trade list with warnings",
+            broken,
+        )
+    decision.warnings += broken
     # decode --------------------------------------------------------------------
     for key, members in by_position.items():
         shares = x[sell_var[key]]

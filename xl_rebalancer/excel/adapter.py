@@ -96,6 +96,10 @@ class XlwingsDoor:
             _set(app, "screen_updating", updating)
         return self.path
 
+    def lock(self, out: Path | None) -> contextlib.AbstractContextManager[None]:
+        """Excel itself is the one writer of a book it has open."""
+        return contextlib.nullcontext()
+
     def backup(self, stamp: dt.datetime) -> Path | None:
         """A copy of the workbook beside it before its input sheets change. Excel's own
         SaveCopyAs keeps unsaved edits; without it, the last saved file is copied."""

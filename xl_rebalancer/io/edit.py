@@ -15,7 +15,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter, range_boundaries
 
 from . import schema as s
-from .tables import cell_value
+from .tables import cell_value, set_value
 
 
 def find_table(ws: Any, spec: s.SheetSpec) -> Any | None:
@@ -107,9 +107,7 @@ def rewrite_rows(
                 cell._style = copy.copy(ws.cell(row=origin, column=col)._style)
             elif origin is None or r > max_row:
                 cell._style = copy.copy(styles[col])
-            cell.value = value
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"
+            set_value(cell, value)
             fld = fields_at.get(col)
             if fld and formats.get(fld) and value is not None:
                 cell.number_format = formats[fld]

@@ -24,6 +24,7 @@ from ..models import inputs as m
 from ..models.checks import Locator, check_portfolio
 from . import schema as s
 from .package import TableRef, read_tables
+from .safety import check_package
 
 ROW_MODELS: dict[str, type[m.Row]] = {
     s.ACCOUNTS.name: m.Account,
@@ -102,6 +103,7 @@ def open_workbook_readonly(path: str | Path) -> Any:
 
 def read_raw_sheets(path: str | Path) -> dict[str, SheetData | list[Problem]]:
     """Every contract input sheet found in the workbook, as raw values with cell positions."""
+    check_package(path)
     try:
         tables = read_tables(path)
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
@@ -194,10 +196,6 @@ def sheet_from_rows(
         return problems
     for index, values in enumerate(rows):
         row_number = min_row + 1 + index
-        if index >= MAX_ROWS:
-            return [
-                Problem(f"more than {MAX_ROWS:,} rows; split the workbook", title, f"A{row_number}")
-            ]
         record = {}
         for fld, pos in positions.items():
             value = values[pos] if pos < len(values) else None
@@ -206,6 +204,14 @@ def sheet_from_rows(
             if value is not None:
                 record[fld] = value
         if record:
+            if len(data.rows) >= MAX_ROWS:  # blank rows are free; a stray far cell is no table
+                return [
+                    Problem(
+                        f"more than {MAX_ROWS:,} filled rows; split the workbook",
+                        title,
+                        f"A{row_number}",
+                    )
+                ]
             data.rows.append((row_number, record))
     return data
 

@@ -30,6 +30,25 @@ def cell_value(value: Any) -> Any:
     return str(value)
 
 
+FORMULA_LEADS = ("=", "+", "-", "@")
+
+
+def set_value(cell: Any, value: Any) -> None:
+    """Store a value the engine computed; text that Excel would read as a formula stays text.
+
+    A symbol, account or lot id typed as `=HYPERLINK(...)`, `+1`, `-x` or `@SUM` comes
+    back from the engine as data, never as a formula. openpyxl writes any string that
+    starts with `=` as a formula, so such text is typed as a string; and every such cell
+    gets Excel's quote prefix (the hidden apostrophe), so editing it in Excel and pressing
+    Enter keeps it text. The value itself is unchanged: the reader gets back exactly what
+    the user typed.
+    """
+    cell.value = value
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
 def write_table(
     ws: Worksheet,
     spec: SheetSpec,
@@ -56,12 +75,7 @@ def write_table(
         for index, col in enumerate(columns, start=1):
             value = cell_value(row.get(col.field))
             cell = ws.cell(row=count + 1, column=index)
-            if isinstance(value, str):
-                cell.value = value
-                if value.startswith("="):
-                    cell.data_type = "s"  # openpyxl would otherwise write a formula
-            else:
-                cell.value = value
+            set_value(cell, value)
             if isinstance(value, bool):
                 cell.number_format = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
             elif col.number_format and value is not None:

@@ -21,7 +21,9 @@ from typing import Any
 
 from ..errors import WorkbookError
 from . import schema as s
+from .lock import temp_prefix
 from .package import rewrite_package, ribbon_relationships
+from .safety import check_package
 from .tables import write_table
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
@@ -78,6 +80,7 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         raise WorkbookError(
             f"{dest}: keep the extension {source.suffix} (a workbook's type follows its extension)"
         )
+    check_package(source)
     ribbon = ribbon_relationships(source)
     extra = _ribbon_parts(source) if ribbon else {}
     wb = load_for_edit(source)
@@ -129,9 +132,10 @@ def _atomic_save(
     wb: Any, dest: Path, *, ribbon: list, extra: dict[str, bytes], macro_enabled: bool
 ) -> None:
     folder = dest.parent
-    fd, raw_name = tempfile.mkstemp(prefix=f".~{dest.stem}.", suffix=".raw", dir=folder)
+    prefix = temp_prefix(dest)  # a killed save's leftovers are cleared under the lock
+    fd, raw_name = tempfile.mkstemp(prefix=prefix, suffix=".raw", dir=folder)
     os.close(fd)
-    fd, final_name = tempfile.mkstemp(prefix=f".~{dest.stem}.", suffix=dest.suffix, dir=folder)
+    fd, final_name = tempfile.mkstemp(prefix=prefix, suffix=dest.suffix, dir=folder)
     os.close(fd)
     raw, final = Path(raw_name), Path(final_name)
     try:

@@ -7,11 +7,14 @@ the user put them.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..errors import Level, Problem
-from .inputs import Portfolio
+from .inputs import Portfolio, Settings
+
+SETTING_NAMES = frozenset(Settings.model_fields)
 
 TARGET_SUM_TOLERANCE = 1e-4
 SHARE_TOLERANCE = 1e-6
@@ -50,6 +53,26 @@ class Locator:
 
     def setting(self, message: str, name: str, level: Level = "error") -> Problem:
         return Problem(message, self.title("Settings"), self.settings_cells.get(name, "A1"), level)
+
+    def place(self, problem: Problem) -> Problem:
+        """The cell of an engine problem that names a sheet and a field but no cell."""
+        if problem.cell is not None or problem.sheet is None:
+            return problem
+        if problem.sheet == "Settings":
+            # The engine names the setting it blames in its message ("risk_free_rate
+            # 2.00% is above ..."): the first setting named is the cell to show.
+            name = problem.field or next(
+                (w for w in re.findall(r"[a-z][a-z_]+", problem.message) if w in SETTING_NAMES),
+                None,
+            )
+            if name is None:
+                return problem
+            return self.setting(problem.message, name, problem.level)
+        if problem.field is None:
+            return problem
+        return self.problem(
+            problem.message, problem.sheet, problem.row, problem.field, problem.level
+        )
 
 
 def symbol_classes(portfolio: Portfolio) -> dict[str, str]:
@@ -334,6 +357,22 @@ def _check_constraints(p: Portfolio, loc: Locator) -> list[Problem]:
         if c.min_weight is not None and c.max_weight is not None and c.min_weight > c.max_weight:
             out.append(
                 loc.problem("MinWeight is above MaxWeight", "Constraints", c.row, "min_weight")
+            )
+    # Minimums of one scope cover disjoint parts of the household, so together with
+    # cash_min they cannot pass 100%: no trade list could ever meet them.
+    for scope in ("symbol", "asset_class", "account"):
+        rows = [c for c in p.constraints if c.scope == scope and c.min_weight]
+        floor = sum(c.min_weight or 0.0 for c in rows)
+        cash_min = p.settings.cash_min if scope != "account" else 0.0
+        if rows and floor + cash_min > 1 + 1e-9:
+            with_cash = f" plus cash_min {cash_min:.2%}" if cash_min else ""
+            out.append(
+                Problem(
+                    f"the MinWeight of the {scope.replace('_', ' ')} rows adds up to "
+                    f"{floor:.2%}{with_cash}, more than the whole household",
+                    loc.title("Constraints"),
+                    loc.column_range("Constraints", "min_weight", [c.row for c in rows]),
+                )
             )
     return out
 

@@ -129,6 +129,12 @@ class Settings(BaseModel):
     whole_shares: Bool = Field(True, description="Trade whole shares only.")
     cash_min: Fraction = Field(0.0, description="Lowest allowed post-trade cash weight.")
     cash_max: Fraction = Field(1.0, description="Highest allowed post-trade cash weight.")
+    infeasible: Annotated[Literal["stop", "relax"], BeforeValidator(to_token)] = Field(
+        "stop",
+        description="When no trade list meets every limit (cash_min/cash_max, max_turnover, "
+        "max_realized_gain, min/max weights): stop with an error naming them, or relax "
+        "them as little as possible and warn.",
+    )
     cash_flow: Number = Field(
         0.0, description="Deposit (+) or withdrawal (−) to handle in this rebalance."
     )

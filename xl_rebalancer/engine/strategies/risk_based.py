@@ -83,6 +83,8 @@ def _spinu_newton(cov: np.ndarray, b: np.ndarray, steps: int = 100) -> np.ndarra
     None when it has not converged (the caller then uses the conic program).
     """
     vol = np.sqrt(np.diag(cov))
+    if not np.all(vol > 0) or not np.all(np.isfinite(cov)):
+        return None
     x = 1.0 / vol
     x /= np.sqrt(x @ cov @ x)  # at the optimum xᵀΣx = Σb = 1
 
@@ -101,8 +103,10 @@ def _spinu_newton(cov: np.ndarray, b: np.ndarray, steps: int = 100) -> np.ndarra
             trial = x - t * step
             if np.all(trial > 0):
                 trial_value = objective(trial)
-                if trial_value <= value - 0.25 * t * decrease or t < 1e-12:
+                if trial_value <= value - 0.25 * t * decrease:
                     break
+            if t < 1e-12 or not np.all(np.isfinite(step)):
+                return None  # no descent left to find: let the conic program decide
             t *= 0.5
         x, value = trial, trial_value
     return None

@@ -1,0 +1,114 @@
+"""Checks a workbook package must pass before any XML parser or openpyxl sees it.
+
+A workbook is untrusted input: it may come from a client, an e-mail or a download.
+Two attacks live below openpyxl, so they are refused here, on the raw zip:
+
+* zip bombs: a few kilobytes that inflate to gigabytes. Every member's declared size
+  is checked against limits on its size, the package's total and the compression
+  ratio before a byte is inflated; Python's zipfile then never inflates past a
+  member's declared size, so a lying header cannot get round the check.
+* DTDs: entity expansion ("billion laughs", quadratic blow-up) and external entities
+  (reading local files, reaching the network) all need a `<!DOCTYPE`. The Open
+  Packaging Conventions forbid DTDs in every part (ECMA-376 part 2, §8.1.4), so no
+  genuine workbook has one and any part with one is refused outright. This holds
+  whichever parser openpyxl picked (lxml when installed, else defusedxml's).
+
+The limits are far above any real portfolio workbook (the demo is 60 KB; 200,000 tax
+lots are about 40 MB of sheet XML) and are named here so a refusal can quote them.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from ..errors import WorkbookError
+
+MAX_MEMBERS = 10_000
+MAX_TOTAL_BYTES = 1 << 30  # 1 GiB inflated, all parts together
+MAX_MEMBER_BYTES = 512 << 20  # 512 MiB inflated, one part
+# Sheet XML of real workbooks compresses 5-40x; an all-blank or repeated sheet may
+# reach 100-200x. Zip bombs run at 1,000x and more.
+MAX_RATIO = 400
+RATIO_FLOOR_BYTES = 4 << 20  # small parts may compress as they like
+XML_SUFFIXES = (".xml", ".rels", ".vml")
+_CHUNK = 1 << 20
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DTD_UTF16 = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def check_package(path: str | Path) -> None:
+    """Refuse a file that is not a zip, is a zip bomb, or carries a DTD in any XML part.
+
+    Raises WorkbookError with a message that names the file, the part and the limit.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WorkbookError(f"{path}: no such file")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise WorkbookError(
+            f"{path}: not a readable Excel workbook (not an .xlsx/.xlsm package: {exc})"
+        ) from exc
+    with archive:
+        infos = archive.infolist()
+        _check_sizes(path, infos)
+        for info in infos:
+            if info.filename.lower().endswith(XML_SUFFIXES) and not info.is_dir():
+                _check_xml(path, archive, info)
+
+
+def _check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > MAX_MEMBERS:
+        raise WorkbookError(
+            f"{path}: refused, the package holds {len(infos):,} parts (limit {MAX_MEMBERS:,}); "
+            "a workbook has a few dozen"
+        )
+    total = 0
+    for info in infos:
+        size = info.file_size
+        total += size
+        if size > MAX_MEMBER_BYTES:
+            raise WorkbookError(
+                f"{path}: refused, part {info.filename} inflates to {size / 2**20:,.0f} MiB "
+                f"(limit {MAX_MEMBER_BYTES / 2**20:,.0f} MiB): split the workbook"
+            )
+        ratio = size / max(info.compress_size, 1)
+        if size > RATIO_FLOOR_BYTES and ratio > MAX_RATIO:
+            raise WorkbookError(
+                f"{path}: refused, part {info.filename} is compressed {ratio:,.0f} to 1 "
+                f"(limit {MAX_RATIO} to 1): this looks like a zip bomb, not a workbook"
+            )
+    if total > MAX_TOTAL_BYTES:
+        raise WorkbookError(
+            f"{path}: refused, the package inflates to {total / 2**20:,.0f} MiB "
+            f"(limit {MAX_TOTAL_BYTES / 2**20:,.0f} MiB): split the workbook"
+        )
+
+
+def _check_xml(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Stream the part once looking for a DTD; chunks overlap so a split marker is seen."""
+    try:
+        with archive.open(info) as member:
+            head = member.read(_CHUNK)
+            if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: decode, then search
+                text = (head + member.read()).decode("utf-16", errors="replace")
+                found = _DTD_UTF16.search(text) is not None
+            else:
+                found = _DTD.search(head) is not None
+                tail = head[-16:]
+                while not found:
+                    chunk = member.read(_CHUNK)
+                    if not chunk:
+                        break
+                    found = _DTD.search(tail + chunk) is not None
+                    tail = chunk[-16:]
+    except Exception as exc:  # BadZipFile, zlib.error, an encrypted or unknown method
+        raise WorkbookError(f"{path}: part {info.filename} is damaged ({exc})") from exc
+    if found:
+        raise WorkbookError(
+            f"{path}: refused, part {info.filename} declares a DTD (<!DOCTYPE or <!ENTITY): "
+            "workbooks never do, and entity tricks can exhaust memory or read local files"
+        )
