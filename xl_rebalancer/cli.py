@@ -28,8 +28,9 @@ def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # rich assumes 80 columns off a terminal; COLUMNS (a wide log, a test) wins.
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 140
+    # rich assumes 80 columns off a terminal; a log gets 140, or a wider COLUMNS.
+    columns = os.environ.get("COLUMNS", "")
+    width = None if stream.isatty() else max(140, int(columns) if columns.isdigit() else 0)
     return Console(stderr=stderr, highlight=False, width=width)
 
 
@@ -694,3 +695,37 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("book", required=False, type=click.Path(path_type=Path))
+@click.option("--last", "count", type=int, default=20, show_default=True, help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON lines.")
+@handle_errors
+def journal(book: Path | None, count: int, as_json: bool) -> None:
+    """The run journal: what each run read, used and wrote (of BOOK, or of every workbook)."""
+    from rich.table import Table
+
+    from .journal import entries, journal_path
+
+    wanted = str(book.resolve()) if book else None
+    rows = [e for e in entries() if wanted is None or e.get("workbook") == wanted][-count:]
+    if as_json:
+        for entry in rows:
+            click.echo(json.dumps(entry))
+        return
+    table = Table(title=f"Run journal ({journal_path()})", title_justify="left")
+    for header in ("Time", "Command", "Workbook", "Status", "Inputs", "Trades", "Tax / message"):
+        table.add_column(header, overflow="fold")
+    for e in rows:
+        detail = e.get("message") if e.get("status") == "error" else e.get("estimated_tax")
+        table.add_row(
+            e.get("time", ""),
+            e.get("command", ""),
+            Path(e.get("workbook", "")).name,
+            e.get("status", ""),
+            e.get("inputs_sha256", ""),
+            f"{e['trade_count']} ({e['trades_sha256']})" if "trade_count" in e else "",
+            "" if detail is None else str(detail),
+        )
+    _console().print(table)

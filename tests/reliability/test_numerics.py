@@ -152,7 +152,13 @@ def test_a_solver_failure_is_a_message_and_nothing_is_written(tmp_path: Path, mo
     monkeypatch.setattr(solver._Model, "solve", lambda self, relax, gap: (None, "Solve error"))
     book = book_with(tmp_path, "failing", {}, {})
     before = sha256(book)
-    with pytest.raises(InfeasibleError, match="HiGHS: Solve error") as caught:
+    with pytest.raises(InfeasibleError, match="HiGHS found no solution: Solve error") as caught:
         run_engine(book, "rebalance", RunOptions())
-    assert caught.value.problems[0].sheet == "Settings" and caught.value.problems[0].cell
+    problem = caught.value.problems[0]
+    assert problem.sheet == "Settings" and problem.cell and problem.cell.startswith("B")
     assert sha256(book) == before
+    # infeasible = relax: the simple rebalance, and the Log says why.
+    relaxed = book_with(tmp_path, "relaxed", {}, {"infeasible": "relax"})
+    report = run_engine(relaxed, "rebalance", RunOptions())
+    assert report.result is not None and report.result.trades
+    assert any("the simple rebalance was used" in w.message for w in report.warnings)

@@ -260,6 +260,13 @@ def _trade(
         try:
             decision = _solve(portfolio, household, lines, book, scales)
         except (ImportError, RuntimeError) as exc:
+            if portfolio.settings.infeasible == "stop":
+                raise InfeasibleError(
+                    f"the solver found no trade list ({exc}); nothing was written. Check "
+                    "cash_flow against what each account can raise, or set infeasible to "
+                    "relax to use the simple rebalance instead",
+                    [Problem(f"solver: {exc}", "Settings", None, "error", None, "infeasible")],
+                ) from exc
             warnings.append(
                 Problem(
                     f"the solver failed ({exc}); the simple rebalance was used", level="warning"

@@ -559,12 +559,8 @@ def solve_trades(
     decision.status = ("LP relaxation, rounded" if relaxed else "exact MILP") + f": {message}"
     if x is None:
         # Every limit is soft, so only the hard rules can contradict each other here, or
-        # the solver itself failed; either way nothing is written.
-        raise InfeasibleError(
-            f"the trade problem has no solution (HiGHS: {message}); check cash_flow "
-            "against the cash and sellable positions of each account",
-            [Problem(f"HiGHS: {message}", "Settings", None, "error", None, "cash_flow")],
-        )
+        # the solver itself failed; rebalance() stops or falls back, as `infeasible` says.
+        raise RuntimeError(f"HiGHS found no solution: {message}")
     x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
     broken = [
         Problem(
