@@ -157,7 +157,7 @@ class FileDoor:
         never shows it half-written, so its folder gets no lock file."""
         from .io.lock import workbook_lock
 
-        return workbook_lock([self.path if out is None else out])
+        return workbook_lock(self.path if out is None else out)
 
 
 def backup_path(path: Path, stamp: dt.datetime) -> Path:

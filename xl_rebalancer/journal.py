@@ -22,7 +22,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,9 @@ def journal_path() -> Path:
     override = os.environ.get("XL_REBALANCER_JOURNAL")
     if override:
         return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    return base / "xl-rebalancer" / "journal.jsonl"
+    from platformdirs import user_state_path
+
+    return user_state_path("xl-rebalancer", appauthor=False) / "journal.jsonl"
 
 
 def digest(data: Any) -> str:

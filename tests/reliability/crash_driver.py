@@ -31,7 +31,7 @@ def main() -> None:
     if point == "hold":
         from xl_rebalancer.io.lock import workbook_lock
 
-        with workbook_lock([Path(args[0])]):
+        with workbook_lock(Path(args[0])):
             print("held", flush=True)
             time.sleep(n)
         return

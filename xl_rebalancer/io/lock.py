@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import WorkbookError
@@ -40,34 +40,33 @@ def temp_prefix(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def workbook_lock(paths: Iterable[Path]) -> Iterator[None]:
-    """Hold the lock of every path (sorted, so two runs never wait on each other crosswise)."""
+def workbook_lock(path: Path) -> Iterator[None]:
+    """Hold the lock of the workbook at `path` for the block, or stop with a message."""
     from filelock import FileLock, Timeout
 
-    held: list[FileLock] = []
+    path = Path(os.path.abspath(path))
+    if not path.parent.is_dir():
+        yield  # nothing there yet to protect; the save will create the folder
+        return
+    lock = FileLock(lock_path(path), timeout=0)
     try:
-        for path in sorted({Path(os.path.abspath(p)) for p in paths}):
-            if not path.parent.is_dir():
-                continue  # nothing there yet to protect; the save will create the folder
-            lock = FileLock(lock_path(path), timeout=0)
-            try:
-                lock.acquire()
-            except Timeout:
-                raise WorkbookError(
-                    f"{path}: another xl-rebalancer run is working on this workbook; "
-                    "wait for it to finish and run again"
-                ) from None
-            except OSError as exc:
-                # A read-only folder: no run of ours can save there either, so nothing races.
-                if not os.access(path.parent, os.W_OK):
-                    continue
-                raise WorkbookError(f"{path}: cannot take the workbook's lock ({exc})") from exc
-            held.append(lock)
-            clear_interrupted_saves(path)
+        lock.acquire()
+    except Timeout:
+        raise WorkbookError(
+            f"{path}: another xl-rebalancer run is working on this workbook; "
+            "wait for it to finish and run again"
+        ) from None
+    except OSError as exc:
+        if os.access(path.parent, os.W_OK):
+            raise WorkbookError(f"{path}: cannot take the workbook's lock ({exc})") from exc
+        # A read-only folder: no run of ours can save there either, so nothing races.
+        yield
+        return
+    try:
+        clear_interrupted_saves(path)
         yield
     finally:
-        for lock in reversed(held):
-            lock.release()
+        lock.release()
 
 
 def clear_interrupted_saves(path: Path) -> list[Path]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -30,17 +29,13 @@ CREATE TABLE IF NOT EXISTS coverage (
 
 
 def default_cache_path() -> Path:
-    """XL_REBALANCER_CACHE, else the platform's user cache folder."""
+    """XL_REBALANCER_CACHE, else the platform's user cache folder (platformdirs)."""
     override = os.environ.get("XL_REBALANCER_CACHE")
     if override:
         return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "xl-rebalancer" / "Cache" / "prices.sqlite"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "xl-rebalancer" / "prices.sqlite"
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "xl-rebalancer" / "prices.sqlite"
+    from platformdirs import user_cache_path
+
+    return user_cache_path("xl-rebalancer", appauthor=False) / "prices.sqlite"
 
 
 class PriceCache:
