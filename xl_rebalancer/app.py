@@ -32,7 +32,16 @@ from .models.results import RebalanceResult
 from .prices.base import Quote
 from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
 
-COMMANDS = ("validate", "refresh-prices", "drift", "optimize", "rebalance", "harvest", "run")
+COMMANDS = (
+    "validate",
+    "refresh-prices",
+    "drift",
+    "optimize",
+    "rebalance",
+    "harvest",
+    "run",
+    "recalc",
+)
 # apply-actions has its own entry point (apply_corporate_actions): it edits input sheets.
 
 
@@ -45,6 +54,9 @@ class RunOptions:
     today: dt.date | None = None
     cache: Path | None = None
     network: bool = True
+    # Compute every formula cell (ours included) before saving, so cached values are
+    # current for Excel without Python, LibreOffice and readers of cached values (io.recalc).
+    recalc: bool = False
 
 
 @dataclass
@@ -68,6 +80,7 @@ class RunReport:
     # settings themselves: with the prices, enough to reproduce the run (journal.py).
     inputs_hash: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    recalculated: Any = None  # io.recalc.Recalculated when the save computed formulas
 
     @property
     def trades_hash(self) -> str:
@@ -97,6 +110,16 @@ class RunReport:
             data["summary"] = {i.key: i.value for i in self.result.summary}
             data["trades"] = [t.model_dump(mode="json") for t in self.result.trades]
             data["drift"] = [r.model_dump(mode="json") for r in self.result.drift]
+        if self.recalculated is not None:
+            r = self.recalculated
+            data["recalc"] = {
+                "formulas": r.formulas,
+                "computed": r.formulas - len(r.uncomputed),
+                "uncomputed": [
+                    {"sheet": u.sheet, "cell": u.cell, "formula": u.formula, "reason": u.reason}
+                    for u in r.uncomputed
+                ],
+            }
         if self.optimized is not None:
             a = self.optimized.allocation
             data["optimized"] = {
@@ -242,9 +265,10 @@ def run_engine(
     if command not in COMMANDS:
         raise ValueError(command)
     door = as_door(path)
+    run = _recalc_only if command == "recalc" else _run_engine
     with _locked(door, options):
         try:
-            report = _run_engine(door, command, options)
+            report = run(door, command, options)
         except XlRebalancerError as exc:
             _journal(RunReport(command, door.path), options, exc)
             raise
@@ -329,11 +353,39 @@ def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:
     report.timings["solve"] = time.perf_counter() - solve_start
     if not options.dry_run:
         write_start = time.perf_counter()
-        edit = WorkbookEdit(sheets=_sheets(report, started, book if refresh else None))
+        edit = WorkbookEdit(
+            sheets=_sheets(report, started, book if refresh else None), recalc=options.recalc
+        )
         report.output = door.save(edit, options.out)
+        _recalculated(report, edit)
         report.seconds = time.perf_counter() - clock
         report.timings["write"] = time.perf_counter() - write_start
     return report
+
+
+def _recalc_only(door: Door, command: str, options: RunOptions) -> RunReport:
+    """`recalc`: every formula computed and cached, nothing else changed (the Log gains
+    the cells that could not be computed)."""
+    clock = time.perf_counter()
+    report = RunReport(command, door.path, input_hash=door.digest())
+    if options.dry_run:
+        return report
+    edit = WorkbookEdit(recalc=True)
+    report.output = door.save(edit, options.out)
+    _recalculated(report, edit)
+    report.seconds = report.timings["write"] = time.perf_counter() - clock
+    return report
+
+
+def _recalculated(report: RunReport, edit: WorkbookEdit) -> None:
+    result = edit.recalculated
+    if result is None:
+        return
+    report.recalculated = result
+    report.warnings += [
+        Problem(f"not computed headless: {u.reason} ({u.formula})", u.sheet, u.cell, "warning")
+        for u in [*result.uncomputed, *result.spill_blocked]
+    ]
 
 
 def _compute(book: WorkbookInput, command: str, options: RunOptions, report: RunReport) -> None:
@@ -611,8 +663,10 @@ def _apply_corporate_actions(door: Door, options: RunOptions) -> RunReport:
     edit = WorkbookEdit(
         sheets=[log_sheet(log_entries(report.warnings, started, notes))],
         rewrites=_action_rewrites(book, result),
+        recalc=options.recalc,
     )
     report.output = door.save(edit, options.out)
+    _recalculated(report, edit)
     report.seconds = time.perf_counter() - clock
     return report
 

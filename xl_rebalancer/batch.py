@@ -35,7 +35,9 @@ from pydantic import BaseModel
 from .app import COMMANDS, RunOptions
 from .errors import InputError, Problem, XlRebalancerError
 
-BATCH_COMMANDS = ("validate", *COMMANDS)
+BATCH_COMMANDS = COMMANDS
+# Commands that never ask for prices, so a batch of them fetches none up front.
+PRICELESS = {"validate", "recalc"}
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 Status = Literal["ok", "invalid", "error", "crashed"]
 CONNECT_SECONDS = 10  # to reach a Dask scheduler before giving up
@@ -276,7 +278,7 @@ def run_batch(
             on_done(row)
     # With a price file, the file is the shared source (a symbol it lacks is still asked
     # of the feed by its own workbook).
-    if run.network and run.prices_file is None and options.command != "validate" and paths:
+    if run.network and run.prices_file is None and options.command not in PRICELESS and paths:
         from .prices.service import offline
 
         if not offline():

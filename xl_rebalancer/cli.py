@@ -118,6 +118,14 @@ def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
     return func
 
 
+RECALC_OPTION = click.option(
+    "--recalc",
+    is_flag=True,
+    help="Also compute every formula (our functions included) and store the values, so "
+    "the saved workbook shows current numbers without Excel's own recalculation.",
+)
+
+
 def common_options(func: F) -> F:
     return _apply(
         func,
@@ -136,6 +144,7 @@ def common_options(func: F) -> F:
             ),
             click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
             click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
+            RECALC_OPTION,
         ],
     )
 
@@ -384,6 +393,13 @@ def show_report(report: Any) -> None:
                 text = str(value)
             rows.append([item.key, text])
         console.print(_table("Summary", ["Item", "Value"], rows, {"Value"}))
+    if report.recalculated is not None:
+        r = report.recalculated
+        left = len(r.uncomputed)
+        console.print(
+            f"Recalculated {r.formulas - left} of {r.formulas} formula cells"
+            + (f"; {left} left for Excel (see Warnings and the Log sheet)" if left else "")
+        )
     if report.output:
         console.print(f"Wrote {report.output}")
 
@@ -417,14 +433,17 @@ _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button
 @click.option("--as-of", "as_of", callback=_date, help="Apply actions dated up to this day.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--dry-run", is_flag=True, help="Compute and print, write nothing.")
+@RECALC_OPTION
 @handle_errors
 def apply_actions_command(
-    book: Path, out: Path | None, as_of: dt.date | None, as_json: bool, dry_run: bool
+    book: Path, out: Path | None, as_of: dt.date | None, as_json: bool, dry_run: bool, recalc: bool
 ) -> None:
     """Apply due corporate actions to TaxLots, Holdings and cash (a backup is kept)."""
     from .app import RunOptions, apply_corporate_actions
 
-    report = apply_corporate_actions(book, RunOptions(out=out, as_of=as_of, dry_run=dry_run))
+    report = apply_corporate_actions(
+        book, RunOptions(out=out, as_of=as_of, dry_run=dry_run, recalc=recalc)
+    )
     result = report.actions
     if as_json:
         data = {
@@ -484,6 +503,27 @@ def apply_actions_command(
         console.print(f"Wrote {report.output}")
 
 
+@main.command()
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to this file and leave the input untouched.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handle_errors
+def recalc(book: Path, out: Path | None, as_json: bool) -> None:
+    """Compute every formula (our worksheet functions, tables, dynamic arrays) and store
+    the values in the file; cells that cannot be computed are listed in the Log sheet."""
+    from .app import RunOptions, run_engine
+
+    report = run_engine(book, "recalc", RunOptions(out=out, recalc=True))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        return
+    show_report(report)
+
+
 TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the CSV)
 
 
@@ -493,7 +533,7 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
     "--command",
     "command",
     type=click.Choice(
-        ["run", "rebalance", "drift", "harvest", "optimize", "refresh-prices", "validate"]
+        ["run", "rebalance", "drift", "harvest", "optimize", "refresh-prices", "validate", "recalc"]
     ),
     default="run",
     show_default=True,
@@ -521,6 +561,7 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
 @batch_options
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date for every workbook.")
 @click.option("--dry-run", is_flag=True, help="Compute everything, save no workbook.")
+@RECALC_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def batch(
@@ -533,6 +574,7 @@ def batch(
     prices_file: Path | None,
     as_of: dt.date | None,
     dry_run: bool,
+    recalc: bool,
     cache: Path | None,
     offline: bool,
     as_json: bool,
@@ -559,6 +601,7 @@ def batch(
             dry_run=dry_run,
             cache=cache,
             network=not offline,
+            recalc=recalc,
         ),
         out_dir=out_dir,
         workers=workers,

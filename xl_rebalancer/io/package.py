@@ -8,6 +8,7 @@ package, parsed with defusedxml because the workbook is untrusted input.
 from __future__ import annotations
 
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,19 +61,27 @@ def _rels(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet title → its part name, in workbook order."""
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names:
+        return {}
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    targets = {rid: target for rid, _, target in _rels(archive, "xl/workbook.xml")}
+    out = {}
+    for sheet in workbook.iter(f"{{{NS_MAIN}}}sheet"):
+        part = targets.get(sheet.get(f"{{{NS_REL}}}id", ""))
+        if part and part in names:
+            out[sheet.get("name", "")] = part
+    return out
+
+
 def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
     """Excel tables (ListObjects) per sheet title, read straight from the package."""
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-        if "xl/workbook.xml" not in names:
-            return {}
-        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-        targets = {rid: target for rid, _, target in _rels(archive, "xl/workbook.xml")}
         out: dict[str, list[TableRef]] = {}
-        for sheet in workbook.iter(f"{{{NS_MAIN}}}sheet"):
-            part = targets.get(sheet.get(f"{{{NS_REL}}}id", ""))
-            if not part or part not in names:
-                continue
+        for title, part in _sheet_parts(archive).items():
             tables = []
             for _, rel_type, target in _rels(archive, part):
                 if rel_type == REL_TABLE and target in names:
@@ -82,8 +91,139 @@ def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
                             table.get("displayName") or table.get("name", ""), table.get("ref", "")
                         )
                     )
-            out[sheet.get("name", "")] = tables
+            out[title] = tables
         return out
+
+
+# A cell whose formula is a dynamic array carries cell metadata (cm) pointing at the
+# XLDAPR entry of xl/metadata.xml; openpyxl drops both, so they are read and written here.
+_DYNAMIC_CELL = re.compile(
+    rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\bcm="[0-9]+"[^>]*>\s*<f\b[^>]*\bt="array"'
+)
+_DYNAMIC_CELL_CM_FIRST = re.compile(
+    rb'<c\b[^>]*?\bcm="[0-9]+"[^>]*?\br="([A-Z]+[0-9]+)"[^>]*>\s*<f\b[^>]*\bt="array"'
+)
+REL_METADATA = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sheetMetadata"
+CT_METADATA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
+METADATA_PART = "xl/metadata.xml"
+METADATA_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<metadata xmlns="{NS_MAIN}" '
+    'xmlns:xda="http://schemas.microsoft.com/office/spreadsheetml/2017/dynamicarray">'
+    '<metadataTypes count="1"><metadataType name="XLDAPR" minSupportedVersion="120000" '
+    'copy="1" pasteAll="1" pasteValues="1" merge="1" splitFirst="1" rowColShift="1" '
+    'clearFormats="1" clearComments="1" assign="1" coerce="1" cellMeta="1"/></metadataTypes>'
+    '<futureMetadata name="XLDAPR" count="1"><bk><extLst>'
+    '<ext uri="{bdbb8cdc-fa1e-496e-a857-3c3f30c029c3}">'
+    '<xda:dynamicArrayProperties fDynamic="1" fCollapsed="0"/></ext></extLst></bk>'
+    "</futureMetadata>"
+    '<cellMetadata count="1"><bk><rc t="1" v="0"/></bk></cellMetadata></metadata>'
+).encode()
+
+
+def dynamic_arrays(path: str | Path) -> dict[str, set[str]]:
+    """Anchor cells of dynamic-array (spilling) formulas, per sheet title."""
+    out: dict[str, set[str]] = {}
+    with zipfile.ZipFile(path) as archive:
+        for title, part in _sheet_parts(archive).items():
+            data = archive.read(part)
+            if b' cm="' not in data:
+                continue
+            cells = {m.decode() for m in _DYNAMIC_CELL.findall(data)}
+            cells |= {m.decode() for m in _DYNAMIC_CELL_CM_FIRST.findall(data)}
+            if cells:
+                out[title] = cells
+    return out
+
+
+def mark_dynamic_arrays(path: str | Path, cells: dict[str, set[str]]) -> None:
+    """Make the array formulas at `cells` (per sheet title) dynamic arrays, in place:
+    what Excel 365 writes for a formula that spills."""
+    path = Path(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+        parts = _sheet_parts(archive)
+    _install_cached(members, parts, {t: {} for t in cells}, cells)
+    tmp = path.with_name(path.name + ".tmp")
+    _write_members(tmp, members, list(members))
+    tmp.replace(path)
+
+
+_FORMULA_CELL = re.compile(
+    r'<c r="(?P<ref>[A-Z]+[0-9]+)"(?P<attrs>[^>]*)>(?P<f><f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)'
+    r"(?:<v>[^<]*</v>|<v\s*/>)?</c>"
+)
+_ATTR = re.compile(r'\s(?:t|cm)="[^"]*"')
+
+
+def _cached_xml(value: object) -> tuple[str, str]:
+    """(cell type attribute, <v> text) of a computed value."""
+    from xml.sax.saxutils import escape
+
+    if hasattr(value, "code"):  # recalc.CellError
+        return ' t="e"', escape(str(value))
+    if isinstance(value, bool):
+        return ' t="b"', "1" if value else "0"
+    if isinstance(value, int | float):
+        text = repr(float(value))
+        return "", text[:-2] if text.endswith(".0") else text
+    return ' t="str"', escape(str(value))
+
+
+def _install_cached(
+    members: dict[str, bytes],
+    parts: dict[str, str],
+    values: dict[str, dict[str, object]],
+    dynamic: dict[str, set[str]],
+) -> None:
+    """Write computed values into formula cells (<v> and t) and mark dynamic anchors
+    (cm), on sheet XML as openpyxl writes it: one <c> per cell, formula then value."""
+    marked = False
+    for title, part in parts.items():
+        cells, anchors = values.get(title, {}), dynamic.get(title, set())
+        if not cells and not anchors:
+            continue
+
+        def patch(match: re.Match[str], cells: dict = cells, anchors: set = anchors) -> str:
+            nonlocal marked
+            ref = match.group("ref")
+            if ref not in cells and ref not in anchors:
+                return match.group(0)
+            formula = match.group("f")
+            dynamic_here = ref in anchors and 't="array"' in formula
+            if ref not in cells and not dynamic_here:
+                return match.group(0)
+            attrs = _ATTR.sub("", match.group("attrs"))
+            if dynamic_here:
+                attrs += ' cm="1"'
+                marked = True
+            if ref not in cells:
+                return f'<c r="{ref}"{attrs}>{formula}</c>'
+            kind, text = _cached_xml(cells[ref])
+            return f'<c r="{ref}"{attrs}{kind}>{formula}<v>{text}</v></c>'
+
+        members[part] = _FORMULA_CELL.sub(patch, members[part].decode("utf-8")).encode("utf-8")
+    if marked:
+        members[METADATA_PART] = METADATA_XML
+        members["xl/_rels/workbook.xml.rels"] = _add_relationships(
+            members["xl/_rels/workbook.xml.rels"], [("rIdMeta", REL_METADATA, "metadata.xml")]
+        )
+        text = members["[Content_Types].xml"].decode("utf-8")
+        if f'PartName="/{METADATA_PART}"' not in text:
+            at = text.rindex("</Types>")
+            override = f'<Override PartName="/{METADATA_PART}" ContentType="{CT_METADATA}"/>'
+            members["[Content_Types].xml"] = (text[:at] + override + text[at:]).encode("utf-8")
+
+
+def _write_members(
+    dest: Path, members: dict[str, bytes], names: list[str], fixed_time: bool = False
+) -> None:
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in names:
+            info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME if fixed_time else _now())
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            out.writestr(info, members[name])
 
 
 def ribbon_relationships(path: str | Path) -> list[tuple[str, str, str]]:
@@ -124,6 +264,8 @@ def rewrite_package(
     fixed_time: bool = False,
     vba_project: bytes | None = None,
     ribbon_xml: bytes | None = None,
+    cached: dict[str, dict[str, object]] | None = None,
+    dynamic: dict[str, set[str]] | None = None,
 ) -> None:
     """Copy a package, restoring ribbon relationships and parts openpyxl dropped.
 
@@ -137,6 +279,8 @@ def rewrite_package(
     fixed_time : stamp every member with one date, so the template is reproducible.
     vba_project : a compiled `vbaProject.bin` to install, with its relationship.
     ribbon_xml : a `customUI14.xml` ribbon to install, related from `_rels/.rels`.
+    cached : per sheet title, computed values for formula cells (headless recalc).
+    dynamic : per sheet title, array-formula anchors to mark as dynamic arrays.
     """
     extra_parts = dict(extra_parts or {})
     ribbon = list(ribbon or [])
@@ -151,6 +295,10 @@ def rewrite_package(
     with zipfile.ZipFile(source) as src:
         names = src.namelist()
         members = {name: src.read(name) for name in names}
+        parts = _sheet_parts(src) if cached or dynamic else {}
+    if parts:
+        _install_cached(members, parts, cached or {}, dynamic or {})
+        names += [n for n in members if n not in names]
     for name, data in extra_parts.items():
         if name not in members:
             members[name] = data
@@ -165,12 +313,7 @@ def rewrite_package(
         members["[Content_Types].xml"] = _fix_content_types(
             members["[Content_Types].xml"], set(members), macro_enabled
         )
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
-        for name in names:
-            info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME if fixed_time else _now())
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            out.writestr(info, members[name])
+    _write_members(dest, members, names, fixed_time)
 
 
 def _now() -> tuple[int, int, int, int, int, int]:

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import WorkbookError
 from . import schema as s
 from .lock import temp_prefix
-from .package import rewrite_package, ribbon_relationships
+from .package import dynamic_arrays, rewrite_package, ribbon_relationships
 from .safety import check_package
 from .tables import write_table
 
@@ -57,6 +57,9 @@ class WorkbookEdit:
 
     sheets: list[SheetOutput] = field(default_factory=list)
     rewrites: list[InputRewrite] = field(default_factory=list)
+    # Compute every formula before saving (io.recalc); what it found is left here.
+    recalc: bool = False
+    recalculated: Any = None
 
 
 def load_for_edit(path: Path) -> Any:
@@ -83,16 +86,42 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     check_package(source)
     ribbon = ribbon_relationships(source)
     extra = _ribbon_parts(source) if ribbon else {}
+    dynamic = dynamic_arrays(source)
     wb = load_for_edit(source)
     for rewrite in edit.rewrites:
         _rewrite(wb, rewrite)
     for output in edit.sheets:
         replace_sheet(wb, output)
+    cached: dict[str, dict[str, Any]] = {}
+    if edit.recalc:
+        cached = _recalculate(wb, edit, dynamic)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save(
-        wb, dest, ribbon=ribbon, extra=extra, macro_enabled=dest.suffix.lower() in MACRO_SUFFIXES
+        wb,
+        dest,
+        ribbon=ribbon,
+        extra=extra,
+        macro_enabled=dest.suffix.lower() in MACRO_SUFFIXES,
+        cached=cached,
+        dynamic=dynamic,
     )
     return dest
+
+
+def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> dict:
+    """Compute every formula of the edited workbook; list what was not in the Log."""
+    import datetime as dt
+
+    from . import recalc
+
+    titles = {t.lower(): t for t in wb.sheetnames}
+    dynamic = {titles[t.lower()]: cells for t, cells in dynamic.items() if t.lower() in titles}
+    result = recalc.recalculate_workbook(wb, dynamic)
+    edit.recalculated = result
+    log = next((wb[t] for t in wb.sheetnames if t.lower() == s.LOG.name.lower()), None)
+    now = dt.datetime.now().replace(microsecond=0)
+    replace_sheet(wb, SheetOutput(s.LOG, recalc.merge_log(log, recalc.log_rows(result, now))))
+    return recalc.cached_values(result)
 
 
 def replace_sheet(wb: Any, output: SheetOutput) -> Any:
@@ -129,7 +158,14 @@ def _ribbon_parts(source: Path) -> dict[str, bytes]:
 
 
 def _atomic_save(
-    wb: Any, dest: Path, *, ribbon: list, extra: dict[str, bytes], macro_enabled: bool
+    wb: Any,
+    dest: Path,
+    *,
+    ribbon: list,
+    extra: dict[str, bytes],
+    macro_enabled: bool,
+    cached: dict[str, dict[str, Any]] | None = None,
+    dynamic: dict[str, set[str]] | None = None,
 ) -> None:
     folder = dest.parent
     prefix = temp_prefix(dest)  # a killed save's leftovers are cleared under the lock
@@ -140,7 +176,15 @@ def _atomic_save(
     raw, final = Path(raw_name), Path(final_name)
     try:
         wb.save(raw)
-        rewrite_package(raw, final, ribbon=ribbon, extra_parts=extra, macro_enabled=macro_enabled)
+        rewrite_package(
+            raw,
+            final,
+            ribbon=ribbon,
+            extra_parts=extra,
+            macro_enabled=macro_enabled,
+            cached=cached,
+            dynamic=dynamic,
+        )
         with open(final, "rb+") as handle:
             os.fsync(handle.fileno())
         if dest.exists():

@@ -1,0 +1,739 @@
+"""Every formula of a workbook computed headless, our worksheet functions included.
+
+Why this shape: the `formulas` package (vinci1it2000/formulas) parses Excel formulas and
+implements some 600 of Excel's functions (SUMPRODUCT, INDEX/MATCH, XLOOKUP, FILTER ...)
+with Excel's own rules for blanks, text and errors, and it takes new functions by name,
+which is how ours are registered. Its whole-workbook model (`ExcelModel`) is not used:
+it neither spills dynamic arrays nor reads table references, and it marks a circular
+reference with a value instead of naming it. So the workbook graph is kept here: each
+formula, its structured references and names first rewritten to A1 ranges
+(io.references), is parsed by `formulas`; strongly connected components (scipy) find
+the circular references; the rest is computed in topological order (graphlib), each
+array formula's result spilled into its block. A block whose size changed is walked
+again with the new size, so cells that read a grown spill see all of it.
+
+Cells that cannot be computed (an unknown or unimplemented function, a circular
+reference, a name the workbook lacks, or a cell that reads one of those) are returned
+as `Uncomputed`, never given a guessed value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import graphlib
+import logging
+import math
+import re
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl.utils.cell import coordinate_from_string, get_column_letter, range_boundaries
+
+from .references import ReferenceError_, TableInfo, area, expand
+
+MAX_PASSES = 4  # spill sizes settle in two passes unless blocks feed each other's size
+
+
+@dataclass(frozen=True)
+class CellError:
+    """An Excel error value (`#N/A`, `#DIV/0!` ...) computed for a cell."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+@dataclass(frozen=True)
+class Uncomputed:
+    sheet: str
+    cell: str
+    formula: str
+    reason: str
+
+
+@dataclass
+class Block:
+    """An array formula's result: the range it fills and its values, row by row."""
+
+    ref: str
+    values: list[list[Any]]
+    dynamic: bool
+
+
+@dataclass
+class Recalculated:
+    """Computed values of formula cells, keyed by (sheet title, cell), and the blocks
+    array formulas fill, keyed by their anchor cell."""
+
+    values: dict[tuple[str, str], Any] = field(default_factory=dict)
+    blocks: dict[tuple[str, str], Block] = field(default_factory=dict)
+    uncomputed: list[Uncomputed] = field(default_factory=list)
+    spill_blocked: list[Uncomputed] = field(default_factory=list)
+    formulas: int = 0
+    passes: int = 0
+
+
+Key = tuple[str, int, int]  # (upper-case sheet title, row, column)
+
+
+@dataclass
+class _Node:
+    key: Key
+    sheet: str
+    text: str  # the formula as stored, with its leading "="
+    array: tuple[int, int, int, int] | None = None  # (min_col, min_row, max_col, max_row)
+    dynamic: bool = False
+    func: Any = None
+    inputs: list[tuple[str, tuple[str, int, int, int, int] | None]] = field(default_factory=list)
+    problem: str | None = None
+    fixed: str | None = None  # a problem no pass can clear (a what-if data table)
+    blocked_by: str | None = None  # the cell in the way of this dynamic array's spill
+
+    @property
+    def cell(self) -> str:
+        return f"{get_column_letter(self.key[2])}{self.key[1]}"
+
+
+def recalculate(
+    wb: Any,
+    *,
+    dynamic: Mapping[str, Iterable[str]] | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    tables: Mapping[str, TableInfo] | None = None,
+) -> Recalculated:
+    """Compute every formula cell of an openpyxl workbook (opened with formulas, not
+    cached values).
+
+    dynamic: per sheet title, the anchor cells of dynamic-array formulas (they spill to
+        their result's size; legacy array formulas keep their range).
+    functions: extra worksheet functions by name, called with formulas' arguments.
+    tables: the workbook's tables by upper-case name (default: read from `wb`).
+    """
+    import formulas
+
+    logging.getLogger("formulas").setLevel(logging.CRITICAL)
+    logging.getLogger("schedula").setLevel(logging.CRITICAL)
+    from formulas.functions import not_implemented
+
+    registry = formulas.get_functions()
+    for name, func in (functions or {}).items():
+        registry[name.upper()] = func
+    # formulas' registry is a defaultdict that gains a placeholder for every unknown name
+    # it is asked for, so what it implements is read off once, before any parsing.
+    known = frozenset(k for k, v in registry.items() if v is not not_implemented)
+    book = _Workbook(wb, dynamic or {}, tables if tables is not None else workbook_tables(wb))
+    return book.run(known)
+
+
+def workbook_tables(wb: Any) -> dict[str, TableInfo]:
+    out = {}
+    for ws in wb.worksheets:
+        for table in ws.tables.values():
+            min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+            columns = tuple(str(c.name) for c in table.tableColumns) or tuple(
+                str(ws.cell(min_row, c).value or "") for c in range(min_col, max_col + 1)
+            )
+            out[table.displayName.upper()] = TableInfo(
+                table.displayName,
+                ws.title,
+                min_col,
+                min_row,
+                max_col,
+                max_row,
+                columns,
+                header_rows=0 if table.headerRowCount == 0 else 1,
+                totals_rows=int(table.totalsRowCount or 0),
+            )
+    return out
+
+
+def _defined_names(wb: Any) -> dict[str, str]:
+    out = {}
+    for name, defined in wb.defined_names.items():
+        text = (defined.attr_text or "").strip()
+        if text and "#REF!" not in text and not name.startswith("_xlnm."):
+            out[name.upper()] = text.lstrip("=")
+    return out
+
+
+class _Workbook:
+    def __init__(
+        self, wb: Any, dynamic: Mapping[str, Iterable[str]], tables: Mapping[str, TableInfo]
+    ):
+        self.wb = wb
+        self.sheets = {ws.title.upper(): ws for ws in wb.worksheets}
+        self.titles = {ws.title.upper(): ws.title for ws in wb.worksheets}
+        self.tables = tables
+        self.names = _defined_names(wb)
+        wanted = {
+            s.upper(): {c.replace("$", "").upper() for c in cells} for s, cells in dynamic.items()
+        }
+        self.nodes: dict[Key, _Node] = {}
+        for upper, ws in self.sheets.items():
+            for (row, col), cell in ws._cells.items():
+                value = cell.value
+                node = _node_for(value, (upper, row, col), ws.title, wanted.get(upper, set()))
+                if node is not None:
+                    self.nodes[node.key] = node
+        # The area each array formula fills now (from the file; updated as they compute).
+        self.extent: dict[Key, tuple[int, int, int, int]] = {
+            k: n.array for k, n in self.nodes.items() if n.array is not None
+        }
+        self.results: dict[Key, Any] = {}
+        self.blocks: dict[Key, list[list[Any]]] = {}
+
+    # -- the walk ---------------------------------------------------------------------
+
+    def run(self, known: frozenset[str]) -> Recalculated:
+        import formulas
+
+        parser = formulas.Parser()
+        compiled: dict[tuple[str, str], Any] = {}
+        out = Recalculated(formulas=len(self.nodes))
+        for passes in range(1, MAX_PASSES + 1):
+            out.passes = passes
+            for node in self.nodes.values():
+                self._parse(node, parser, known, compiled)
+            before = dict(self.extent)
+            self._compute_all()
+            if self.extent == before:
+                break
+        for key, node in self.nodes.items():
+            title = node.sheet
+            if node.problem is not None:
+                out.uncomputed.append(Uncomputed(title, node.cell, node.text, node.problem))
+                continue
+            out.values[(title, node.cell)] = self.results[key]
+            if node.array is not None:
+                min_col, min_row, max_col, max_row = self.extent[key]
+                ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row}"
+                out.blocks[(title, node.cell)] = Block(ref, self.blocks[key], node.dynamic)
+            if node.blocked_by is not None:
+                reason = f"#SPILL!: {node.blocked_by} is in the way of its result"
+                out.spill_blocked.append(Uncomputed(title, node.cell, node.text, reason))
+        out.uncomputed.sort(key=lambda u: (u.sheet, _row_col(u.cell)))
+        return out
+
+    def _parse(self, node: _Node, parser: Any, known: frozenset[str], compiled: dict) -> None:
+        node.problem, node.func, node.inputs = node.fixed, None, []
+        if node.fixed is not None:
+            return
+        _, row, col = node.key
+        try:
+            text = expand(
+                node.text,
+                sheet=node.sheet,
+                row=row,
+                col=col,
+                tables=self.tables,
+                names=self.names,
+                spill=self._spill_ref,
+            )
+        except ReferenceError_ as exc:
+            node.problem = str(exc)
+            return
+        cache_key = (node.sheet, text)
+        if cache_key not in compiled:
+            compiled[cache_key] = _compile(parser, text, node.sheet, known)
+        func, problem = compiled[cache_key]
+        if problem is not None:
+            node.problem = problem
+            return
+        node.func = func
+        for name in func.inputs:
+            bounds = self._bounds(str(name))
+            if bounds is None:
+                node.problem = f"unknown name or reference {name}"
+                return
+            node.inputs.append((str(name), bounds))
+
+    def _compute_all(self) -> None:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        index = self._position_index()
+        keys = list(self.nodes)
+        order = {k: i for i, k in enumerate(keys)}
+        deps: dict[Key, set[Key]] = {}
+        for key in keys:
+            node = self.nodes[key]
+            found: set[Key] = set()
+            for _, bounds in node.inputs:
+                if bounds is not None:
+                    found |= self._formulas_in(index, bounds)
+            deps[key] = found
+        rows = [order[k] for k in keys for d in deps[k]]
+        cols = [order[d] for k in keys for d in deps[k]]
+        circular: set[Key] = set()
+        if rows:
+            graph = coo_matrix(([1] * len(rows), (rows, cols)), shape=(len(keys), len(keys)))
+            _, labels = connected_components(graph, directed=True, connection="strong")
+            sizes: dict[int, int] = defaultdict(int)
+            for label in labels:
+                sizes[label] += 1
+            circular = {k for k in keys if sizes[labels[order[k]]] > 1 or k in deps[k]}
+        for key in circular:
+            if self.nodes[key].problem is None:
+                self.nodes[key].problem = "circular reference"
+        sorter = graphlib.TopologicalSorter(
+            {k: deps[k] - circular for k in keys if k not in circular}
+        )
+        self.results.clear()
+        self.blocks.clear()
+        for key in sorter.static_order():
+            node = self.nodes[key]
+            if node.problem is not None:
+                continue
+            blocked = next((d for d in sorted(deps[key]) if self.nodes[d].problem), None)
+            if blocked is not None:
+                node.problem = (
+                    f"reads {self.titles[blocked[0]]}!{self.nodes[blocked].cell}, "
+                    "which was not computed"
+                )
+                continue
+            self._compute(node)
+
+    def _compute(self, node: _Node) -> None:
+        from formulas.ranges import Ranges
+
+        args = []
+        for _, (sheet, min_col, min_row, max_col, max_row) in node.inputs:
+            values = self._read(sheet, min_col, min_row, max_col, max_row)
+            # A whole column comes clipped to the used rows; the Ranges carry that area.
+            ref = area(self.titles[sheet], min_col, min_row, max_col, min_row + len(values) - 1)
+            args.append(Ranges().push(ref.replace("$", ""), _to_array(values)))
+        try:
+            result = node.func(*args)
+        except Exception as exc:  # the formula engine's own failures, cell by cell
+            node.problem = _failure(exc)
+            return
+        grid = _grid(result)
+        key = node.key
+        if node.array is None:
+            self.results[key] = _scalar(grid[0][0] if grid and grid[0] else None)
+            return
+        self._spill(node, grid)
+
+    def _spill(self, node: _Node, grid: list[list[Any]]) -> None:
+        key = node.key
+        _, row, col = key
+        height, width = len(grid), max((len(r) for r in grid), default=1)
+        if node.dynamic:
+            bounds = (col, row, col + width - 1, row + height - 1)
+            blocker = self._spill_blocker(key, bounds)
+            node.blocked_by = blocker
+            if blocker is not None:  # Excel shows #SPILL! and fills nothing
+                self.results[key] = CellError("#SPILL!")
+                self.blocks[key] = [[CellError("#SPILL!")]]
+                self.extent[key] = (col, row, col, row)
+                return
+            self.extent[key] = bounds
+        else:
+            min_col, min_row, max_col, max_row = node.array or (col, row, col, row)
+            bounds = (min_col, min_row, max_col, max_row)
+            height_, width_ = max_row - min_row + 1, max_col - min_col + 1
+            grid = [
+                [_legacy_cell(grid, r, c, height, width) for c in range(width_)]
+                for r in range(height_)
+            ]
+        values = [[_block_value(v) for v in r] + [None] * (width - len(r)) for r in grid]
+        self.blocks[key] = values
+        self.results[key] = _scalar(values[0][0])
+
+    def _spill_blocker(self, key: Key, bounds: tuple[int, int, int, int]) -> str | None:
+        """A cell that is in the way of a dynamic array's spill, if any (Excel: #SPILL!)."""
+        sheet = key[0]
+        ws = self.sheets[sheet]
+        own = self.extent.get(key)
+        min_col, min_row, max_col, max_row = bounds
+        for r in range(min_row, max_row + 1):
+            for c in range(min_col, max_col + 1):
+                if (r, c) == key[1:]:
+                    continue
+                if own and own[0] <= c <= own[2] and own[1] <= r <= own[3]:
+                    continue
+                if (sheet, r, c) in self.nodes:
+                    return f"{get_column_letter(c)}{r}"
+                cell = ws._cells.get((r, c))
+                if cell is not None and cell.value not in (None, ""):
+                    return f"{get_column_letter(c)}{r}"
+                for other, ext in self.extent.items():
+                    if (
+                        other != key
+                        and other[0] == sheet
+                        and ext[0] <= c <= ext[2]
+                        and ext[1] <= r <= ext[3]
+                    ):
+                        return f"{get_column_letter(c)}{r}"
+        return None
+
+    # -- cells and ranges -------------------------------------------------------------
+
+    def _position_index(self) -> dict[str, dict[int, list[tuple[int, Key]]]]:
+        """Per sheet and column, the sorted rows that hold a computed value, and the
+        formula that computes each (a block's cells belong to its anchor)."""
+        index: dict[str, dict[int, list[tuple[int, Key]]]] = defaultdict(lambda: defaultdict(list))
+        for key in self.nodes:
+            sheet, row, col = key
+            index[sheet][col].append((row, key))
+            extent = self.extent.get(key)
+            if extent:
+                for c in range(extent[0], extent[2] + 1):
+                    for r in range(extent[1], extent[3] + 1):
+                        if (r, c) != (row, col):
+                            index[sheet][c].append((r, key))
+        for columns in index.values():
+            for rows in columns.values():
+                rows.sort()
+        return index
+
+    def _formulas_in(self, index: Mapping, bounds: tuple[str, int, int, int, int]) -> set[Key]:
+        sheet, min_col, min_row, max_col, max_row = bounds
+        columns = index.get(sheet)
+        if not columns:
+            return set()
+        found: set[Key] = set()
+        for col in columns:
+            if min_col <= col <= max_col:
+                rows = columns[col]
+                lo = bisect_left(rows, (min_row,))
+                hi = bisect_right(rows, (max_row, ("\uffff", 1 << 30, 1 << 30)))
+                found.update(k for _, k in rows[lo:hi])
+        return found
+
+    def _bounds(self, name: str) -> tuple[str, int, int, int, int] | None:
+        """('SHEET', min_col, min_row, max_col, max_row) of a parsed reference, whole
+        columns and rows clipped to what the sheet uses."""
+        if "!" not in name:
+            return None
+        sheet, _, ref = name.rpartition("!")
+        sheet = sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet
+        sheet = sheet.upper()
+        if sheet not in self.sheets or "[" in sheet:
+            return None
+        ref = ref.replace("$", "")
+        try:
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+        except ValueError:
+            return None
+        last_row, last_col = self._used(sheet)
+        min_col, min_row = min_col or 1, min_row or 1
+        max_col = max_col or last_col
+        max_row = max_row or last_row
+        if re.fullmatch(r"[A-Z]+:[A-Z]+", ref):
+            max_row = max(min_row, last_row)
+        if re.fullmatch(r"\d+:\d+", ref):
+            max_col = max(min_col, last_col)
+        return (sheet, min_col, min_row, max_col, max_row)
+
+    def _used(self, sheet: str) -> tuple[int, int]:
+        ws = self.sheets[sheet]
+        rows, cols = ws.max_row, ws.max_column
+        for (s, _, _), ext in self.extent.items():
+            if s == sheet:
+                cols, rows = max(cols, ext[2]), max(rows, ext[3])
+        return rows, cols
+
+    def _read(
+        self, sheet: str, min_col: int, min_row: int, max_col: int, max_row: int
+    ) -> list[list[Any]]:
+        ws = self.sheets[sheet]
+        spilled: dict[tuple[int, int], Any] = {}
+        for key, ext in self.extent.items():
+            if key[0] != sheet or key not in self.blocks:
+                continue
+            if ext[0] > max_col or ext[2] < min_col or ext[1] > max_row or ext[3] < min_row:
+                continue
+            block = self.blocks[key]
+            for r, line in enumerate(block):
+                for c, value in enumerate(line):
+                    spilled[(ext[1] + r, ext[0] + c)] = value
+        out = []
+        for r in range(min_row, max_row + 1):
+            line = []
+            for c in range(min_col, max_col + 1):
+                key = (sheet, r, c)
+                if key in self.results:
+                    line.append(self.results[key])
+                elif (r, c) in spilled:
+                    line.append(spilled[(r, c)])
+                else:
+                    cell = ws._cells.get((r, c))
+                    line.append(_cell_value(cell))
+            out.append(line)
+        return out
+
+    def _spill_ref(self, sheet: str, cell: str) -> str | None:
+        upper = sheet.upper()
+        column, row = coordinate_from_string(cell)
+        from openpyxl.utils.cell import column_index_from_string
+
+        key = (upper, row, column_index_from_string(column))
+        extent = self.extent.get(key)
+        if extent is None or upper not in self.titles:
+            return None
+        return area(self.titles[upper], *extent)
+
+
+# -- values between openpyxl, formulas and Excel ------------------------------------------
+
+
+def _node_for(value: Any, key: Key, title: str, dynamic: set[str]) -> _Node | None:
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+    cell = f"{get_column_letter(key[2])}{key[1]}"
+    if isinstance(value, ArrayFormula):
+        bounds = range_boundaries(str(value.ref).replace("$", ""))
+        return _Node(key, title, str(value.text), array=bounds, dynamic=cell in dynamic)
+    if isinstance(value, DataTableFormula):
+        return _Node(key, title, "{=TABLE()}", fixed="a what-if data table is not computed")
+    if isinstance(value, str) and value.startswith("=") and len(value) > 1:
+        return _Node(key, title, value)
+    return None
+
+
+def _compile(parser: Any, text: str, sheet: str, known: frozenset[str]) -> tuple[Any, str | None]:
+    from formulas.tokens.function import Function
+
+    try:
+        tokens, builder = parser.ast(text, context={"sheet": sheet.upper()})
+    except Exception as exc:
+        return None, f"the formula cannot be read ({type(exc).__name__})"
+    for token in tokens:
+        if isinstance(token, Function):
+            name = token.name.upper()
+            if name not in known:
+                return None, f"unsupported function {token.name}"
+    try:
+        return builder.compile(), None
+    except Exception as exc:
+        return None, f"the formula cannot be compiled ({type(exc).__name__}: {exc})"
+
+
+def _failure(exc: BaseException) -> str:
+    # schedula wraps a function's exception in DispatcherError; the cause says what failed.
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, NotImplementedError):
+            return "uses a function the formula engine does not implement"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"could not be computed ({type(exc).__name__}{': ' + text if text else ''})"
+
+
+def _cell_value(cell: Any) -> Any:
+    """A stored cell's value as Excel's calculation engine sees it."""
+    from schedula import EMPTY
+
+    if cell is None:
+        return EMPTY
+    value = cell.value
+    if value is None or value == "":
+        return EMPTY
+    if cell.data_type == "e" and isinstance(value, str):
+        return CellError(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+        from openpyxl.utils.datetime import to_excel
+
+        return float(to_excel(value))
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    return value
+
+
+def _to_array(values: list[list[Any]]) -> Any:
+    import numpy as np
+    from formulas.tokens.operand import Error
+
+    arr = np.empty((len(values), len(values[0]) if values else 0), dtype=object)
+    for r, line in enumerate(values):
+        for c, value in enumerate(line):
+            arr[r, c] = (
+                Error.errors.get(value.code, value.code) if isinstance(value, CellError) else value
+            )
+    return arr
+
+
+def _grid(result: Any) -> list[list[Any]]:
+    import numpy as np
+
+    if isinstance(result, np.ndarray):
+        if result.ndim == 0:
+            return [[result.item()]]
+        if result.ndim == 1:
+            return [list(result)]
+        return [list(r) for r in result]
+    return [[result]]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and formulas' error and blank markers as plain Python values."""
+    import numpy as np
+    from formulas.tokens.operand import XlError
+    from schedula import EMPTY
+
+    if value is EMPTY:
+        return None
+    if isinstance(value, XlError):
+        return CellError(str(value))
+    if isinstance(value, CellError):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        number = float(value)
+        return number if math.isfinite(number) else CellError("#NUM!")
+    if isinstance(value, dt.datetime | dt.date):
+        from openpyxl.utils.datetime import to_excel
+
+        return float(to_excel(value))
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """A formula cell's own value: a blank result shows as 0, as in Excel."""
+    plain = _plain(value)
+    return 0.0 if plain is None else plain
+
+
+def _block_value(value: Any) -> Any:
+    return _plain(value)
+
+
+def _legacy_cell(grid: list[list[Any]], r: int, c: int, height: int, width: int) -> Any:
+    """A legacy (Ctrl+Shift+Enter) array's cell: a single value or a single row or
+    column repeats across the range; beyond the result's size Excel shows #N/A."""
+    rr = 0 if height == 1 else r
+    cc = 0 if width == 1 else c
+    if rr < height and cc < len(grid[rr]):
+        return grid[rr][cc]
+    return CellError("#N/A")
+
+
+def _row_col(cell: str) -> tuple[int, int]:
+    from openpyxl.utils.cell import column_index_from_string
+
+    column, row = coordinate_from_string(cell)
+    return row, column_index_from_string(column)
+
+
+# -- the recalculated values back into the workbook --------------------------------------
+
+RECALC_PREFIX = "Recalc: "
+# Excel 365's calculation engine id: a file stamped older is recalculated in full on open.
+EXCEL_CALC_ID = 191029
+
+
+def recalculate_workbook(wb: Any, dynamic: Mapping[str, Iterable[str]]) -> Recalculated:
+    """Compute `wb` with our worksheet functions, spill every array block into its cells
+    and stamp the workbook so Excel shows these values on open.
+
+    When every formula was computed, Excel is told not to recalculate on load: the file
+    opens with these values even where the Python side is missing (our functions then
+    could not run). When some were not, Excel recalculates on load and fills them in.
+    """
+    from ..excel.headless import worksheet_functions
+    from .tables import set_value
+
+    result = recalculate(wb, dynamic=dynamic, functions=worksheet_functions())
+    sheets = {ws.title: ws for ws in wb.worksheets}
+    for (title, anchor), block in result.blocks.items():
+        ws = sheets[title]
+        formula = ws[anchor].value
+        old = str(getattr(formula, "ref", block.ref)).replace("$", "")
+        min_col, min_row, max_col, max_row = range_boundaries(block.ref)
+        for row in ws.iter_rows(*_as_bounds(old)):
+            for cell in row:
+                inside = min_col <= cell.column <= max_col and min_row <= cell.row <= max_row
+                if not inside and cell.coordinate != anchor:
+                    cell.value = None
+        for r, line in enumerate(block.values):
+            for c, value in enumerate(line):
+                if r == 0 and c == 0:
+                    continue
+                cell = ws.cell(min_row + r, min_col + c)
+                set_value(cell, str(value) if isinstance(value, CellError) else value)
+        if block.dynamic and hasattr(formula, "ref"):
+            formula.ref = block.ref
+    complete = not result.uncomputed
+    wb.calculation.fullCalcOnLoad = not complete
+    if complete:
+        wb.calculation.calcId = EXCEL_CALC_ID
+    return result
+
+
+def _as_bounds(ref: str) -> tuple[int, int, int, int]:
+    min_col, min_row, max_col, max_row = range_boundaries(ref)
+    return min_row, max_row, min_col, max_col
+
+
+def cached_values(result: Recalculated) -> dict[str, dict[str, Any]]:
+    """Per sheet title, the value each computed formula cell caches."""
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (title, cell), value in result.values.items():
+        out[title][cell] = value
+    return dict(out)
+
+
+def log_rows(result: Recalculated, now: dt.datetime) -> list[dict[str, Any]]:
+    """Log sheet rows: a count, then every cell not computed (its formula kept)."""
+    done = result.formulas - len(result.uncomputed)
+    rows = [
+        {
+            "time": now,
+            "level": "info",
+            "message": (
+                f"{RECALC_PREFIX}{done} of {result.formulas} formula cells computed headless"
+                + (
+                    f"; {len(result.uncomputed)} left for Excel (below)"
+                    if result.uncomputed
+                    else ""
+                )
+            ),
+        }
+    ]
+    for item in result.uncomputed:
+        rows.append(
+            {
+                "time": now,
+                "level": "warning",
+                "sheet": item.sheet,
+                "cell": item.cell,
+                "message": f"{RECALC_PREFIX}not computed, {item.reason}; formula kept: {item.formula}",
+            }
+        )
+    for item in result.spill_blocked:
+        rows.append(
+            {
+                "time": now,
+                "level": "warning",
+                "sheet": item.sheet,
+                "cell": item.cell,
+                "message": f"{RECALC_PREFIX}{item.reason} ({item.formula})",
+            }
+        )
+    return rows
+
+
+def merge_log(ws: Any | None, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Log sheet's rows with an earlier recalculation's rows replaced by `rows`."""
+    kept: list[dict[str, Any]] = []
+    if ws is not None:
+        lines = ws.iter_rows(values_only=True)
+        header = [str(h or "").strip().lower() for h in next(lines, ())]
+        for line in lines:
+            record = dict(zip(header, line, strict=False))
+            if not any(v not in (None, "") for v in record.values()):
+                continue
+            if str(record.get("message") or "").startswith(RECALC_PREFIX):
+                continue
+            kept.append(record)
+    return kept + rows
