@@ -17,18 +17,20 @@ PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry"
  xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode"
- oor:op="fuse"><value>0</value></prop></item>
+ oor:op="fuse"><value>{mode}</value></prop></item>
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode"
- oor:op="fuse"><value>0</value></prop></item>
+ oor:op="fuse"><value>{mode}</value></prop></item>
 </oor:items>
 """
 
 
-def convert(source: Path, fmt: str, outdir: Path, profile: Path) -> Path:
-    """Run `soffice --convert-to fmt` with a private profile; returns the output file."""
+def convert(source: Path, fmt: str, outdir: Path, profile: Path, *, recalc: bool = True) -> Path:
+    """Run `soffice --convert-to fmt` with a private profile; returns the output file.
+    recalc=False opens with the cached values, as a viewer that never recalculates."""
     user = profile / "user"
     user.mkdir(parents=True, exist_ok=True)
-    (user / "registrymodifications.xcu").write_text(PROFILE)
+    # LibreOffice's recalc-on-load modes: 0 always, 1 never.
+    (user / "registrymodifications.xcu").write_text(PROFILE.format(mode=0 if recalc else 1))
     outdir.mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [

@@ -384,7 +384,11 @@ def _recalculated(report: RunReport, edit: WorkbookEdit) -> None:
     report.recalculated = result
     report.warnings += [
         Problem(f"not computed headless: {u.reason} ({u.formula})", u.sheet, u.cell, "warning")
-        for u in [*result.uncomputed, *result.spill_blocked]
+        for u in result.uncomputed
+    ]
+    report.warnings += [
+        Problem(f"{u.reason} ({u.formula})", u.sheet, u.cell, "warning")
+        for u in result.spill_blocked
     ]
 
 

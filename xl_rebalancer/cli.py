@@ -709,7 +709,8 @@ def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
 )
 @handle_errors
 def demo(folder: Path, as_json: bool, clients: int | None) -> None:
-    """Write a realistic sample household and its offline prices to FOLDER, and rebalance it."""
+    """Write a realistic sample household and its offline prices to FOLDER, and run it
+    (prices from the file, rebalance, every formula recalculated)."""
     from .app import RunOptions, run_engine
     from .demo import write_demo
 
@@ -728,7 +729,10 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
         return
 
     book, prices = write_demo(folder)
-    report = run_engine(book, "rebalance", RunOptions(prices_file=prices))
+    # The ribbon's main button (prices from the file, then rebalance), with --recalc: the
+    # Dashboard's formulas, our functions among them, are computed too, so the demo opens
+    # with its numbers in any spreadsheet program.
+    report = run_engine(book, "run", RunOptions(prices_file=prices, recalc=True))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
         return

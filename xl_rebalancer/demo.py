@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,9 +164,19 @@ def write_demo(folder: str | Path) -> tuple[Path, Path]:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    from .io.package import mark_dynamic_arrays
+
     prices = simulate_prices()
     price_file = write_price_file(folder / "demo_prices.csv", prices)
-    book = build_workbook(folder / "demo_household.xlsm", household(prices), settings=SETTINGS)
+    data = household(prices)
+    count = len(data["Targets"])
+    book = build_workbook(
+        folder / "demo_household.xlsm",
+        data,
+        settings=SETTINGS,
+        extra_sheets=dashboard_sheet(count),
+    )
+    mark_dynamic_arrays(book, dynamic_cells(count))
     return book, price_file
 
 
@@ -241,3 +252,86 @@ def write_clients(
         for seed in range(start_seed, start_seed + count)
     ]
     return books, price_file
+
+
+# -- the dashboard: our worksheet functions and ordinary formulas over the engine's sheets --
+
+DASHBOARD = "Dashboard"
+# Key figures: (label, formula, number format). They read the engine's sheets through
+# their tables, so they follow every run; `recalc` (or --recalc) stores their values.
+KEY_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("Trades", "=COUNTA(tblTrades[Symbol])", "0"),
+    ("Traded value", "=SUM(tblTrades[Value])", "#,##0.00"),
+    ("Estimated tax", '=INDEX(Summary!B:B,MATCH("Estimated tax",Summary!A:A,0))', "#,##0.00"),
+    ("Realized on sells", '=SUMIF(tblTrades[Action],"SELL",tblTrades[RealizedGain])', "#,##0.00"),
+    ("Drift weights add to", "=SUM(tblDrift[Weight])", "0.00%"),
+    (
+        "Largest drift after",
+        '=_xlfn.XLOOKUP("Largest drift after",tblSummary[Key],tblSummary[Value],"n/a")',
+        "0.00%",
+    ),
+    ("Out of band (xlrb_drift)", "=COUNTIF(_xlfn.ANCHORARRAY(G2),TRUE)", "0"),
+    ("Household value", "=SUM(B2:{last})", "#,##0.00"),
+)
+VALUATION_CELL = '=INDEX(tblSettings[Value],MATCH("valuation_date",tblSettings[Setting],0))'
+
+
+def dashboard_sheet(count: int) -> Callable[[Any], None]:
+    """A Dashboard for `count` targets (asset classes or symbols): their values and target
+    weights read from the Drift and Targets tables, our functions' drift and weight tables
+    spilling beside them, key figures below, and a lot's gain and a wash-sale check."""
+
+    def build(wb: Any) -> None:
+        from openpyxl.styles import Font
+        from openpyxl.worksheet.formula import ArrayFormula
+
+        ws = wb.create_sheet(DASHBOARD, 1)
+        bold = Font(bold=True)
+        last = 1 + count
+        for cell, text in {"A1": "Target", "B1": "Value", "D1": "Target", "E1": "Weight"}.items():
+            ws[cell] = text
+            ws[cell].font = bold
+        for row in range(2, last + 1):
+            n = row - 1  # a target is a symbol, or an asset class when Symbol is blank
+            ws[f"A{row}"] = (
+                f'=IF(INDEX(tblTargets[Symbol],{n})="",'
+                f"INDEX(tblTargets[AssetClass],{n}),INDEX(tblTargets[Symbol],{n}))"
+            )
+            ws[f"B{row}"] = (
+                f"=SUMIF(tblDrift[AssetClass],A{row},tblDrift[Value])"
+                f"+SUMIF(tblDrift[Symbol],A{row},tblDrift[Value])"
+            )
+            ws[f"B{row}"].number_format = "#,##0.00"
+            ws[f"D{row}"] = f"=A{row}"
+            ws[f"E{row}"] = f"=INDEX(tblTargets[TargetWeight],{n})"
+            ws[f"E{row}"].number_format = "0.00%"
+        ws["G1"], ws["N1"] = "xlrb_drift", "xlrb_weights"
+        ws["G1"].font = ws["N1"].font = bold
+        ws["G2"] = ArrayFormula("G2", f"=xlrb_drift(A2:B{last},D2:E{last})")
+        ws["N2"] = ArrayFormula("N2", f"=xlrb_weights(A2:B{last},D2:E{last})")
+        top = last + 3
+        for i, (label, formula, fmt) in enumerate(KEY_FIGURES):
+            ws[f"A{top + i}"] = label
+            ws[f"B{top + i}"] = formula.format(last=f"B{last}")
+            ws[f"B{top + i}"].number_format = fmt
+        lot = top + len(KEY_FIGURES) + 1
+        ws[f"A{lot}"] = "First lot: gain, term"
+        price = "INDEX(tblPrices[Price],MATCH(TaxLots!B2,tblPrices[Symbol],0))"
+        ws[f"B{lot}"] = ArrayFormula(
+            f"B{lot}",
+            f"=xlrb_lot_gain(TaxLots!E2,TaxLots!F2,TaxLots!D2,{price},{VALUATION_CELL[1:]})",
+        )
+        ws[f"A{lot + 1}"] = "Sell first lot at a loss today?"
+        ws[f"B{lot + 1}"] = (
+            f"=xlrb_wash_check(TaxLots!B2,{VALUATION_CELL[1:]},tblTransactions[#All])"
+        )
+        ws.column_dimensions["A"].width = 30
+        ws.column_dimensions["B"].width = 16
+
+    return build
+
+
+def dynamic_cells(count: int) -> dict[str, set[str]]:
+    """The dashboard's spilling formulas, marked as Excel 365 marks dynamic arrays."""
+    top = 1 + count + 3
+    return {DASHBOARD: {"G2", "N2", f"B{top + len(KEY_FIGURES) + 1}"}}

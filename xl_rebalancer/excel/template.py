@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ def build_workbook(
     vba_project: bytes | None = None,
     ribbon_xml: bytes | None = None,
     excel_doors: bool | None = None,
+    extra_sheets: Callable[[Any], None] | None = None,
 ) -> Path:
     """Write a workbook with every input sheet as a styled table, filled from `data`.
 
@@ -100,6 +101,7 @@ def build_workbook(
         with their relationships, instead of the package's own.
     excel_doors : install the ribbon, the VBA project and the xlwings.conf sheet
         (default: for .xlsm files).
+    extra_sheets : adds the user's own sheets (the demo's dashboard) after the inputs.
     """
     path = Path(path)
     data = data or {}
@@ -118,6 +120,8 @@ def build_workbook(
         else:
             write_table(ws, spec, data.get(spec.name, []), blank_rows=1)
             add_dropdowns(ws, spec)
+    if extra_sheets is not None:
+        extra_sheets(wb)
     macro = path.suffix.lower() == ".xlsm"
     if excel_doors is None:
         excel_doors = macro

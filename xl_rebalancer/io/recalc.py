@@ -34,6 +34,10 @@ from openpyxl.utils.cell import coordinate_from_string, get_column_letter, range
 
 from .references import ReferenceError_, TableInfo, area, expand
 
+# Functions whose reference is text or arithmetic worked out when they run: the cells
+# they read are unknown before, so the dependency order cannot include them; rather than
+# risk reading a cell not yet computed, they are listed, not guessed.
+RUNTIME_REFERENCES = frozenset({"INDIRECT", "OFFSET"})
 MAX_PASSES = 4  # spill sizes settle in two passes unless blocks feed each other's size
 
 
@@ -508,6 +512,8 @@ def _compile(parser: Any, text: str, sheet: str, known: frozenset[str]) -> tuple
             name = token.name.upper()
             if name not in known:
                 return None, f"unsupported function {token.name}"
+            if name in RUNTIME_REFERENCES:
+                return None, f"{token.name} builds its reference when it runs (not followed)"
     try:
         return builder.compile(), None
     except Exception as exc:
