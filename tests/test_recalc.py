@@ -68,6 +68,8 @@ def _hand_book(path: Path) -> Path:
     d["K2"] = "=K3+1"
     d["K3"] = "=K2+1"
     d["K4"] = "=K1*2"
+    d["K5"] = "=[1]Other!A1"  # a link to another workbook
+    d["A12"] = '=INDIRECT("Data!B2")'  # a constant text reference is a plain reference
     wb.save(path)
     mark_dynamic_arrays(path, {"Dash": {"C1", "H1"}})
     return path
@@ -78,7 +80,7 @@ def test_hand_worked_values_and_what_is_left_for_excel(tmp_path: Path):
     assert dynamic_arrays(book) == {"Dash": {"C1", "H1"}}
     out = tmp_path / "out.xlsx"
     text = _cli("recalc", book, "--out", out)
-    assert "Recalculated 17 of 21 formula cells; 4 left for Excel" in text
+    assert "Recalculated 18 of 23 formula cells; 5 left for Excel" in text
 
     values = load_workbook(out, data_only=True)
     d = values["Dash"]
@@ -87,6 +89,7 @@ def test_hand_worked_values_and_what_is_left_for_excel(tmp_path: Path):
     assert d["A9"].value == 4
     assert d["A10"].value == "big"
     assert d["A11"].value == "#DIV/0!"
+    assert d["A12"].value == 600
     assert [[c.value for c in row] for row in d["C1:D4"]] == [
         ["Symbol", "Weight"],
         ["VTI", 0.6],
@@ -108,6 +111,7 @@ def test_hand_worked_values_and_what_is_left_for_excel(tmp_path: Path):
     assert "circular reference" in listed[("Dash", "K2")]
     assert "circular reference" in listed[("Dash", "K3")]
     assert "reads Dash!K1" in listed[("Dash", "K4")]
+    assert "another workbook" in listed[("Dash", "K5")]
     assert "#SPILL!: H3 is in the way" in listed[("Dash", "H1")]
     # Excel is asked to recalculate on open, to fill in what we could not.
     assert formulas.calculation.fullCalcOnLoad

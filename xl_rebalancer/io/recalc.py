@@ -189,6 +189,7 @@ class _Workbook:
         }
         self.results: dict[Key, Any] = {}
         self.blocks: dict[Key, list[list[Any]]] = {}
+        self.size: dict[str, tuple[int, int]] = {}
 
     # -- the walk ---------------------------------------------------------------------
 
@@ -435,8 +436,11 @@ class _Workbook:
         return (sheet, min_col, min_row, max_col, max_row)
 
     def _used(self, sheet: str) -> tuple[int, int]:
-        ws = self.sheets[sheet]
-        rows, cols = ws.max_row, ws.max_column
+        # openpyxl works out max_row and max_column by scanning every cell: once a sheet.
+        if sheet not in self.size:
+            ws = self.sheets[sheet]
+            self.size[sheet] = (ws.max_row, ws.max_column)
+        rows, cols = self.size[sheet]
         for (s, _, _), ext in self.extent.items():
             if s == sheet:
                 cols, rows = max(cols, ext[2]), max(rows, ext[3])
@@ -506,6 +510,8 @@ def _compile(parser: Any, text: str, sheet: str, known: frozenset[str]) -> tuple
     try:
         tokens, builder = parser.ast(text, context={"sheet": sheet.upper()})
     except Exception as exc:
+        if re.search(r"[A-Za-z_][\w.]*\[", text):
+            return None, "a table reference names no table of this workbook"
         return None, f"the formula cannot be read ({type(exc).__name__})"
     for token in tokens:
         if isinstance(token, Function):

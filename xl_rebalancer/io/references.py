@@ -225,6 +225,10 @@ def _expand_code(
         ch = code[i]
         if ch == "[" and (i == 0 or not (code[i - 1].isalnum() or code[i - 1] in "_.]")):
             end = _bracket_end(code, i)
+            if re.fullmatch(r"\[\d+\]", code[i:end]):
+                raise ReferenceError_(
+                    f"refers to another workbook ({code[i:end]}); links are not followed"
+                )
             table = _table_at(tables, sheet, row, col)
             if table is None:
                 raise ReferenceError_(f"{code[i:end]} is used outside a table")
