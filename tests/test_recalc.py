@@ -132,6 +132,7 @@ def test_a_block_that_shrinks_clears_its_old_cells(tmp_path: Path):
     wb["Data"].delete_rows(4)  # VXUS gone: the spill is one row shorter
     wb["Data"].tables["Hold"].ref = "A1:D3"
     wb["Dash"]["C1"].value.text = "=xlrb_weights(Data!A2:B3)"
+    wb["Dash"]["A13"] = '=COUNTIF(C1:C10,"VXUS")'  # the old last row must read as blank
     wb.save(book)
     mark_dynamic_arrays(book, {"Dash": {"C1", "H1"}})
     _cli("recalc", book)
@@ -143,6 +144,7 @@ def test_a_block_that_shrinks_clears_its_old_cells(tmp_path: Path):
         [None, None],
     ]
     assert d["A9"].value == 3
+    assert d["A13"].value == 0
 
 
 def test_arguments_arrive_as_xlwings_passes_them():

@@ -187,6 +187,9 @@ class _Workbook:
         self.extent: dict[Key, tuple[int, int, int, int]] = {
             k: n.array for k, n in self.nodes.items() if n.array is not None
         }
+        # Cells a dynamic array filled when the file was saved hold its old values; they
+        # are the array's own (never in its way) and read as blank once it shrinks.
+        self.stale = {k: e for k, e in self.extent.items() if self.nodes[k].dynamic}
         self.results: dict[Key, Any] = {}
         self.blocks: dict[Key, list[list[Any]]] = {}
         self.size: dict[str, tuple[int, int]] = {}
@@ -353,13 +356,13 @@ class _Workbook:
         """A cell that is in the way of a dynamic array's spill, if any (Excel: #SPILL!)."""
         sheet = key[0]
         ws = self.sheets[sheet]
-        own = self.extent.get(key)
+        own = [e for e in (self.extent.get(key), self.stale.get(key)) if e]
         min_col, min_row, max_col, max_row = bounds
         for r in range(min_row, max_row + 1):
             for c in range(min_col, max_col + 1):
                 if (r, c) == key[1:]:
                     continue
-                if own and own[0] <= c <= own[2] and own[1] <= r <= own[3]:
+                if any(e[0] <= c <= e[2] and e[1] <= r <= e[3] for e in own):
                     continue
                 if (sheet, r, c) in self.nodes:
                     return f"{get_column_letter(c)}{r}"
@@ -469,11 +472,22 @@ class _Workbook:
                     line.append(self.results[key])
                 elif (r, c) in spilled:
                     line.append(spilled[(r, c)])
+                elif self._is_stale(sheet, r, c):
+                    line.append(_cell_value(None))
                 else:
                     cell = ws._cells.get((r, c))
                     line.append(_cell_value(cell))
             out.append(line)
         return out
+
+    def _is_stale(self, sheet: str, row: int, col: int) -> bool:
+        return any(
+            k[0] == sheet
+            and (k[1], k[2]) != (row, col)
+            and e[0] <= col <= e[2]
+            and e[1] <= row <= e[3]
+            for k, e in self.stale.items()
+        )
 
     def _spill_ref(self, sheet: str, cell: str) -> str | None:
         upper = sheet.upper()
