@@ -19,25 +19,20 @@ import argparse
 import logging
 import shutil
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from openpyxl import load_workbook
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' LibreOffice helper
+
+from tests.libreoffice import SOFFICE, convert
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.demo import write_demo
 from xl_rebalancer.io.recalc import recalculate_workbook
 from xl_rebalancer.io.writer import WorkbookEdit, save_workbook
-
-PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry"
- xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode"
- oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"""
 
 
 def timed(func, repeat: int) -> float:
@@ -65,25 +60,7 @@ def grid_book(path: Path, rows: int) -> Path:
     return path
 
 
-def libreoffice(soffice: str | None, profile: Path, work: Path, out: Path) -> None:
-    subprocess.run(
-        [
-            soffice or "soffice",
-            f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            str(work),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-
-
-def measure(path: Path, folder: Path, soffice: str | None, profile: Path, repeat: int) -> dict:
+def measure(path: Path, folder: Path, profile: Path, repeat: int) -> dict:
     import formulas
 
     from xl_rebalancer.io.package import dynamic_arrays
@@ -103,8 +80,8 @@ def measure(path: Path, folder: Path, soffice: str | None, profile: Path, repeat
     except Exception as exc:  # its parser refuses table references
         row["model"] = f"fails ({type(exc).__name__})"
     row["office"] = (
-        timed(lambda: libreoffice(soffice, profile, work, folder / "lo-out"), repeat)
-        if soffice
+        timed(lambda: convert(work, "xlsx", folder / "lo-out", profile), repeat)
+        if SOFFICE
         else float("nan")
     )
     return row
@@ -120,10 +97,7 @@ def main() -> None:
     book, prices = write_demo(folder)
     run_engine(book, "run", RunOptions(prices_file=prices))
     grid = grid_book(folder / "grid.xlsx", args.grid)
-    soffice = shutil.which("soffice")
     profile = folder / "lo"
-    (profile / "user").mkdir(parents=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(PROFILE)
 
     print(
         "| workbook | formulas | ours: compute | ours: recalc + save "
@@ -134,7 +108,7 @@ def main() -> None:
         ("demo (Dashboard + engine sheets)", book),
         (f"grid, {args.grid} rows", grid),
     ):
-        r = measure(path, folder, soffice, profile, args.repeat)
+        r = measure(path, folder, profile, args.repeat)
         model = r["model"]
         model_text = (
             f"{model:.2f} s ({model / r['full']:.1f}x ours)" if isinstance(model, float) else model

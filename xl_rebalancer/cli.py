@@ -118,6 +118,11 @@ def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
     return func
 
 
+OUT_OPTION = click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to this file and leave the input untouched.",
+)
 RECALC_OPTION = click.option(
     "--recalc",
     is_flag=True,
@@ -130,11 +135,7 @@ def common_options(func: F) -> F:
     return _apply(
         func,
         [
-            click.option(
-                "--out",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Write the result to this file and leave the input untouched.",
-            ),
+            OUT_OPTION,
             *_price_options(),
             click.option(
                 "--as-of",
@@ -425,11 +426,7 @@ _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button
 
 @main.command("apply-actions")
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the result to this file and leave the input untouched.",
-)
+@OUT_OPTION
 @click.option("--as-of", "as_of", callback=_date, help="Apply actions dated up to this day.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--dry-run", is_flag=True, help="Compute and print, write nothing.")
@@ -505,11 +502,7 @@ def apply_actions_command(
 
 @main.command()
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the result to this file and leave the input untouched.",
-)
+@OUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
 def recalc(book: Path, out: Path | None, as_json: bool) -> None:

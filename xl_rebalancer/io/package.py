@@ -125,6 +125,10 @@ def dynamic_arrays(path: str | Path) -> dict[str, set[str]]:
     """Anchor cells of dynamic-array (spilling) formulas, per sheet title."""
     out: dict[str, set[str]] = {}
     with zipfile.ZipFile(path) as archive:
+        # Excel writes cell metadata only with its metadata part; without one, no sheet
+        # (100,000 lots included) is decompressed on the way to every save.
+        if METADATA_PART not in archive.namelist():
+            return out
         for title, part in _sheet_parts(archive).items():
             data = archive.read(part)
             if b' cm="' not in data:

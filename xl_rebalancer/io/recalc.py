@@ -30,7 +30,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.utils.cell import coordinate_from_string, get_column_letter, range_boundaries
+from openpyxl.utils.cell import (
+    column_index_from_string,
+    coordinate_from_string,
+    get_column_letter,
+    range_boundaries,
+)
 
 from .references import ReferenceError_, TableInfo, area, expand
 
@@ -348,7 +353,7 @@ class _Workbook:
                 [_legacy_cell(grid, r, c, height, width) for c in range(width_)]
                 for r in range(height_)
             ]
-        values = [[_block_value(v) for v in r] + [None] * (width - len(r)) for r in grid]
+        values = [[_plain(v) for v in r] + [None] * (width - len(r)) for r in grid]
         self.blocks[key] = values
         self.results[key] = _scalar(values[0][0])
 
@@ -430,12 +435,8 @@ class _Workbook:
             return None
         last_row, last_col = self._used(sheet)
         min_col, min_row = min_col or 1, min_row or 1
-        max_col = max_col or last_col
-        max_row = max_row or last_row
-        if re.fullmatch(r"[A-Z]+:[A-Z]+", ref):
-            max_row = max(min_row, last_row)
-        if re.fullmatch(r"\d+:\d+", ref):
-            max_col = max(min_col, last_col)
+        max_col = max_col or max(min_col, last_col)  # a whole row (1:1)
+        max_row = max_row or max(min_row, last_row)  # a whole column (B:B)
         return (sheet, min_col, min_row, max_col, max_row)
 
     def _used(self, sheet: str) -> tuple[int, int]:
@@ -492,8 +493,6 @@ class _Workbook:
     def _spill_ref(self, sheet: str, cell: str) -> str | None:
         upper = sheet.upper()
         column, row = coordinate_from_string(cell)
-        from openpyxl.utils.cell import column_index_from_string
-
         key = (upper, row, column_index_from_string(column))
         extent = self.extent.get(key)
         if extent is None or upper not in self.titles:
@@ -630,10 +629,6 @@ def _scalar(value: Any) -> Any:
     return 0.0 if plain is None else plain
 
 
-def _block_value(value: Any) -> Any:
-    return _plain(value)
-
-
 def _legacy_cell(grid: list[list[Any]], r: int, c: int, height: int, width: int) -> Any:
     """A legacy (Ctrl+Shift+Enter) array's cell: a single value or a single row or
     column repeats across the range; beyond the result's size Excel shows #N/A."""
@@ -645,8 +640,6 @@ def _legacy_cell(grid: list[list[Any]], r: int, c: int, height: int, width: int)
 
 
 def _row_col(cell: str) -> tuple[int, int]:
-    from openpyxl.utils.cell import column_index_from_string
-
     column, row = coordinate_from_string(cell)
     return row, column_index_from_string(column)
 
