@@ -1,16 +1,34 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+#
+# Every install takes its versions from requirements.lock (known-good releases, all
+# Python versions we claim), so a new release of a dependency cannot break a user's
+# install or CI. `make test-latest` installs without the lock to find out early what a
+# new release breaks; `make lock` refreshes the lock on purpose (README, "The lock").
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-dev
+LOCK   := requirements.lock
+# pip itself is pinned too: --build-constraint (pip 25.3+) keeps source builds on the lock.
+PIP_VERSION := 26.3
+UV_VERSION  := 0.13.9
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+LOCKED := -c $(LOCK) --build-constraint $(LOCK)
 
-.PHONY: demo test lint system-deps template bench clean
+.PHONY: demo test test-latest lint system-deps template bench lock clean
 
-$(STAMP): pyproject.toml
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(PIP) install "pip==$(PIP_VERSION)"
+	touch $@
+
+# The demo needs the runtime dependencies only (no pytest, peers, Dask or cvxpy).
+$(VENV)/.installed-runtime: pyproject.toml $(LOCK) $(VENV)/.created
+	$(PIP) install $(LOCKED) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) $(VENV)/.created
+	$(PIP) install $(LOCKED) -e ".[dev]"
+	touch $@ $(VENV)/.installed-runtime
 
 # LibreOffice renders workbooks in the tests; installed from Debian's packages when missing.
 system-deps:
@@ -24,24 +42,40 @@ system-deps:
 	  fi; \
 	fi
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-runtime
 	$(BIN)/xl-rebalancer demo demo
 
-test: $(STAMP) system-deps
+test: $(VENV)/.installed-dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+# Today's newest releases of everything, in a separate environment: what the next lock
+# refresh would bring.
+test-latest: system-deps
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip --quiet install --upgrade pip
+	.venv-latest/bin/python -m pip --quiet install --upgrade --upgrade-strategy eager -e ".[dev]"
+	.venv-latest/bin/ruff check .
+	.venv-latest/bin/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-template: $(STAMP)
+# Resolve every dependency (all extras) once for Python 3.11 and newer on every platform.
+lock: $(VENV)/.created
+	$(PIP) install "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+	  --upgrade --custom-compile-command "make lock" --quiet -o $(LOCK)
+
+template: $(VENV)/.installed-dev
 	$(BIN)/xl-rebalancer build-template
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/rebalance_bench.py
 	$(BIN)/python benchmarks/strategies_bench.py
 	$(BIN)/python benchmarks/batch_bench.py
+	$(BIN)/python benchmarks/recalc_bench.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest demo .pytest_cache .ruff_cache build dist

@@ -129,4 +129,5 @@ def recorded_yahoo(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | Non
     monkeypatch.setattr(yf.Ticker, "history", history)
     monkeypatch.delenv("XL_REBALANCER_OFFLINE", raising=False)
     monkeypatch.setattr("xl_rebalancer.prices.yahoo.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("xl_rebalancer.prices.yahoo._down_since", [])
     return calls

@@ -158,7 +158,9 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
     """Run one workbook and say how it went; never raises, so one workbook cannot stop
     a batch (the worker's own death is handled by the caller)."""
     from .app import run_engine, validate
+    from .quiet import configure
 
+    configure()  # a Dask worker is a process of its own, quiet like ours
     clock = time.perf_counter()
     row = BatchRow(workbook=str(path), status="ok")
     try:
@@ -335,7 +337,10 @@ def _pool(workers: int) -> Any:
     # bar, and forking a threaded process is unsafe.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    from .quiet import configure
+
+    # Workers start as fresh interpreters: they read --verbose from the environment.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure)
 
 
 def _map_processes(
@@ -443,12 +448,30 @@ def write_reports(result: BatchResult, stem: Path) -> tuple[Path, Path]:
         for row in result.rows:
             data = row.model_dump(include=set(CSV_FIELDS))
             writer.writerow({k: safe_text(v) for k, v in data.items()})
-    payload = {
+    json_path.write_text(json.dumps(report_payload(result), indent=2), encoding="utf-8")
+    return csv_path, json_path
+
+
+def report_payload(result: BatchResult) -> dict[str, Any]:
+    """The batch report as JSON: the saved REPORT.json and `batch --json` alike. `ok`,
+    `error` and `problems` (each with its workbook) follow every command's --json shape."""
+    failed = result.failed
+    return {
+        "ok": not failed,
+        **(
+            {"error": f"{len(failed)} of {len(result.rows)} workbooks failed", "exit_code": 1}
+            if failed
+            else {}
+        ),
+        "problems": [
+            {**p, "workbook": row.workbook}
+            for row in failed
+            for p in row.problems
+            if p.get("level") == "error"
+        ],
         "seconds": round(result.seconds, 3),
         "workbooks": len(result.rows),
         "failed": len(result.failed),
         "warnings": _problems(result.warnings),
         "rows": [row.model_dump(mode="json") for row in result.rows],
     }
-    json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return csv_path, json_path

@@ -2,6 +2,11 @@
 
 Exit codes: 0 success, 1 invalid input or a failed run (errors printed with their
 cells), 2 usage errors (click's own). Tracebacks only with --debug.
+
+With `--json` every command prints exactly one JSON document on standard output, on
+success and on failure alike (`"ok"` says which), and nothing else: a script can pipe
+it to `jq` or `json.loads` whatever happened. Libraries' own output is silenced unless
+`--verbose` (quiet.py).
 """
 
 from __future__ import annotations
@@ -56,19 +61,48 @@ def _print_problems(problems: list[Problem], title: str) -> None:
     _console(stderr=True).print(table)
 
 
+def emit_json(data: dict[str, Any]) -> None:
+    """The one JSON document a command prints with --json."""
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def failure_json(
+    command: str | None, message: str, exit_code: int, problems: list[Problem] = ()
+) -> dict[str, Any]:
+    """What --json prints when a command fails: the same shape for every command."""
+    return {
+        "ok": False,
+        "command": command,
+        "error": message,
+        "exit_code": exit_code,
+        "problems": _problems_json([p for p in problems if p.level == "error"]),
+        "warnings": _problems_json([p for p in problems if p.level != "error"]),
+    }
+
+
 def handle_errors(func: F) -> F:
-    """Turn every project error into a message and exit code 1; no traceback unless --debug."""
+    """Turn every project error into a message and exit code 1; no traceback unless --debug.
+    With --json the message is a JSON document on standard output instead."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
+        ctx = click.get_current_context()
+        debug = ctx.find_root().params.get("debug", False)
+        as_json = bool(kwargs.get("as_json"))
         try:
             return func(*args, **kwargs)
         except XlRebalancerError as exc:
             if debug:
                 raise
             problems = list(getattr(exc, "problems", []))
-            if isinstance(exc, InputError):
+            if as_json:
+                if isinstance(exc, InputError):
+                    problems = exc.problems + exc.warnings
+                    message = f"{len(exc.problems)} error(s) in the workbook; nothing was written"
+                else:
+                    message = str(exc)
+                emit_json(failure_json(ctx.info_name, message, exc.exit_code, problems))
+            elif isinstance(exc, InputError):
                 _print_problems(exc.problems + exc.warnings, "Problems in the workbook")
                 _console(stderr=True).print(
                     f"[red]{len(exc.problems)} error(s); nothing was written.[/]"
@@ -79,6 +113,13 @@ def handle_errors(func: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             sys.exit(130)
+        except Exception as exc:
+            # A bug of ours: with --json the script still gets its document (the
+            # traceback goes to standard error with --debug).
+            if debug or not as_json:
+                raise
+            emit_json(failure_json(ctx.info_name, f"internal error: {exc!r}", 1))
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -123,6 +164,12 @@ OUT_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the result to this file and leave the input untouched.",
 )
+JSON_OPTION = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document on standard output (success or failure) and nothing else.",
+)
 RECALC_OPTION = click.option(
     "--recalc",
     is_flag=True,
@@ -143,7 +190,7 @@ def common_options(func: F) -> F:
                 callback=_date,
                 help="Valuation date (overrides Settings.valuation_date).",
             ),
-            click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+            JSON_OPTION,
             click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
             RECALC_OPTION,
         ],
@@ -154,18 +201,52 @@ def batch_options(func: F) -> F:
     return _apply(func, _price_options())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class JsonAwareGroup(click.Group):
+    """click's own usage errors (exit code 2) answer in JSON too when --json was given."""
+
+    def main(  # type: ignore[override]
+        self, args: list[str] | None = None, *pargs: Any, standalone_mode: bool = True, **kw: Any
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, *pargs, standalone_mode=False, **kw)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, *pargs, standalone_mode=False, **kw)
+        except click.ClickException as exc:
+            if "--json" in argv:
+                name = next((a for a in argv if a in self.commands), None)
+                emit_json(failure_json(name, exc.format_message(), exc.exit_code))
+            else:
+                exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=JsonAwareGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xl-rebalancer")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def main(debug: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show tracebacks (and the libraries' own output).")
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Let the libraries' own output through to standard error (solver log, "
+    "yfinance, warnings).",
+)
+def main(debug: bool, verbose: bool) -> None:
     """Tax-aware rebalancing of Excel portfolio workbooks, without Excel."""
+    from .quiet import set_verbose
+
+    set_verbose(verbose or debug)
 
 
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@JSON_OPTION
 @handle_errors
-def init(path: Path, force: bool) -> None:
+def init(path: Path, force: bool, as_json: bool) -> None:
     """Copy the template to a new workbook at PATH."""
     from .errors import WorkbookError
 
@@ -175,14 +256,22 @@ def init(path: Path, force: bool) -> None:
         raise WorkbookError(f"{path}: the template is macro-enabled; name it .xlsm")
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template_path(), path)
+    if as_json:
+        emit_json({"ok": True, "command": "init", "created": str(path), "warnings": []})
+        return
     _console().print(f"Created {path}")
 
 
 def template_path() -> Path:
-    """The committed template, or a freshly built one when installed without it."""
-    committed = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
-    if committed.exists():
-        return committed
+    """The committed template: the wheel's copy (xl_rebalancer/_bundled), else the top of
+    a source checkout; built afresh only when neither is there."""
+    here = Path(__file__).resolve().parent
+    for committed in (
+        here / "_bundled" / "workbook_template.xlsm",
+        here.parent / "workbook_template.xlsm",
+    ):
+        if committed.exists():
+            return committed
     import tempfile
 
     from .excel.template import build_workbook
@@ -192,39 +281,48 @@ def template_path() -> Path:
 
 @main.command("build-template")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@JSON_OPTION
 @handle_errors
-def build_template(path: Path | None) -> None:
+def build_template(path: Path | None, as_json: bool) -> None:
     """Rebuild workbook_template.xlsm from the sources (default: the repository's copy)."""
     from .excel.template import TEMPLATE_NAME, build_workbook
 
     target = path or Path(__file__).resolve().parent.parent / TEMPLATE_NAME
-    _console().print(f"Wrote {build_workbook(target)}")
+    written = build_workbook(target)
+    if as_json:
+        emit_json({"ok": True, "command": "build-template", "output": str(written), "warnings": []})
+        return
+    _console().print(f"Wrote {written}")
 
 
 @main.command()
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@JSON_OPTION
 @handle_errors
 def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
     """Check every input sheet; print errors and warnings with their cells."""
     from .app import RunOptions
     from .app import validate as run_validate
 
-    try:
-        result = run_validate(book, RunOptions(as_of=as_of))
-    except InputError as exc:
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {"ok": False, "problems": _problems_json(exc.problems + exc.warnings)}, indent=2
-                )
-            )
-            sys.exit(1)
-        raise
+    result = run_validate(book, RunOptions(as_of=as_of))
     p = result.portfolio
     if as_json:
-        click.echo(json.dumps({"ok": True, "problems": _problems_json(result.warnings)}, indent=2))
+        emit_json(
+            {
+                "ok": True,
+                "command": "validate",
+                "workbook": str(book),
+                "problems": [],
+                "warnings": _problems_json(result.warnings),
+                "counts": {
+                    "accounts": len(p.accounts),
+                    "holdings": len(p.holdings),
+                    "lots": len(p.lots),
+                    "targets": len(p.targets),
+                },
+            }
+        )
         return
     _print_problems(result.warnings, "Warnings")
     _console().print(
@@ -245,7 +343,7 @@ def _run(command: str, book: Path, **options: Any) -> None:
     network = not options.pop("offline")
     report = run_engine(book, command, RunOptions(network=network, **options))
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        emit_json({"ok": True, **report.to_json()})
         return
     show_report(report)
 
@@ -428,7 +526,7 @@ _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @OUT_OPTION
 @click.option("--as-of", "as_of", callback=_date, help="Apply actions dated up to this day.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@JSON_OPTION
 @click.option("--dry-run", is_flag=True, help="Compute and print, write nothing.")
 @RECALC_OPTION
 @handle_errors
@@ -444,6 +542,8 @@ def apply_actions_command(
     result = report.actions
     if as_json:
         data = {
+            "ok": True,
+            "command": "apply-actions",
             "workbook": str(book),
             "output": str(report.output) if report.output else None,
             "backup": str(report.backup) if report.backup else None,
@@ -451,8 +551,9 @@ def apply_actions_command(
             "changes": result.changes,
             "realized": [r.__dict__ for r in result.realized],
             "cash": result.cash,
+            "warnings": _problems_json(report.warnings),
         }
-        click.echo(json.dumps(data, indent=2, default=str))
+        emit_json(data)
         return
     console = _console()
     _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
@@ -503,7 +604,7 @@ def apply_actions_command(
 @main.command()
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @OUT_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@JSON_OPTION
 @handle_errors
 def recalc(book: Path, out: Path | None, as_json: bool) -> None:
     """Compute every formula (our worksheet functions, tables, dynamic arrays) and store
@@ -512,7 +613,7 @@ def recalc(book: Path, out: Path | None, as_json: bool) -> None:
 
     report = run_engine(book, "recalc", RunOptions(out=out, recalc=True))
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        emit_json({"ok": True, **report.to_json()})
         return
     show_report(report)
 
@@ -555,7 +656,7 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date for every workbook.")
 @click.option("--dry-run", is_flag=True, help="Compute everything, save no workbook.")
 @RECALC_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@JSON_OPTION
 @handle_errors
 def batch(
     paths: tuple[str, ...],
@@ -584,7 +685,7 @@ def batch(
     )
 
     from .app import RunOptions
-    from .batch import BatchOptions, run_batch, write_reports
+    from .batch import BatchOptions, report_payload, run_batch, write_reports
 
     options = BatchOptions(
         command=command,
@@ -629,10 +730,12 @@ def batch(
         report = (out_dir or Path.cwd()) / f"batch-report-{stamp}"
     saved = write_reports(result, report) if report is not None else None
     if as_json:
-        click.echo(
-            saved[1].read_text(encoding="utf-8")
-            if saved
-            else json.dumps([r.model_dump(mode="json") for r in result.rows], indent=2)
+        emit_json(
+            {
+                "command": "batch",
+                "report": [str(p) for p in saved] if saved else None,
+                **report_payload(result),
+            }
         )
     else:
         _show_batch(result, saved)
@@ -694,7 +797,7 @@ def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
     default="xl-rebalancer-demo",
     type=click.Path(file_okay=False, path_type=Path),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@JSON_OPTION
 @click.option(
     "--clients",
     type=click.IntRange(min=1),
@@ -708,15 +811,18 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
     from .demo import write_demo
 
     if clients:
-        from .batch import BatchOptions, run_batch
+        from .batch import BatchOptions, report_payload, run_batch
         from .demo import write_clients
 
         books, price_file = write_clients(folder, clients)
-        _console().print(f"{len(books)} client workbooks written to {folder}")
         result = run_batch(
             books, BatchOptions("rebalance", RunOptions(prices_file=price_file, network=False))
         )
-        _show_batch(result, None)
+        if as_json:
+            emit_json({"command": "demo", **report_payload(result)})
+        else:
+            _console().print(f"{len(books)} client workbooks written to {folder}")
+            _show_batch(result, None)
         if result.failed:
             sys.exit(1)
         return
@@ -727,20 +833,16 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
     # with its numbers in any spreadsheet program.
     report = run_engine(book, "run", RunOptions(prices_file=prices, recalc=True))
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        emit_json({"ok": True, **report.to_json(), "command": "demo", "prices_file": str(prices)})
         return
     _console().print(f"Demo household written to {book} (prices: {prices})")
     show_report(report)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.argument("book", required=False, type=click.Path(path_type=Path))
 @click.option("--last", "count", type=int, default=20, show_default=True, help="How many runs.")
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON lines.")
+@JSON_OPTION
 @handle_errors
 def journal(book: Path | None, count: int, as_json: bool) -> None:
     """The run journal: what each run read, used and wrote (of BOOK, or of every workbook)."""
@@ -751,8 +853,15 @@ def journal(book: Path | None, count: int, as_json: bool) -> None:
     wanted = str(book.resolve()) if book else None
     rows = [e for e in entries() if wanted is None or e.get("workbook") == wanted][-count:]
     if as_json:
-        for entry in rows:
-            click.echo(json.dumps(entry))
+        emit_json(
+            {
+                "ok": True,
+                "command": "journal",
+                "journal": str(journal_path()),
+                "entries": rows,
+                "warnings": [],
+            }
+        )
         return
     table = Table(title=f"Run journal ({journal_path()})", title_justify="left")
     for header in ("Time", "Command", "Workbook", "Status", "Inputs", "Trades", "Tax / message"):
@@ -769,3 +878,7 @@ def journal(book: Path | None, count: int, as_json: bool) -> None:
             "" if detail is None else str(detail),
         )
     _console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -76,6 +76,11 @@ class PriceError(XlRebalancerError):
         super().__init__(message)
 
 
+class FeedUnreachable(PriceError):
+    """The price feed could not be reached at all (no network, DNS, proxy): one message
+    for the run, not one per symbol; the cache, the Prices sheet and files still serve."""
+
+
 class InfeasibleError(XlRebalancerError):
     """No trade list satisfies the settings; the message names what conflicts."""
 

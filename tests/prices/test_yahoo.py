@@ -39,12 +39,34 @@ def test_many_tickers_with_a_failure(recorded_yahoo):
 def test_unreachable_yahoo_raises_price_error(monkeypatch, recorded_yahoo):
     import yfinance as yf
 
+    calls = []
+
     def down(*args, **kwargs):
+        calls.append(args)
         raise ConnectionError("Could not resolve host: query2.finance.yahoo.com")
 
     monkeypatch.setattr(yf, "download", down)
+    with pytest.raises(PriceError, match="Yahoo unreachable"):
+        YahooProvider(retries=2).history(["AAPL"], D(2020, 8, 24), D(2020, 9, 4))
+    assert len(calls) == 1, "a DNS failure is not retried"
+    with pytest.raises(PriceError, match="Yahoo unreachable"):
+        YahooProvider(retries=2).history(["MSFT"], D(2020, 8, 24), D(2020, 9, 4))
+    assert len(calls) == 1, "the same process does not knock again at once"
+
+
+def test_a_failing_download_that_is_not_the_network_is_retried(monkeypatch, recorded_yahoo):
+    import yfinance as yf
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(args)
+        raise ValueError("Length mismatch: Expected axis has 0 elements")
+
+    monkeypatch.setattr(yf, "download", broken)
     with pytest.raises(PriceError, match="could not be reached"):
         YahooProvider(retries=2).history(["AAPL"], D(2020, 8, 24), D(2020, 9, 4))
+    assert len(calls) == 2
 
 
 def test_total_return_index_folds_the_split_back_in(recorded_yahoo):

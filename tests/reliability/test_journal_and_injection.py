@@ -50,7 +50,7 @@ def test_every_run_is_journaled_and_reproducible(demo_files: tuple[Path, Path], 
     assert json.loads(again.stdout)["trades"]
     shown = cli("journal", str(work), "--json")
     assert shown.returncode == 0, shown.stderr
-    lines = [json.loads(x) for x in shown.stdout.splitlines()]
+    lines = json.loads(shown.stdout)["entries"]
     assert [x["trades_sha256"] for x in lines] == [ok["trades_sha256"]]
     table = cli("journal")
     assert "household.xlsm" in table.stdout and "broken.xlsm" in table.stdout

@@ -31,18 +31,17 @@ rounded to whole shares and repaired so every hard rule still holds.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InfeasibleError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
+from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
 from .lots import basis_per_share, holding_term, order_lots, tax_rate
 
@@ -91,24 +90,6 @@ class Decision:
     buys: dict[tuple[str, str], float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     status: str = ""
-
-
-@contextlib.contextmanager
-def _quiet_native_output() -> Iterator[None]:
-    """HiGHS writes some debug lines straight to file descriptor 1, past Python's
-    sys.stdout; send them to the null device while it runs."""
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 class _Model:
@@ -169,11 +150,14 @@ class _Model:
         if not relax and any(self.integer):
             kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
             lp.integrality_ = [kinds[i] for i in self.integer]
-        highs = highspy.Highs()
+        with native_output():
+            # highspy 1.16 prints its banner from C while the object is made, before any
+            # option can be set: made and run with fd 1 redirected (quiet.py).
+            highs = highspy.Highs()
         # A node limit, not a time limit, so the same workbook gives the same trades on any
         # machine; the time limit is only a safety net.
         for option, value in (
-            ("output_flag", False),
+            ("output_flag", verbose()),
             ("time_limit", TIME_LIMIT),
             ("mip_max_nodes", NODE_LIMIT),
             ("mip_rel_gap", MIP_GAP),
@@ -182,7 +166,7 @@ class _Model:
         ):
             if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
                 raise RuntimeError(f"HiGHS refused option {option}={value!r}")
-        with _quiet_native_output():
+        with native_output():
             highs.passModel(lp)
             highs.run()
         status = highs.getModelStatus()

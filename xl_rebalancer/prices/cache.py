@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
-from ..errors import PriceError, Problem
+from ..errors import FeedUnreachable, PriceError, Problem
 from .base import Bar, FetchResult, PriceProvider
 
 SCHEMA = """
@@ -128,6 +128,7 @@ class CachedProvider:
         self.now = now
         self.name = upstream.name if upstream else "cache"
         self.warnings: list[Problem] = []
+        self.unreachable = False
         self.calls: list[tuple[tuple[str, ...], dt.date, dt.date]] = []
 
     def history(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
@@ -164,8 +165,18 @@ class CachedProvider:
                 continue
             assert self.upstream is not None
             self.calls.append((tuple(group), lo, hi))
+            if self.unreachable:
+                failed.update({s: "Yahoo unreachable" for s in group})
+                continue
             try:
                 fetched = self.upstream.history(group, lo, hi)
+            except FeedUnreachable as exc:
+                # Said once for the run, not per window or symbol (the service skips its
+                # per-symbol "missing from the feed" notes too).
+                self.unreachable = True
+                self.warnings.append(Problem(str(exc), level="warning"))
+                failed.update({s: "Yahoo unreachable" for s in group})
+                continue
             except PriceError as exc:
                 self.warnings.append(
                     Problem(

@@ -98,7 +98,12 @@ def latest_quotes(
             row = sheet[symbol]
             out.quotes[symbol] = Quote(symbol, row.price, row.as_of, row.source)
             reason = out.failed.pop(symbol, None)
-            if reason and market is not None and market.upstream is not None:
+            if (
+                reason
+                and market is not None
+                and market.upstream is not None
+                and not market.unreachable
+            ):
                 out.warnings.append(
                     Problem(
                         f"{symbol} is missing from the {market.name} feed ({reason}); using the "
