@@ -36,7 +36,17 @@ def _console(stderr: bool = False) -> Any:
     # rich assumes 80 columns off a terminal; a log gets 140, or a wider COLUMNS.
     columns = os.environ.get("COLUMNS", "")
     width = None if stream.isatty() else max(140, int(columns) if columns.isdigit() else 0)
-    return Console(stderr=stderr, highlight=False, width=width)
+    # markup=False: account names, lot ids, paths and messages are the user's text, and
+    # text such as "[/bold]" must print as itself, not end in rich's MarkupError. Our own
+    # colours are styled Text (_styled), never markup.
+    return Console(stderr=stderr, highlight=False, markup=False, width=width)
+
+
+def _styled(*parts: str | tuple[str, str]) -> Any:
+    """A line of plain text with some parts coloured: ("3 failed", "red")."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 MAX_SHOWN = 50
@@ -53,7 +63,7 @@ def _print_problems(problems: list[Problem], title: str) -> None:
     table.add_column("Problem", overflow="fold")
     colors = {"error": "red", "warning": "yellow", "info": "cyan"}
     for p in problems[:MAX_SHOWN]:
-        table.add_row(f"[{colors[p.level]}]{p.level}[/]", p.where, p.message)
+        table.add_row(_styled((p.level, colors[p.level])), p.where, p.message)
     if len(problems) > MAX_SHOWN:
         # 100,000 lots can raise tens of thousands of wash-sale notes: a terminal is no
         # place for them, the Log sheet and --json keep every one.
@@ -105,11 +115,11 @@ def handle_errors(func: F) -> F:
             elif isinstance(exc, InputError):
                 _print_problems(exc.problems + exc.warnings, "Problems in the workbook")
                 _console(stderr=True).print(
-                    f"[red]{len(exc.problems)} error(s); nothing was written.[/]"
+                    _styled((f"{len(exc.problems)} error(s); nothing was written.", "red"))
                 )
             else:
                 _print_problems(problems, "Details")
-                _console(stderr=True).print(f"[red]error:[/] {exc}")
+                _console(stderr=True).print(_styled(("error: ", "red"), str(exc)))
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             sys.exit(130)
@@ -326,9 +336,12 @@ def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
         return
     _print_problems(result.warnings, "Warnings")
     _console().print(
-        f"[green]OK[/] {book}: {len(p.accounts)} accounts, {len(p.holdings)} "
-        f"holdings, {len(p.lots)} lots, {len(p.targets)} targets; valuation date "
-        f"{p.settings.valuation_date}"
+        _styled(
+            ("OK", "green"),
+            f" {book}: {len(p.accounts)} accounts, {len(p.holdings)} "
+            f"holdings, {len(p.lots)} lots, {len(p.targets)} targets; valuation date "
+            f"{p.settings.valuation_date}",
+        )
     )
 
 
@@ -763,7 +776,7 @@ def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
         [
             [
                 name(r),
-                f"[{colors[r.status]}]{r.status}[/]",
+                _styled((r.status, colors[r.status])),
                 "" if r.trades is None else str(r.trades),
                 _money(r.estimated_tax),
                 "" if r.largest_drift is None else f"{r.largest_drift:.2%}",
@@ -781,10 +794,14 @@ def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
     tax = sum(r.estimated_tax or 0.0 for r in result.rows)
     rate = len(result.rows) / result.seconds if result.seconds else 0.0
     console.print(
-        f"{len(result.rows)} workbooks: [green]{ok} ok[/], "
-        f"{'[red]' if result.failed else ''}{len(result.failed)} failed{'[/]' if result.failed else ''}; "
-        f"{trades} trades, estimated tax {tax:,.2f}; {result.seconds:.1f} s "
-        f"({rate:.1f} workbooks/s)"
+        _styled(
+            f"{len(result.rows)} workbooks: ",
+            (f"{ok} ok", "green"),
+            ", ",
+            (f"{len(result.failed)} failed", "red" if result.failed else ""),
+            f"; {trades} trades, estimated tax {tax:,.2f}; {result.seconds:.1f} s "
+            f"({rate:.1f} workbooks/s)",
+        )
     )
     if saved:
         console.print(f"Report: {saved[0]} and {saved[1]}")
