@@ -334,3 +334,54 @@ def test_libreoffice_agrees_and_shows_our_values(recalculated_demo: dict, tmp_pa
                 assert lo == mine, (cell.coordinate, text)
             compared += 1
     assert compared >= 5 * 4 + 6
+
+
+def test_text_results_with_control_characters_are_escaped_as_excel_does(tmp_path: Path):
+    """="a"&CHAR(11)&"b" is text with a vertical tab, which XML 1.0 cannot carry: Excel
+    writes it as _x000B_ (ECMA-376 Part 1, 22.9.2.19 ST_Xstring), and a literal
+    "_x0041_" as _x005F_x0041_ so it reads back as typed. Raw, the sheet would not be
+    well-formed and Excel would offer to repair the file."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Dash"
+    ws["A1"] = '="a"&CHAR(11)&"b"'
+    ws["A2"] = '="_x0041_"&"z"'
+    ws["A3"] = '="tab"&CHAR(9)&"ok"'
+    ws["A4"] = '="<&>"'
+    book = tmp_path / "control.xlsx"
+    wb.save(book)
+    _cli("recalc", book)
+    with zipfile.ZipFile(book) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    root = ElementTree.fromstring(sheet)  # well-formed, or this raises
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    values = {c.get("r"): c.findtext("m:v", namespaces=ns) for c in root.iter(f"{{{ns['m']}}}c")}
+    assert values["A1"] == "a_x000B_b"
+    assert values["A2"] == "_x005F_x0041_z"
+    assert values["A3"] == "tab\tok"
+    assert values["A4"] == "<&>"
+    assert b"\x0b" not in sheet
+
+
+def test_a_save_without_recalc_makes_excel_compute_on_open(recalculated_demo: dict, tmp_path):
+    """After `run --recalc` the demo is stamped as computed (no fullCalcOnLoad). A later
+    save without --recalc drops the formulas' cached values (openpyxl keeps none), so it
+    must ask Excel to compute on open, or Excel would show blank or stale results."""
+    import zipfile
+
+    def calc_pr(path: Path) -> str:
+        with zipfile.ZipFile(path) as z:
+            text = z.read("xl/workbook.xml").decode()
+        return text[text.index("<calcPr") : text.index(">", text.index("<calcPr")) + 1]
+
+    book = recalculated_demo["book"]
+    assert 'fullCalcOnLoad="1"' not in calc_pr(book)
+    again = tmp_path / "again.xlsm"
+    _cli("drift", book, "--prices", recalculated_demo["prices"], "--out", again)
+    assert 'fullCalcOnLoad="1"' in calc_pr(again)
+    recalculated = tmp_path / "recalculated.xlsm"
+    _cli("recalc", again, "--out", recalculated)
+    assert 'fullCalcOnLoad="1"' not in calc_pr(recalculated)

@@ -162,16 +162,32 @@ _ATTR = re.compile(r'\s(?:t|cm)="[^"]*"')
 
 def _cached_xml(value: object) -> tuple[str, str]:
     """(cell type attribute, <v> text) of a computed value."""
-    from xml.sax.saxutils import escape
-
     if hasattr(value, "code"):  # recalc.CellError
-        return ' t="e"', escape(str(value))
+        return ' t="e"', xml_text(str(value))
     if isinstance(value, bool):
         return ' t="b"', "1" if value else "0"
     if isinstance(value, int | float):
         text = repr(float(value))
         return "", text[:-2] if text.endswith(".0") else text
-    return ' t="str"', escape(str(value))
+    return ' t="str"', xml_text(str(value))
+
+
+# Characters XML 1.0 cannot carry at all (a text result of ="a"&CHAR(11)&"b" has one).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Text that already reads like an escape: its underscore is escaped so it reads back as is.
+_LOOKS_ESCAPED = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def xml_text(text: str) -> str:
+    """Text for a cell value as Excel writes it (ECMA-376 Part 1, 22.9.2.19 ST_Xstring):
+    a character XML cannot hold becomes _xHHHH_, a literal "_xHHHH_" keeps its meaning
+    as _x005F_xHHHH_, then &, < and > are escaped. Raw control characters would make the
+    sheet XML ill-formed, and Excel would offer to repair the file."""
+    from xml.sax.saxutils import escape
+
+    text = _LOOKS_ESCAPED.sub("_x005F_", text)
+    text = _NOT_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    return escape(text)
 
 
 def _install_cached(

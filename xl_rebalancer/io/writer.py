@@ -95,6 +95,11 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     cached: dict[str, dict[str, Any]] = {}
     if edit.recalc:
         cached = _recalculate(wb, edit, dynamic)
+    elif _has_formulas(wb):
+        # openpyxl saves formulas without their cached values, so a workbook an earlier
+        # --recalc stamped "computed" (no fullCalcOnLoad) would open in Excel with blank
+        # or stale results: Excel must compute them on open.
+        wb.calculation.fullCalcOnLoad = True
     dest.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save(
         wb,
@@ -106,6 +111,17 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         dynamic=dynamic,
     )
     return dest
+
+
+def _has_formulas(wb: Any) -> bool:
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+    for ws in wb.worksheets:
+        for cell in ws._cells.values():
+            value = cell._value
+            if cell.data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula):
+                return True
+    return False
 
 
 def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> dict:
