@@ -140,7 +140,16 @@ def test_xlwings_conf_sheet_reads_as_xlwings_reads_it():
     conf = {k: ws.cell(row=i, column=2).value for i, k in enumerate(keys, start=1)}
     assert conf["UDF MODULES"] == doors.UDF_MODULE
     importlib.import_module(conf["UDF MODULES"])
-    assert conf["INTERPRETER_WIN"] is None and conf["INTERPRETER_MAC"] is None
+    # A key xlwings reads, even blank, overrides the user's own ~/.xlwings/xlwings.conf
+    # (GetConfig stops at the sheet): only keys with values are in the block.
+    assert all(value is not None and value != "" for value in conf.values()), conf
+    assert not {"INTERPRETER_WIN", "INTERPRETER_MAC", "CONDA PATH", "CONDA ENV"} & set(conf)
+    # The optional keys are explained below the block, where xlwings never reads.
+    below = [ws.cell(row=r, column=3).value or "" for r in range(row, ws.max_row + 1)]
+    assert all(ws.cell(row=r, column=1).value is None for r in range(row, ws.max_row + 1))
+    for key, _ in doors.CONF_OPTIONAL:
+        assert any(text.startswith(f"{key}:") for text in below), key
+    assert any("overrides your own" in text for text in below)
 
 
 def test_saving_through_the_engine_keeps_vba_and_ribbon(tmp_path: Path):

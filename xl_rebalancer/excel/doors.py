@@ -12,6 +12,7 @@ beside it (its ribbon imports new functions); the workbook does not depend on it
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,29 +28,11 @@ UDF_MODULE = "xlrebalancer_udfs"
 CONF_SHEET = "xlwings.conf"
 WORKBOOK_CODE_NAME = "ThisWorkbook"
 
-# Keys in column A from A1, values in column B (xlwings reads the block down to the
-# first blank key and upper-cases the keys); column C explains each for the user.
+# xlwings reads column A from A1 down to the first blank key (upper-casing the keys) and
+# takes column B as the value. A key in that block overrides the user's own
+# ~/.xlwings/xlwings.conf even when its value is blank, so the block holds only keys with
+# values; the optional ones are explained below it, in column C, where xlwings never reads.
 CONF_ROWS: list[tuple[str, Any, str]] = [
-    (
-        "Interpreter_Win",
-        None,
-        r"Blank: python on PATH. Otherwise the full path of python.exe of the environment "
-        r"where you ran pip install xl-rebalancer[excel], e.g. "
-        r"C:\Users\you\AppData\Local\Programs\Python\Python312\python.exe",
-    ),
-    (
-        "Interpreter_Mac",
-        None,
-        "Blank: python on PATH. Otherwise the full path, e.g. /Users/you/.venv/bin/python",
-    ),
-    ("Conda Path", None, r"Only with conda: its folder, e.g. C:\Users\you\miniconda3"),
-    ("Conda Env", None, "Only with conda: the environment's name, e.g. base"),
-    (
-        "PYTHONPATH",
-        None,
-        "Blank after pip install (the package is found by the interpreter). A source "
-        "checkout instead: its folder and its udfs folder, separated by ;",
-    ),
     (
         "UDF Modules",
         UDF_MODULE,
@@ -59,6 +42,29 @@ CONF_ROWS: list[tuple[str, Any, str]] = [
     ("Use UDF Server", False, "TRUE keeps one Python process for the buttons too (faster)"),
     ("Show Console", False, "TRUE shows Python's console window while a button runs"),
 ]
+CONF_OPTIONAL: list[tuple[str, str]] = [
+    (
+        "Interpreter_Win",
+        r"the full path of python.exe of the environment where you ran pip install "
+        r"xl-rebalancer[excel], e.g. C:\Users\you\AppData\Local\Programs\Python\Python312"
+        r"\python.exe (without it: your own xlwings.conf, else python on PATH)",
+    ),
+    ("Interpreter_Mac", "the full path, e.g. /Users/you/.venv/bin/python"),
+    ("Conda Path", r"only with conda: its folder, e.g. C:\Users\you\miniconda3"),
+    ("Conda Env", "only with conda: the environment's name, e.g. base"),
+    (
+        "PYTHONPATH",
+        "not needed after pip install; a source checkout instead: its folder and its udfs "
+        "folder, separated by ;",
+    ),
+]
+CONF_OPTIONAL_NOTE = (
+    "Optional settings. To use one, type its key in column A and its value in column B in "
+    "the first empty row of the block above, with no blank row between. Leave out what you "
+    "do not need: a key on this sheet, even with a blank value, overrides your own "
+    "xlwings.conf (%USERPROFILE%\\.xlwings\\xlwings.conf on Windows, "
+    "~/Library/Containers/com.microsoft.Excel/Data/xlwings.conf on a Mac)."
+)
 
 
 def _source(name: str) -> bytes:
@@ -98,13 +104,26 @@ def write_conf_sheet(ws: Any) -> None:
 
     from ..io.tables import FMT_BOOL
 
-    for row, (key, value, note) in enumerate(CONF_ROWS, start=1):
+    def note(row: int, text: str, bold: bool = False) -> None:
+        cell = ws.cell(row=row, column=3, value=text)
+        cell.font = Font(italic=not bold, bold=bold, color="444444" if bold else "666666")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        # Rows do not grow to wrapped text by themselves in every program: about 90
+        # characters a line in column C's 80-character width (bold runs wider).
+        lines = math.ceil(len(text) / (75 if bold else 90))
+        if lines > 1:
+            ws.row_dimensions[row].height = 15 * lines
+
+    for row, (key, value, text) in enumerate(CONF_ROWS, start=1):
         ws.cell(row=row, column=1, value=key)
         cell = ws.cell(row=row, column=2, value=value)
         if isinstance(value, bool):
             cell.number_format = FMT_BOOL  # LibreOffice shows a bare FALSE as 0
-        ws.cell(row=row, column=3, value=note).font = Font(italic=True, color="666666")
-        ws.cell(row=row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
+        note(row, text)
+    first = len(CONF_ROWS) + 2  # one blank row ends the block xlwings reads
+    note(first, CONF_OPTIONAL_NOTE, bold=True)
+    for row, (key, text) in enumerate(CONF_OPTIONAL, start=first + 1):
+        note(row, f"{key}: {text}")
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 24
     ws.column_dimensions["C"].width = 80
