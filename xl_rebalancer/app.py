@@ -159,7 +159,12 @@ class FileDoor:
     path: Path
 
     def digest(self) -> str:
-        return file_hash(self.path) if self.path.exists() else ""
+        if not self.path.exists():
+            return ""
+        from .io.safety import regular_file
+
+        regular_file(self.path)  # before the first read: a FIFO would block it forever
+        return file_hash(self.path)
 
     def read(self, options: RunOptions) -> WorkbookInput:
         return read_workbook(self.path, as_of=options.as_of, today=options.today)

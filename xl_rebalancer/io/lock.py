@@ -44,7 +44,9 @@ def workbook_lock(path: Path) -> Iterator[None]:
     """Hold the lock of the workbook at `path` for the block, or stop with a message."""
     from filelock import FileLock, Timeout
 
-    path = Path(os.path.abspath(path))
+    # Through a symbolic link, the lock is the target's: a run through the link and one
+    # on the target itself must exclude each other (the save writes the target too).
+    path = Path(os.path.realpath(path))
     if not path.parent.is_dir():
         yield  # nothing there yet to protect; the save will create the folder
         return

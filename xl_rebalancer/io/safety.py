@@ -19,7 +19,9 @@ lots are about 40 MB of sheet XML) and are named here so a refusal can quote the
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import zipfile
 from pathlib import Path
 
@@ -38,14 +40,30 @@ _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _DTD_UTF16 = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
+def regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before anything opens it: a FIFO or a device
+    named book.xlsm would block the first read forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise WorkbookError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise WorkbookError(f"{path}: is a folder, not a workbook")
+    if not stat.S_ISREG(mode):
+        raise WorkbookError(
+            f"{path}: not a regular file (a pipe, socket or device); name the workbook file"
+        )
+
+
 def check_package(path: str | Path) -> None:
     """Refuse a file that is not a zip, is a zip bomb, or carries a DTD in any XML part.
 
     Raises WorkbookError with a message that names the file, the part and the limit.
     """
     path = Path(path)
-    if not path.exists():
-        raise WorkbookError(f"{path}: no such file")
+    regular_file(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:

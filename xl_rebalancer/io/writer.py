@@ -10,6 +10,7 @@ leaves a half-written workbook.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import warnings
@@ -78,7 +79,10 @@ def load_for_edit(path: Path) -> Any:
 def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None = None) -> Path:
     """Apply `edit` to the workbook at `source` and save to `out` (default: in place)."""
     source = Path(source)
-    dest = Path(out) if out is not None else source
+    # A workbook reached through a symbolic link (kept in a synced folder, say) is saved
+    # to the link's target, atomically beside it; the link stays a link. A hard link
+    # cannot be followed: the name given gets the new file and other names keep the old.
+    dest = Path(os.path.realpath(out if out is not None else source))
     if dest.suffix.lower() != source.suffix.lower():
         raise WorkbookError(
             f"{dest}: keep the extension {source.suffix} (a workbook's type follows its extension)"
@@ -185,13 +189,14 @@ def _atomic_save(
 ) -> None:
     folder = dest.parent
     prefix = temp_prefix(dest)  # a killed save's leftovers are cleared under the lock
-    fd, raw_name = tempfile.mkstemp(prefix=prefix, suffix=".raw", dir=folder)
-    os.close(fd)
-    fd, final_name = tempfile.mkstemp(prefix=prefix, suffix=dest.suffix, dir=folder)
-    os.close(fd)
-    raw, final = Path(raw_name), Path(final_name)
+    temps: list[Path] = []
     try:
-        wb.save(raw)
+        for suffix in (".raw", dest.suffix):
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+            os.close(fd)
+            temps.append(Path(name))
+        raw, final = temps
+        _write_openpyxl(wb, raw)
         rewrite_package(
             raw,
             final,
@@ -207,13 +212,40 @@ def _atomic_save(
             with contextlib.suppress(OSError):
                 os.chmod(final, dest.stat().st_mode & 0o777)
         os.replace(final, dest)
-    except PermissionError as exc:
-        raise WorkbookError(
-            f"{dest}: cannot save, the file is locked or read-only (is it open in Excel?) ({exc})"
-        ) from exc
     except OSError as exc:
-        raise WorkbookError(f"{dest}: cannot save ({exc})") from exc
+        raise save_failed(dest, exc) from exc
     finally:
-        for leftover in (raw, final):
-            with contextlib.suppress(FileNotFoundError):
+        for leftover in temps:
+            with contextlib.suppress(OSError):
                 leftover.unlink()
+
+
+def _write_openpyxl(wb: Any, path: Path) -> None:
+    """openpyxl's own save (writer.excel.save_workbook), with the zip closed when writing
+    fails: left open, its finalizer retries on a full disk and prints a traceback."""
+    import datetime as dt
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        wb.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
+        ExcelWriter(wb, archive).save()
+
+
+def save_failed(dest: Path, exc: OSError) -> WorkbookError:
+    """What failed, that the workbook is as it was, and what to do: a full disk or a
+    read-only folder is the user's to fix, and deserves a sentence, not a traceback."""
+    unchanged = "nothing was written and the workbook is unchanged"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        advice = "free some space on that disk (or save elsewhere with --out) and run again"
+        what = "the disk is full"
+    elif isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        advice = (
+            "close the workbook if it is open in Excel, or save elsewhere with --out PATH "
+            "in a folder you can write to"
+        )
+        what = "the file or its folder is read-only or locked"
+    else:
+        advice = "check the folder and run again, or save elsewhere with --out"
+        what = exc.strerror or str(exc)
+    return WorkbookError(f"{dest}: cannot save: {what}; {unchanged}. To fix: {advice}.")
