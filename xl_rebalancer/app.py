@@ -241,7 +241,10 @@ def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = 
     missing = [s for s in portfolio.symbols() if s not in found.quotes]
     if missing:
         problems = [_first_use(book, s, found.failed.get(s, "")) for s in missing]
-        raise PriceError(f"no price for {', '.join(missing)}", missing, problems)
+        # The feed's and the cache's notes say why (Yahoo unreachable, a damaged cache).
+        raise PriceError(
+            f"no price for {', '.join(missing)}", missing, [*problems, *found.warnings]
+        )
     return found
 
 

@@ -9,6 +9,7 @@ today's bar is never counted as final (it may still change).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -38,38 +39,155 @@ def default_cache_path() -> Path:
     return user_cache_path("xl-rebalancer", appauthor=False) / "prices.sqlite"
 
 
+# A cached close outside this range cannot be a real price (the README promises a price
+# is never 0 or NaN); such rows are skipped with a warning, never divided by.
+MAX_PRICE = 1e7
+
+
 class PriceCache:
+    """The cache file, or as much of it as this machine allows.
+
+    A cache is a convenience, never a reason for a run to fail: a read-only file or
+    folder is read as it is (and not refreshed), a damaged file is set aside and a new one
+    started, and a cache that cannot be created at all leaves the run without one. Each
+    case is said once in `warnings`.
+    """
+
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(SCHEMA)
+        self.warnings: list[Problem] = []
+        self.read_only = False
+        self.usable = True
+        self._uri = str(self.path)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if self._writable():
+                self._set_aside(exc)
+            else:
+                self._give_up(f"it is damaged ({exc}) and its folder is read-only")
+        except (OSError, sqlite3.Error) as exc:
+            self._give_up(str(exc))
+
+    def _writable(self) -> bool:
+        folder = self.path.parent
+        if not folder.exists():
+            return True
+        if not os.access(folder, os.W_OK):
+            return False
+        return not self.path.exists() or os.access(self.path, os.W_OK)
+
+    def _open(self) -> None:
+        if self._writable():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with closing(self._connect()) as db, db:
+                    db.executescript(SCHEMA)
+                    _check(db)
+                return
+            except (OSError, sqlite3.OperationalError) as exc:
+                if not self.path.exists() or "readonly" not in str(exc).replace(" ", ""):
+                    raise
+        if not self.path.exists():
+            raise OSError(f"cannot create {self.path}: its folder is read-only")
+        # Read-only (a shared or locked-down machine): immutable, so SQLite needs no
+        # write-ahead files beside it; the cache serves what it has and is not refreshed.
+        self.read_only = True
+        self._uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        with closing(self._connect()) as db:
+            _check(db)
+        self.warnings.append(
+            Problem(
+                f"price cache {self.path} is read-only: its prices are used, it is not refreshed",
+                level="warning",
+            )
+        )
+
+    def _set_aside(self, exc: Exception) -> None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{self.path}{suffix}")
+            if old.exists():
+                old.replace(Path(f"{aside}{suffix}"))
+        self.warnings.append(
+            Problem(
+                f"price cache {self.path} was damaged ({exc}): set aside as {aside.name}, "
+                "a new one started",
+                level="warning",
+            )
+        )
+        try:
+            self._open()
+        except (OSError, sqlite3.Error) as again:
+            self._give_up(str(again))
+
+    def _give_up(self, reason: str) -> None:
+        self.usable = False
+        self.warnings.append(
+            Problem(
+                f"price cache {self.path} cannot be used ({reason}): prices are not cached "
+                "this run",
+                level="warning",
+            )
+        )
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return sqlite3.connect(self._uri, uri=True, timeout=30)
         db = sqlite3.connect(self.path, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA busy_timeout=30000")
         return db
 
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """A cache that breaks mid-run is left alone for the rest of it."""
+        self._give_up(str(exc))
+
     def coverage(self, symbols: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]]:
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                f"SELECT symbol, first, last FROM coverage WHERE symbol IN "
-                f"({','.join('?' * len(symbols))})",
-                list(symbols),
-            ).fetchall()
-        return {s: (dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for s, a, b in rows}
+        if not self.usable:
+            return {}
+        try:
+            with closing(self._connect()) as db:
+                rows = db.execute(
+                    f"SELECT symbol, first, last FROM coverage WHERE symbol IN "
+                    f"({','.join('?' * len(symbols))})",
+                    list(symbols),
+                ).fetchall()
+            return {s: (dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for s, a, b in rows}
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            self._failed(exc)
+            return {}
 
     def bars(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> dict[str, list[Bar]]:
         out: dict[str, list[Bar]] = {s: [] for s in symbols}
-        with closing(self._connect()) as db:
-            for symbol, day, close, dividend, split, adj in db.execute(
-                f"SELECT symbol, date, close, dividend, split, adj_close FROM bars "
-                f"WHERE symbol IN ({','.join('?' * len(symbols))}) AND date BETWEEN ? AND ? "
-                f"ORDER BY symbol, date",
-                [*symbols, start.isoformat(), end.isoformat()],
-            ):
-                out[symbol].append(Bar(dt.date.fromisoformat(day), close, dividend, split, adj))
+        if not self.usable:
+            return {}
+        refused: list[str] = []
+        try:
+            with closing(self._connect()) as db:
+                for symbol, day, close, dividend, split, adj in db.execute(
+                    f"SELECT symbol, date, close, dividend, split, adj_close FROM bars "
+                    f"WHERE symbol IN ({','.join('?' * len(symbols))}) AND date BETWEEN ? "
+                    f"AND ? ORDER BY symbol, date",
+                    [*symbols, start.isoformat(), end.isoformat()],
+                ):
+                    if not _possible(close, dividend, split, adj):
+                        refused.append(f"{symbol} {day} ({close!r})")
+                        continue
+                    out[symbol].append(Bar(dt.date.fromisoformat(day), close, dividend, split, adj))
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            self._failed(exc)
+            return {}
+        if refused:
+            self.warnings.append(
+                Problem(
+                    f"price cache {self.path}: impossible closes skipped: "
+                    + ", ".join(refused[:5])
+                    + (f" and {len(refused) - 5} more" if len(refused) > 5 else ""),
+                    level="warning",
+                )
+            )
         return {s: b for s, b in out.items() if b}
 
     def store(
@@ -81,6 +199,21 @@ class PriceCache:
         fetched_at: dt.datetime,
     ) -> None:
         """Save bars and extend each symbol's coverage, all in one transaction."""
+        if not self.usable or self.read_only:
+            return
+        try:
+            self._store(result, start, covered_to, source, fetched_at)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def _store(
+        self,
+        result: FetchResult,
+        start: dt.date,
+        covered_to: dt.date,
+        source: str,
+        fetched_at: dt.datetime,
+    ) -> None:
         with closing(self._connect()) as db, db:
             for symbol, bars in result.bars.items():
                 db.executemany(
@@ -110,6 +243,29 @@ class PriceCache:
                 )
 
 
+def _check(db: sqlite3.Connection) -> None:
+    """A damaged file often opens fine and fails on its first real read."""
+    found = db.execute("PRAGMA quick_check").fetchone()
+    if not found or found[0] != "ok":
+        raise sqlite3.DatabaseError(f"quick_check: {found[0] if found else 'no answer'}")
+    db.execute("SELECT count(*) FROM bars").fetchone()
+    db.execute("SELECT count(*) FROM coverage").fetchone()
+
+
+def _possible(close: object, dividend: object, split: object, adj: object) -> bool:
+    def number(x: object, lo: float, hi: float, *, strict: bool) -> bool:
+        if not isinstance(x, int | float) or isinstance(x, bool) or not math.isfinite(x):
+            return False
+        return (lo < x if strict else lo <= x) and x <= hi
+
+    return (
+        number(close, 0.0, MAX_PRICE, strict=True)
+        and number(dividend, 0.0, MAX_PRICE, strict=False)
+        and number(split, 0.0, 1e6, strict=True)
+        and (adj is None or number(adj, 0.0, MAX_PRICE, strict=True))
+    )
+
+
 class CachedProvider:
     """Serve from the cache; ask `upstream` only for the dates the cache lacks.
 
@@ -127,7 +283,8 @@ class CachedProvider:
         self.upstream = upstream
         self.now = now
         self.name = upstream.name if upstream else "cache"
-        self.warnings: list[Problem] = []
+        # The cache's own notes (read-only, damaged, impossible closes) come first.
+        self.warnings: list[Problem] = cache.warnings
         self.unreachable = False
         self.calls: list[tuple[tuple[str, ...], dt.date, dt.date]] = []
 

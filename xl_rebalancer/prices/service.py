@@ -92,6 +92,9 @@ def latest_quotes(
         wanted = [s for s in symbols if s not in out.quotes]
     if market is not None and wanted:
         _take(out, market, wanted, as_of, max(RECENT_DAYS, calendar_days_for(history_days)))
+    if market is not None:
+        # Said even when the run needed nothing from the market (a damaged or read-only
+        # cache is worth knowing about before the day it is needed).
         out.warnings.extend(market.warnings)
     for symbol in symbols:
         if symbol not in out.quotes and symbol in sheet:

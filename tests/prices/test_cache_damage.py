@@ -1,0 +1,146 @@
+"""A price cache that is read-only, damaged, impossible or cannot be created is a warning,
+never a failure (issue 26). The read-only cases use a real read-only filesystem (a small
+tmpfs remounted read-only): as root, file permissions alone would not stop a write."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from xl_rebalancer.prices.base import Bar, FetchResult
+from xl_rebalancer.prices.cache import PriceCache
+
+D = dt.date
+VALUATION = TWO_FUNDS_SETTINGS["valuation_date"]
+
+
+def run(book: Path, cache: Path) -> tuple[int, dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", "rebalance", str(book), "--dry-run", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "XL_REBALANCER_CACHE": str(cache)},
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def fill(cache_path: Path, closes: dict[str, list[float]]) -> None:
+    days = [
+        VALUATION - dt.timedelta(days=len(v) - 1 - i)
+        for v in closes.values()
+        for i in range(len(v))
+    ]
+    cache = PriceCache(cache_path)
+    bars = {
+        s: [Bar(VALUATION - dt.timedelta(days=len(v) - 1 - i), c) for i, c in enumerate(v)]
+        for s, v in closes.items()
+    }
+    cache.store(FetchResult(bars=bars), min(days), VALUATION, "test", dt.datetime(2026, 1, 16))
+
+
+@pytest.fixture
+def sheet_book(tmp_path: Path) -> Path:
+    """Every price on the Prices sheet: the run needs nothing from the cache."""
+    return write_book(tmp_path / "sheet.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)
+
+
+@pytest.fixture
+def cache_book(tmp_path: Path) -> Path:
+    """No Prices rows and price_source = cache: the cache must serve."""
+    return write_book(
+        tmp_path / "cache.xlsm",
+        {**TWO_FUNDS, "Prices": []},
+        {**TWO_FUNDS_SETTINGS, "price_source": "cache"},
+    )
+
+
+DAMAGE = {
+    "random bytes": os.urandom(4096),
+    "text": b"not a database at all\n" * 50,
+    "a header then garbage": b"SQLite format 3\x00" + os.urandom(8192),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_a_damaged_cache_is_set_aside_and_a_new_one_started(sheet_book, tmp_path, kind):
+    cache = tmp_path / "prices.sqlite"
+    cache.write_bytes(DAMAGE[kind])
+    code, data = run(sheet_book, cache)
+    assert code == 0, data
+    said = [w["message"] for w in data["warnings"] if "damaged" in w["message"]]
+    assert len(said) == 1 and "set aside" in said[0]
+    aside = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
+    assert len(aside) == 1 and aside[0].read_bytes() == DAMAGE[kind], "the damaged file is kept"
+    assert PriceCache(cache).usable and not PriceCache(cache).warnings
+
+
+def test_a_truncated_cache_is_set_aside(cache_book, tmp_path):
+    cache = tmp_path / "prices.sqlite"
+    fill(cache, {"AAA": [59.0, 60.0], "BBB": [99.0, 100.0]})
+    size = cache.stat().st_size
+    with open(cache, "r+b") as handle:  # cut into the pages: a file that opens but breaks
+        handle.truncate(size // 2)
+    code, data = run(cache_book, cache)
+    assert code == 1, "nothing else has these prices"
+    messages = " ".join(w["message"] for w in data["warnings"])
+    assert "damaged" in messages or "cannot be used" in messages
+    assert any(p["cell"] for p in data["problems"]), "the missing price names its cell"
+
+
+def test_impossible_cached_closes_are_skipped(cache_book, tmp_path):
+    cache = tmp_path / "prices.sqlite"
+    fill(cache, {"AAA": [58.0, 60.0, 0.0], "BBB": [100.0, 101.0, 1e308]})
+    code, data = run(cache_book, cache)
+    assert code == 0, data
+    assert data["prices"]["AAA"]["price"] == 60.0 and data["prices"]["BBB"]["price"] == 101.0
+    assert any("impossible closes skipped" in w["message"] for w in data["warnings"])
+
+
+@contextlib.contextmanager
+def read_only_disk(tmp_path: Path, files: dict[str, Path]) -> Iterator[Path]:
+    where = tmp_path / f"ro-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a small filesystem here: {done.stderr.decode().strip()}")
+    try:
+        for name, source in files.items():
+            shutil.copyfile(source, where / name)
+        subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_a_read_only_cache_is_read_and_not_refreshed(cache_book, tmp_path):
+    made = tmp_path / "made.sqlite"
+    fill(made, {"AAA": [59.0, 60.0], "BBB": [99.0, 100.0]})
+    with read_only_disk(tmp_path, {"prices.sqlite": made}) as disk:
+        code, data = run(cache_book, disk / "prices.sqlite")
+        assert code == 0, data
+        assert data["prices"]["AAA"]["price"] == 60.0
+        said = [w["message"] for w in data["warnings"] if "read-only" in w["message"]]
+        assert len(said) == 1 and "not refreshed" in said[0]
+
+
+def test_a_cache_that_cannot_be_created_is_a_warning(sheet_book, tmp_path):
+    with read_only_disk(tmp_path, {}) as disk:
+        code, data = run(sheet_book, disk / "sub" / "prices.sqlite")
+        assert code == 0, data
+        assert data["trades"]
+        assert any("cannot be used" in w["message"] for w in data["warnings"])
