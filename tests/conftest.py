@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
+import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +135,20 @@ def recorded_yahoo(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | Non
     monkeypatch.setattr("xl_rebalancer.prices.yahoo.time.sleep", lambda seconds: None)
     monkeypatch.setattr("xl_rebalancer.prices.yahoo._down_since", [])
     return calls
+
+
+@contextlib.contextmanager
+def small_disk(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A real small filesystem (tmpfs) for full-disk and read-only cases; skips where
+    mounting is not allowed (not root)."""
+    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

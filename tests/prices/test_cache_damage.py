@@ -11,13 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, small_disk, write_book
 from xl_rebalancer.prices.base import Bar, FetchResult
 from xl_rebalancer.prices.cache import PriceCache
 
@@ -111,20 +110,11 @@ def test_impossible_cached_closes_are_skipped(cache_book, tmp_path):
 
 @contextlib.contextmanager
 def read_only_disk(tmp_path: Path, files: dict[str, Path]) -> Iterator[Path]:
-    where = tmp_path / f"ro-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True
-    )
-    if done.returncode:
-        pytest.skip(f"cannot mount a small filesystem here: {done.stderr.decode().strip()}")
-    try:
+    with small_disk(tmp_path, "4m") as where:
         for name, source in files.items():
             shutil.copyfile(source, where / name)
         subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def test_a_read_only_cache_is_read_and_not_refreshed(cache_book, tmp_path):

@@ -5,19 +5,14 @@ mounted read-only for the second), so the errors are the operating system's own.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import sys
-import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import sha256
+from tests.conftest import sha256, small_disk
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -59,21 +54,6 @@ def test_a_symbolic_link_is_saved_through_to_its_target(demo_files, tmp_path: Pa
     assert "Trades" in sheets(target), "the real workbook was not rebalanced"
     left = sorted(p.name for p in synced.iterdir() if not p.name.endswith(".lock"))
     assert left == ["household.xlsm"], "temporary files left"
-
-
-@contextlib.contextmanager
-def small_disk(tmp_path: Path, size: str) -> Iterator[Path]:
-    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def test_a_full_disk_is_a_sentence_and_the_workbook_is_unchanged(demo_files, tmp_path: Path):

@@ -202,45 +202,35 @@ class PriceCache:
         if not self.usable or self.read_only:
             return
         try:
-            self._store(result, start, covered_to, source, fetched_at)
+            with closing(self._connect()) as db, db:
+                for symbol, bars in result.bars.items():
+                    db.executemany(
+                        "INSERT OR REPLACE INTO bars VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (
+                                symbol,
+                                b.date.isoformat(),
+                                b.close,
+                                b.dividend,
+                                b.split,
+                                b.adj_close,
+                                source,
+                            )
+                            for b in bars
+                        ],
+                    )
+                    old = db.execute(
+                        "SELECT first, last FROM coverage WHERE symbol = ?", (symbol,)
+                    ).fetchone()
+                    first, last = start.isoformat(), covered_to.isoformat()
+                    if old:
+                        first, last = min(first, old[0]), max(last, old[1])
+                    db.execute(
+                        "INSERT OR REPLACE INTO coverage VALUES (?, ?, ?, ?)",
+                        (symbol, first, last, fetched_at.isoformat(timespec="seconds")),
+                    )
         except sqlite3.Error as exc:
             self._failed(exc)
-
-    def _store(
-        self,
-        result: FetchResult,
-        start: dt.date,
-        covered_to: dt.date,
-        source: str,
-        fetched_at: dt.datetime,
-    ) -> None:
-        with closing(self._connect()) as db, db:
-            for symbol, bars in result.bars.items():
-                db.executemany(
-                    "INSERT OR REPLACE INTO bars VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            symbol,
-                            b.date.isoformat(),
-                            b.close,
-                            b.dividend,
-                            b.split,
-                            b.adj_close,
-                            source,
-                        )
-                        for b in bars
-                    ],
-                )
-                old = db.execute(
-                    "SELECT first, last FROM coverage WHERE symbol = ?", (symbol,)
-                ).fetchone()
-                first, last = start.isoformat(), covered_to.isoformat()
-                if old:
-                    first, last = min(first, old[0]), max(last, old[1])
-                db.execute(
-                    "INSERT OR REPLACE INTO coverage VALUES (?, ?, ?, ?)",
-                    (symbol, first, last, fetched_at.isoformat(timespec="seconds")),
-                )
 
 
 def _check(db: sqlite3.Connection) -> None:
