@@ -238,3 +238,47 @@ def test_more_rows_than_the_limit_is_a_message(book: Path, tmp_path: Path, monke
     assert any(
         "more than 2 filled rows" in str(p) and p.cell == "A4" for p in caught.value.problems
     )
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        # UTF-16 without a byte-order mark, little and big endian
+        ("xl/sharedStrings.xml", '<!DOCTYPE x [<!ENTITY a "b">]><sst/>'.encode("utf-16-le")),
+        ("docProps/custom.xml", '<!DOCTYPE x [<!ENTITY a "b">]><r/>'.encode("utf-16-be")),
+        # names a reader may still parse as XML (an Override can make any name XML)
+        ("xl/worksheets/sheet9.bin", b'<?xml version="1.0"?><!DOCTYPE x []><worksheet/>'),
+        ("customXml/item1", b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><r>&e;</r>'),
+        ("xl/extra.txt", b"\xef\xbb\xbf  <!DOCTYPE r []><r/>"),
+    ],
+)
+def test_a_dtd_in_any_part_whatever_its_name_or_encoding(book: Path, tmp_path: Path, name, data):
+    hostile = repack(book, tmp_path / "any.xlsm", {name: data})
+    with pytest.raises(WorkbookError, match="declares a DTD"):
+        read_workbook(hostile)
+
+
+def test_an_svg_image_with_a_doctype_is_an_image_not_a_refusal(book: Path, tmp_path: Path):
+    """SVG files often carry <!DOCTYPE svg ...>; no reader of ours parses an image."""
+    svg = b'<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x"><svg/>'
+    with zipfile.ZipFile(book) as src:
+        types = src.read("[Content_Types].xml").replace(
+            b"</Types>", b'<Default Extension="svg" ContentType="image/svg+xml"/></Types>'
+        )
+    fine = repack(
+        book, tmp_path / "svg.xlsm", {"xl/media/image1.svg": svg, "[Content_Types].xml": types}
+    )
+    safety.check_package(fine)
+
+
+def test_an_encrypted_workbook_and_an_old_xls_are_named_as_such(tmp_path: Path):
+    """Both are Compound File Binary containers (not zips); "File is not a zip file" would
+    leave the user guessing. The directory names EncryptionInfo in UTF-16 when Excel
+    encrypted the package (MS-OFFCRYPTO)."""
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+    encrypted = tmp_path / "locked.xlsm"
+    encrypted.write_bytes(header + "EncryptionInfo".encode("utf-16-le") + b"\x00" * 1024)
+    refused(("validate", str(encrypted)), "protected with a password")
+    old = tmp_path / "old.xlsm"
+    old.write_bytes(header + "Workbook".encode("utf-16-le") + b"\x00" * 1024)
+    refused(("validate", str(old)), "Excel 97-2003 workbook (.xls)")

@@ -34,6 +34,7 @@ MAX_MEMBER_BYTES = 512 << 20  # 512 MiB inflated, one part
 # reach 100-200x. Zip bombs run at 1,000x and more.
 MAX_RATIO = 400
 RATIO_FLOOR_BYTES = 4 << 20  # small parts may compress as they like
+# The parts' usual names (the tests tamper with each); the check itself reads every part.
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 _CHUNK = 1 << 20
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -64,6 +65,7 @@ def check_package(path: str | Path) -> None:
     """
     path = Path(path)
     regular_file(path)
+    _not_a_compound_file(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -73,10 +75,64 @@ def check_package(path: str | Path) -> None:
     with archive:
         infos = archive.infolist()
         _check_sizes(path, infos)
+        # Every part, whatever its name: a part is XML because its bytes say so, and an
+        # Override in [Content_Types].xml can make any name XML to a reader. Images are
+        # the one exception (an SVG may carry a DOCTYPE, and no reader of ours parses one).
+        images = _image_parts(path, archive, infos)
         for info in infos:
-            if info.filename.lower().endswith(XML_SUFFIXES) and not info.is_dir():
+            if not info.is_dir() and info.filename not in images:
                 _check_xml(path, archive, info)
 
+
+# The Compound File Binary signature: an Excel 97-2003 .xls, or an OOXML workbook that was
+# saved with a password (Excel then wraps the encrypted package in such a file).
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
+
+
+def _not_a_compound_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        if handle.read(8) != _CFB:
+            return
+        handle.seek(0)
+        encrypted = _ENCRYPTED in handle.read(64 << 20)
+    if encrypted:
+        raise WorkbookError(
+            f"{path}: the workbook is protected with a password (encrypted), so it cannot be "
+            "read without Excel: remove the password (File > Info > Protect Workbook > "
+            "Encrypt with Password, clear it), save, and run again"
+        )
+    raise WorkbookError(
+        f"{path}: an Excel 97-2003 workbook (.xls), not an .xlsx/.xlsm package: open it in "
+        "Excel and save it as an Excel Macro-Enabled Workbook (.xlsm)"
+    )
+
+
+def _image_parts(path: Path, archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> set[str]:
+    """Parts whose declared content type is an image (checked first, then parsed)."""
+    names = {i.filename for i in infos}
+    if "[Content_Types].xml" not in names:
+        return set()
+    from xml.etree import ElementTree
+
+    info = archive.getinfo("[Content_Types].xml")
+    _check_xml(path, archive, info)
+    try:
+        root = ElementTree.fromstring(archive.read(info))
+    except ElementTree.ParseError:
+        return set()  # the reader will say the package is damaged
+    images: set[str] = set()
+    image_ext = set()
+    for node in root:
+        kind = node.get("ContentType", "")
+        if not kind.startswith("image/"):
+            continue
+        if node.tag.endswith("Default"):
+            image_ext.add(node.get("Extension", "").lower())
+        elif node.tag.endswith("Override"):
+            images.add(node.get("PartName", "").lstrip("/"))
+    images |= {n for n in names if n.rsplit(".", 1)[-1].lower() in image_ext}
+    return images
 
 def _check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     if len(infos) > MAX_MEMBERS:
@@ -106,13 +162,31 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
         )
 
 
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec a part is written in, with or without a byte-order mark."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    start = head.lstrip(b"\x00 \t\r\n")[:1]
+    if start != b"<" or len(head) < 2:
+        return None
+    at = head.index(b"<")
+    if at and head[at - 1 : at] == b"\x00":
+        return "utf-16-be"
+    if head[at + 1 : at + 2] == b"\x00":
+        return "utf-16-le"
+    return None
+
+
 def _check_xml(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     """Stream the part once looking for a DTD; chunks overlap so a split marker is seen."""
     try:
         with archive.open(info) as member:
             head = member.read(_CHUNK)
-            if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: decode, then search
-                text = (head + member.read()).decode("utf-16", errors="replace")
+            codec = _utf16(head)
+            if not codec and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+                return  # not XML (vbaProject.bin, printer settings): no parser reads it
+            if codec:  # UTF-16: decode, then search
+                text = (head + member.read()).decode(codec, errors="replace")
                 found = _DTD_UTF16.search(text) is not None
             else:
                 found = _DTD.search(head) is not None
