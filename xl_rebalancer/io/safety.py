@@ -134,6 +134,7 @@ def _image_parts(path: Path, archive: zipfile.ZipFile, infos: list[zipfile.ZipIn
     images |= {n for n in names if n.rsplit(".", 1)[-1].lower() in image_ext}
     return images
 
+
 def _check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     if len(infos) > MAX_MEMBERS:
         raise WorkbookError(
