@@ -92,6 +92,7 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
+            "ok": True,  # a report exists only for a run that succeeded (cli --json)
             "command": self.command,
             "workbook": str(self.workbook),
             "output": str(self.output) if self.output else None,

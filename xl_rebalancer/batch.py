@@ -160,7 +160,9 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
     from .app import run_engine, validate
     from .quiet import configure
 
-    configure()  # a Dask worker is a process of its own, quiet like ours
+    # Every worker (a pool's fresh interpreter, a Dask process) quiet like ours; --verbose
+    # reaches it through the environment.
+    configure()
     clock = time.perf_counter()
     row = BatchRow(workbook=str(path), status="ok")
     try:
@@ -337,10 +339,7 @@ def _pool(workers: int) -> Any:
     # bar, and forking a threaded process is unsafe.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    from .quiet import configure
-
-    # Workers start as fresh interpreters: they read --verbose from the environment.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 def _map_processes(

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,7 +77,7 @@ def emit_json(data: dict[str, Any]) -> None:
 
 
 def failure_json(
-    command: str | None, message: str, exit_code: int, problems: list[Problem] = ()
+    command: str | None, message: str, exit_code: int, problems: Sequence[Problem] = ()
 ) -> dict[str, Any]:
     """What --json prints when a command fails: the same shape for every command."""
     return {
@@ -345,7 +345,7 @@ def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
     )
 
 
-def _problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
+def _problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     return [p.to_json() for p in problems]
 
 
@@ -356,7 +356,7 @@ def _run(command: str, book: Path, **options: Any) -> None:
     network = not options.pop("offline")
     report = run_engine(book, command, RunOptions(network=network, **options))
     if as_json:
-        emit_json({"ok": True, **report.to_json()})
+        emit_json(report.to_json())
         return
     show_report(report)
 
@@ -626,7 +626,7 @@ def recalc(book: Path, out: Path | None, as_json: bool) -> None:
 
     report = run_engine(book, "recalc", RunOptions(out=out, recalc=True))
     if as_json:
-        emit_json({"ok": True, **report.to_json()})
+        emit_json(report.to_json())
         return
     show_report(report)
 
@@ -850,7 +850,7 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
     # with its numbers in any spreadsheet program.
     report = run_engine(book, "run", RunOptions(prices_file=prices, recalc=True))
     if as_json:
-        emit_json({"ok": True, **report.to_json(), "command": "demo", "prices_file": str(prices)})
+        emit_json({**report.to_json(), "command": "demo", "prices_file": str(prices)})
         return
     _console().print(f"Demo household written to {book} (prices: {prices})")
     show_report(report)

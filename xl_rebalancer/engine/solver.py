@@ -150,23 +150,22 @@ class _Model:
         if not relax and any(self.integer):
             kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
             lp.integrality_ = [kinds[i] for i in self.integer]
+        # highspy 1.16 prints its banner from C while the object is made, before any option
+        # can be set: the object is made, set up and run with fd 1 redirected (quiet.py).
         with native_output():
-            # highspy 1.16 prints its banner from C while the object is made, before any
-            # option can be set: made and run with fd 1 redirected (quiet.py).
             highs = highspy.Highs()
-        # A node limit, not a time limit, so the same workbook gives the same trades on any
-        # machine; the time limit is only a safety net.
-        for option, value in (
-            ("output_flag", verbose()),
-            ("time_limit", TIME_LIMIT),
-            ("mip_max_nodes", NODE_LIMIT),
-            ("mip_rel_gap", MIP_GAP),
-            ("mip_abs_gap", max(abs_gap, 1e-6)),
-            ("random_seed", 0),
-        ):
-            if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
-                raise RuntimeError(f"HiGHS refused option {option}={value!r}")
-        with native_output():
+            # A node limit, not a time limit, so the same workbook gives the same trades on
+            # any machine; the time limit is only a safety net.
+            for option, value in (
+                ("output_flag", verbose()),
+                ("time_limit", TIME_LIMIT),
+                ("mip_max_nodes", NODE_LIMIT),
+                ("mip_rel_gap", MIP_GAP),
+                ("mip_abs_gap", max(abs_gap, 1e-6)),
+                ("random_seed", 0),
+            ):
+                if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
+                    raise RuntimeError(f"HiGHS refused option {option}={value!r}")
             highs.passModel(lp)
             highs.run()
         status = highs.getModelStatus()
