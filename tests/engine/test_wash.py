@@ -26,14 +26,65 @@ def buy(day, shares, symbol="X", account="Taxable", lot=None):
 def test_full_replacement_moves_the_whole_loss_into_the_new_basis():
     # Bought 100 shares for $1,000, sold them for $750 (a $250 loss), and bought 100
     # again for $800 within 30 days: the loss is disallowed and the new basis is
-    # $800 + $250 = $1,050, with the old holding period carried over.
+    # $800 + $250 = $1,050 (IRS Pub. 550, "Wash Sales"). The old holding period is
+    # tacked on: the 10 days between sale and repurchase do not count, so the holding
+    # date is 2025-06-20 less the 512 days the old shares were held.
     sale = LossSale(
         "Taxable", "X", D(2025, 6, 10), 100, 250.0, "sale", holding_start=D(2024, 1, 15)
     )
     matches = match_wash_sales([sale], [buy(D(2025, 6, 20), 100)], days=30)
     assert [(m.shares, m.disallowed_loss) for m in matches] == [(100, 250.0)]
     assert 800 + matches[0].disallowed_loss == 1050.0
-    assert matches[0].holding_start == D(2024, 1, 15)
+    assert matches[0].holding_start == D(2024, 1, 25)
+
+
+def test_tacked_holding_period_scottrade_worked_example():
+    # Scottrade, "Wash Sales and Holding Period Calculations" (tacking method): Lot A
+    # bought 1/12/2013, sold at a loss 1/20/2013 (8 days held), Lot B bought 2/2/2013:
+    # B's holding date is 2/2/2013 - 8 days = 1/25/2013, long-term from 1/26/2014.
+    from xl_rebalancer.engine.lots import holding_term
+
+    sale = LossSale(
+        "Taxable", "X", D(2013, 1, 20), 100, 300.0, "A", holding_start=D(2013, 1, 12)
+    )
+    (match,) = match_wash_sales([sale], [buy(D(2013, 2, 2), 100)], days=30)
+    assert match.holding_start == D(2013, 1, 25)
+    assert holding_term(match.holding_start, D(2014, 1, 25)) == "ST"
+    assert holding_term(match.holding_start, D(2014, 1, 26)) == "LT"
+
+
+def test_treas_reg_1_1091_1_h_example_2_partial_replacement():
+    # Treas. Reg. §1.1091-1(h), Example (2): 100 shares bought 9/21/1954 for $5,000;
+    # 50 bought 12/21/1954 for $2,750 and 25 on 12/27/1954 for $1,125; the 100 sold on
+    # 1/3/1955 for $4,000. Loss on 75 shares ($750) disallowed, on 25 ($250) allowed;
+    # basis of the 50 shares $3,250, of the 25 shares $1,375.
+    sale = LossSale(
+        "Taxable", "M", D(1955, 1, 3), 100, 1000.0, "sale", holding_start=D(1954, 9, 21)
+    )
+    dec21 = buy(D(1954, 12, 21), 50, symbol="M")
+    dec27 = buy(D(1954, 12, 27), 25, symbol="M")
+    matches = match_wash_sales([sale], [dec27, dec21], days=30)
+    assert [(m.purchase.date, m.disallowed_loss) for m in matches] == [
+        (D(1954, 12, 21), 500.0),
+        (D(1954, 12, 27), 250.0),
+    ]
+    assert 1000.0 - sum(m.disallowed_loss for m in matches) == 250.0
+    assert 2750 + matches[0].disallowed_loss == 3250
+    assert 1125 + matches[1].disallowed_loss == 1375
+
+
+def test_same_day_losses_are_matched_in_the_order_the_sold_shares_were_bought():
+    # Reg. §1.1091-1(b), (c); Fairmark, "Wash Sale Matching Rules": when two blocks are
+    # sold at once, "apply the wash sale rule according to which shares were bought
+    # first". Lot "A" (bought 2024) lost $10/share, lot "B" (bought 2022) $20/share;
+    # 100 replacement shares wash B's loss, whatever the lots' ids say.
+    day = D(2026, 6, 30)
+    sales = [
+        LossSale("T", "X", day, 100, 1000.0, "lot A", acquired=D(2024, 6, 1)),
+        LossSale("T", "X", day, 100, 2000.0, "lot B", acquired=D(2022, 3, 1)),
+    ]
+    matches = match_wash_sales(sales, [buy(D(2026, 6, 20), 100)], days=30)
+    assert [(m.sale.source, m.disallowed_loss) for m in matches] == [("lot B", 2000.0)]
 
 
 def test_partial_replacement_disallows_only_that_fraction():

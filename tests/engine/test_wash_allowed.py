@@ -85,7 +85,9 @@ def test_recent_purchase_takes_part_of_the_loss_of_an_older_lot():
     assert sale.est_tax == -80.0  # 400 × 20% long-term rate
     assert "400.00" in sale.reason and "wash sale" in sale.reason
     notes = [w.message for w in result.warnings if "add 400.00 to the basis" in w.message]
-    assert len(notes) == 1 and "lot L2" in notes[0] and "2024-01-02" in notes[0]
+    # Tacked holding period: L2 (bought 2026-06-20) counts the 910 days L1 was held
+    # (2024-01-02 to 2026-06-30), so its holding date is 2023-12-23.
+    assert len(notes) == 1 and "lot L2" in notes[0] and "2023-12-23" in notes[0]
 
 
 def test_without_permission_the_recent_purchase_blocks_the_loss_lot():

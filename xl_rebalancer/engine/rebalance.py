@@ -779,6 +779,7 @@ class _Book:
                             f"this run, lot {lot.lot_id}",
                             lot.holding_from,
                             (account, lot.lot_id),
+                            lot.acquired,
                         )
                     )
                 current = remaining.get(id(lot), lot)

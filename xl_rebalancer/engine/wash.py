@@ -3,8 +3,9 @@
 A loss on a sale is disallowed when substantially identical shares are bought within
 `days` before or after it, in *any* account (a purchase in an IRA washes a loss in a
 taxable account, Rev. Rul. 2008-5). The disallowed loss moves into the basis of the
-replacement shares, and their holding period starts where the sold shares' did;
-replacement shares are matched in order of acquisition, each used once, and when
+replacement shares, and their holding period includes the sold shares' (IRC §1223(3));
+replacement shares are matched in order of acquisition, each used once, loss sales in
+order of sale and, on one day, in the order the sold shares were acquired; when
 fewer shares are bought back than were sold only that fraction of the loss is
 disallowed (Treas. Reg. §1.1091-1(b), (c), (e)).
 """
@@ -42,6 +43,7 @@ class LossSale:
     source: str
     holding_start: dt.date | None = None
     lot_key: tuple[str, str] | None = None  # (account, lot id) of the lot sold, if known
+    acquired: dt.date | None = None  # when the sold shares were bought, if known
 
     def describe(self) -> str:
         amount = f"a loss of {self.loss:,.2f}" if self.loss is not None else "a possible loss"
@@ -59,7 +61,7 @@ class WashMatch:
     purchase: Purchase
     shares: float
     disallowed_loss: float
-    holding_start: dt.date | None
+    holding_start: dt.date | None  # the replacement's, with the sold shares' period tacked on
 
 
 def identical_sets(portfolio: Portfolio) -> dict[str, frozenset[str]]:
@@ -214,6 +216,20 @@ def buy_blockers(
     ]
 
 
+def tacked_holding_start(sale: LossSale, purchase: Purchase) -> dt.date | None:
+    """The replacement's holding date: its purchase date less the days the sold shares
+    were held (IRC §1223(3): its holding period "includes" theirs).
+
+    This is the tacking method brokers' cost-basis systems use (Scottrade's worked
+    example: bought 1/12/2013, sold at a loss 1/20/2013, replaced 2/2/2013: holding date
+    1/25/2013, long-term from 1/26/2014). The days between the sale and the replacement
+    do not count; giving the replacement the original acquisition date would.
+    """
+    if sale.holding_start is None:
+        return None
+    return purchase.date - (sale.date - sale.holding_start)
+
+
 def match_wash_sales(
     sales: Sequence[LossSale],
     purchases: Sequence[Purchase],
@@ -222,8 +238,10 @@ def match_wash_sales(
 ) -> list[WashMatch]:
     """Allocate disallowed losses to replacement shares, as §1.1091-1 does.
 
-    Sales are taken in date order; each takes replacement shares in order of
-    acquisition within its window, each share used once. The disallowed part of a
+    Sales are taken in date order and, within a day, in the order the sold shares were
+    acquired (Reg. §1.1091-1(b), (c): acquisitions are matched "in accordance with the
+    order of acquisition" of the stock sold; the lot id's text has no say); each takes
+    replacement shares in order of acquisition within its window, each share used once. The disallowed part of a
     sale's loss is loss × (matched shares / sold shares), spread over the matched
     purchases pro rata to their shares. A lot is never the replacement for its own sale.
     """
@@ -231,7 +249,7 @@ def match_wash_sales(
     left = {id(p): p.shares for p in purchases}
     ordered = sorted(purchases, key=lambda p: (p.date, p.source))
     out: list[WashMatch] = []
-    for sale in sorted(sales, key=lambda s: (s.date, s.source)):
+    for sale in sorted(sales, key=lambda s: (s.date, s.acquired or s.date, s.source)):
         if sale.loss is None or sale.loss <= 0 or sale.shares <= 0:
             continue
         need = sale.shares
@@ -254,7 +272,7 @@ def match_wash_sales(
                     purchase,
                     take,
                     round(sale.loss * take / sale.shares, 2),
-                    sale.holding_start,
+                    tacked_holding_start(sale, purchase),
                 )
             )
     return out
