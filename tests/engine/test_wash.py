@@ -44,9 +44,7 @@ def test_tacked_holding_period_scottrade_worked_example():
     # B's holding date is 2/2/2013 - 8 days = 1/25/2013, long-term from 1/26/2014.
     from xl_rebalancer.engine.lots import holding_term
 
-    sale = LossSale(
-        "Taxable", "X", D(2013, 1, 20), 100, 300.0, "A", holding_start=D(2013, 1, 12)
-    )
+    sale = LossSale("Taxable", "X", D(2013, 1, 20), 100, 300.0, "A", holding_start=D(2013, 1, 12))
     (match,) = match_wash_sales([sale], [buy(D(2013, 2, 2), 100)], days=30)
     assert match.holding_start == D(2013, 1, 25)
     assert holding_term(match.holding_start, D(2014, 1, 25)) == "ST"

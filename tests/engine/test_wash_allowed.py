@@ -155,6 +155,6 @@ def test_a_replacement_in_an_ira_loses_the_loss_for_good():
     result = rebalance(after_a_recorded_loss_sale(ira_cash=9000), PRICES)
     buys = {(t.account, t.symbol): t for t in result.trades if t.action == "BUY"}
     assert buys[("IRA", "X")].shares == 40
-    assert buys[("IRA", "X")].cost_basis is None
+    assert buys[("IRA", "X")].cost_basis == 2000.0  # what was paid; the loss is not added
     lost = [w for w in result.warnings if "for good" in w.message]
     assert len(lost) == 1 and "200.00" in lost[0].message and lost[0].level == "warning"

@@ -73,7 +73,9 @@ def test_no_fake_loss_across_a_split(apple_book, recorded_yahoo):
     assert drift["AAPL"].value == pytest.approx(100 * 499.23)
     sells = [t for t in report.result.trades if t.symbol == "AAPL" and t.action == "SELL"]
     assert sells and all(t.realized_gain > 0 for t in sells)
-    assert sells[0].realized_gain == pytest.approx(sells[0].shares * (499.23 - 293.73), abs=0.01)
+    assert sells[0].realized_gain == pytest.approx(
+        sells[0].shares * (499.23 - 293.73) - sells[0].est_cost, abs=0.01
+    )
 
 
 def test_warm_cache_makes_no_provider_call(apple_book, recorded_yahoo):

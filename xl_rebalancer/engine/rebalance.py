@@ -376,8 +376,7 @@ def _wash_adjusted(book: _Book) -> list[Trade]:
         else:
             out[index] = trade.model_copy(
                 update={
-                    "acquired": valuation,
-                    "cost_basis": round(trade.value + amount, 2),
+                    "cost_basis": round((trade.cost_basis or trade.value) + amount, 2),
                     "reason": f"{trade.reason}; wash sale: basis includes "
                     + "; ".join(notes[index]),
                 }
@@ -638,7 +637,9 @@ class _Book:
                 valuation = self.st.valuation_date
                 assert valuation is not None
                 for lot in self.lots.get(key, []):
-                    if lot.lock == "lock" or basis_per_share(lot) <= price:
+                    # A loss after the selling cost is a loss (the cost reduces the
+                    # amount realized), so a sale at basis can be a wash sale too.
+                    if lot.lock == "lock" or basis_per_share(lot) <= price * (1 - self.cost_rate):
                         continue
                     blockers = sale_blockers(
                         symbol,
@@ -748,7 +749,10 @@ class _Book:
                 )
             else:
                 piece = relieve([lot], shares, price=price, sale_date=valuation)[0]
-                gain = round(piece.gain, 2) if acct.taxable else None
+                # Selling costs reduce the amount realized (Form 8949 instructions,
+                # column (e) / Pub. 551 "Basis of Assets"): gain = value - cost - basis.
+                realized = round(value - cost - piece.basis, 2)
+                gain = realized if acct.taxable else None
                 rate = tax_rate(piece.term, st.st_tax_rate, st.lt_tax_rate)
                 self.trades.append(
                     Trade(
@@ -763,19 +767,19 @@ class _Book:
                         cost_basis=round(piece.basis, 2),
                         realized_gain=gain,
                         term=piece.term if acct.taxable else None,
-                        est_tax=round(piece.gain * rate, 2) if acct.taxable else 0.0,
+                        est_tax=round(realized * rate, 2) if acct.taxable else 0.0,
                         est_cost=cost,
                         reason=reason,
                     )
                 )
-                if acct.taxable and piece.gain < 0:
+                if acct.taxable and realized < 0:
                     self.loss_sales.append(
                         LossSale(
                             account,
                             symbol,
                             valuation,
                             piece.shares,
-                            -piece.gain,
+                            -realized,
                             f"this run, lot {lot.lot_id}",
                             lot.holding_from,
                             (account, lot.lot_id),
@@ -815,6 +819,8 @@ class _Book:
             )
 
     def record_buy(self, account: str, symbol: str, shares: float, reason: str) -> None:
+        """A BUY row is the new lot: acquired today, its basis the price paid plus the
+        buying costs (Pub. 551, "Cost Basis": commissions and fees are added)."""
         price = self.household.prices[symbol]
         value = round(shares * price, 2)
         cost = round(value * self.cost_rate, 2)
@@ -826,6 +832,8 @@ class _Book:
                 shares=shares,
                 price=price,
                 value=value,
+                acquired=self.st.valuation_date,
+                cost_basis=round(value + cost, 2),
                 est_cost=cost,
                 reason=reason,
             )

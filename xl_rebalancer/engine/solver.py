@@ -189,6 +189,7 @@ def sell_units(
     st = portfolio.settings
     valuation = st.valuation_date
     assert valuation is not None
+    cost_rate = st.cost_bps / 10_000.0
     units = []
     for (account, symbol), held in sorted(household.shares.items()):
         if held <= EPS:
@@ -211,7 +212,8 @@ def sell_units(
         for lot in ordered:
             if id(lot) in skip or lot.shares <= EPS:
                 continue
-            gain = price - basis_per_share(lot)
+            # The selling cost reduces the amount realized, as on the Trades sheet.
+            gain = price * (1 - cost_rate) - basis_per_share(lot)
             rate = tax_rate(
                 holding_term(lot.holding_from, valuation), st.st_tax_rate, st.lt_tax_rate
             )
