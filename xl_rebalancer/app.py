@@ -691,7 +691,7 @@ def _action_rewrites(book: WorkbookInput, result: Any) -> list[InputRewrite]:
     def dump(item: Any) -> dict[str, Any]:
         # Defaults the user left blank stay blank (a 0 wash adjustment, a FALSE Taxable).
         data = item.model_dump()
-        for key in ("wash_adjustment", "taxable"):
+        for key in ("wash_adjustment", "taxable", "inherited"):
             if key in data and not data[key]:
                 data[key] = None
         return data

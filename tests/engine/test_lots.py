@@ -20,10 +20,30 @@ D = dt.date
         (D(2024, 2, 29), D(2025, 2, 28), "ST"),  # leap day: one year runs to 28 Feb
         (D(2024, 2, 29), D(2025, 3, 1), "LT"),
         (D(2026, 1, 2), D(2025, 12, 31), "ST"),  # dated after the sale: never long-term
+        # IRS Pub. 550, "Holding Period", its own example: bought June 19, 2023; sold
+        # June 19, 2024 is not longer than 1 year, sold June 20, 2024 is.
+        (D(2023, 6, 19), D(2024, 6, 19), "ST"),
+        (D(2023, 6, 19), D(2024, 6, 20), "LT"),
+        # Rev. Rul. 66-7: calendar months. Bought on the last day of February 2023, the
+        # year runs to the last day of February 2024, the 29th: long-term from 1 March.
+        (D(2023, 2, 28), D(2024, 2, 29), "ST"),
+        (D(2023, 2, 28), D(2024, 3, 1), "LT"),
+        # Bought 28 February 2024 (not the month's last day): the anniversary,
+        # 28 February 2025, is still short-term.
+        (D(2024, 2, 28), D(2025, 2, 28), "ST"),
+        (D(2024, 2, 28), D(2025, 3, 1), "LT"),
+        # Bought on the last day of January: long-term from 1 February a year later.
+        (D(2025, 1, 31), D(2026, 1, 31), "ST"),
+        (D(2025, 1, 31), D(2026, 2, 1), "LT"),
     ],
 )
 def test_irs_boundary_day(acquired, sold, term):
     assert holding_term(acquired, sold) == term
+
+
+def test_inherited_property_is_long_term_however_briefly_held():
+    # IRC §1223(9); Pub. 550, "Inherited property": always long-term.
+    assert holding_term(D(2026, 5, 1), D(2026, 6, 1), inherited=True) == "LT"
 
 
 def _lot(lot_id, acquired, shares, basis, start=None):

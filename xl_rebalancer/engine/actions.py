@@ -201,7 +201,7 @@ class _Book:
                 proceeds,
                 basis,
                 gain,
-                holding_term(start, action.effective_date),
+                holding_term(start, action.effective_date, bool(lot and lot.inherited)),
                 self.types.get(account) == "taxable",
             )
         )
@@ -302,6 +302,7 @@ class _Book:
                     cost_basis=moved,
                     wash_adjustment=wash_moved,
                     holding_start=lot.holding_start,
+                    inherited=lot.inherited,
                 )
                 self.lots.append(new)
                 self.log(

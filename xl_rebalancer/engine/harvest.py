@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from ..models.checks import symbol_classes
 from ..models.inputs import Portfolio
 from ..models.results import HarvestRow
-from .lots import holding_term, tax_rate
+from .lots import lot_term, tax_rate
 from .wash import (
     Purchase,
     PurchaseIndex,
@@ -53,7 +53,7 @@ def harvest_candidates(
         loss = lot.cost_basis - lot.shares * price
         if loss < st.tlh_min_loss or loss < st.tlh_min_loss_pct * lot.cost_basis or loss <= 0:
             continue
-        term = holding_term(lot.holding_from, valuation)
+        term = lot_term(lot, valuation)
         blockers = sale_blockers(
             lot.symbol,
             valuation,

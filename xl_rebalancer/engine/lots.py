@@ -14,21 +14,36 @@ Term = Literal["ST", "LT"]
 
 
 @functools.lru_cache(maxsize=8192)
-def one_year_after(day: dt.date) -> dt.date:
-    """Same calendar day a year on; 29 February maps to 28 February."""
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:
-        return day.replace(year=day.year + 1, day=28)
+def long_term_from(holding_from: dt.date) -> dt.date:
+    """The first sale date that is long-term for a holding that runs from this date.
 
-
-def holding_term(holding_from: dt.date, sale_date: dt.date) -> Term:
-    """IRS rule: long-term when held more than one year.
-
-    The holding period starts the day after acquisition, so a lot bought on
-    2023-03-15 is short-term when sold on 2024-03-15 and long-term from 2024-03-16.
+    IRS Pub. 550 ("Holding Period"): start counting on the day after acquisition; the
+    day of sale counts; long-term when held more than one year. Rev. Rul. 66-7: the
+    year is counted in calendar months, not days, so property acquired on the last day
+    of a month is long-term from the first day of the thirteenth month after: bought
+    2023-02-28, a sale on 2024-02-29 (a leap day) is still short-term, 2024-03-01 is
+    long-term. The same calendar day a year after the day following acquisition does
+    all of that, a 29 February start moving to 1 March.
     """
-    return "LT" if sale_date > one_year_after(holding_from) else "ST"
+    start = holding_from + dt.timedelta(days=1)
+    try:
+        return start.replace(year=start.year + 1)
+    except ValueError:  # started on 29 February
+        return dt.date(start.year + 1, 3, 1)
+
+
+def holding_term(holding_from: dt.date, sale_date: dt.date, inherited: bool = False) -> Term:
+    """ST or LT for a sale on `sale_date`.
+
+    Inherited property is long-term however briefly held (IRC §1223(9)).
+    """
+    if inherited:
+        return "LT"
+    return "LT" if sale_date >= long_term_from(holding_from) else "ST"
+
+
+def lot_term(lot: TaxLot, sale_date: dt.date) -> Term:
+    return holding_term(lot.holding_from, sale_date, lot.inherited)
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ def order_lots(
         return sorted(lots, key=lambda lot: (-basis_per_share(lot), lot.acquired, lot.lot_id))
 
     def tax_per_dollar(lot: TaxLot) -> tuple[float, dt.date, str]:
-        rate = tax_rate(holding_term(lot.holding_from, sale_date), st_rate, lt_rate)
+        rate = tax_rate(lot_term(lot, sale_date), st_rate, lt_rate)
         return (
             (price - basis_per_share(lot)) * rate / price if price > 0 else 0.0,
             lot.acquired,
@@ -103,8 +118,6 @@ def relieve(
             break
         take = min(lot.shares, remaining)
         basis = round(basis_per_share(lot) * take, 2) if take < lot.shares else lot.cost_basis
-        out.append(
-            LotSlice(lot, take, basis, take * price, holding_term(lot.holding_from, sale_date))
-        )
+        out.append(LotSlice(lot, take, basis, take * price, lot_term(lot, sale_date)))
         remaining -= take
     return out

@@ -43,7 +43,7 @@ from ..errors import InfeasibleError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
 from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
-from .lots import basis_per_share, holding_term, order_lots, tax_rate
+from .lots import basis_per_share, lot_term, order_lots, tax_rate
 
 EXACT_LIMIT = 400  # integer variables solved exactly; above, LP relaxation + rounding
 SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
@@ -214,9 +214,7 @@ def sell_units(
                 continue
             # The selling cost reduces the amount realized, as on the Trades sheet.
             gain = price * (1 - cost_rate) - basis_per_share(lot)
-            rate = tax_rate(
-                holding_term(lot.holding_from, valuation), st.st_tax_rate, st.lt_tax_rate
-            )
+            rate = tax_rate(lot_term(lot, valuation), st.st_tax_rate, st.lt_tax_rate)
             harvestable = (
                 -gain * lot.shares >= st.tlh_min_loss
                 and -gain * lot.shares >= st.tlh_min_loss_pct * lot.cost_basis

@@ -107,6 +107,8 @@ TAX_LOTS = SheetSpec(
         C("CostBasis", "cost_basis", required=True, number_format=FMT_MONEY, width=14),
         C("WashAdjustment", "wash_adjustment", number_format=FMT_MONEY, width=15),
         C("HoldingStart", "holding_start", number_format=FMT_DATE, width=13),
+        # Not in the contract: TRUE for an inherited lot, long-term whenever sold.
+        C("Inherited", "inherited", width=10),
         # Not in the contract: `lock` keeps a lot whatever happens; `sell` sells it now.
         C("Lock", "lock", width=8),
     ),

@@ -228,6 +228,8 @@ class TaxLot(Row):
     cost_basis: NonNegative
     wash_adjustment: Number = 0.0
     holding_start: Date | None = None
+    # Inherited property is long-term whenever sold (IRC §1223(9)).
+    inherited: Bool = False
     lock: Annotated[Literal["lock", "sell"], BeforeValidator(to_token)] | None = None
 
     @property
