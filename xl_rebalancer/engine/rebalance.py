@@ -40,6 +40,7 @@ from .drift import (
 from .harvest import harvest_candidates
 from .lots import basis_per_share, order_lots, relieve, tax_rate
 from .solver import Decision, sell_units, solve_trades
+from .tax import year_tax, year_to_date
 from .wash import (
     LossSale,
     Purchase,
@@ -182,7 +183,7 @@ def rebalance(
                 )
             )
     summary = _summary(
-        portfolio, trades, after_rows, total_before, cash_before, household, triggered
+        portfolio, trades, after_rows, total_before, cash_before, household, triggered, warnings
     )
     if risk is not None:
         gaps_before = _symbol_gaps(lines, values_before, total_before)
@@ -997,12 +998,20 @@ def _summary(
     cash_before: float,
     household: Household,
     triggered: bool,
+    warnings: list[Problem],
 ) -> list[SummaryItem]:
     st = portfolio.settings
     buys = sum(t.value for t in trades if t.action == "BUY")
     sells = sum(t.value for t in trades if t.action == "SELL")
     st_gain = sum(t.realized_gain or 0.0 for t in trades if t.term == "ST")
     lt_gain = sum(t.realized_gain or 0.0 for t in trades if t.term == "LT")
+    # The run's tax is what it adds to the year's netted tax (engine/tax.py), not the
+    # rows' sum: an ST loss that only offsets LT gains saves the LT rate, a loss beyond
+    # the $3,000 limit saves nothing this year.
+    ytd_st, ytd_lt, notes = year_to_date(portfolio)
+    warnings.extend(notes)
+    year_before = year_tax(portfolio, ytd_st, ytd_lt)
+    year = year_tax(portfolio, ytd_st + st_gain, ytd_lt + lt_gain)
     total_after = household.total_value
     largest_before = max((abs(r.drift) for r in rows), default=0.0)
     largest_after = max(
@@ -1029,6 +1038,17 @@ def _summary(
         ("Estimated costs", round(sum(t.est_cost for t in trades), 2)),
         ("Realized ST gain", round(st_gain, 2)),
         ("Realized LT gain", round(lt_gain, 2)),
-        ("Estimated tax", round(sum(t.est_tax for t in trades), 2)),
+        ("Estimated tax", round(year.tax - year_before.tax, 2)),
+        ("Estimated tax per row, before netting", round(sum(t.est_tax for t in trades), 2)),
+        ("Filing status", st.filing_status),
+        ("Year ST gain before this run", round(ytd_st, 2)),
+        ("Year LT gain before this run", round(ytd_lt, 2)),
+        ("Year net ST, carryover included", year.st_net),
+        ("Year net LT, carryover included", year.lt_net),
+        ("Year net capital gain (loss)", round(year.net, 2)),
+        ("Year loss against ordinary income", year.loss_deducted),
+        ("ST loss carried to next year", year.st_carryforward),
+        ("LT loss carried to next year", year.lt_carryforward),
+        ("Year tax on capital gains", year.tax),
     ]
     return [SummaryItem(key=k, value=v) for k, v in items]  # type: ignore[arg-type]

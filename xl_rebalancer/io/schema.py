@@ -180,8 +180,12 @@ TRANSACTIONS = SheetSpec(
         C("Shares", "shares", required=True, number_format=FMT_SHARES, width=12),
         C("Price", "price", number_format=FMT_PRICE, width=12),
         C("RealizedGain", "realized_gain", number_format=FMT_MONEY, width=14),
+        # Not in the contract: what Form 8949 needs of a past sale (the Realized sheet).
+        C("Acquired", "acquired", number_format=FMT_DATE, width=12),
+        C("CostBasis", "cost_basis", number_format=FMT_MONEY, width=14),
+        C("Term", "term", width=6),
     ),
-    description="Recent trades, for wash-sale checks.",
+    description="Recent trades, for wash-sale checks and the year's realized gains.",
 )
 
 VIEWS = SheetSpec(

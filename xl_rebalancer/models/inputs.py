@@ -24,6 +24,7 @@ from .types import (
     Text,
     TradeAction,
     to_token,
+    to_upper_token,
 )
 
 
@@ -149,6 +150,32 @@ class Settings(BaseModel):
     )
     st_tax_rate: Fraction = Field(0.37, description="Short-term capital gains tax rate.")
     lt_tax_rate: Fraction = Field(0.20, description="Long-term capital gains tax rate.")
+    filing_status: Annotated[
+        Literal["single", "married_joint", "married_separate", "head_of_household"],
+        BeforeValidator(to_token),
+    ] = Field(
+        "single",
+        description="Filing status: a net capital loss offsets at most $3,000 of ordinary "
+        "income a year ($1,500 married_separate).",
+    )
+    realized_st_ytd: Number | None = Field(
+        None,
+        description="Short-term gain (loss negative) already realized this tax year, before "
+        "this run (blank: the year's SELL rows on Transactions).",
+    )
+    realized_lt_ytd: Number | None = Field(
+        None,
+        description="Long-term gain (loss negative) already realized this tax year, before "
+        "this run (blank: the year's SELL rows on Transactions).",
+    )
+    st_loss_carryover: NonNegative = Field(
+        0.0,
+        description="Short-term capital loss carried into this year (Schedule D line 6).",
+    )
+    lt_loss_carryover: NonNegative = Field(
+        0.0,
+        description="Long-term capital loss carried into this year (Schedule D line 14).",
+    )
     max_realized_gain: Number | None = Field(
         None, description="Cap on net realized gains of this rebalance (money)."
     )
@@ -293,6 +320,11 @@ class Transaction(Row):
     shares: Positive
     price: NonNegative | None = None
     realized_gain: Number | None = None
+    # For the Realized sheet and the year's netting: when the sold shares were bought,
+    # their basis, and the term (blank: from Acquired).
+    acquired: Date | None = None
+    cost_basis: Number | None = None
+    term: Annotated[Literal["ST", "LT"], BeforeValidator(to_upper_token)] | None = None
 
 
 class View(Row):

@@ -1,0 +1,151 @@
+"""The year's capital gains as a return nets them (Schedule D, IRC §1211(b), §1212(b)).
+
+Short-term and long-term results are netted within their term (this year's realized
+gains and losses, less the loss carried in), then across terms; a net loss offsets
+ordinary income up to $3,000 ($1,500 married filing separately) and the rest is
+carried forward, keeping its character, by the Capital Loss Carryover Worksheet in the
+Schedule D instructions (and IRS Pub. 550, "Capital Losses").
+
+The tax is figured at two flat rates, the user's `st_tax_rate` (ordinary income, which
+short-term gains and the $3,000 deduction are taxed at) and `lt_tax_rate`. What is not
+modelled is said in the README: brackets, the 0%/15%/20% thresholds, the 3.8% net
+investment income tax, state tax, 28% collectibles and unrecaptured §1250 gain, and a
+taxable income too small to absorb the whole $3,000 (worksheet line 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import Problem
+from ..models.inputs import Portfolio
+from .lots import holding_term
+
+FilingStatus = Literal["single", "married_joint", "married_separate", "head_of_household"]
+
+LOSS_LIMIT = 3_000.0  # IRC §1211(b)(1)
+LOSS_LIMIT_SEPARATE = 1_500.0  # married filing separately, §1211(b) flush language
+
+
+def loss_limit(status: str) -> float:
+    return LOSS_LIMIT_SEPARATE if status == "married_separate" else LOSS_LIMIT
+
+
+@dataclass(frozen=True)
+class YearTax:
+    """One tax year's capital position, after netting."""
+
+    st_net: float  # Schedule D line 7: short-term, carryover included
+    lt_net: float  # line 15: long-term, carryover included
+    st_taxed: float  # net gain taxed at the short-term (ordinary) rate
+    lt_taxed: float  # net gain taxed at the long-term rate
+    loss_deducted: float  # net loss set against ordinary income (≤ $3,000), positive
+    st_carryforward: float  # short-term loss carried to next year, positive
+    lt_carryforward: float  # long-term loss carried to next year, positive
+    tax: float  # on the capital items: gains × rates − deduction × ordinary rate
+
+    @property
+    def net(self) -> float:
+        """Schedule D line 16."""
+        return self.st_net + self.lt_net
+
+
+def net_year(
+    st_gain: float,
+    lt_gain: float,
+    *,
+    st_carryover: float = 0.0,
+    lt_carryover: float = 0.0,
+    status: str = "single",
+    st_rate: float,
+    lt_rate: float,
+) -> YearTax:
+    """Net a year's realized gains (losses negative) and the losses carried in (positive).
+
+    Across terms (Schedule D lines 16-21): a net short-term loss first reduces a
+    long-term gain, a net long-term loss a short-term gain; what gain is left keeps the
+    term of the side that had it. The carryover split follows the worksheet: the
+    deduction uses short-term loss first, and a term's loss also absorbs the other
+    term's net gain before anything of it is carried.
+    """
+    st_net = st_gain - st_carryover
+    lt_net = lt_gain - lt_carryover
+    net = st_net + lt_net
+    if net >= 0:
+        lt_taxed = max(0.0, min(lt_net, net))
+        st_taxed = net - lt_taxed
+        deducted = 0.0
+    else:
+        lt_taxed = st_taxed = 0.0
+        deducted = min(loss_limit(status), -net)
+    # Capital Loss Carryover Worksheet, lines 4-13 (line 4 = the deduction, taxable
+    # income being assumed large enough to absorb it).
+    st_loss, lt_loss = max(-st_net, 0.0), max(-lt_net, 0.0)
+    st_carry = max(0.0, st_loss - (deducted + max(lt_net, 0.0)))
+    lt_carry = max(0.0, lt_loss - (max(st_net, 0.0) + max(deducted - st_loss, 0.0)))
+    tax = st_taxed * st_rate + lt_taxed * lt_rate - deducted * st_rate
+    return YearTax(
+        st_net=round(st_net, 2),
+        lt_net=round(lt_net, 2),
+        st_taxed=round(st_taxed, 2),
+        lt_taxed=round(lt_taxed, 2),
+        loss_deducted=round(deducted, 2),
+        st_carryforward=round(st_carry, 2),
+        lt_carryforward=round(lt_carry, 2),
+        tax=round(tax, 2),
+    )
+
+
+def year_to_date(portfolio: Portfolio) -> tuple[float, float, list[Problem]]:
+    """Short- and long-term gains realized this tax year before the run.
+
+    From the settings when given; otherwise from the Transactions sheet's SELL rows in
+    taxable accounts dated in the valuation date's calendar year, up to it, whose
+    RealizedGain is known (the term from Term, else from Acquired). Rows that cannot be
+    placed are named in the Log rather than guessed.
+    """
+    st = portfolio.settings
+    valuation = st.valuation_date
+    assert valuation is not None
+    notes: list[Problem] = []
+    if st.realized_st_ytd is not None or st.realized_lt_ytd is not None:
+        return st.realized_st_ytd or 0.0, st.realized_lt_ytd or 0.0, notes
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    totals = {"ST": 0.0, "LT": 0.0}
+    for t in portfolio.transactions:
+        if (
+            t.action != "SELL"
+            or t.account not in taxable
+            or t.date.year != valuation.year
+            or t.date > valuation
+        ):
+            continue
+        term = t.term or (holding_term(t.acquired, t.date) if t.acquired else None)
+        if t.realized_gain is None or term is None:
+            notes.append(
+                Problem(
+                    f"Transactions row {t.row}: SELL {t.symbol} on {t.date} is left out of "
+                    "the year's realized gains (give its RealizedGain and Term or Acquired)",
+                    "Transactions",
+                    None,
+                    "warning",
+                )
+            )
+            continue
+        totals[term] += t.realized_gain
+    return round(totals["ST"], 2), round(totals["LT"], 2), notes
+
+
+def year_tax(portfolio: Portfolio, st_gain: float, lt_gain: float) -> YearTax:
+    """The year netted with the settings' carryovers, filing status and rates."""
+    st = portfolio.settings
+    return net_year(
+        st_gain,
+        lt_gain,
+        st_carryover=st.st_loss_carryover,
+        lt_carryover=st.lt_loss_carryover,
+        status=st.filing_status,
+        st_rate=st.st_tax_rate,
+        lt_rate=st.lt_tax_rate,
+    )
