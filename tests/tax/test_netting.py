@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tax.helpers import household, lot, run, summary
+from tests.tax.helpers import household, lot, run, sheet, summary
 from xl_rebalancer.engine.tax import net_year
 
 D = dt.date
@@ -174,3 +174,28 @@ def test_year_to_date_from_transactions_textbook_rudy(tmp_path: Path):
     assert s["Year loss against ordinary income"] == 3000
     assert (s["ST loss carried to next year"], s["LT loss carried to next year"]) == (5400, 0)
     assert s["Estimated tax"] == 0  # the run itself realizes nothing
+
+
+def test_the_solver_chooses_lots_by_the_netted_year(tmp_path: Path):
+    # Earlier this year: $10,000 short-term gain, $10,000 long-term loss (net 0). 100 X
+    # must be sold. Lot A (short-term) gains $1,000, lot B (long-term) $1,500. Alone,
+    # B looks cheaper (1,500 × 20% = 300 against 1,000 × 37% = 370); netted, B's gain
+    # only shrinks the long-term loss that was offsetting short-term gain, so it costs
+    # 1,500 × 37% = 555 and A, at 370, is the better sale.
+    book = household(
+        tmp_path / "solver.xlsx",
+        lots=[
+            lot("Taxable", "X", "A", D(2026, 3, 2), 100, 9000),
+            lot("Taxable", "X", "B", D(2020, 3, 2), 100, 8500),
+            lot("Taxable", "Y", "Y1", D(2020, 3, 2), 100, 10000),
+        ],
+        targets={"X": 1 / 3, "Y": 2 / 3},
+        prices={"X": 100.0, "Y": 100.0},
+        valuation=D(2026, 6, 30),
+        realized_st_ytd=10000,
+        realized_lt_ytd=-10000,
+    )
+    run("rebalance", book)
+    sells = [r for r in sheet(book, "Trades") if r["Action"] == "SELL"]
+    assert [(r["LotId"], r["Shares"]) for r in sells] == [("A", 100)]
+    assert summary(book)["Estimated tax"] == pytest.approx(370)

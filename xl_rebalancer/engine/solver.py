@@ -11,9 +11,11 @@ wash sales.
 Objective (money): tracking error as the L1 distance of every line from its target
 (or from its band edge with rebalance_to = band_edge; each line's distance priced by
 its volatility relative to the others when a risk model is at hand, which bounds the
-tracking error from above), plus trading costs, plus asset location, plus each
-lot's tax (a loss counts negative only when the lot passes the harvest thresholds, so
-small losses are not churned), plus a large price on any soft limit broken.
+tracking error from above), plus trading costs, plus asset location, plus the tax the
+run adds to the year, netted as Schedule D nets it with the gains realized earlier in
+the year and the carryovers (see _netted_tax; a loss counts only when the lot passes
+the harvest thresholds, so small losses are not churned), plus a large price on any
+soft limit broken.
 
 Hard rules: no shorts (units bounded by their lots), no negative cash in any account
 (each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
@@ -44,6 +46,7 @@ from ..models.inputs import Account, Portfolio, TaxLot
 from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
 from .lots import basis_per_share, lot_term, order_lots, tax_rate
+from .tax import loss_limit, year_to_date
 
 EXACT_LIMIT = 400  # integer variables solved exactly; above, LP relaxation + rounding
 SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
@@ -80,6 +83,8 @@ class SellUnit:
     tax_per_share: float
     gain_per_share: float  # realized gain per share in a taxable account, else 0
     loss: bool  # selling it realizes a loss in a taxable account
+    term: str | None = None  # ST or LT in a taxable account
+    taxed_gain: float = 0.0  # gain per share the tax counts (small losses count 0)
 
 
 @dataclass
@@ -105,12 +110,19 @@ class _Model:
         self.row_hi: list[float] = []
 
     def var(
-        self, cost: float = 0.0, lo: float = 0.0, hi: float = math.inf, integer: bool = False
+        self,
+        cost: float = 0.0,
+        lo: float = 0.0,
+        hi: float = math.inf,
+        integer: bool = False,
+        always: bool = False,
     ) -> int:
+        """`always` keeps a binary integer on the relaxed path too (the year's netting
+        regime: one binary, so relaxing the rest still leaves a cheap search)."""
         self.cost.append(cost)
         self.lower.append(lo)
         self.upper.append(hi)
-        self.integer.append(1 if integer else 0)
+        self.integer.append(2 if always else 1 if integer else 0)
         return len(self.cost) - 1
 
     def row(self, terms: Mapping[int, float], lo: float = -math.inf, hi: float = math.inf) -> None:
@@ -147,9 +159,10 @@ class _Model:
         lp.a_matrix_.start_ = matrix.indptr
         lp.a_matrix_.index_ = matrix.indices
         lp.a_matrix_.value_ = matrix.data
-        if not relax and any(self.integer):
+        kept = [i if not relax else int(i == 2) for i in self.integer]
+        if any(kept):
             kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-            lp.integrality_ = [kinds[i] for i in self.integer]
+            lp.integrality_ = [kinds[min(i, 1)] for i in kept]
         # highspy 1.16 prints its banner from C while the object is made, before any option
         # can be set: the object is made, set up and run with fd 1 redirected (quiet.py).
         with native_output():
@@ -214,14 +227,54 @@ def sell_units(
                 continue
             # The selling cost reduces the amount realized, as on the Trades sheet.
             gain = price * (1 - cost_rate) - basis_per_share(lot)
-            rate = tax_rate(lot_term(lot, valuation), st.st_tax_rate, st.lt_tax_rate)
+            term = lot_term(lot, valuation)
+            rate = tax_rate(term, st.st_tax_rate, st.lt_tax_rate)
             harvestable = (
                 -gain * lot.shares >= st.tlh_min_loss
                 and -gain * lot.shares >= st.tlh_min_loss_pct * lot.cost_basis
             )
-            tax = gain * rate if gain > 0 or harvestable else 0.0
-            units.append(SellUnit(account, symbol, lot, lot.shares, tax, gain, gain < 0))
+            taxed = gain if gain > 0 or harvestable else 0.0
+            units.append(
+                SellUnit(
+                    account, symbol, lot, lot.shares, taxed * rate, gain, gain < 0, term, taxed
+                )
+            )
     return units
+
+
+def _netted_tax(
+    m: _Model, portfolio: Portfolio, units: list[SellUnit], unit_var: list[int]
+) -> None:
+    """The year's capital-gains tax as a function of this run's sales (engine/tax.py).
+
+    With s and l the year's net short- and long-term results (gains realized before the
+    run and carryovers included, plus this run's sales), n = s + l, the Schedule D tax
+    at two rates rs > rl with loss limit L is
+
+        tax = rs · max(n, −L) − (rs − rl) · max(0, min(l, n))
+
+    (the first term: every net gain at the ordinary rate, or the deduction; the second:
+    the part of it that is long-term, refunded down to the long-term rate). The first
+    term is convex: t ≥ rs·n, t ≥ −rs·L. The second is not, so one binary z picks the
+    regime: h ≤ M·z, h ≤ l + M(1 − z), h ≤ n + M(1 − z), h ≥ 0, and h is rewarded at
+    rs − rl. The constant tax the year had before the run does not change the choice.
+    """
+    st = portfolio.settings
+    ytd_st, ytd_lt, _ = year_to_date(portfolio)
+    s0 = ytd_st - st.st_loss_carryover
+    l0 = ytd_lt - st.lt_loss_carryover
+    rs, rl = st.st_tax_rate, st.lt_tax_rate
+    st_terms = {unit_var[i]: u.taxed_gain for i, u in enumerate(units) if u.term == "ST"}
+    lt_terms = {unit_var[i]: u.taxed_gain for i, u in enumerate(units) if u.term == "LT"}
+    all_terms = {**st_terms, **lt_terms}
+    big = abs(s0) + abs(l0) + sum(abs(u.taxed_gain) * u.shares for u in units) + 1.0
+    t = m.var(1.0, -rs * loss_limit(st.filing_status), math.inf)
+    m.row({**{v: -rs * c for v, c in all_terms.items()}, t: 1.0}, lo=rs * (s0 + l0))
+    h = m.var(-(rs - rl), 0.0, big)
+    z = m.var(0.0, 0.0, 1.0, integer=True, always=True)
+    m.row({h: 1.0, z: -big}, hi=0.0)
+    m.row({h: 1.0, z: big, **{v: -c for v, c in lt_terms.items()}}, hi=l0 + big)
+    m.row({h: 1.0, z: big, **{v: -c for v, c in all_terms.items()}}, hi=s0 + l0 + big)
 
 
 def solve_trades(
@@ -286,6 +339,10 @@ def solve_trades(
     if relaxed:
         can_buy, units = _settle_wash_conflicts(lines, household, units, can_buy, identical)
 
+    # The year's tax is netted in the program itself when the short-term rate is the
+    # higher one (as it is: ordinary rates); otherwise each lot's tax stands alone.
+    netted = st.st_tax_rate > st.lt_tax_rate
+
     # sells -------------------------------------------------------------------
     unit_var: list[int] = []
     by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -297,7 +354,7 @@ def solve_trades(
             must_sell[(unit.account, unit.symbol)] += unit.shares
         unit_var.append(
             m.var(
-                unit.tax_per_share,
+                0.0 if netted and unit.term else unit.tax_per_share,
                 unit.shares if forced else 0.0,
                 unit.shares if allowed or forced else 0.0,
             )
@@ -496,6 +553,9 @@ def solve_trades(
             label,
             (sheet, row, "min_weight", "max_weight"),
         )
+
+    if netted:
+        _netted_tax(m, portfolio, units, unit_var)
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
