@@ -93,11 +93,23 @@ PRICES = {"VTI": 50.0, "BND": 70.0, "BNDX": 49.99, "SCHB": 20.0, "ITOT": 100.0}
 
 def test_candidates_thresholds_terms_and_savings():
     rows = harvest_candidates(household(), PRICES)
-    # Largest saving first: 600 × 37% = 222 beats 1,000 × 20% = 200.
+    # Largest saving first. With no other gains this year a loss of either term is
+    # deducted from ordinary income (up to $3,000, IRC §1211(b)), so each saves its loss
+    # × 37%: 1,000 → 370 before 600 → 222.
     assert [(r.lot_id, r.unrealized_loss, r.term, r.est_tax_saving, r.wash_sale) for r in rows] == [
+        ("V1", 1000.0, "LT", 370.0, "clear"),
         ("V2", 600.0, "ST", 222.0, "clear"),
-        ("V1", 1000.0, "LT", 200.0, "clear"),
     ]
+
+
+def test_savings_are_netted_with_the_year_so_far():
+    # $10,000 of long-term gain realized this year: the 1,000 LT loss offsets it at 20%
+    # (200), the 600 ST loss too (it nets against the LT gain: 120). Past the limit (a
+    # $20,000 loss carried in), a harvest saves nothing this year.
+    rows = harvest_candidates(household(realized_lt_ytd=10_000), PRICES)
+    assert [(r.lot_id, r.est_tax_saving) for r in rows] == [("V1", 200.0), ("V2", 120.0)]
+    rows = harvest_candidates(household(lt_loss_carryover=20_000), PRICES)
+    assert [(r.lot_id, r.est_tax_saving) for r in rows] == [("V1", 0.0), ("V2", 0.0)]
     assert {r.substitute for r in rows} == {"ITOT"}
 
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from ..models.checks import symbol_classes
 from ..models.inputs import Portfolio
 from ..models.results import HarvestRow
-from .lots import lot_term, tax_rate
+from .lots import lot_term
+from .tax import year_tax, year_to_date
 from .wash import (
     Purchase,
     PurchaseIndex,
@@ -40,6 +41,8 @@ def harvest_candidates(
     if purchases is None:
         purchases = past_purchases(portfolio)
     index = purchases if isinstance(purchases, PurchaseIndex) else PurchaseIndex(purchases)
+    ytd_st, ytd_lt, _ = year_to_date(portfolio)
+    before = year_tax(portfolio, ytd_st, ytd_lt)
     rows = []
     for lot in portfolio.lots:
         if (
@@ -62,7 +65,14 @@ def harvest_candidates(
             identical,
             own_lot=(lot.account, lot.lot_id),
         )
-        saving = loss * tax_rate(term, st.st_tax_rate, st.lt_tax_rate)
+        # What harvesting this lot alone saves this year, netted with the year so far
+        # (engine/tax.py): nothing once the year's losses pass the $3,000 limit.
+        after = year_tax(
+            portfolio,
+            ytd_st - (loss if term == "ST" else 0.0),
+            ytd_lt - (loss if term == "LT" else 0.0),
+        )
+        saving = before.tax - after.tax
         rows.append(
             HarvestRow(
                 account=lot.account,
