@@ -23,6 +23,7 @@ from .io.outputs import (
     log_entries,
     log_sheet,
     optimized_sheet,
+    realized_sheet,
     summary_sheet,
     trades_sheet,
 )
@@ -39,6 +40,7 @@ COMMANDS = (
     "optimize",
     "rebalance",
     "harvest",
+    "realized",
     "run",
     "recalc",
 )
@@ -111,6 +113,7 @@ class RunReport:
             data["summary"] = {i.key: i.value for i in self.result.summary}
             data["trades"] = [t.model_dump(mode="json") for t in self.result.trades]
             data["drift"] = [r.model_dump(mode="json") for r in self.result.drift]
+            data["realized"] = [r.model_dump(mode="json") for r in self.result.realized]
         if self.recalculated is not None:
             r = self.recalculated
             data["recalc"] = {
@@ -578,6 +581,8 @@ def _sheets(
         sheets.append(optimized_sheet(report.optimized))
     if report.command == "harvest" and report.result is not None:
         sheets.append(harvest_sheet(report.result))
+    elif report.command == "realized" and report.result is not None:
+        sheets.append(realized_sheet(report.result))
     elif report.result is not None:
         extra = [
             ("Command", report.command),
@@ -588,7 +593,11 @@ def _sheets(
         ]
         sheets.append(drift_sheet(report.result))
         if report.command != "drift":
-            sheets += [trades_sheet(report.result), harvest_sheet(report.result)]
+            sheets += [
+                trades_sheet(report.result),
+                harvest_sheet(report.result),
+                realized_sheet(report.result),
+            ]
         sheets.append(summary_sheet(report.result, extra))
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
     return sheets

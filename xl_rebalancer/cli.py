@@ -462,6 +462,29 @@ def show_report(report: Any) -> None:
             )
         else:
             console.print("No lot passes tlh_min_loss and tlh_min_loss_pct.")
+    elif result is not None and report.command == "realized":
+        console.print(
+            _table(
+                "Realized this tax year (Form 8949)",
+                ["Part", "Description", "Sold", "Proceeds", "Basis", "Code", "Adj.", "Gain"],
+                [
+                    [
+                        r.part,
+                        r.description,
+                        r.date_sold.isoformat() if r.date_sold else "",
+                        _money(r.proceeds),
+                        _money(r.cost_basis),
+                        r.code or "",
+                        _money(r.adjustment),
+                        _money(r.gain_loss),
+                    ]
+                    for r in result.realized
+                ],
+                {"Proceeds", "Basis", "Adj.", "Gain"},
+            )
+            if result.realized
+            else "No sales on Transactions in this tax year."
+        )
     elif result is not None:
         if report.command != "drift" and result.trades:
             console.print(
@@ -532,6 +555,11 @@ _engine_command(
 )
 _engine_command("rebalance", "Write Drift, Trades, Summary and Log.")
 _engine_command("harvest", "Write TaxHarvest: lots worth harvesting and what blocks them.")
+_engine_command(
+    "realized",
+    "Write Realized: the tax year's sales on Transactions in Form 8949's layout, with each "
+    "Part's totals (rebalance and run add the proposed sales).",
+)
 _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button).")
 
 
@@ -640,7 +668,17 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
     "--command",
     "command",
     type=click.Choice(
-        ["run", "rebalance", "drift", "harvest", "optimize", "refresh-prices", "validate", "recalc"]
+        [
+            "run",
+            "rebalance",
+            "drift",
+            "harvest",
+            "realized",
+            "optimize",
+            "refresh-prices",
+            "validate",
+            "recalc",
+        ]
     ),
     default="run",
     show_default=True,

@@ -40,7 +40,7 @@ from .drift import (
 from .harvest import harvest_candidates
 from .lots import basis_per_share, order_lots, relieve, tax_rate
 from .solver import Decision, sell_units, solve_trades
-from .tax import year_tax, year_to_date
+from .tax import realized_rows, year_tax, year_to_date
 from .wash import (
     LossSale,
     Purchase,
@@ -195,6 +195,7 @@ def rebalance(
     harvest = harvest_candidates(portfolio, prices, purchases)
     return RebalanceResult(
         harvest=tuple(harvest),
+        realized=tuple(realized_rows(portfolio, trades)),
         drift=tuple(after_rows),
         trades=tuple(trades),
         summary=tuple(summary),

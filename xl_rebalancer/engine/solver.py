@@ -640,6 +640,11 @@ def solve_trades(
         )
         if not relaxed:
             chosen = [i for i in members if x[unit_var[i]] > EPS]
+            if st.whole_shares:
+                decision.sells[key] = _whole_slices(
+                    [(units[i], x[unit_var[i]]) for i in chosen], shares
+                )
+                continue
         left, slices = shares, []
         for i in chosen + [i for i in members if i not in chosen]:
             if left <= EPS:
@@ -660,6 +665,33 @@ def solve_trades(
         if shares > EPS:
             decision.buys[key] = float(shares)
     return decision
+
+
+def _whole_slices(
+    chosen: list[tuple[SellUnit, float]], total: float
+) -> list[tuple[TaxLot | None, float]]:
+    """Whole shares on every lot row, adding up to the position's whole total.
+
+    The program's per-lot amounts are continuous (only the position total is an integer
+    variable): a lot sold in full keeps its own count; a part of a lot is floored, and
+    the shares that leaves short go, one lot at a time, to the lots the program wanted
+    most of what was floored away.
+    """
+    takes: list[float] = []
+    for unit, want in chosen:
+        whole_lot = want >= unit.shares - 1e-6
+        takes.append(unit.shares if whole_lot else math.floor(want + 1e-7))
+    short = total - sum(takes)
+    order = sorted(range(len(chosen)), key=lambda k: -(chosen[k][1] - takes[k]))
+    for k in order:
+        if short < 1 - 1e-9:
+            break
+        unit = chosen[k][0]
+        room = math.floor(unit.shares - takes[k] + 1e-9)
+        add = min(room, math.floor(short + 1e-9))
+        takes[k] += add
+        short -= add
+    return [(unit.lot, take) for (unit, _), take in zip(chosen, takes, strict=True) if take > EPS]
 
 
 def _settle_wash_conflicts(

@@ -15,11 +15,13 @@ taxable income too small to absorb the whole $3,000 (worksheet line 1).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import Problem
 from ..models.inputs import Portfolio
+from ..models.results import RealizedRow, Trade
 from .lots import holding_term
 
 FilingStatus = Literal["single", "married_joint", "married_separate", "head_of_household"]
@@ -149,3 +151,98 @@ def year_tax(portfolio: Portfolio, st_gain: float, lt_gain: float) -> YearTax:
         st_rate=st.st_tax_rate,
         lt_rate=st.lt_tax_rate,
     )
+
+
+def realized_rows(portfolio: Portfolio, trades: Sequence[Trade] = ()) -> list[RealizedRow]:
+    """The tax year's sales in taxable accounts, as Form 8949 lists them, then each
+    Part's totals (what Schedule D lines 1b-3 and 8b-10 take).
+
+    Recorded sales come from Transactions (this calendar year, up to the valuation
+    date); this run's from its SELL rows, whose proceeds are net of the estimated cost
+    and whose disallowed wash-sale loss is column (g) with code W (Form 8949
+    instructions, "Column (f)—Code" and "Column (g)—Adjustment").
+    """
+    st = portfolio.settings
+    valuation = st.valuation_date
+    assert valuation is not None
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    rows: list[RealizedRow] = []
+    for t in sorted(portfolio.transactions, key=lambda t: (t.date, t.row or 0)):
+        if (
+            t.action != "SELL"
+            or t.account not in taxable
+            or t.date.year != valuation.year
+            or t.date > valuation
+        ):
+            continue
+        proceeds = round(t.shares * t.price, 2) if t.price is not None else None
+        basis = t.cost_basis
+        if basis is None and proceeds is not None and t.realized_gain is not None:
+            basis = round(proceeds - t.realized_gain, 2)
+        gain = t.realized_gain
+        if gain is None and proceeds is not None and basis is not None:
+            gain = round(proceeds - basis, 2)
+        term = t.term or (holding_term(t.acquired, t.date) if t.acquired else None)
+        rows.append(
+            RealizedRow(
+                part=_PART.get(term or "", ""),
+                description=f"{t.shares:g} sh. {t.symbol}",
+                account=t.account,
+                date_acquired=t.acquired,
+                date_sold=t.date,
+                proceeds=proceeds or 0.0,
+                cost_basis=basis,
+                code=None,
+                adjustment=None,
+                gain_loss=gain,
+                source=f"Transactions row {t.row}" if t.row else "Transactions",
+            )
+        )
+    for i, t in enumerate(trades):
+        if t.action != "SELL" or t.account not in taxable:
+            continue
+        proceeds = round(t.value - t.est_cost, 2)
+        gain = t.realized_gain
+        adjustment = None
+        if gain is not None and t.cost_basis is not None:
+            moved = round(gain - (proceeds - t.cost_basis), 2)
+            adjustment = moved if moved > 0.005 else None
+        rows.append(
+            RealizedRow(
+                part=_PART.get(t.term or "", ""),
+                description=f"{t.shares:g} sh. {t.symbol}",
+                account=t.account,
+                date_acquired=t.acquired,
+                date_sold=valuation,
+                proceeds=proceeds,
+                cost_basis=t.cost_basis,
+                code="W" if adjustment else None,
+                adjustment=adjustment,
+                gain_loss=gain,
+                source=f"this run, Trades row {i + 2}" + (f", lot {t.lot_id}" if t.lot_id else ""),
+            )
+        )
+    totals = []
+    for part, label in (("I", "short-term"), ("II", "long-term")):
+        members = [r for r in rows if r.part == part]
+        if not members:
+            continue
+        totals.append(
+            RealizedRow(
+                part=part,
+                description=f"Total Part {part} ({label}): to Schedule D, Part {part}",
+                account="",
+                date_acquired=None,
+                date_sold=None,
+                proceeds=round(sum(r.proceeds for r in members), 2),
+                cost_basis=round(sum(r.cost_basis or 0.0 for r in members), 2),
+                code=None,
+                adjustment=round(sum(r.adjustment or 0.0 for r in members), 2) or None,
+                gain_loss=round(sum(r.gain_loss or 0.0 for r in members), 2),
+                source=f"{len(members)} sale(s)",
+            )
+        )
+    return rows + totals
+
+
+_PART = {"ST": "I", "LT": "II"}

@@ -43,6 +43,10 @@ def harvest_sheet(result: RebalanceResult) -> SheetOutput:
     return SheetOutput(s.TAX_HARVEST, [h.model_dump() for h in result.harvest])
 
 
+def realized_sheet(result: RebalanceResult) -> SheetOutput:
+    return SheetOutput(s.REALIZED, [r.model_dump() for r in result.realized])
+
+
 def summary_sheet(result: RebalanceResult, extra: list[tuple[str, Any]]) -> SheetOutput:
     rows = [{"key": i.key, "value": i.value} for i in result.summary]
     rows += [{"key": k, "value": v} for k, v in extra]

@@ -277,6 +277,24 @@ TAX_HARVEST = SheetSpec(
     ),
 )
 
+REALIZED = SheetSpec(
+    "Realized",
+    (
+        C("Part", "part", width=6),
+        C("Description", "description", width=40),
+        C("Account", "account", width=16),
+        C("DateAcquired", "date_acquired", number_format=FMT_DATE, width=13),
+        C("DateSold", "date_sold", number_format=FMT_DATE, width=12),
+        C("Proceeds", "proceeds", number_format=FMT_MONEY, width=14),
+        C("CostBasis", "cost_basis", number_format=FMT_MONEY, width=14),
+        C("Code", "code", width=6),
+        C("Adjustment", "adjustment", number_format=FMT_MONEY, width=13),
+        C("GainLoss", "gain_loss", number_format=FMT_MONEY, width=14),
+        C("Source", "source", width=30),
+    ),
+    description="The tax year's sales in Form 8949's layout, with each Part's totals.",
+)
+
 SUMMARY = SheetSpec(
     "Summary",
     (
@@ -308,5 +326,13 @@ OPTIMIZED_TARGETS = SheetSpec(
     ),
 )
 
-OUTPUT_SHEETS: tuple[SheetSpec, ...] = (DRIFT, TRADES, TAX_HARVEST, SUMMARY, LOG, OPTIMIZED_TARGETS)
+OUTPUT_SHEETS: tuple[SheetSpec, ...] = (
+    DRIFT,
+    TRADES,
+    TAX_HARVEST,
+    REALIZED,
+    SUMMARY,
+    LOG,
+    OPTIMIZED_TARGETS,
+)
 INSTRUCTIONS = "Instructions"

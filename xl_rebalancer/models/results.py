@@ -62,6 +62,22 @@ class HarvestRow(Result):
     est_tax_saving: float
 
 
+class RealizedRow(Result):
+    """A sale in Form 8949's layout (columns (a)-(h)), or a Part's total."""
+
+    part: Literal["I", "II", ""]  # I: short-term, II: long-term; blank: term unknown
+    description: str  # (a), e.g. "100 sh. VTI"
+    account: str
+    date_acquired: dt.date | None  # (b)
+    date_sold: dt.date | None  # (c)
+    proceeds: float  # (d), net of selling costs
+    cost_basis: float | None  # (e)
+    code: str | None  # (f): W for a wash sale
+    adjustment: float | None  # (g): the disallowed loss, positive
+    gain_loss: float | None  # (h) = (d) - (e) + (g)
+    source: str
+
+
 class SummaryItem(Result):
     key: str
     value: str | float | int | bool | None
@@ -91,6 +107,7 @@ class RebalanceResult(Result):
     drift: tuple[DriftRow, ...] = ()
     trades: tuple[Trade, ...] = ()
     harvest: tuple[HarvestRow, ...] = ()
+    realized: tuple[RealizedRow, ...] = ()
     summary: tuple[SummaryItem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     rebalanced: bool = False
