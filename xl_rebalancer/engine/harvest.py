@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..models.checks import symbol_classes
-from ..models.inputs import Portfolio
+from ..models.inputs import Portfolio, TaxLot
 from ..models.results import HarvestRow
-from .lots import lot_term
+from .lots import averaged, lot_term
 from .tax import year_tax, year_to_date
 from .wash import (
     Purchase,
@@ -44,7 +44,13 @@ def harvest_candidates(
     ytd_st, ytd_lt, _ = year_to_date(portfolio)
     before = year_tax(portfolio, ytd_st, ytd_lt)
     rows = []
-    for lot in portfolio.lots:
+    lots = list(portfolio.lots)
+    if st.lot_method == "average":  # every share at its position's average basis
+        positions: dict[tuple[str, str], list[TaxLot]] = {}
+        for lot in lots:
+            positions.setdefault((lot.account, lot.symbol), []).append(lot)
+        lots = [lot for group in positions.values() for lot in averaged(group)]
+    for lot in lots:
         if (
             lot.account not in taxable
             or lot.shares <= 0

@@ -85,7 +85,7 @@ def order_lots(
     any fractional knapsack.
     """
     lots = [lot for lot in lots if lot.shares > 0]
-    if method == "fifo":
+    if method in ("fifo", "average"):
         return sorted(lots, key=lambda lot: (lot.acquired, lot.lot_id))
     if method == "lifo":
         return sorted(lots, key=lambda lot: (lot.acquired, lot.lot_id), reverse=True)
@@ -101,6 +101,22 @@ def order_lots(
         )
 
     return sorted(lots, key=tax_per_dollar)
+
+
+def averaged(lots: Sequence[TaxLot]) -> list[TaxLot]:
+    """A position under the average-cost method: each lot re-based at the average.
+
+    Single-category method (Treas. Reg. §1.1012-1(e); IRS Pub. 564, Table 3): the basis
+    of every share is the total basis of the position (per account and symbol) over its
+    shares; lots are kept for their dates only, because the shares sold are the ones
+    acquired first for the holding period. Bases are left unrounded here, so a sale's
+    basis is the average times the shares sold, rounded once.
+    """
+    shares = sum(lot.shares for lot in lots)
+    if shares <= 0:
+        return list(lots)
+    average = sum(lot.cost_basis for lot in lots) / shares
+    return [lot.model_copy(update={"cost_basis": average * lot.shares}) for lot in lots]
 
 
 def relieve(

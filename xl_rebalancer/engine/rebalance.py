@@ -38,7 +38,7 @@ from .drift import (
     target_lines,
 )
 from .harvest import harvest_candidates
-from .lots import basis_per_share, order_lots, relieve, tax_rate
+from .lots import averaged, basis_per_share, order_lots, relieve, tax_rate
 from .solver import Decision, sell_units, solve_trades
 from .tax import realized_rows, year_tax, year_to_date
 from .wash import (
@@ -256,6 +256,9 @@ def _trade(
     lots: dict[tuple[str, str], list[TaxLot]] = defaultdict(list)
     for lot in portfolio.lots:
         lots[(lot.account, lot.symbol)].append(lot)
+    if portfolio.settings.lot_method == "average":
+        for key, position in lots.items():
+            lots[key] = averaged(position)
     book = _Book(portfolio, household, accounts, lots, rules, warnings, purchases)
     _check_withdrawal(book)
     if method == "solver":

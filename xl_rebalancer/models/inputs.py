@@ -49,7 +49,7 @@ Strategy = Literal[
     "min_cvar",
     "glide_path",
 ]
-LotMethod = Literal["min_tax", "hifo", "fifo", "lifo"]
+LotMethod = Literal["min_tax", "hifo", "fifo", "lifo", "average"]
 
 
 class Settings(BaseModel):
@@ -146,7 +146,10 @@ class Settings(BaseModel):
         5.0, description="Estimated cost per trade, basis points of trade value."
     )
     lot_method: Annotated[LotMethod, BeforeValidator(to_token)] = Field(
-        "min_tax", description="Which lots to sell: min_tax, hifo, fifo or lifo."
+        "min_tax",
+        description="Which lots to sell: min_tax, hifo, fifo or lifo; average for funds "
+        "held under the average-cost method (each share at the position's average basis, "
+        "sold first-in, first-out for the holding period).",
     )
     st_tax_rate: Fraction = Field(0.37, description="Short-term capital gains tax rate.")
     lt_tax_rate: Fraction = Field(0.20, description="Long-term capital gains tax rate.")
