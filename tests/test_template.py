@@ -52,6 +52,6 @@ def test_dropdowns_for_enumerations():
     assert lists("Constraints")["A2:A2000"] == '"symbol,asset_class,account"'
     settings_rows = {r[0].value: r[0].row for r in wb["Settings"].iter_rows(min_row=2)}
     settings_lists = lists("Settings")
-    assert settings_lists[f"B{settings_rows['lot_method']}"] == '"min_tax,hifo,fifo,lifo"'
+    assert settings_lists[f"B{settings_rows['lot_method']}"] == '"min_tax,hifo,fifo,lifo,average"'
     assert "hrp" in settings_lists[f"B{settings_rows['strategy']}"]
     assert settings_lists[f"B{settings_rows['whole_shares']}"] == '"TRUE,FALSE"'
