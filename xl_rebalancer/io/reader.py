@@ -356,6 +356,14 @@ def _message(err: Any, spec: s.SheetSpec | None, fld: str) -> str:
             "less_than_equal": "at most",
             "less_than": "less than",
         }[kind]
+        short = (
+            kind == "greater_than_equal"
+            and fld in {"min_weight", "max_weight", "target_weight"}
+            and isinstance(got, (int, float))
+            and got < 0
+        )
+        if short:  # a negative weight would be a short position, which we never take
+            return f"{header} must be at least 0 (got {got}): short positions are not supported"
         return f"{header} must be {words} {bound} (got {got})"
     if kind in {"bool_parsing", "bool_type"}:
         return f"{header}: expected TRUE or FALSE, got {got!r}"
