@@ -134,3 +134,58 @@ def test_a_cache_that_cannot_be_created_is_a_warning(sheet_book, tmp_path):
         assert code == 0, data
         assert data["trades"]
         assert any("cannot be used" in w["message"] for w in data["warnings"])
+
+
+def _open_cache(path: str) -> list[str]:
+    from xl_rebalancer.prices.cache import PriceCache
+
+    return [w.message for w in PriceCache(path).warnings]
+
+
+def test_processes_opening_a_new_cache_at_once_never_call_it_damaged(tmp_path):
+    # Batch workers start together on a cache that does not exist yet: a lock held by
+    # one of them while it sets the file up is "busy", not damage; nothing is set aside.
+    import concurrent.futures
+    import multiprocessing
+
+    for attempt in range(1):
+        path = tmp_path / f"race{attempt}" / "prices.sqlite"
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(8, mp_context=context) as pool:
+            warnings = list(pool.map(_open_cache, [str(path)] * 16))
+        assert warnings == [[]] * 16
+        assert [p.name for p in path.parent.iterdir() if "damaged" in p.name] == []
+
+
+def test_locked_is_waited_for_and_never_set_aside(tmp_path, monkeypatch):
+    # SQLite can answer "database is locked" at once (no busy handler) while another
+    # process switches a new file to WAL: the open is tried again, and a file that stays
+    # locked is left alone for this run, never renamed as damaged.
+    import sqlite3
+
+    from xl_rebalancer.prices import cache as module
+
+    path = tmp_path / "prices.sqlite"
+    module.PriceCache(path)
+    real_open = module.PriceCache._open
+    calls = {"n": 0}
+
+    def locked_once(self):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("database is locked")
+        real_open(self)
+
+    monkeypatch.setattr(module.PriceCache, "_open", locked_once)
+    cache = module.PriceCache(path)
+    assert cache.usable and cache.warnings == [] and calls["n"] == 2
+
+    def always_locked(self):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(module.PriceCache, "_open", always_locked)
+    monkeypatch.setattr(module, "BUSY_RETRIES", 3)
+    cache = module.PriceCache(path)
+    assert not cache.usable
+    assert "another process keeps it locked" in cache.warnings[0].message
+    assert path.exists() and not list(tmp_path.glob("*damaged*"))

@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -60,9 +61,12 @@ class PriceCache:
         self.usable = True
         self._uri = str(self.path)
         try:
-            self._open()
+            self._open_patiently()
         except sqlite3.DatabaseError as exc:
-            if self._writable():
+            if _busy(exc):
+                # Another process (a batch worker) holds it: busy is not damaged.
+                self._give_up(f"another process keeps it locked ({exc})")
+            elif self._writable():
                 self._set_aside(exc)
             else:
                 self._give_up(f"it is damaged ({exc}) and its folder is read-only")
@@ -76,6 +80,19 @@ class PriceCache:
         if not os.access(folder, os.W_OK):
             return False
         return not self.path.exists() or os.access(self.path, os.W_OK)
+
+    def _open_patiently(self) -> None:
+        """Open, waiting out other processes that hold the file (batch workers opening
+        the same cache at once): switching a new file to WAL takes a lock for which
+        SQLite may answer "database is locked" at once, without its busy handler."""
+        for attempt in range(BUSY_RETRIES):
+            try:
+                self._open()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or attempt == BUSY_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _open(self) -> None:
         if self._writable():
@@ -118,7 +135,7 @@ class PriceCache:
             )
         )
         try:
-            self._open()
+            self._open_patiently()
         except (OSError, sqlite3.Error) as again:
             self._give_up(str(again))
 
@@ -136,8 +153,10 @@ class PriceCache:
         if self.read_only:
             return sqlite3.connect(self._uri, uri=True, timeout=30)
         db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA busy_timeout=30000")
+        # WAL is a property of the file: only the first opener needs the lock to set it.
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
         return db
 
     def _failed(self, exc: sqlite3.Error) -> None:
@@ -231,6 +250,14 @@ class PriceCache:
                     )
         except sqlite3.Error as exc:
             self._failed(exc)
+
+
+BUSY_RETRIES = 40  # about 40 s of waiting in all, rising steps
+
+
+def _busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _check(db: sqlite3.Connection) -> None:
