@@ -30,6 +30,8 @@ def harvest_candidates(
     portfolio: Portfolio,
     prices: Mapping[str, float],
     purchases: list[Purchase] | PurchaseIndex | None = None,
+    *,
+    ytd: tuple[float, float] | None = None,
 ) -> list[HarvestRow]:
     """One row per qualifying lot, largest saving first."""
     st = portfolio.settings
@@ -41,7 +43,7 @@ def harvest_candidates(
     if purchases is None:
         purchases = past_purchases(portfolio)
     index = purchases if isinstance(purchases, PurchaseIndex) else PurchaseIndex(purchases)
-    ytd_st, ytd_lt, _ = year_to_date(portfolio)
+    ytd_st, ytd_lt = ytd if ytd is not None else year_to_date(portfolio)[:2]
     before = year_tax(portfolio, ytd_st, ytd_lt)
     rows = []
     lots = list(portfolio.lots)

@@ -130,6 +130,10 @@ def rebalance(
     total_before = household.total_value
     warnings: list[Problem] = []
     purchases = PurchaseIndex(past_purchases(portfolio))  # shared by the trade and harvest
+    # The year so far, read once: the solver, TaxHarvest and Summary net against it.
+    ytd_st, ytd_lt, ytd_notes = year_to_date(portfolio)
+    warnings.extend(ytd_notes)
+    ytd = (ytd_st, ytd_lt)
     before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
 
     trades: list[Trade] = []
@@ -154,7 +158,7 @@ def rebalance(
                 )
             scales = _risk_scales(lines, risk, values_before) if risk is not None else None
             trades = _trade(
-                portfolio, household, lines, accounts, warnings, purchases, scales=scales
+                portfolio, household, lines, accounts, warnings, purchases, scales=scales, ytd=ytd
             )
         else:
             warnings.append(Problem("every position is within its band: no trades", level="info"))
@@ -183,7 +187,7 @@ def rebalance(
                 )
             )
     summary = _summary(
-        portfolio, trades, after_rows, total_before, cash_before, household, triggered, warnings
+        portfolio, trades, after_rows, total_before, cash_before, household, triggered, ytd
     )
     if risk is not None:
         gaps_before = _symbol_gaps(lines, values_before, total_before)
@@ -192,7 +196,7 @@ def rebalance(
             SummaryItem(key="Tracking error before", value=_tracking_error(gaps_before, risk)),
             SummaryItem(key="Tracking error after", value=_tracking_error(gaps_after, risk)),
         ]
-    harvest = harvest_candidates(portfolio, prices, purchases)
+    harvest = harvest_candidates(portfolio, prices, purchases, ytd=ytd)
     return RebalanceResult(
         harvest=tuple(harvest),
         realized=tuple(realized_rows(portfolio, trades)),
@@ -250,6 +254,7 @@ def _trade(
     purchases: PurchaseIndex,
     method: str = "solver",
     scales: Mapping[str, float] | None = None,
+    ytd: tuple[float, float] | None = None,
 ) -> list[Trade]:
     """Trades by the solver; the greedy path when asked for or when the solver fails."""
     rules = Restrictions.from_portfolio(portfolio)
@@ -263,7 +268,7 @@ def _trade(
     _check_withdrawal(book)
     if method == "solver":
         try:
-            decision = _solve(portfolio, household, lines, book, scales)
+            decision = _solve(portfolio, household, lines, book, scales, ytd)
         except (ImportError, RuntimeError) as exc:
             if portfolio.settings.infeasible == "stop":
                 raise InfeasibleError(
@@ -421,6 +426,7 @@ def _solve(
     lines: list[TargetLine],
     book: _Book,
     scales: Mapping[str, float] | None = None,
+    ytd: tuple[float, float] | None = None,
 ) -> Decision:
     st = portfolio.settings
     valuation = st.valuation_date
@@ -456,6 +462,7 @@ def _solve(
         _desired_values(portfolio, household, lines),
         line_scale=scales,
         location=_locations(portfolio),
+        ytd=ytd,
     )
 
 
@@ -1002,7 +1009,7 @@ def _summary(
     cash_before: float,
     household: Household,
     triggered: bool,
-    warnings: list[Problem],
+    ytd: tuple[float, float],
 ) -> list[SummaryItem]:
     st = portfolio.settings
     buys = sum(t.value for t in trades if t.action == "BUY")
@@ -1012,8 +1019,7 @@ def _summary(
     # The run's tax is what it adds to the year's netted tax (engine/tax.py), not the
     # rows' sum: an ST loss that only offsets LT gains saves the LT rate, a loss beyond
     # the $3,000 limit saves nothing this year.
-    ytd_st, ytd_lt, notes = year_to_date(portfolio)
-    warnings.extend(notes)
+    ytd_st, ytd_lt = ytd
     year_before = year_tax(portfolio, ytd_st, ytd_lt)
     year = year_tax(portfolio, ytd_st + st_gain, ytd_lt + lt_gain)
     total_after = household.total_value

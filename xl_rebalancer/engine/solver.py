@@ -243,7 +243,11 @@ def sell_units(
 
 
 def _netted_tax(
-    m: _Model, portfolio: Portfolio, units: list[SellUnit], unit_var: list[int]
+    m: _Model,
+    portfolio: Portfolio,
+    units: list[SellUnit],
+    unit_var: list[int],
+    ytd: tuple[float, float],
 ) -> None:
     """The year's capital-gains tax as a function of this run's sales (engine/tax.py).
 
@@ -260,7 +264,7 @@ def _netted_tax(
     rs − rl. The constant tax the year had before the run does not change the choice.
     """
     st = portfolio.settings
-    ytd_st, ytd_lt, _ = year_to_date(portfolio)
+    ytd_st, ytd_lt = ytd
     s0 = ytd_st - st.st_loss_carryover
     l0 = ytd_lt - st.lt_loss_carryover
     rs, rl = st.st_tax_rate, st.lt_tax_rate
@@ -299,6 +303,7 @@ def solve_trades(
     relax: bool | None = None,
     line_scale: Mapping[str, float] | None = None,
     location: Mapping[str, str] | None = None,
+    ytd: tuple[float, float] | None = None,
 ) -> Decision:
     """Choose sells per lot and buys per account; see the module docstring for the model.
 
@@ -315,6 +320,8 @@ def solve_trades(
         rebalance sets it from the risk model, volatility over the median line's.
     location : preferred account type per symbol (asset location); buying it in
         another type of account costs LOCATION_WEIGHT per money unit.
+    ytd : short- and long-term gains realized this year before the run (tax.year_to_date,
+        read from the portfolio when not given).
     """
     st = portfolio.settings
     prices = household.prices
@@ -555,7 +562,9 @@ def solve_trades(
         )
 
     if netted:
-        _netted_tax(m, portfolio, units, unit_var)
+        _netted_tax(
+            m, portfolio, units, unit_var, ytd if ytd is not None else year_to_date(portfolio)[:2]
+        )
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import Problem
-from ..models.inputs import Portfolio
+from ..models.inputs import Portfolio, Transaction
 from ..models.results import RealizedRow, Trade
-from .lots import holding_term
+from .lots import Term, holding_term
 
 FilingStatus = Literal["single", "married_joint", "married_separate", "head_of_household"]
 
@@ -108,22 +108,11 @@ def year_to_date(portfolio: Portfolio) -> tuple[float, float, list[Problem]]:
     placed are named in the Log rather than guessed.
     """
     st = portfolio.settings
-    valuation = st.valuation_date
-    assert valuation is not None
     notes: list[Problem] = []
     if st.realized_st_ytd is not None or st.realized_lt_ytd is not None:
         return st.realized_st_ytd or 0.0, st.realized_lt_ytd or 0.0, notes
-    taxable = {a.account for a in portfolio.accounts if a.taxable}
     totals = {"ST": 0.0, "LT": 0.0}
-    for t in portfolio.transactions:
-        if (
-            t.action != "SELL"
-            or t.account not in taxable
-            or t.date.year != valuation.year
-            or t.date > valuation
-        ):
-            continue
-        term = t.term or (holding_term(t.acquired, t.date) if t.acquired else None)
+    for t, term in year_sales(portfolio):
         if t.realized_gain is None or term is None:
             notes.append(
                 Problem(
@@ -137,6 +126,22 @@ def year_to_date(portfolio: Portfolio) -> tuple[float, float, list[Problem]]:
             continue
         totals[term] += t.realized_gain
     return round(totals["ST"], 2), round(totals["LT"], 2), notes
+
+
+def year_sales(portfolio: Portfolio) -> list[tuple[Transaction, Term | None]]:
+    """Transactions' SELL rows in taxable accounts in the valuation date's calendar year,
+    up to it, in date order, each with its term (from Term, else from Acquired)."""
+    valuation = portfolio.settings.valuation_date
+    assert valuation is not None
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    return [
+        (t, t.term or (holding_term(t.acquired, t.date) if t.acquired else None))
+        for t in sorted(portfolio.transactions, key=lambda t: (t.date, t.row or 0))
+        if t.action == "SELL"
+        and t.account in taxable
+        and t.date.year == valuation.year
+        and t.date <= valuation
+    ]
 
 
 def year_tax(portfolio: Portfolio, st_gain: float, lt_gain: float) -> YearTax:
@@ -167,14 +172,7 @@ def realized_rows(portfolio: Portfolio, trades: Sequence[Trade] = ()) -> list[Re
     assert valuation is not None
     taxable = {a.account for a in portfolio.accounts if a.taxable}
     rows: list[RealizedRow] = []
-    for t in sorted(portfolio.transactions, key=lambda t: (t.date, t.row or 0)):
-        if (
-            t.action != "SELL"
-            or t.account not in taxable
-            or t.date.year != valuation.year
-            or t.date > valuation
-        ):
-            continue
+    for t, term in year_sales(portfolio):
         proceeds = round(t.shares * t.price, 2) if t.price is not None else None
         basis = t.cost_basis
         if basis is None and proceeds is not None and t.realized_gain is not None:
@@ -182,7 +180,6 @@ def realized_rows(portfolio: Portfolio, trades: Sequence[Trade] = ()) -> list[Re
         gain = t.realized_gain
         if gain is None and proceeds is not None and basis is not None:
             gain = round(proceeds - basis, 2)
-        term = t.term or (holding_term(t.acquired, t.date) if t.acquired else None)
         rows.append(
             RealizedRow(
                 part=_PART.get(term or "", ""),
