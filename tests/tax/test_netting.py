@@ -176,12 +176,16 @@ def test_year_to_date_from_transactions_textbook_rudy(tmp_path: Path):
     assert s["Estimated tax"] == 0  # the run itself realizes nothing
 
 
-def test_the_solver_chooses_lots_by_the_netted_year(tmp_path: Path):
+@pytest.mark.parametrize("path", ["exact", "relaxed"])
+def test_the_solver_chooses_lots_by_the_netted_year(tmp_path: Path, monkeypatch, path):
     # Earlier this year: $10,000 short-term gain, $10,000 long-term loss (net 0). 100 X
     # must be sold. Lot A (short-term) gains $1,000, lot B (long-term) $1,500. Alone,
     # B looks cheaper (1,500 × 20% = 300 against 1,000 × 37% = 370); netted, B's gain
     # only shrinks the long-term loss that was offsetting short-term gain, so it costs
-    # 1,500 × 37% = 555 and A, at 370, is the better sale.
+    # 1,500 × 37% = 555 and A, at 370, is the better sale. The large-household path (an
+    # LP per netting regime) must choose the same.
+    if path == "relaxed":
+        monkeypatch.setattr("xl_rebalancer.engine.solver.EXACT_LIMIT", 0)
     book = household(
         tmp_path / "solver.xlsx",
         lots=[
@@ -199,3 +203,5 @@ def test_the_solver_chooses_lots_by_the_netted_year(tmp_path: Path):
     sells = [r for r in sheet(book, "Trades") if r["Action"] == "SELL"]
     assert [(r["LotId"], r["Shares"]) for r in sells] == [("A", 100)]
     assert summary(book)["Estimated tax"] == pytest.approx(370)
+    log = " ".join(r["Message"] for r in sheet(book, "Log"))
+    assert ("LP relaxation" in log) == (path == "relaxed")
