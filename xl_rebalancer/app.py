@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,9 +150,11 @@ class Door(Protocol):
 
     def read(self, options: RunOptions) -> WorkbookInput: ...
 
+    def read_raw(self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS) -> dict[str, Any]: ...
+
     def save(self, edit: WorkbookEdit, out: Path | None) -> Path: ...
 
-    def backup(self, stamp: dt.datetime) -> Path | None: ...
+    def backup(self, stamp: dt.datetime, kind: str = "actions") -> Path | None: ...
 
     def lock(self, out: Path | None) -> AbstractContextManager[None]: ...
 
@@ -173,13 +176,18 @@ class FileDoor:
     def read(self, options: RunOptions) -> WorkbookInput:
         return read_workbook(self.path, as_of=options.as_of, today=options.today)
 
+    def read_raw(self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS) -> dict[str, Any]:
+        from .io.reader import read_raw_sheets
+
+        return read_raw_sheets(self.path, specs)
+
     def save(self, edit: WorkbookEdit, out: Path | None) -> Path:
         return save_workbook(self.path, edit, out)
 
-    def backup(self, stamp: dt.datetime) -> Path | None:
+    def backup(self, stamp: dt.datetime, kind: str = "actions") -> Path | None:
         import shutil
 
-        backup = backup_path(self.path, stamp)
+        backup = backup_path(self.path, stamp, kind)
         shutil.copy2(self.path, backup)
         return backup
 
@@ -192,9 +200,10 @@ class FileDoor:
         return workbook_lock(self.path if out is None else out)
 
 
-def backup_path(path: Path, stamp: dt.datetime) -> Path:
-    """Where apply-actions keeps the workbook as it was, whichever door ran it."""
-    return path.with_name(f"{path.stem}.before-actions-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+def backup_path(path: Path, stamp: dt.datetime, kind: str = "actions") -> Path:
+    """Where apply-actions (import, record-fills) keeps the workbook as it was, whichever
+    door ran it."""
+    return path.with_name(f"{path.stem}.before-{kind}-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
 
 
 def as_door(book: str | Path | Door) -> Door:

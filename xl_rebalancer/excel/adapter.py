@@ -64,9 +64,16 @@ class XlwingsDoor:
         return [list(r) for r in values], rng.row, rng.column
 
     def read(self, options: Any) -> WorkbookInput:
+        sheets = self.read_raw()
+        return build_portfolio(sheets, as_of=options.as_of, today=options.today)
+
+    def read_raw(
+        self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS
+    ) -> dict[str, SheetData | list[Problem]]:
+        """The tables' raw values, as io.reader.read_raw_sheets gives them from a file."""
         sheets: dict[str, SheetData | list[Problem]] = {}
         digest = hashlib.sha256()
-        for spec in s.INPUT_SHEETS:
+        for spec in specs:
             sheet = self._sheet(spec.name)
             if sheet is None:
                 continue
@@ -74,7 +81,7 @@ class XlwingsDoor:
             digest.update(repr((spec.name, row, col, values)).encode())
             sheets[spec.name] = sheet_from_rows(iter(values), sheet.name, spec, row, col)
         self._digest = digest.hexdigest()[:16]
-        return build_portfolio(sheets, as_of=options.as_of, today=options.today)
+        return sheets
 
     def digest(self) -> str:
         """A hash of the input tables' values as Excel holds them (the book may be unsaved);
@@ -100,13 +107,13 @@ class XlwingsDoor:
         """Excel itself is the one writer of a book it has open."""
         return contextlib.nullcontext()
 
-    def backup(self, stamp: dt.datetime) -> Path | None:
+    def backup(self, stamp: dt.datetime, kind: str = "actions") -> Path | None:
         """A copy of the workbook beside it before its input sheets change. Excel's own
         SaveCopyAs keeps unsaved edits; without it, the last saved file is copied."""
         from ..app import backup_path
 
         path = self.path
-        backup = backup_path(path, stamp)
+        backup = backup_path(path, stamp, kind)
         with contextlib.suppress(Exception):
             self.book.api.SaveCopyAs(str(backup))
             return backup

@@ -101,8 +101,11 @@ def open_workbook_readonly(path: str | Path) -> Any:
         raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
 
 
-def read_raw_sheets(path: str | Path) -> dict[str, SheetData | list[Problem]]:
-    """Every contract input sheet found in the workbook, as raw values with cell positions."""
+def read_raw_sheets(
+    path: str | Path, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS
+) -> dict[str, SheetData | list[Problem]]:
+    """Every contract sheet of `specs` found in the workbook (the input sheets unless
+    told), as raw values with cell positions."""
     check_package(path)
     try:
         tables = read_tables(path)
@@ -113,7 +116,7 @@ def read_raw_sheets(path: str | Path) -> dict[str, SheetData | list[Problem]]:
     book = open_workbook_readonly(path)
     try:
         out: dict[str, SheetData | list[Problem]] = {}
-        for spec in s.INPUT_SHEETS:
+        for spec in specs:
             found = _locate(book.sheetnames, tables, spec)
             if found is None:
                 continue

@@ -80,6 +80,9 @@ ACCOUNTS = SheetSpec(
         C("Account", "account", required=True, width=18),
         C("Type", "type", required=True, width=14),
         C("Cash", "cash", number_format=FMT_MONEY, width=14),
+        # Not in the contract: the broker's account number (`...1234`, `X12345678`), so
+        # `import` remembers which download belongs to which account.
+        C("BrokerAccount", "broker_account", width=16),
     ),
     required=True,
     description="One row per account: taxable, tax_deferred or tax_exempt.",
@@ -184,6 +187,9 @@ TRANSACTIONS = SheetSpec(
         C("Acquired", "acquired", number_format=FMT_DATE, width=12),
         C("CostBasis", "cost_basis", number_format=FMT_MONEY, width=14),
         C("Term", "term", width=6),
+        # Not in the contract: where the row came from (an OFX FITID, an IBKR trade id, a
+        # recorded fill), so importing or recording the same thing twice adds nothing.
+        C("Ref", "ref", width=24),
     ),
     description="Recent trades, for wash-sale checks and the year's realized gains.",
 )

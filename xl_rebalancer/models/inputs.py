@@ -236,6 +236,7 @@ class Account(Row):
     account: Text
     type: AccountType
     cash: Number = 0.0
+    broker_account: Text | None = None
 
     @property
     def taxable(self) -> bool:
@@ -328,6 +329,7 @@ class Transaction(Row):
     acquired: Date | None = None
     cost_basis: Number | None = None
     term: Annotated[Literal["ST", "LT"], BeforeValidator(to_upper_token)] | None = None
+    ref: Text | None = None
 
 
 class View(Row):

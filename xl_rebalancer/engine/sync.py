@@ -1,0 +1,623 @@
+"""Broker statements merged into the workbook's Accounts, Holdings, TaxLots and Transactions.
+
+A positions file is a snapshot of the accounts it lists: their cash and positions become
+what the file says, a position missing from the file is gone. Tax lots come, in this
+order, from the file itself (IBKR's LOT rows), from the user's own lots when they still
+add up to the position (they may be better than anything a broker exports), or rebuilt
+from the buys, sells and splits in the history files (sales relieved first-in,
+first-out, the IRS default when no lot was named: Pub. 550, "Identifying the shares").
+What cannot be known is not invented: shares the history does not explain become one lot
+with the broker's remaining basis and no acquisition date, and the message names the
+cell to fill in. Accounts not in any file are left as they are.
+
+Importing the same files twice changes nothing: lots get deterministic ids
+(SYMBOL-YYYYMMDD), trades are recognised by their reference or their date, account,
+symbol, action and shares, and rows keep their place and the user's own columns.
+
+Works on the sheets' raw rows (a fresh workbook without targets does not validate yet,
+and import is how it gets filled); a row it cannot read is left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Problem
+from ..models.brokers import BrokerLot, BrokerStatement, BrokerTransaction
+from ..models.types import to_date, to_number, to_symbol, to_text
+
+Record = tuple[int | None, dict[str, Any]]
+SHARE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Current:
+    """The workbook's tables as they are: (row number, field values)."""
+
+    accounts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    holdings: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    lots: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    transactions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Change:
+    sheet: str
+    kind: str  # added, changed, removed
+    text: str
+
+
+@dataclass
+class SyncResult:
+    accounts: list[Record]
+    holdings: list[Record]
+    lots: list[Record]
+    transactions: list[Record]
+    changes: list[Change]
+    problems: list[Problem]
+    mapping: dict[str, str]
+
+    def changed(self, sheet: str) -> bool:
+        return any(c.sheet == sheet for c in self.changes)
+
+
+def _get(coerce: Any, value: Any) -> Any:
+    try:
+        return coerce(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def _num(value: Any) -> float | None:
+    result = _get(to_number, value)
+    return (
+        float(result) if isinstance(result, int | float) and not isinstance(result, bool) else None
+    )
+
+
+def _date(value: Any) -> dt.date | None:
+    result = _get(to_date, value)
+    return result if isinstance(result, dt.date) else None
+
+
+def _text(value: Any) -> str:
+    result = _get(to_text, value)
+    return result if isinstance(result, str) else ""
+
+
+def _sym(value: Any) -> str:
+    result = _get(to_symbol, value)
+    return result if isinstance(result, str) else ""
+
+
+def _same(a: float | None, b: float | None, tol: float = 0.005) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tol)
+
+
+def guess_type(name: str) -> str:
+    """An account's tax treatment from its name: Roth and HSA are tax-exempt, IRAs and
+    employer plans tax-deferred, anything else taxable."""
+    text = name.lower()
+    if "roth" in text or "hsa" in text or "health savings" in text:
+        return "tax_exempt"
+    if re.search(r"\b(ira|401|403|457|sep|simple|rollover|keogh|pension|annuity)", text):
+        return "tax_deferred"
+    return "taxable"
+
+
+def merge(
+    current: Current, statements: Sequence[BrokerStatement], account_map: Mapping[str, str]
+) -> SyncResult:
+    """The workbook's tables after importing `statements`; see the module's docstring."""
+    s = _Merge(current, statements, account_map)
+    s.accounts_from_files()
+    for broker_id in s.snapshot:
+        s.position_snapshot(broker_id)
+    s.trades()
+    return SyncResult(
+        accounts=s.accounts,
+        holdings=s.holdings,
+        lots=s.lots,
+        transactions=s.transactions,
+        changes=s.changes,
+        problems=s.problems,
+        mapping=s.mapping,
+    )
+
+
+class _Merge:
+    def __init__(
+        self,
+        current: Current,
+        statements: Sequence[BrokerStatement],
+        account_map: Mapping[str, str],
+    ) -> None:
+        self.statements = list(statements)
+        self.account_map = dict(account_map)
+        self.accounts: list[Record] = [(r, dict(v)) for r, v in current.accounts]
+        self.holdings: list[Record] = [(r, dict(v)) for r, v in current.holdings]
+        self.lots: list[Record] = [(r, dict(v)) for r, v in current.lots]
+        self.transactions: list[Record] = [(r, dict(v)) for r, v in current.transactions]
+        self.changes: list[Change] = []
+        self.problems: list[Problem] = []
+        self.mapping: dict[str, str] = {}
+        self.snapshot: dict[str, BrokerStatement] = {}
+        for st in self.statements:
+            self.problems.extend(st.problems)
+            for broker_id in st.snapshot_accounts:
+                if broker_id in self.snapshot:
+                    self.problems.append(
+                        Problem(
+                            f"account {broker_id} is also in {self.snapshot[broker_id].file}; "
+                            "the later file's positions are used",
+                            st.file,
+                            None,
+                            "warning",
+                        )
+                    )
+                self.snapshot[broker_id] = st
+
+    # ------------------------------------------------------------------ accounts
+    def _account_row(self, name: str) -> dict[str, Any] | None:
+        for _, values in self.accounts:
+            if _text(values.get("account")).lower() == name.lower():
+                return values
+        return None
+
+    def account_for(self, broker_id: str, names: Mapping[str, str], file: str) -> str | None:
+        if broker_id in self.mapping:
+            return self.mapping[broker_id]
+        wanted = self.account_map.get(broker_id) or (
+            self.account_map.get("*") if not broker_id else None
+        )
+        row = None
+        if wanted is None:
+            for _, values in self.accounts:
+                if broker_id and _text(values.get("broker_account")) == broker_id:
+                    row = values
+                    break
+            if row is None and broker_id:
+                broker_name = names.get(broker_id, "")
+                row = self._account_row(broker_id) or (
+                    self._account_row(broker_name)
+                    if broker_name and broker_name != broker_id
+                    else None
+                )
+        else:
+            row = self._account_row(wanted)
+        if row is None and not broker_id and wanted is None:
+            self.problems.append(
+                Problem(
+                    "the file does not say which account it belongs to: give it with "
+                    "--account '*=<account name>'",
+                    file,
+                )
+            )
+            return None
+        if row is None:
+            broker_name = names.get(broker_id, "")
+            name = wanted or (
+                f"{broker_name} {broker_id}"
+                if broker_name and broker_name != broker_id
+                else broker_id
+            )
+            kind = guess_type(f"{broker_name} {name}")
+            row = {"account": name, "type": kind, "cash": 0.0, "broker_account": broker_id or None}
+            self.accounts.append((None, row))
+            self.changes.append(
+                Change("Accounts", "added", f"{name} ({kind}, broker account {broker_id or '-'})")
+            )
+            self.problems.append(
+                Problem(
+                    f"new account {name!r}: Type {kind} guessed from its name; check it on the "
+                    "Accounts sheet",
+                    file,
+                    None,
+                    "warning",
+                )
+            )
+        elif broker_id and not _text(row.get("broker_account")):
+            row["broker_account"] = broker_id
+            self.changes.append(
+                Change(
+                    "Accounts",
+                    "changed",
+                    f"{_text(row['account'])}: BrokerAccount {broker_id} remembered",
+                )
+            )
+        self.mapping[broker_id] = _text(row["account"])
+        return self.mapping[broker_id]
+
+    def accounts_from_files(self) -> None:
+        for st in self.statements:
+            ids = list(
+                dict.fromkeys([*st.snapshot_accounts, *(t.account for t in st.transactions)])
+            )
+            for broker_id in ids:
+                self.account_for(broker_id, st.account_names, st.file)
+
+    def _taxable(self, name: str) -> bool:
+        row = self._account_row(name)
+        return (
+            row is not None
+            and (_text(row.get("type")).lower().replace(" ", "_") or "taxable") == "taxable"
+        )
+
+    # ----------------------------------------------------------------- positions
+    def position_snapshot(self, broker_id: str) -> None:
+        st = self.snapshot[broker_id]
+        name = self.mapping.get(broker_id)
+        if name is None:
+            return
+        row = self._account_row(name)
+        assert row is not None
+        cash = round(st.cash.get(broker_id, 0.0), 2)
+        if not _same(_num(row.get("cash")), cash):
+            self.changes.append(
+                Change(
+                    "Accounts",
+                    "changed",
+                    f"{name}: cash {_num(row.get('cash')) or 0:,.2f} → {cash:,.2f}",
+                )
+            )
+            row["cash"] = cash
+        positions = {p.symbol: p for p in st.positions if p.account == broker_id}
+        file_lots: dict[str, list[BrokerLot]] = defaultdict(list)
+        for lot in st.lots:
+            if lot.account == broker_id:
+                file_lots[lot.symbol].append(lot)
+        self._holdings(name, positions, st.file)
+        taxable = self._taxable(name)
+        history = self._history(broker_id)
+        kept: list[Record] = []
+        by_symbol: dict[str, list[Record]] = defaultdict(list)
+        for record in self.lots:
+            if _text(record[1].get("account")).lower() == name.lower():
+                by_symbol[_sym(record[1].get("symbol"))].append(record)
+            else:
+                kept.append(record)
+        for symbol, records in by_symbol.items():
+            if symbol not in positions:
+                for _, values in records:
+                    self.changes.append(
+                        Change(
+                            "TaxLots",
+                            "removed",
+                            f"{name} {symbol} lot {_text(values.get('lot_id'))}",
+                        )
+                    )
+        for symbol, position in positions.items():
+            old = by_symbol.get(symbol, [])
+            kept.extend(
+                self._lots_for(
+                    name,
+                    symbol,
+                    position,
+                    file_lots.get(symbol),
+                    old,
+                    history.get(symbol),
+                    taxable,
+                    st.file,
+                )
+            )
+        self.lots = kept
+        if position_cusips := [p for p in positions.values() if p.cusip and p.symbol == p.cusip]:
+            for p in position_cusips:
+                self.problems.append(
+                    Problem(
+                        f"{p.where}: {p.symbol} is a CUSIP without a ticker "
+                        f"({p.description or 'no description'}); imported under the CUSIP: give it "
+                        "a price on the Prices sheet "
+                        "(Source manual), or import a file that names its ticker",
+                        st.file,
+                        None,
+                        "warning",
+                    )
+                )
+
+    def _holdings(self, name: str, positions: Mapping[str, Any], file: str) -> None:
+        out: list[Record] = []
+        seen: set[str] = set()
+        for origin, values in self.holdings:
+            if _text(values.get("account")).lower() != name.lower():
+                out.append((origin, values))
+                continue
+            symbol = _sym(values.get("symbol"))
+            position = positions.get(symbol)
+            if position is None or symbol in seen:
+                self.changes.append(
+                    Change(
+                        "Holdings",
+                        "removed",
+                        f"{name} {symbol} ({_num(values.get('shares')) or 0:g} sh)",
+                    )
+                )
+                continue
+            seen.add(symbol)
+            old = _num(values.get("shares"))
+            if not _same(old, position.shares, SHARE_TOL):
+                self.changes.append(
+                    Change(
+                        "Holdings",
+                        "changed",
+                        f"{name} {symbol}: {old or 0:g} → {position.shares:g} sh",
+                    )
+                )
+                values["shares"] = position.shares
+            out.append((origin, values))
+        for symbol, position in positions.items():
+            if symbol not in seen:
+                out.append((None, {"account": name, "symbol": symbol, "shares": position.shares}))
+                self.changes.append(
+                    Change("Holdings", "added", f"{name} {symbol} {position.shares:g} sh")
+                )
+        self.holdings = out
+
+    def _lots_for(
+        self,
+        name: str,
+        symbol: str,
+        position: Any,
+        given: list[BrokerLot] | None,
+        old: list[Record],
+        history: list[BrokerLot] | None,
+        taxable: bool,
+        file: str,
+    ) -> list[Record]:
+        old_shares = sum(_num(v.get("shares")) or 0.0 for _, v in old)
+        if given:
+            wanted = given
+        elif old and abs(old_shares - position.shares) <= SHARE_TOL * max(1.0, position.shares):
+            return old  # the user's lots still add up: kept as they are
+        elif history is not None and abs(sum(x.shares for x in history) - position.shares) <= (
+            SHARE_TOL * max(1.0, position.shares)
+        ):
+            wanted = history
+        elif not taxable:
+            for _, values in old:
+                self.changes.append(
+                    Change(
+                        "TaxLots",
+                        "removed",
+                        f"{name} {symbol} lot {_text(values.get('lot_id'))} "
+                        "(no longer adds up; not needed in a tax-advantaged account)",
+                    )
+                )
+            return []
+        else:
+            wanted = list(history or [])
+            rest = position.shares - sum(x.shares for x in wanted)
+            if rest < -SHARE_TOL:
+                self.problems.append(
+                    Problem(
+                        f"{position.where}: {name} {symbol}: the history's lots hold "
+                        f"{sum(x.shares for x in wanted):g} shares, the broker's position "
+                        f"{position.shares:g}; lots rebuilt from the history are not used",
+                        file,
+                        None,
+                        "warning",
+                    )
+                )
+                wanted, rest = [], position.shares
+            basis = None
+            if position.cost_basis is not None:
+                basis = position.cost_basis - sum(x.cost_basis for x in wanted)
+            unknown = BrokerLot(
+                account=name,
+                symbol=symbol,
+                shares=rest,
+                cost_basis=round(basis, 2) if basis is not None and basis >= 0 else 0.0,
+                where=position.where,
+            )
+            wanted = [*wanted, unknown]
+            self.problems.append(
+                Problem(
+                    f"{position.where}: {name} {symbol}: {rest:g} of {position.shares:g} shares have no "
+                    f"lot in the files (basis {unknown.cost_basis:,.2f}"
+                    + ("" if basis is not None else ", unknown: the file has no cost basis")
+                    + "); written as one lot without an acquisition date: fill in its Acquired on "
+                    "TaxLots (from the broker's lot details), or import a file with lots or the "
+                    "full buy history",
+                    file,
+                    None,
+                    "warning",
+                )
+            )
+        return self._replace_lots(name, symbol, wanted, old)
+
+    def _replace_lots(
+        self, name: str, symbol: str, wanted: list[BrokerLot], old: list[Record]
+    ) -> list[Record]:
+        ids: dict[str, int] = {}
+        by_id = {_text(v.get("lot_id")): (r, v) for r, v in old}
+        used: set[str] = set()
+        out: list[Record] = []
+        for lot in sorted(wanted, key=lambda x: (x.acquired or dt.date.max, x.shares)):
+            base = f"{symbol}-{lot.acquired:%Y%m%d}" if lot.acquired else f"{symbol}-NODATE"
+            ids[base] = ids.get(base, 0) + 1
+            lot_id = base if ids[base] == 1 else f"{base}-{ids[base]}"
+            values = {
+                "account": name,
+                "symbol": symbol,
+                "lot_id": lot_id,
+                "acquired": lot.acquired,
+                "shares": round(lot.shares, 6),
+                "cost_basis": round(lot.cost_basis, 2),
+            }
+            if lot_id in by_id:
+                origin, before = by_id[lot_id]
+                used.add(lot_id)
+                if not (
+                    _same(_num(before.get("shares")), values["shares"], SHARE_TOL)
+                    and _same(_num(before.get("cost_basis")), values["cost_basis"])
+                    and _date(before.get("acquired")) == lot.acquired
+                ):
+                    self.changes.append(
+                        Change(
+                            "TaxLots",
+                            "changed",
+                            f"{name} {symbol} lot {lot_id}: {values['shares']:g} "
+                            f"sh, basis {values['cost_basis']:,.2f}",
+                        )
+                    )
+                    before.update(values)
+                out.append((origin, before))
+            else:
+                out.append((None, values))
+                self.changes.append(
+                    Change(
+                        "TaxLots",
+                        "added",
+                        f"{name} {symbol} lot {lot_id}: {values['shares']:g} sh "
+                        f"acquired {lot.acquired or 'unknown'}, basis "
+                        f"{values['cost_basis']:,.2f}",
+                    )
+                )
+        for lot_id in by_id:
+            if lot_id not in used:
+                self.changes.append(Change("TaxLots", "removed", f"{name} {symbol} lot {lot_id}"))
+        return out
+
+    # ------------------------------------------------------------------- history
+    def _history(self, broker_id: str) -> dict[str, list[BrokerLot]]:
+        """Open lots per symbol rebuilt from every file's trades for the account (FIFO)."""
+        trades = sorted(
+            (
+                t
+                for st in self.statements
+                for t in st.transactions
+                if t.account == broker_id and not t.closed_lot
+            ),
+            key=lambda t: (t.date, t.action != "BUY"),
+        )
+        lots: dict[str, list[BrokerLot]] = defaultdict(list)
+        for t in trades:
+            held = lots[t.symbol]
+            if t.action in ("BUY", "TRANSFER_IN"):
+                cost = t.amount if t.amount is not None else (t.price or 0.0) * t.shares
+                held.append(
+                    BrokerLot(
+                        account=broker_id,
+                        symbol=t.symbol,
+                        shares=t.shares,
+                        cost_basis=cost,
+                        acquired=t.acquired or t.date,
+                        where=t.where,
+                    )
+                )
+            elif t.action in ("SELL", "TRANSFER_OUT"):
+                left = t.shares
+                while left > SHARE_TOL and held:
+                    first = held[0]
+                    take = min(first.shares, left)
+                    keep = first.shares - take
+                    if keep <= SHARE_TOL:
+                        held.pop(0)
+                    else:
+                        held[0] = first.model_copy(
+                            update={
+                                "shares": keep,
+                                "cost_basis": first.cost_basis * keep / first.shares,
+                            }
+                        )
+                    left -= take
+            elif t.action == "SPLIT":
+                total = sum(x.shares for x in held)
+                ratio = t.ratio or ((total + t.shares) / total if total else 1.0)
+                lots[t.symbol] = [x.model_copy(update={"shares": x.shares * ratio}) for x in held]
+        return {sym: held for sym, held in lots.items()} if trades else {}
+
+    def trades(self) -> None:
+        """History and realized rows onto Transactions, each once."""
+        existing_refs = {_text(v.get("ref")) for _, v in self.transactions if v.get("ref")}
+
+        def key(values: Mapping[str, Any]) -> tuple[Any, ...]:
+            return (
+                _date(values.get("date")),
+                _text(values.get("account")).lower(),
+                _sym(values.get("symbol")),
+                _text(values.get("action")).upper(),
+                round(_num(values.get("shares")) or 0.0, 6),
+                _date(values.get("acquired")),
+            )
+
+        keys = {key(v) for _, v in self.transactions}
+        closed = {
+            (t.date, (self.mapping.get(t.account) or "").lower(), t.symbol)
+            for st in self.statements
+            for t in st.transactions
+            if t.closed_lot
+        }
+        # A realized file's closed lots replace the history's plain SELL of the same day.
+        kept: list[Record] = []
+        for origin, values in self.transactions:
+            day = (
+                _date(values.get("date")),
+                _text(values.get("account")).lower(),
+                _sym(values.get("symbol")),
+            )
+            if (
+                _text(values.get("action")).upper() == "SELL"
+                and values.get("acquired") in (None, "")
+                and day in closed
+            ):
+                self.changes.append(
+                    Change(
+                        "Transactions",
+                        "removed",
+                        f"{day[0]} SELL {day[2]} (replaced by its closed lots)",
+                    )
+                )
+                continue
+            kept.append((origin, values))
+        self.transactions = kept
+        for st in self.statements:
+            for t in st.transactions:
+                row = self._transaction_row(t)
+                if row is None:
+                    continue
+                if row.get("ref") and row["ref"] in existing_refs:
+                    continue
+                day = (t.date, row["account"].lower(), t.symbol)
+                if t.action == "SELL" and not t.closed_lot and day in closed:
+                    continue
+                if key(row) in keys:
+                    continue
+                keys.add(key(row))
+                self.transactions.append((None, row))
+                self.changes.append(
+                    Change(
+                        "Transactions",
+                        "added",
+                        f"{t.date} {row['account']} {t.action} {t.shares:g} "
+                        f"{t.symbol}" + (" (closed lot)" if t.closed_lot else ""),
+                    )
+                )
+
+    def _transaction_row(self, t: BrokerTransaction) -> dict[str, Any] | None:
+        account = self.mapping.get(t.account)
+        if account is None or t.action not in ("BUY", "SELL") or t.shares <= 0:
+            return None
+        price = (
+            t.price
+            if t.price is not None
+            else (t.amount / t.shares if t.amount is not None else None)
+        )
+        return {
+            "date": t.date,
+            "account": account,
+            "symbol": t.symbol,
+            "action": t.action,
+            "shares": t.shares,
+            "price": round(price, 6) if price is not None else None,
+            "realized_gain": round(t.realized_gain, 2) if t.realized_gain is not None else None,
+            "acquired": t.acquired,
+            "cost_basis": round(t.cost_basis, 2) if t.cost_basis is not None else None,
+            "term": t.term,
+            "ref": t.ref,
+        }

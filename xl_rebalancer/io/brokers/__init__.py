@@ -1,0 +1,66 @@
+"""Brokers' files in (positions, lots, history) and order files out.
+
+`read_statement` detects the broker and the kind of file from its content (the name is
+only a hint users rename), unless `broker` says which. Every reader returns a
+models.brokers.BrokerStatement whose problems name the file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import InputError, Problem
+from ...models.brokers import BrokerStatement
+from . import fidelity, generic, ibkr, ofx, schwab, vanguard
+from .common import csv_lines, read_text
+
+BROKERS = ("schwab", "fidelity", "vanguard", "ibkr", "ofx", "generic")
+
+
+def read_statement(
+    path: Path, broker: str | None = None, mapping: str | None = None, account: str | None = None
+) -> BrokerStatement:
+    """One broker file, read. `account` is the broker account a file belongs to when it
+    does not say (a history file without an account column); `mapping` names a generic
+    CSV's columns."""
+    file = path.name
+    if broker not in (None, *BROKERS):
+        raise InputError([Problem(f"unknown broker {broker!r}; one of {', '.join(BROKERS)}", file)])
+    with open(path, "rb") as handle:
+        head = handle.read(4096).decode("latin-1")
+    if broker == "ibkr" or (broker is None and ibkr.looks_like(head)):
+        return ibkr.read(path)
+    if broker == "ofx" or (broker is None and ofx.looks_like(head)):
+        return ofx.read(path)
+    lines = csv_lines(read_text(path))
+    if broker == "generic" or mapping:
+        return generic.read(lines, file, generic.parse_map(mapping, file), account)
+    if broker in (None, "schwab"):
+        kind = schwab.looks_like(lines)
+        if kind == "positions":
+            return schwab.read_positions(lines, file)
+        if kind == "realized":
+            return schwab.read_realized(lines, file, account)
+        if kind == "transactions":
+            return schwab.read_transactions(lines, file, account)
+    if broker in (None, "fidelity"):
+        kind = fidelity.looks_like(lines)
+        if kind == "positions":
+            return fidelity.read_positions(lines, file)
+        if kind == "realized":
+            return fidelity.read_realized(lines, file, account)
+        if kind == "history":
+            return fidelity.read_history(lines, file, account)
+    if broker in (None, "vanguard") and vanguard.looks_like(lines):
+        return vanguard.read(lines, file)
+    if broker is None:
+        return generic.read(lines, file, generic.parse_map(None, file), account)
+    raise InputError(
+        [
+            Problem(
+                f"not a {broker} file this version reads (positions, realized gain/loss or history); "
+                "see the README's 'From your broker and back'",
+                file,
+            )
+        ]
+    )

@@ -1,0 +1,209 @@
+"""Fidelity downloads: Portfolio_Positions, Realized_Gain_Loss, Accounts_History.
+
+Positions carry every account in one file (`Account Number`, `Account Name`), the core
+money market as `SPAXX**` with a basis of `n/a`, `Pending Activity` rows, 401(k) funds
+under a CUSIP, and a footer of `Date downloaded …` and legal text after a blank line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from ...models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
+from .common import Collector, Line, date, find_header, is_cusip, records
+
+POSITIONS = {
+    "account": ["Account Number"],
+    "account_name": ["Account Name"],
+    "symbol": ["Symbol"],
+    "description": ["Description"],
+    "shares": ["Quantity"],
+    "price": ["Last Price"],
+    "value": ["Current Value"],
+    "cost_basis": ["Cost Basis Total", "Cost Basis"],
+    "type": ["Type"],
+}
+REALIZED = {
+    "account": ["Account Number", "Account"],
+    "symbol": ["Symbol(CUSIP)", "Symbol"],
+    "shares": ["Quantity"],
+    "acquired": ["Date Acquired"],
+    "sold": ["Date Sold"],
+    "proceeds": ["Proceeds"],
+    "cost_basis": ["Cost Basis"],
+    "st": ["Short Term Gain/Loss"],
+    "lt": ["Long Term Gain/Loss"],
+}
+HISTORY = {
+    "date": ["Run Date"],
+    "account": ["Account Number", "Account"],
+    "action": ["Action"],
+    "symbol": ["Symbol"],
+    "shares": ["Quantity"],
+    "price": ["Price"],
+    "amount": ["Amount"],
+}
+
+
+def looks_like(lines: list[Line]) -> str | None:
+    top = lines[:12]
+    if find_header(top, POSITIONS, ["account", "symbol", "shares", "value"]):
+        return "positions"
+    if find_header(top, REALIZED, ["symbol", "acquired", "sold", "proceeds"]):
+        return "realized"
+    if find_header(top, HISTORY, ["date", "action", "symbol", "amount"]):
+        return "history"
+    return None
+
+
+def _is_cash(symbol: str, description: str) -> bool:
+    return symbol.endswith("**") or "money market" in description.lower()
+
+
+def read_positions(lines: list[Line], file: str) -> BrokerStatement:
+    found = Collector(file)
+    statement = BrokerStatement(broker="fidelity", file=file)
+    hit = find_header(lines, POSITIONS, ["account", "symbol", "shares", "value"])
+    if hit is None:
+        found.add(None, "no positions header (Account Number, Symbol, Quantity, Current Value)")
+        statement.problems.extend(found.problems)
+        return statement
+    header, columns = hit
+    for record in records(lines, header, columns):
+        account = record.get("account")
+        symbol = record.get("symbol")
+        at = record.line.number
+        if not account or account.lower().startswith(("date downloaded", "the data")):
+            break
+        if account not in statement.account_names:
+            statement.snapshot_accounts.append(account)
+            statement.account_names[account] = record.get("account_name")
+            statement.cash[account] = 0.0
+        description = record.get("description")
+        if symbol.lower().startswith("pending activity"):
+            statement.cash[account] += found.number(record, "value") or 0.0
+            found.add(at, f"pending activity of {record.get('value')} counted as cash", "info")
+            continue
+        if _is_cash(symbol, description):
+            statement.cash[account] += found.number(record, "value") or 0.0
+            continue
+        shares = found.number(record, "shares", required=True)
+        if shares is None or not symbol:
+            continue
+        statement.positions.append(
+            BrokerPosition(
+                account=account,
+                where=found.where(at),
+                symbol=symbol.upper(),
+                description=description,
+                shares=shares,
+                price=found.number(record, "price"),
+                value=found.number(record, "value"),
+                cost_basis=found.number(record, "cost_basis"),
+                cusip=symbol if is_cusip(symbol) else None,
+                security_type=record.get("type") or None,
+            )
+        )
+    _as_of_footer(lines, statement)
+    statement.problems.extend(found.problems)
+    return statement
+
+
+def _as_of_footer(lines: list[Line], statement: BrokerStatement) -> None:
+    for line in lines[-20:]:
+        text = " ".join(line.cells)
+        if "date downloaded" in text.lower():
+            match = re.search(r"(\w{3}-\d{2}-\d{4}|\d{2}/\d{2}/\d{4})", text)
+            if match:
+                with contextlib.suppress(ValueError):
+                    statement.as_of = date(match.group(1))
+
+
+def read_realized(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
+    found = Collector(file)
+    statement = BrokerStatement(broker="fidelity", file=file)
+    hit = find_header(lines, REALIZED, ["symbol", "acquired", "sold", "proceeds"])
+    if hit is None:
+        found.add(None, "no realized header (Symbol, Date Acquired, Date Sold, Proceeds)")
+        statement.problems.extend(found.problems)
+        return statement
+    header, columns = hit
+    if account is None:  # Realized_Gain_Loss_Account_X12345678.csv names its account
+        named = re.search(r"Account_([A-Z0-9]+)", file)
+        account = named.group(1) if named else None
+    for record in records(lines, header, columns):
+        raw = record.get("symbol")
+        symbol = raw.split("(")[0].strip().upper() if raw else ""
+        if not symbol or symbol.lower().startswith("total"):
+            continue
+        sold = found.date(record, "sold", required=True)
+        shares = found.number(record, "shares", required=True)
+        proceeds = found.number(record, "proceeds", required=True)
+        basis = found.number(record, "cost_basis", required=True)
+        if None in (sold, shares, proceeds, basis):
+            continue
+        long_term = found.number(record, "lt") or 0.0
+        short_term = found.number(record, "st") or 0.0
+        statement.transactions.append(
+            BrokerTransaction(
+                account=record.get("account") or account or "",
+                where=found.where(record.line.number),
+                date=sold,  # type: ignore[arg-type]
+                action="SELL",
+                symbol=symbol,
+                shares=abs(shares),  # type: ignore[arg-type]
+                amount=proceeds,
+                price=proceeds / abs(shares) if shares else None,  # type: ignore[operator,arg-type]
+                acquired=found.date(record, "acquired"),
+                cost_basis=basis,
+                realized_gain=long_term + short_term
+                if (long_term or short_term)
+                else proceeds - basis,  # type: ignore[operator]
+                term="LT" if long_term and not short_term else "ST",
+                closed_lot=True,
+            )
+        )
+    statement.problems.extend(found.problems)
+    return statement
+
+
+def read_history(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
+    found = Collector(file)
+    statement = BrokerStatement(broker="fidelity", file=file)
+    hit = find_header(lines, HISTORY, ["date", "action", "symbol", "amount"])
+    if hit is None:
+        found.add(None, "no history header (Run Date, Action, Symbol, Amount)")
+        statement.problems.extend(found.problems)
+        return statement
+    header, columns = hit
+    for record in records(lines, header, columns):
+        action = record.get("action").upper()
+        symbol = record.get("symbol").upper()
+        if not symbol or _is_cash(symbol, action):
+            continue
+        if action.startswith(("YOU BOUGHT", "REINVESTMENT", "BOUGHT")):
+            kind = "BUY"
+        elif action.startswith(("YOU SOLD", "SOLD")):
+            kind = "SELL"
+        else:
+            continue  # dividends, transfers of cash, fees
+        when = found.date(record, "date", required=True)
+        shares = found.number(record, "shares", required=True)
+        if when is None or shares is None:
+            continue
+        amount = found.number(record, "amount")
+        statement.transactions.append(
+            BrokerTransaction(
+                account=record.get("account") or account or "",
+                where=found.where(record.line.number),
+                date=when,
+                action=kind,  # type: ignore[arg-type]
+                symbol=symbol,
+                shares=abs(shares),
+                price=found.number(record, "price"),
+                amount=abs(amount) if amount is not None else None,
+            )
+        )
+    statement.problems.extend(found.problems)
+    return statement

@@ -1,0 +1,147 @@
+"""The round trip with the broker, for every door: import, export-orders, record-fills.
+
+Like app.py, these read and save only through a Door, so the command line and the
+ribbon's buttons run the same code. Import and record-fills edit input sheets: each
+keeps a backup beside the workbook and writes what it changed to the Log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .app import Door, RunOptions, RunReport, _journal, _locked, as_door
+from .errors import InputError, Problem, XlRebalancerError
+from .io import schema as s
+from .io.outputs import log_entries, log_sheet
+from .io.writer import InputRewrite, WorkbookEdit
+
+
+@dataclass
+class ImportReport(RunReport):
+    """What import found and changed (engine.sync.SyncResult) and where it went."""
+
+    sync: Any = None
+    files: list[str] = field(default_factory=list)
+
+
+def parse_account_map(text: str | Sequence[str] | None) -> dict[str, str]:
+    """`--account "...1234=Joint Taxable" --account "X12345678=Roth"` (or one comma-separated
+    string) → {broker account: workbook account}; `*=Name` for files without an account."""
+    parts: list[str] = []
+    for item in [text] if isinstance(text, str) else list(text or []):
+        parts += [p for p in item.split(",") if p.strip()]
+    out: dict[str, str] = {}
+    for part in parts:
+        broker, sep, name = part.partition("=")
+        if not sep or not name.strip():
+            raise InputError(
+                [
+                    Problem(
+                        f"--account {part.strip()!r}: use BROKER_ACCOUNT=Workbook account "
+                        "(for example ...1234=Joint Taxable, or *=Roth for a file that names none)"
+                    )
+                ]
+            )
+        out["" if broker.strip() == "*" else broker.strip()] = name.strip()
+    return out
+
+
+def _rows(raw: Mapping[str, Any], spec: s.SheetSpec) -> list[tuple[int, dict[str, Any]]]:
+    data = raw.get(spec.name)
+    if data is None:
+        return []
+    if isinstance(data, list):  # a missing required column: the reader's own problems
+        raise InputError(data)
+    return [(r, dict(v)) for r, v in data.rows]
+
+
+def _title(raw: Mapping[str, Any], spec: s.SheetSpec) -> str:
+    data = raw.get(spec.name)
+    return data.title if data is not None and not isinstance(data, list) else spec.name
+
+
+def import_files(
+    book: str | Path | Door,
+    files: Sequence[Path],
+    *,
+    broker: str | None = None,
+    accounts: Mapping[str, str] | None = None,
+    mapping: str | None = None,
+    options: RunOptions | None = None,
+) -> ImportReport:
+    """`import`: broker files into Accounts, Holdings, TaxLots and Transactions."""
+    door = as_door(book)
+    options = options or RunOptions()
+    with _locked(door, options):
+        try:
+            report = _import(door, files, broker, dict(accounts or {}), mapping, options)
+        except XlRebalancerError as exc:
+            _journal(RunReport("import", door.path), options, exc)
+            raise
+    _journal(report, options)
+    return report
+
+
+def _import(
+    door: Door,
+    files: Sequence[Path],
+    broker: str | None,
+    accounts: dict[str, str],
+    mapping: str | None,
+    options: RunOptions,
+) -> ImportReport:
+    from .engine.sync import Current, merge
+    from .io.brokers import read_statement
+
+    started = dt.datetime.now().replace(microsecond=0)
+    clock = time.perf_counter()
+    statements = [read_statement(Path(f), broker, mapping) for f in files]
+    raw = door.read_raw()
+    current = Current(
+        accounts=_rows(raw, s.ACCOUNTS),
+        holdings=_rows(raw, s.HOLDINGS),
+        lots=_rows(raw, s.TAX_LOTS),
+        transactions=_rows(raw, s.TRANSACTIONS),
+    )
+    result = merge(current, statements, accounts)
+    report = ImportReport("import", door.path, input_hash=door.digest())
+    report.sync = result
+    report.files = [Path(f).name for f in files]
+    report.warnings = list(result.problems)
+    if any(p.level == "error" for p in result.problems):
+        raise InputError(result.problems)
+    report.seconds = time.perf_counter() - clock
+    if options.dry_run or not result.changes:
+        return report
+    if options.out is None:
+        report.backup = door.backup(started, "import")
+    notes = [
+        f"xl-rebalancer {__version__} import of {', '.join(report.files)}: "
+        f"{len(result.changes)} change(s)"
+        + (f"; backup {report.backup.name}" if report.backup else ""),
+        *(f"{c.sheet}: {c.kind} {c.text}" for c in result.changes),
+    ]
+    rewrites = [
+        InputRewrite(spec, _title(raw, spec), records, create=True)
+        for spec, records in (
+            (s.ACCOUNTS, result.accounts),
+            (s.HOLDINGS, result.holdings),
+            (s.TAX_LOTS, result.lots),
+            (s.TRANSACTIONS, result.transactions),
+        )
+        if result.changed(spec.name)
+    ]
+    edit = WorkbookEdit(
+        sheets=[log_sheet(log_entries(report.warnings, started, notes))],
+        rewrites=rewrites,
+        recalc=options.recalc,
+    )
+    report.output = door.save(edit, options.out)
+    report.seconds = time.perf_counter() - clock
+    return report
