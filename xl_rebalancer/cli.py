@@ -937,3 +937,7 @@ def journal(book: Path | None, count: int, as_json: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# The broker round trip's commands (import, export-orders, record-fills) register on main.
+from . import cli_trading  # noqa: E402, F401

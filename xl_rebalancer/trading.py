@@ -145,3 +145,152 @@ def _import(
     report.output = door.save(edit, options.out)
     report.seconds = time.perf_counter() - clock
     return report
+
+
+@dataclass
+class OrdersReport:
+    workbook: Path
+    checksum: str
+    orders: list[Any]
+    files: list[Path]
+
+
+def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
+    from .engine.fills import proposal
+
+    raw = door.read_raw([s.TRADES, s.ACCOUNTS])
+    if raw.get(s.TRADES.name) is None:
+        raise InputError([Problem("no Trades sheet: run rebalance first", "Trades", "A1")])
+    trades, problems = proposal(_rows(raw, s.TRADES))
+    if problems:
+        raise InputError(problems)
+    return trades, raw
+
+
+def _broker_numbers(raw: Mapping[str, Any]) -> dict[str, str]:
+    from .engine.records import as_text
+
+    return {
+        as_text(v.get("account")): as_text(v.get("broker_account"))
+        for _, v in _rows(raw, s.ACCOUNTS)
+        if v.get("broker_account")
+    }
+
+
+def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None) -> OrdersReport:
+    """`export-orders`: the Trades sheet as the broker's order file(s); the workbook is
+    only read."""
+    from .engine.fills import checksum, orders
+    from .io.brokers.orders import write_orders
+
+    door = as_door(book)
+    trades, raw = _proposal(door)
+    if not trades:
+        raise InputError(
+            [Problem("the Trades sheet has no trades: nothing to send", "Trades", "A1")]
+        )
+    tag = checksum(trades)
+    planned = orders(trades)
+    folder = folder or door.path.parent
+    files = write_orders(planned, fmt, folder, door.path.stem, tag, _broker_numbers(raw))
+    return OrdersReport(door.path, tag, planned, files)
+
+
+@dataclass
+class FillsReport(RunReport):
+    fills: Any = None  # engine.fills.FillResult
+    checksum: str = ""
+
+
+def record_fills(
+    book: str | Path | Door,
+    fills_file: Path | None = None,
+    *,
+    day: dt.date | None = None,
+    options: RunOptions | None = None,
+) -> FillsReport:
+    """`record-fills`: what was executed (the proposal as is, or a fills file) applied to
+    TaxLots, Holdings, cash and Transactions, with a backup and a Log entry."""
+    door = as_door(book)
+    options = options or RunOptions()
+    with _locked(door, options):
+        try:
+            report = _record_fills(door, fills_file, day or dt.date.today(), options)
+        except XlRebalancerError as exc:
+            _journal(RunReport("record-fills", door.path), options, exc)
+            raise
+    _journal(report, options)
+    return report
+
+
+def _record_fills(
+    door: Door, fills_file: Path | None, day: dt.date, options: RunOptions
+) -> FillsReport:
+    from .engine.fills import apply_fills, checksum, fills_from_proposal
+    from .engine.records import as_text
+    from .io.brokers.fillsfile import read_fills
+
+    started = dt.datetime.now().replace(microsecond=0)
+    trades, _ = _proposal(door)
+    raw = door.read_raw()
+    tag = checksum(trades)
+    report = FillsReport("record-fills", door.path, input_hash=door.digest(), checksum=tag)
+    accounts = _rows(raw, s.ACCOUNTS)
+    if fills_file is None:
+        fills = fills_from_proposal(trades, day)
+    else:
+        names = {}
+        for _, v in accounts:
+            names[as_text(v.get("account")).lower()] = as_text(v.get("account"))
+            if v.get("broker_account"):
+                names[as_text(v.get("broker_account")).lower()] = as_text(v.get("account"))
+        fills, proposals = read_fills(Path(fills_file), day, names)
+        if proposals and tag not in proposals:
+            report.warnings.append(
+                Problem(
+                    f"the fills name proposal {', '.join(sorted(proposals))}, the Trades sheet is "
+                    f"proposal {tag}: lots are relieved as the Trades sheet says where it names them",
+                    Path(fills_file).name,
+                    None,
+                    "warning",
+                )
+            )
+    result = apply_fills(
+        accounts,
+        _rows(raw, s.HOLDINGS),
+        _rows(raw, s.TAX_LOTS),
+        _rows(raw, s.TRANSACTIONS),
+        fills,
+        trades,
+    )
+    report.fills = result
+    report.warnings += result.problems
+    if any(p.level == "error" for p in result.problems):
+        raise InputError(report.warnings)
+    if options.dry_run or not result.applied:
+        return report
+    if options.out is None:
+        report.backup = door.backup(started, "fills")
+    notes = [
+        f"xl-rebalancer {__version__} record-fills: proposal {tag}, {len(result.applied)} fill(s) "
+        f"recorded, {len(result.already)} already on Transactions"
+        + (f"; backup {report.backup.name}" if report.backup else ""),
+        *result.changes,
+    ]
+    rewrites = [
+        InputRewrite(spec, _title(raw, spec), records, create=True)
+        for spec, records in (
+            (s.ACCOUNTS, result.accounts),
+            (s.HOLDINGS, result.holdings),
+            (s.TAX_LOTS, result.lots),
+            (s.TRANSACTIONS, result.transactions),
+        )
+        if spec is not s.HOLDINGS or raw.get(spec.name) is not None or result.holdings
+    ]
+    edit = WorkbookEdit(
+        sheets=[log_sheet(log_entries(report.warnings, started, notes))],
+        rewrites=rewrites,
+        recalc=options.recalc,
+    )
+    report.output = door.save(edit, options.out)
+    return report

@@ -29,10 +29,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..models.brokers import BrokerLot, BrokerStatement, BrokerTransaction
-from ..models.types import to_date, to_number, to_symbol, to_text
-
-Record = tuple[int | None, dict[str, Any]]
-SHARE_TOL = 1e-6
+from .records import SHARE_TOL, Record, as_date, as_num, as_symbol, as_text, close_to
 
 
 @dataclass(frozen=True)
@@ -64,39 +61,6 @@ class SyncResult:
 
     def changed(self, sheet: str) -> bool:
         return any(c.sheet == sheet for c in self.changes)
-
-
-def _get(coerce: Any, value: Any) -> Any:
-    try:
-        return coerce(value)
-    except (ValueError, TypeError):
-        return None
-
-
-def _num(value: Any) -> float | None:
-    result = _get(to_number, value)
-    return (
-        float(result) if isinstance(result, int | float) and not isinstance(result, bool) else None
-    )
-
-
-def _date(value: Any) -> dt.date | None:
-    result = _get(to_date, value)
-    return result if isinstance(result, dt.date) else None
-
-
-def _text(value: Any) -> str:
-    result = _get(to_text, value)
-    return result if isinstance(result, str) else ""
-
-
-def _sym(value: Any) -> str:
-    result = _get(to_symbol, value)
-    return result if isinstance(result, str) else ""
-
-
-def _same(a: float | None, b: float | None, tol: float = 0.005) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tol)
 
 
 def guess_type(name: str) -> str:
@@ -165,7 +129,7 @@ class _Merge:
     # ------------------------------------------------------------------ accounts
     def _account_row(self, name: str) -> dict[str, Any] | None:
         for _, values in self.accounts:
-            if _text(values.get("account")).lower() == name.lower():
+            if as_text(values.get("account")).lower() == name.lower():
                 return values
         return None
 
@@ -178,7 +142,7 @@ class _Merge:
         row = None
         if wanted is None:
             for _, values in self.accounts:
-                if broker_id and _text(values.get("broker_account")) == broker_id:
+                if broker_id and as_text(values.get("broker_account")) == broker_id:
                     row = values
                     break
             if row is None and broker_id:
@@ -221,16 +185,16 @@ class _Merge:
                     "warning",
                 )
             )
-        elif broker_id and not _text(row.get("broker_account")):
+        elif broker_id and not as_text(row.get("broker_account")):
             row["broker_account"] = broker_id
             self.changes.append(
                 Change(
                     "Accounts",
                     "changed",
-                    f"{_text(row['account'])}: BrokerAccount {broker_id} remembered",
+                    f"{as_text(row['account'])}: BrokerAccount {broker_id} remembered",
                 )
             )
-        self.mapping[broker_id] = _text(row["account"])
+        self.mapping[broker_id] = as_text(row["account"])
         return self.mapping[broker_id]
 
     def accounts_from_files(self) -> None:
@@ -245,7 +209,7 @@ class _Merge:
         row = self._account_row(name)
         return (
             row is not None
-            and (_text(row.get("type")).lower().replace(" ", "_") or "taxable") == "taxable"
+            and (as_text(row.get("type")).lower().replace(" ", "_") or "taxable") == "taxable"
         )
 
     # ----------------------------------------------------------------- positions
@@ -257,12 +221,12 @@ class _Merge:
         row = self._account_row(name)
         assert row is not None
         cash = round(st.cash.get(broker_id, 0.0), 2)
-        if not _same(_num(row.get("cash")), cash):
+        if not close_to(as_num(row.get("cash")), cash):
             self.changes.append(
                 Change(
                     "Accounts",
                     "changed",
-                    f"{name}: cash {_num(row.get('cash')) or 0:,.2f} → {cash:,.2f}",
+                    f"{name}: cash {as_num(row.get('cash')) or 0:,.2f} → {cash:,.2f}",
                 )
             )
             row["cash"] = cash
@@ -277,8 +241,8 @@ class _Merge:
         kept: list[Record] = []
         by_symbol: dict[str, list[Record]] = defaultdict(list)
         for record in self.lots:
-            if _text(record[1].get("account")).lower() == name.lower():
-                by_symbol[_sym(record[1].get("symbol"))].append(record)
+            if as_text(record[1].get("account")).lower() == name.lower():
+                by_symbol[as_symbol(record[1].get("symbol"))].append(record)
             else:
                 kept.append(record)
         for symbol, records in by_symbol.items():
@@ -288,7 +252,7 @@ class _Merge:
                         Change(
                             "TaxLots",
                             "removed",
-                            f"{name} {symbol} lot {_text(values.get('lot_id'))}",
+                            f"{name} {symbol} lot {as_text(values.get('lot_id'))}",
                         )
                     )
         for symbol, position in positions.items():
@@ -324,23 +288,23 @@ class _Merge:
         out: list[Record] = []
         seen: set[str] = set()
         for origin, values in self.holdings:
-            if _text(values.get("account")).lower() != name.lower():
+            if as_text(values.get("account")).lower() != name.lower():
                 out.append((origin, values))
                 continue
-            symbol = _sym(values.get("symbol"))
+            symbol = as_symbol(values.get("symbol"))
             position = positions.get(symbol)
             if position is None or symbol in seen:
                 self.changes.append(
                     Change(
                         "Holdings",
                         "removed",
-                        f"{name} {symbol} ({_num(values.get('shares')) or 0:g} sh)",
+                        f"{name} {symbol} ({as_num(values.get('shares')) or 0:g} sh)",
                     )
                 )
                 continue
             seen.add(symbol)
-            old = _num(values.get("shares"))
-            if not _same(old, position.shares, SHARE_TOL):
+            old = as_num(values.get("shares"))
+            if not close_to(old, position.shares, SHARE_TOL):
                 self.changes.append(
                     Change(
                         "Holdings",
@@ -369,7 +333,7 @@ class _Merge:
         taxable: bool,
         file: str,
     ) -> list[Record]:
-        old_shares = sum(_num(v.get("shares")) or 0.0 for _, v in old)
+        old_shares = sum(as_num(v.get("shares")) or 0.0 for _, v in old)
         if given:
             wanted = given
         elif old and abs(old_shares - position.shares) <= SHARE_TOL * max(1.0, position.shares):
@@ -384,7 +348,7 @@ class _Merge:
                     Change(
                         "TaxLots",
                         "removed",
-                        f"{name} {symbol} lot {_text(values.get('lot_id'))} "
+                        f"{name} {symbol} lot {as_text(values.get('lot_id'))} "
                         "(no longer adds up; not needed in a tax-advantaged account)",
                     )
                 )
@@ -434,7 +398,7 @@ class _Merge:
         self, name: str, symbol: str, wanted: list[BrokerLot], old: list[Record]
     ) -> list[Record]:
         ids: dict[str, int] = {}
-        by_id = {_text(v.get("lot_id")): (r, v) for r, v in old}
+        by_id = {as_text(v.get("lot_id")): (r, v) for r, v in old}
         used: set[str] = set()
         out: list[Record] = []
         for lot in sorted(wanted, key=lambda x: (x.acquired or dt.date.max, x.shares)):
@@ -453,9 +417,9 @@ class _Merge:
                 origin, before = by_id[lot_id]
                 used.add(lot_id)
                 if not (
-                    _same(_num(before.get("shares")), values["shares"], SHARE_TOL)
-                    and _same(_num(before.get("cost_basis")), values["cost_basis"])
-                    and _date(before.get("acquired")) == lot.acquired
+                    close_to(as_num(before.get("shares")), values["shares"], SHARE_TOL)
+                    and close_to(as_num(before.get("cost_basis")), values["cost_basis"])
+                    and as_date(before.get("acquired")) == lot.acquired
                 ):
                     self.changes.append(
                         Change(
@@ -534,16 +498,16 @@ class _Merge:
 
     def trades(self) -> None:
         """History and realized rows onto Transactions, each once."""
-        existing_refs = {_text(v.get("ref")) for _, v in self.transactions if v.get("ref")}
+        existing_refs = {as_text(v.get("ref")) for _, v in self.transactions if v.get("ref")}
 
         def key(values: Mapping[str, Any]) -> tuple[Any, ...]:
             return (
-                _date(values.get("date")),
-                _text(values.get("account")).lower(),
-                _sym(values.get("symbol")),
-                _text(values.get("action")).upper(),
-                round(_num(values.get("shares")) or 0.0, 6),
-                _date(values.get("acquired")),
+                as_date(values.get("date")),
+                as_text(values.get("account")).lower(),
+                as_symbol(values.get("symbol")),
+                as_text(values.get("action")).upper(),
+                round(as_num(values.get("shares")) or 0.0, 6),
+                as_date(values.get("acquired")),
             )
 
         keys = {key(v) for _, v in self.transactions}
@@ -557,12 +521,12 @@ class _Merge:
         kept: list[Record] = []
         for origin, values in self.transactions:
             day = (
-                _date(values.get("date")),
-                _text(values.get("account")).lower(),
-                _sym(values.get("symbol")),
+                as_date(values.get("date")),
+                as_text(values.get("account")).lower(),
+                as_symbol(values.get("symbol")),
             )
             if (
-                _text(values.get("action")).upper() == "SELL"
+                as_text(values.get("action")).upper() == "SELL"
                 and values.get("acquired") in (None, "")
                 and day in closed
             ):

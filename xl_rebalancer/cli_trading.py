@@ -1,0 +1,234 @@
+"""The command line's round trip with the broker: `import`, `export-orders`, `record-fills`.
+
+Registered on cli.main (cli.py imports this module at its end); same conventions: one
+JSON document with --json, problems with their file and line, no traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import (
+    JSON_OPTION,
+    OUT_OPTION,
+    _console,
+    _date,
+    _print_problems,
+    _problems_json,
+    _table,
+    emit_json,
+    handle_errors,
+    main,
+)
+
+BOOK = click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+def _changes_table(changes: list[Any], title: str) -> Any:
+    rows = [[c.sheet, c.kind, c.text] for c in changes]
+    return _table(title, ["Sheet", "Change", "What"], rows, set())
+
+
+@main.command("import")
+@BOOK
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--broker",
+    type=click.Choice(["schwab", "fidelity", "vanguard", "ibkr", "ofx", "generic"]),
+    help="Which broker wrote the files (default: told from each file's content).",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="BROKER=NAME",
+    help="Broker account number to workbook account name, e.g. '...1234=Joint Taxable' "
+    "(repeat, or separate with commas); '*=NAME' for files that name no account. "
+    "Remembered on the Accounts sheet (BrokerAccount).",
+)
+@click.option(
+    "--map",
+    "mapping",
+    metavar="FIELD=HEADER,...",
+    help="A generic CSV's columns: account, symbol, shares, cost_basis, acquired, lot_id, "
+    "price, value (e.g. 'symbol=Ticker,shares=Qty').",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+@OUT_OPTION
+@JSON_OPTION
+@handle_errors
+def import_command(
+    book: Path,
+    files: tuple[Path, ...],
+    broker: str | None,
+    accounts: tuple[str, ...],
+    mapping: str | None,
+    dry_run: bool,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Fill Accounts, Holdings, TaxLots and Transactions from broker downloads (positions,
+    lots, realized gain/loss, history). Importing the same files again changes nothing."""
+    from .app import RunOptions
+    from .trading import import_files, parse_account_map
+
+    report = import_files(
+        book,
+        list(files),
+        broker=broker,
+        accounts=parse_account_map(list(accounts)),
+        mapping=mapping,
+        options=RunOptions(out=out, dry_run=dry_run),
+    )
+    sync = report.sync
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "command": "import",
+                "workbook": str(book),
+                "files": report.files,
+                "dry_run": dry_run,
+                "output": str(report.output) if report.output else None,
+                "backup": str(report.backup) if report.backup else None,
+                "accounts": sync.mapping,
+                "changes": [c.__dict__ for c in sync.changes],
+                "warnings": _problems_json(report.warnings),
+            }
+        )
+        return
+    console = _console()
+    _print_problems([w for w in report.warnings if w.level != "info"], "Reconciliation")
+    if not sync.changes:
+        console.print("The workbook already matches the files: nothing changed.")
+        return
+    title = "Would change (dry run)" if dry_run else "Changed"
+    console.print(_changes_table(sync.changes, title))
+    if report.backup:
+        console.print(f"Backup: {report.backup}")
+    if report.output:
+        console.print(f"Wrote {report.output}")
+
+
+@main.command("export-orders")
+@BOOK
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "ibkr", "fidelity", "schwab"]),
+    default="csv",
+    show_default=True,
+    help="csv: generic, with lot instructions; ibkr: TWS basket; fidelity: Wealthscape "
+    "import, one file per account; schwab: trade orders and lot instructions.",
+)
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the order files (default: the workbook's folder).",
+)
+@JSON_OPTION
+@handle_errors
+def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bool) -> None:
+    """Write the Trades sheet's proposal as the broker's order file(s); each names the
+    proposal's checksum, which record-fills checks."""
+    from .trading import export_orders
+
+    report = export_orders(book, fmt, folder)
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "command": "export-orders",
+                "workbook": str(book),
+                "format": fmt,
+                "proposal": report.checksum,
+                "files": [str(f) for f in report.files],
+                "orders": [o.model_dump(mode="json") for o in report.orders],
+            }
+        )
+        return
+    console = _console()
+    rows = [
+        [o.account, o.action, o.symbol, f"{o.shares:g}", ", ".join(lot.lot_id for lot in o.lots)]
+        for o in report.orders
+    ]
+    console.print(
+        _table(
+            f"Orders (proposal {report.checksum})",
+            ["Account", "Action", "Symbol", "Shares", "Lots"],
+            rows,
+            {"Shares"},
+        )
+    )
+    for path in report.files:
+        console.print(f"Wrote {path}")
+
+
+@main.command("record-fills")
+@BOOK
+@click.argument(
+    "fills", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--date",
+    "day",
+    callback=_date,
+    help="Trade date of fills without one (default: today).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be recorded; write nothing.")
+@OUT_OPTION
+@JSON_OPTION
+@handle_errors
+def record_fills_command(
+    book: Path,
+    fills: Path | None,
+    day: dt.date | None,
+    dry_run: bool,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Apply what was executed to TaxLots, Holdings, cash and Transactions: the Trades
+    sheet's proposal as it stands, or FILLS (a CSV of executions, partial fills allowed).
+    A backup is kept; recording the same fills again changes nothing."""
+    from .app import RunOptions
+    from .trading import record_fills
+
+    report = record_fills(book, fills, day=day, options=RunOptions(out=out, dry_run=dry_run))
+    result = report.fills
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "command": "record-fills",
+                "workbook": str(book),
+                "proposal": report.checksum,
+                "dry_run": dry_run,
+                "recorded": len(result.applied),
+                "already_recorded": len(result.already),
+                "changes": result.changes,
+                "output": str(report.output) if report.output else None,
+                "backup": str(report.backup) if report.backup else None,
+                "warnings": _problems_json(report.warnings),
+            }
+        )
+        return
+    console = _console()
+    _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
+    if result.already:
+        console.print(f"{len(result.already)} fill(s) were already recorded: left as they are.")
+    if not result.applied:
+        console.print("Nothing new to record.")
+        return
+    for line in result.changes:
+        console.print(f"  {line}")
+    if report.backup:
+        console.print(f"Backup: {report.backup}")
+    if report.output:
+        console.print(f"Wrote {report.output}")
