@@ -353,6 +353,27 @@ class _Merge:
                     )
                 )
             return []
+        elif old and old_shares > position.shares:
+            self.problems.append(
+                Problem(
+                    f"{position.where}: {name} {symbol}: the lots on TaxLots hold "
+                    f"{old_shares:g} shares, the broker's position {position.shares:g}: some "
+                    "were sold; the lots are left as they are: relieve the sold ones on TaxLots, "
+                    "import the realized gain/loss file, or record the sale with record-fills",
+                    file,
+                    None,
+                    "warning",
+                )
+            )
+            return old
+        elif old:
+            basis = (
+                position.cost_basis - sum(as_num(v.get("cost_basis")) or 0.0 for _, v in old)
+                if position.cost_basis is not None
+                else None
+            )
+            extra = self._unknown(name, symbol, position, position.shares - old_shares, basis, file)
+            return [*old, *self._replace_lots(name, symbol, [extra], [])]
         else:
             wanted = list(history or [])
             rest = position.shares - sum(x.shares for x in wanted)
@@ -371,28 +392,35 @@ class _Merge:
             basis = None
             if position.cost_basis is not None:
                 basis = position.cost_basis - sum(x.cost_basis for x in wanted)
-            unknown = BrokerLot(
-                account=name,
-                symbol=symbol,
-                shares=rest,
-                cost_basis=round(basis, 2) if basis is not None and basis >= 0 else 0.0,
-                where=position.where,
-            )
-            wanted = [*wanted, unknown]
-            self.problems.append(
-                Problem(
-                    f"{position.where}: {name} {symbol}: {rest:g} of {position.shares:g} shares have no "
-                    f"lot in the files (basis {unknown.cost_basis:,.2f}"
-                    + ("" if basis is not None else ", unknown: the file has no cost basis")
-                    + "); written as one lot without an acquisition date: fill in its Acquired on "
-                    "TaxLots (from the broker's lot details), or import a file with lots or the "
-                    "full buy history",
-                    file,
-                    None,
-                    "warning",
-                )
-            )
+            wanted = [*wanted, self._unknown(name, symbol, position, rest, basis, file)]
         return self._replace_lots(name, symbol, wanted, old)
+
+    def _unknown(
+        self, name: str, symbol: str, position: Any, shares: float, basis: float | None, file: str
+    ) -> BrokerLot:
+        """Shares no file places in a lot: one lot with what basis is left and no date, and
+        a message saying so (never an invented date)."""
+        lot = BrokerLot(
+            account=name,
+            symbol=symbol,
+            shares=shares,
+            cost_basis=round(basis, 2) if basis is not None and basis >= 0 else 0.0,
+            where=position.where,
+        )
+        self.problems.append(
+            Problem(
+                f"{position.where}: {name} {symbol}: {shares:g} of {position.shares:g} shares "
+                f"have no lot in the files (basis {lot.cost_basis:,.2f}"
+                + ("" if basis is not None else ", unknown: the file has no cost basis")
+                + "); written as one lot without an acquisition date: fill in its Acquired on "
+                "TaxLots (from the broker's lot details), or import a file with lots or the "
+                "full buy history",
+                file,
+                None,
+                "warning",
+            )
+        )
+        return lot
 
     def _replace_lots(
         self, name: str, symbol: str, wanted: list[BrokerLot], old: list[Record]
