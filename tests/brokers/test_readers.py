@@ -20,8 +20,16 @@ def by_symbol(statement):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("$1,234.56", 1234.56), ("-$12.50", -12.5), ("(12.50)", -12.5), ("+0.41%", 0.41),
-     ("--", None), ("n/a", None), ("", None), ("1,000", 1000.0)],
+    [
+        ("$1,234.56", 1234.56),
+        ("-$12.50", -12.5),
+        ("(12.50)", -12.5),
+        ("+0.41%", 0.41),
+        ("--", None),
+        ("n/a", None),
+        ("", None),
+        ("1,000", 1000.0),
+    ],
 )
 def test_money_as_brokers_write_it(text, value):
     assert number(text) == value
@@ -59,7 +67,9 @@ def test_schwab_realized_closed_lots():
 def test_schwab_transactions_trades_only():
     st = read_statement(FILES / "schwab_transactions.csv")
     assert [(t.action, t.symbol, t.shares) for t in st.transactions] == [
-        ("BUY", "BND", 10), ("SELL", "VTI", 40)]
+        ("BUY", "BND", 10),
+        ("SELL", "VTI", 40),
+    ]
 
 
 def test_fidelity_positions_cash_pending_cusip_footer():
@@ -77,15 +87,19 @@ def test_vanguard_two_blocks_settlement_fund_is_cash():
     assert st.cash == {"55512345": 1500.25}
     assert {p.symbol: p.shares for p in st.positions} == {"BND": 120, "VTI": 30}
     assert sorted((t.date, t.symbol, t.shares) for t in st.transactions) == [
-        (dt.date(2022, 3, 1), "BND", 100), (dt.date(2023, 2, 1), "VTI", 30),
-        (dt.date(2024, 11, 1), "BND", 20)]  # the dividend row is not a trade
+        (dt.date(2022, 3, 1), "BND", 100),
+        (dt.date(2023, 2, 1), "VTI", 30),
+        (dt.date(2024, 11, 1), "BND", 20),
+    ]  # the dividend row is not a trade
 
 
 def test_ibkr_summary_counted_once_lots_from_lot_rows():
     st = read_statement(FILES / "ibkr_flex.xml")
     assert [(p.symbol, p.shares) for p in st.positions] == [("VTI", 25)]
     assert sorted((x.acquired, x.shares, x.cost_basis) for x in st.lots) == [
-        (dt.date(2022, 3, 15), 15, 3000), (dt.date(2024, 8, 1), 10, 2700)]
+        (dt.date(2022, 3, 15), 15, 3000),
+        (dt.date(2024, 8, 1), 10, 2700),
+    ]
     assert st.cash == {"U1234567": 812.4}
     assert any("OPT" in str(p) for p in st.problems)
 
@@ -100,12 +114,17 @@ def test_ofx_positions_tickers_cash_and_history():
 
 def test_generic_csv_with_a_column_map(tmp_path: Path):
     path = tmp_path / "lots.csv"
-    path.write_text("Acct,Ticker,Qty,Total Cost,Opened\n"
-                    "Joint,VTI,10,\"$2,000.00\",2020-01-02\n"
-                    "Joint,VTI,5,\"$1,500.00\",2023-06-01\n"
-                    "Joint,CASH,,\"$250.00\",\n")
-    st = read_statement(path, mapping="account=Acct,symbol=Ticker,shares=Qty,"
-                        "cost_basis=Total Cost,acquired=Opened,value=Total Cost")
+    path.write_text(
+        "Acct,Ticker,Qty,Total Cost,Opened\n"
+        'Joint,VTI,10,"$2,000.00",2020-01-02\n'
+        'Joint,VTI,5,"$1,500.00",2023-06-01\n'
+        'Joint,CASH,,"$250.00",\n'
+    )
+    st = read_statement(
+        path,
+        mapping="account=Acct,symbol=Ticker,shares=Qty,"
+        "cost_basis=Total Cost,acquired=Opened,value=Total Cost",
+    )
     assert [(p.symbol, p.shares, p.cost_basis) for p in st.positions] == [("VTI", 15, 3500)]
     assert len(st.lots) == 2 and st.cash == {"Joint": 250.0}
 
@@ -116,8 +135,10 @@ def test_untrusted_files_are_refused_cleanly(tmp_path: Path):
     with pytest.raises(InputError, match="not a text file"):
         read_statement(binary)
     bomb = tmp_path / "flex.xml"
-    bomb.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
-                    "<FlexQueryResponse>&a;</FlexQueryResponse>")
+    bomb.write_text(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+        "<FlexQueryResponse>&a;</FlexQueryResponse>"
+    )
     with pytest.raises(InputError, match="not a readable Flex"):
         read_statement(bomb)
     with pytest.raises(InputError, match="--map"):

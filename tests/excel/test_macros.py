@@ -140,3 +140,41 @@ def test_apply_corporate_actions_button_matches_the_command_line(tmp_path: Path)
     # A second press applies nothing more.
     macros.apply_corporate_actions()
     assert "No action was due." in book.app.impl.alerts[-1][0]
+
+
+def test_broker_buttons_match_the_command_line(tmp_path: Path):
+    """Import, Export Orders and Record Fills through the live workbook give the tables
+    and files the command line gives."""
+    from tests.brokers.test_round_trip import FILES, start
+    from xl_rebalancer.app import RunOptions
+    from xl_rebalancer.trading import export_orders, import_files, record_fills
+
+    live = start(tmp_path)
+    file = tmp_path / "file.xlsm"
+    shutil.copy(live, file)
+    files = [FILES / "ibkr_flex.xml", FILES / "statement.ofx"]
+    book = open_book(live)
+    macros.import_files([str(f) for f in files])
+    assert "change(s) from ibkr_flex.xml, statement.ofx" in book.app.impl.alerts[-1][0]
+    import_files(file, files)
+    saved = load_workbook(file)
+    for sheet in ("Accounts", "Holdings", "TaxLots", "Transactions"):
+        assert comparable(table(book.impl.wb[sheet])) == comparable(table(saved[sheet])), sheet
+    macros.import_files([str(f) for f in files])
+    assert "nothing changed" in book.app.impl.alerts[-1][0]
+
+    macros.rebalance()
+    run_engine(file, "rebalance")
+    macros.export_orders()
+    prompt = book.app.impl.alerts[-1][0]
+    cli = export_orders(file, "csv", tmp_path / "cli")
+    assert f"proposal {cli.checksum}" in prompt
+    (written,) = tmp_path.glob("household-orders-csv-*.csv")
+    assert written.read_text() == cli.files[0].read_text()
+
+    macros.record_fills(None)
+    assert "fill(s) recorded" in book.app.impl.alerts[-1][0]
+    record_fills(file, None, options=RunOptions())
+    saved = load_workbook(file)
+    for sheet in ("Accounts", "TaxLots"):
+        assert comparable(table(book.impl.wb[sheet])) == comparable(table(saved[sheet])), sheet

@@ -46,9 +46,25 @@ def apply_corporate_actions() -> None:
     run("apply-actions")
 
 
-def run(command: str, book: Any = None, options: Any = None) -> Any:
+def import_files(paths: list[str]) -> None:
+    """Import: the broker files picked in Excel's file dialog into the input sheets."""
+    run("import", files=paths)
+
+
+def export_orders() -> None:
+    """Export Orders: the Trades sheet as Settings' order_format, beside the workbook."""
+    run("export-orders")
+
+
+def record_fills(path: str | None) -> None:
+    """Record Fills: a fills file, or the proposal as it stands (path None)."""
+    run("record-fills", fills=path)
+
+
+def run(command: str, book: Any = None, options: Any = None, **arguments: Any) -> Any:
     """Run `command` on `book` (default: the calling workbook); returns the report, or
-    None when the run stopped with a message."""
+    None when the run stopped with a message. `arguments` go to the round trip's
+    commands (the files to import, a fills file)."""
     from ..app import RunOptions
     from .adapter import XlwingsDoor
 
@@ -60,7 +76,7 @@ def run(command: str, book: Any = None, options: Any = None) -> Any:
     options = options or RunOptions()
     started = dt.datetime.now().replace(microsecond=0)
     try:
-        report = _dispatch(command, door, options)
+        report = _dispatch(command, door, options, arguments)
     except Exception as exc:  # every failure becomes a message, none a traceback
         _report_failure(door, command, exc, started)
         return None
@@ -68,9 +84,19 @@ def run(command: str, book: Any = None, options: Any = None) -> Any:
     return report
 
 
-def _dispatch(command: str, door: Any, options: Any) -> Any:
-    from .. import app
+def _dispatch(command: str, door: Any, options: Any, arguments: dict[str, Any]) -> Any:
+    from pathlib import Path
 
+    from .. import app, trading
+
+    if command == "import":
+        return trading.import_files(door, [Path(p) for p in arguments["files"]], options=options)
+    if command == "export-orders":
+        fmt = door.read(options).portfolio.settings.order_format
+        return trading.export_orders(door, fmt)
+    if command == "record-fills":
+        fills = arguments.get("fills")
+        return trading.record_fills(door, Path(fills) if fills else None, options=options)
     if command == "validate":
         return _validate(door, options)
     if command == "apply-actions":
@@ -128,7 +154,25 @@ def _report_failure(door: Any, command: str, exc: Exception, started: dt.datetim
 
 
 def _success_message(report: Any) -> str:
+    if hasattr(report, "checksum") and hasattr(report, "orders"):  # export-orders
+        names = "\n".join(f"• {p.name}" for p in report.files)
+        return (
+            f"{len(report.orders)} order(s) of proposal {report.checksum} written beside the "
+            f"workbook:\n{names}"
+        )
     lines = [f"{report.command}: done in {report.seconds:.1f} s."]
+    sync = getattr(report, "sync", None)
+    if sync is not None:
+        lines.append(
+            f"{len(sync.changes)} change(s) from {', '.join(report.files)} (listed in the Log sheet)."
+            if sync.changes
+            else "The workbook already matches the files: nothing changed."
+        )
+    fills = getattr(report, "fills", None)
+    if fills is not None:
+        lines.append(
+            f"{len(fills.applied)} fill(s) recorded, {len(fills.already)} already recorded."
+        )
     result = report.result
     if result is not None:
         trades = len(result.trades)

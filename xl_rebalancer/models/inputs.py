@@ -206,6 +206,15 @@ class Settings(BaseModel):
             "run is never bought back in the same run."
         ),
     )
+    order_format: Annotated[
+        Literal["csv", "ibkr", "fidelity", "schwab"], BeforeValidator(to_token)
+    ] = Field(
+        "csv",
+        description=(
+            "Export Orders button: csv (generic, with lot instructions), ibkr (TWS basket), "
+            "fidelity (Wealthscape), schwab (orders and lot instructions)."
+        ),
+    )
     stale_price_days: Annotated[int, Field(ge=0)] = Field(
         5, description="A price older than this many trading days gets a warning."
     )

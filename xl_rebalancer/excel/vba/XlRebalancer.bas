@@ -42,6 +42,53 @@ Public Sub ApplyCorporateActions()
     RunPython "import xl_rebalancer.excel.macros; xl_rebalancer.excel.macros.apply_corporate_actions()"
 End Sub
 
+'' Import broker downloads (positions, lots, realized gains, history) into the input sheets.
+Public Sub ImportBrokerFiles()
+    Dim picked As Variant, i As Long, paths As String
+    picked = Application.GetOpenFilename( _
+        "Broker files (*.csv;*.ofx;*.qfx;*.xml),*.csv;*.ofx;*.qfx;*.xml", , _
+        "Import broker files", , True)
+    If Not IsArray(picked) Then Exit Sub
+    For i = LBound(picked) To UBound(picked)
+        paths = paths & PyString(CStr(picked(i))) & ","
+    Next i
+    RunPython "import xl_rebalancer.excel.macros; xl_rebalancer.excel.macros.import_files([" & paths & "])"
+End Sub
+
+' Write the Trades sheet as the broker's order file (Settings: order_format).
+Public Sub ExportOrders()
+    RunPython "import xl_rebalancer.excel.macros; xl_rebalancer.excel.macros.export_orders()"
+End Sub
+
+' Apply what was executed: a fills file, or (Cancel, then Yes) the proposal as it stands.
+Public Sub RecordFills()
+    Dim picked As Variant
+    picked = Application.GetOpenFilename("Fills (*.csv),*.csv", , "Fills file (Cancel: the proposal as is)")
+    If VarType(picked) = vbBoolean Then
+        If MsgBox("Record the Trades sheet as executed in full at its prices?", _
+                  vbYesNo + vbQuestion, "xl-rebalancer") <> vbYes Then Exit Sub
+        RunPython "import xl_rebalancer.excel.macros; xl_rebalancer.excel.macros.record_fills(None)"
+    Else
+        RunPython "import xl_rebalancer.excel.macros; xl_rebalancer.excel.macros.record_fills(" & _
+                  PyString(CStr(picked)) & ")"
+    End If
+End Sub
+
+' A Python string literal for any path: letters, digits and a few safe marks as they are,
+' every other character as a \u escape, so no quote or backslash can end the literal.
+Private Function PyString(text As String) As String
+    Dim i As Long, c As String, out As String
+    For i = 1 To Len(text)
+        c = Mid$(text, i, 1)
+        If c Like "[A-Za-z0-9 ._:-]" Then
+            out = out & c
+        Else
+            out = out & "\u" & Right$("0000" & Hex$(AscW(c)), 4)
+        End If
+    Next i
+    PyString = "'" & out & "'"
+End Function
+
 ' Ribbon callbacks (customUI/customUI14.xml onAction): Office passes the button.
 
 Public Sub RibbonRefreshPrices(control As Object)
@@ -70,4 +117,16 @@ End Sub
 
 Public Sub RibbonApplyCorporateActions(control As Object)
     ApplyCorporateActions
+End Sub
+
+Public Sub RibbonImportBrokerFiles(control As Object)
+    ImportBrokerFiles
+End Sub
+
+Public Sub RibbonExportOrders(control As Object)
+    ExportOrders
+End Sub
+
+Public Sub RibbonRecordFills(control As Object)
+    RecordFills
 End Sub
