@@ -61,6 +61,37 @@ def _rows(raw: Mapping[str, Any], spec: s.SheetSpec) -> list[tuple[int, dict[str
     return [(r, dict(v)) for r, v in data.rows]
 
 
+TABLES = (s.ACCOUNTS, s.HOLDINGS, s.TAX_LOTS, s.TRANSACTIONS)
+
+
+def _edit(
+    raw: Mapping[str, Any],
+    result: Any,
+    sheets: Sequence[str],
+    report: RunReport,
+    started: dt.datetime,
+    notes: list[str],
+    options: RunOptions,
+) -> WorkbookEdit:
+    """The Log, and the tables `sheets` rewritten from `result` (a SyncResult or a
+    FillResult: both carry accounts, holdings, lots and transactions records)."""
+    records = {
+        s.ACCOUNTS.name: result.accounts,
+        s.HOLDINGS.name: result.holdings,
+        s.TAX_LOTS.name: result.lots,
+        s.TRANSACTIONS.name: result.transactions,
+    }
+    return WorkbookEdit(
+        sheets=[log_sheet(log_entries(report.warnings, started, notes))],
+        rewrites=[
+            InputRewrite(spec, _title(raw, spec), records[spec.name], create=True)
+            for spec in TABLES
+            if spec.name in sheets
+        ],
+        recalc=options.recalc,
+    )
+
+
 def _title(raw: Mapping[str, Any], spec: s.SheetSpec) -> str:
     data = raw.get(spec.name)
     return data.title if data is not None and not isinstance(data, list) else spec.name
@@ -127,20 +158,14 @@ def _import(
         + (f"; backup {report.backup.name}" if report.backup else ""),
         *(f"{c.sheet}: {c.kind} {c.text}" for c in result.changes),
     ]
-    rewrites = [
-        InputRewrite(spec, _title(raw, spec), records, create=True)
-        for spec, records in (
-            (s.ACCOUNTS, result.accounts),
-            (s.HOLDINGS, result.holdings),
-            (s.TAX_LOTS, result.lots),
-            (s.TRANSACTIONS, result.transactions),
-        )
-        if result.changed(spec.name)
-    ]
-    edit = WorkbookEdit(
-        sheets=[log_sheet(log_entries(report.warnings, started, notes))],
-        rewrites=rewrites,
-        recalc=options.recalc,
+    edit = _edit(
+        raw,
+        result,
+        [s.name for s in TABLES if result.changed(s.name)],
+        report,
+        started,
+        notes,
+        options,
     )
     report.output = door.save(edit, options.out)
     report.seconds = time.perf_counter() - clock
@@ -277,20 +302,11 @@ def _record_fills(
         + (f"; backup {report.backup.name}" if report.backup else ""),
         *result.changes,
     ]
-    rewrites = [
-        InputRewrite(spec, _title(raw, spec), records, create=True)
-        for spec, records in (
-            (s.ACCOUNTS, result.accounts),
-            (s.HOLDINGS, result.holdings),
-            (s.TAX_LOTS, result.lots),
-            (s.TRANSACTIONS, result.transactions),
-        )
+    sheets = [
+        spec.name
+        for spec in TABLES
         if spec is not s.HOLDINGS or raw.get(spec.name) is not None or result.holdings
     ]
-    edit = WorkbookEdit(
-        sheets=[log_sheet(log_entries(report.warnings, started, notes))],
-        rewrites=rewrites,
-        recalc=options.recalc,
-    )
+    edit = _edit(raw, result, sheets, report, started, notes, options)
     report.output = door.save(edit, options.out)
     return report

@@ -143,3 +143,43 @@ def test_untrusted_files_are_refused_cleanly(tmp_path: Path):
         read_statement(bomb)
     with pytest.raises(InputError, match="--map"):
         read_statement(FILES / "vanguard.csv", mapping="colour=Blue")
+
+
+def test_fidelity_history_and_realized():
+    history = read_statement(FILES / "Accounts_History.csv")
+    assert history.broker == "fidelity"
+    assert sorted((t.date, t.action, t.shares) for t in history.transactions) == [
+        (dt.date(2023, 3, 1), "BUY", 318.5),
+        (dt.date(2024, 11, 1), "SELL", 20),
+        (dt.date(2024, 12, 16), "BUY", 1.5),
+    ]  # dividends and the money market are not trades
+    realized = read_statement(FILES / "Realized_Gain_Loss_Account_X12345678.csv")
+    (sale,) = realized.transactions
+    assert sale.account == "X12345678" and sale.symbol == "VXUS"
+    assert sale.realized_gain == pytest.approx(159.98) and sale.term == "LT"
+    assert sale.acquired == dt.date(2023, 3, 1)
+
+
+def test_fidelity_history_rebuilds_lots_that_add_up(tmp_path):
+    """318.5 bought, 20 sold first-in-first-out, 1.5 reinvested: the 300 VXUS in the
+    positions file, as two lots with the basis each keeps."""
+    from tests.brokers.test_round_trip import start
+    from tests.tax.helpers import run, sheet
+
+    book = start(tmp_path)
+    run(
+        "import",
+        book,
+        str(FILES / "fidelity_positions.csv"),
+        str(FILES / "Accounts_History.csv"),
+        "--account",
+        "X12345678=Taxable",
+        "--account",
+        "*=Taxable",
+        "--account",
+        "Z98765432=Old 401k",
+    )
+    lots = {r["LotId"]: r for r in sheet(book, "TaxLots") if r["Account"] == "Taxable"}
+    assert lots["VXUS-20230301"]["Shares"] == 298.5
+    assert lots["VXUS-20230301"]["CostBasis"] == pytest.approx(16880.50 * 298.5 / 318.5, abs=0.01)
+    assert lots["VXUS-20241216"]["Shares"] == 1.5

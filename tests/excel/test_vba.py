@@ -126,9 +126,7 @@ def test_every_runpython_call_names_an_existing_function():
         assert target.startswith(module.__name__ + ".")
         func = getattr(module, name)
         assert callable(func)
-        required = [
-            p for p in inspect.signature(func).parameters.values() if p.default is p.empty
-        ]
+        required = [p for p in inspect.signature(func).parameters.values() if p.default is p.empty]
         if rest == ")":
             assert not required, f"{target} must run without arguments"
         else:  # the VBA adds the argument (the picked files, a fills file, or None)
@@ -143,7 +141,7 @@ def test_vba_path_literal_is_python_literal():
         safe = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ._:-")
         return "'" + "".join(c if c in safe else f"\\u{ord(c):04X}" for c in text) + "'"
 
-    for path in [r"C:\Users\O'Brien\Downloads\Positions (1).csv", "/Users/zoë/a\"b.ofx"]:
+    for path in [r"C:\Users\O'Brien\Downloads\Positions (1).csv", '/Users/zoë/a"b.ofx']:
         assert ast.literal_eval(py_string(path)) == path
     code = (doors.VBA_DIR / "XlRebalancer.bas").read_text("cp1252")
     assert 'If c Like "[A-Za-z0-9 ._:-]" Then' in code

@@ -477,13 +477,14 @@ class _Merge:
 
     # ------------------------------------------------------------------- history
     def _history(self, broker_id: str) -> dict[str, list[BrokerLot]]:
-        """Open lots per symbol rebuilt from every file's trades for the account (FIFO)."""
+        """Open lots per symbol rebuilt from every file's trades for the account (FIFO);
+        a history file that names no account counts for the account it was mapped to."""
         trades = sorted(
             (
                 t
                 for st in self.statements
                 for t in st.transactions
-                if t.account == broker_id and not t.closed_lot
+                if self.mapping.get(t.account) == self.mapping.get(broker_id) and not t.closed_lot
             ),
             key=lambda t: (t.date, t.action != "BUY"),
         )

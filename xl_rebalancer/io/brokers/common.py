@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InputError, Problem
+from ...models.brokers import BrokerTransaction
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # far above any household's download, far below harm
 MAX_ROWS = 200_000
@@ -225,3 +226,71 @@ def account_in_title(title: str) -> tuple[str, str] | None:
     name = title[: match.start()]
     name = re.sub(r"(?i)^.*?\bfor\b(\s+account\b)?", "", name).strip(' :-"')
     return match.group(1).replace(" ", ""), name
+
+
+def closed_lot(
+    found: Collector, record: Record, account: str | None, symbol: str, *, sold: str, acquired: str
+) -> BrokerTransaction | None:
+    """A realized gain/loss row: a sale of one lot, with what Form 8949 needs. The gain is
+    the broker's (its short- plus long-term columns, which carry its wash-sale
+    adjustments), else proceeds − basis + any disallowed loss."""
+    sold_on = found.date(record, sold, required=True)
+    shares = found.number(record, "shares", required=True)
+    proceeds = found.number(record, "proceeds", required=True)
+    basis = found.number(record, "cost_basis", required=True)
+    if sold_on is None or shares is None or proceeds is None or basis is None or not shares:
+        return None
+    long_term = found.number(record, "lt") or 0.0
+    short_term = found.number(record, "st") or 0.0
+    disallowed = found.number(record, "disallowed") or 0.0
+    gain = long_term + short_term if (long_term or short_term) else proceeds - basis + disallowed
+    return BrokerTransaction(
+        account=account or "",
+        where=found.where(record.line.number),
+        date=sold_on,
+        action="SELL",
+        symbol=symbol,
+        shares=abs(shares),
+        amount=proceeds,
+        price=proceeds / abs(shares),
+        acquired=found.date(record, acquired),
+        cost_basis=basis,
+        realized_gain=gain,
+        term="LT" if long_term and not short_term else "ST",
+        closed_lot=True,
+    )
+
+
+def trade(
+    found: Collector, record: Record, account: str, symbol: str, action: str
+) -> BrokerTransaction | None:
+    """A history row that moved shares (fields date, shares, price, amount)."""
+    when = found.date(record, "date", required=True)
+    shares = found.number(record, "shares", required=True)
+    if when is None or shares is None:
+        return None
+    amount = found.number(record, "amount")
+    return BrokerTransaction(
+        account=account,
+        where=found.where(record.line.number),
+        date=when,
+        action=action,  # type: ignore[arg-type]
+        symbol=symbol,
+        shares=abs(shares),
+        price=found.number(record, "price"),
+        amount=abs(amount) if amount is not None else None,
+    )
+
+
+def header_or_problem(
+    lines: Sequence[Line],
+    fields: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    found: Collector,
+    what: str,
+) -> tuple[int, dict[str, int]] | None:
+    """The table's header, or a problem saying which columns were looked for."""
+    hit = find_header(lines, fields, required)
+    if hit is None:
+        found.add(None, f"no {what} header ({', '.join(fields[r][0] for r in required)})")
+    return hit

@@ -10,8 +10,18 @@ from __future__ import annotations
 import contextlib
 import re
 
-from ...models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
-from .common import Collector, Line, date, find_header, is_cusip, records
+from ...models.brokers import BrokerPosition, BrokerStatement
+from .common import (
+    Collector,
+    Line,
+    closed_lot,
+    date,
+    find_header,
+    header_or_problem,
+    is_cusip,
+    records,
+    trade,
+)
 
 POSITIONS = {
     "account": ["Account Number"],
@@ -123,47 +133,26 @@ def _as_of_footer(lines: list[Line], statement: BrokerStatement) -> None:
 def read_realized(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
     found = Collector(file)
     statement = BrokerStatement(broker="fidelity", file=file)
-    hit = find_header(lines, REALIZED, ["symbol", "acquired", "sold", "proceeds"])
-    if hit is None:
-        found.add(None, "no realized header (Symbol, Date Acquired, Date Sold, Proceeds)")
-        statement.problems.extend(found.problems)
-        return statement
-    header, columns = hit
     if account is None:  # Realized_Gain_Loss_Account_X12345678.csv names its account
         named = re.search(r"Account_([A-Z0-9]+)", file)
         account = named.group(1) if named else None
-    for record in records(lines, header, columns):
+    hit = header_or_problem(
+        lines, REALIZED, ["symbol", "acquired", "sold", "proceeds"], found, "realized"
+    )
+    for record in records(lines, *hit) if hit else ():
         raw = record.get("symbol")
         symbol = raw.split("(")[0].strip().upper() if raw else ""
-        if not symbol or symbol.lower().startswith("total"):
-            continue
-        sold = found.date(record, "sold", required=True)
-        shares = found.number(record, "shares", required=True)
-        proceeds = found.number(record, "proceeds", required=True)
-        basis = found.number(record, "cost_basis", required=True)
-        if None in (sold, shares, proceeds, basis):
-            continue
-        long_term = found.number(record, "lt") or 0.0
-        short_term = found.number(record, "st") or 0.0
-        statement.transactions.append(
-            BrokerTransaction(
-                account=record.get("account") or account or "",
-                where=found.where(record.line.number),
-                date=sold,  # type: ignore[arg-type]
-                action="SELL",
-                symbol=symbol,
-                shares=abs(shares),  # type: ignore[arg-type]
-                amount=proceeds,
-                price=proceeds / abs(shares) if shares else None,  # type: ignore[operator,arg-type]
-                acquired=found.date(record, "acquired"),
-                cost_basis=basis,
-                realized_gain=long_term + short_term
-                if (long_term or short_term)
-                else proceeds - basis,  # type: ignore[operator]
-                term="LT" if long_term and not short_term else "ST",
-                closed_lot=True,
+        if symbol and not symbol.lower().startswith("total"):
+            sale = closed_lot(
+                found,
+                record,
+                record.get("account") or account,
+                symbol,
+                sold="sold",
+                acquired="acquired",
             )
-        )
+            if sale is not None:
+                statement.transactions.append(sale)
     statement.problems.extend(found.problems)
     return statement
 
@@ -171,13 +160,10 @@ def read_realized(lines: list[Line], file: str, account: str | None) -> BrokerSt
 def read_history(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
     found = Collector(file)
     statement = BrokerStatement(broker="fidelity", file=file)
-    hit = find_header(lines, HISTORY, ["date", "action", "symbol", "amount"])
-    if hit is None:
-        found.add(None, "no history header (Run Date, Action, Symbol, Amount)")
-        statement.problems.extend(found.problems)
-        return statement
-    header, columns = hit
-    for record in records(lines, header, columns):
+    hit = header_or_problem(
+        lines, HISTORY, ["date", "action", "symbol", "amount"], found, "history"
+    )
+    for record in records(lines, *hit) if hit else ():
         action = record.get("action").upper()
         symbol = record.get("symbol").upper()
         if not symbol or _is_cash(symbol, action):
@@ -188,22 +174,8 @@ def read_history(lines: list[Line], file: str, account: str | None) -> BrokerSta
             kind = "SELL"
         else:
             continue  # dividends, transfers of cash, fees
-        when = found.date(record, "date", required=True)
-        shares = found.number(record, "shares", required=True)
-        if when is None or shares is None:
-            continue
-        amount = found.number(record, "amount")
-        statement.transactions.append(
-            BrokerTransaction(
-                account=record.get("account") or account or "",
-                where=found.where(record.line.number),
-                date=when,
-                action=kind,  # type: ignore[arg-type]
-                symbol=symbol,
-                shares=abs(shares),
-                price=found.number(record, "price"),
-                amount=abs(amount) if amount is not None else None,
-            )
-        )
+        moved = trade(found, record, record.get("account") or account or "", symbol, kind)
+        if moved is not None:
+            statement.transactions.append(moved)
     statement.problems.extend(found.problems)
     return statement

@@ -12,8 +12,19 @@ from __future__ import annotations
 
 import re
 
-from ...models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
-from .common import Collector, Line, account_in_title, date, find_header, is_cusip, records
+from ...models.brokers import BrokerPosition, BrokerStatement
+from .common import (
+    Collector,
+    Line,
+    account_in_title,
+    closed_lot,
+    date,
+    find_header,
+    header_or_problem,
+    is_cusip,
+    records,
+    trade,
+)
 
 POSITIONS = {
     "symbol": ["Symbol"],
@@ -181,47 +192,20 @@ def read_positions(lines: list[Line], file: str) -> BrokerStatement:
 def read_realized(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
     found = Collector(file)
     statement = BrokerStatement(broker="schwab", file=file)
-    hit = find_header(lines, REALIZED, ["symbol", "shares", "closed", "proceeds"])
-    if hit is None:
-        found.add(None, "no realized gain/loss header (Symbol, Quantity, Closed Date, Proceeds)")
-        statement.problems.extend(found.problems)
-        return statement
-    header, columns = hit
-    titled = _title_account(lines, header)
-    account = titled[0] if titled else account
-    if titled:
-        statement.account_names[titled[0]] = titled[1]
-    for record in records(lines, header, columns):
-        symbol = record.get("symbol").upper()
-        if not symbol or symbol.lower().startswith("total"):
-            continue
-        at = record.line.number
-        closed = found.date(record, "closed", required=True)
-        shares = found.number(record, "shares", required=True)
-        proceeds = found.number(record, "proceeds", required=True)
-        basis = found.number(record, "cost_basis", required=True)
-        if None in (closed, shares, proceeds, basis):
-            continue
-        long_term = found.number(record, "lt") or 0.0
-        short_term = found.number(record, "st") or 0.0
-        disallowed = found.number(record, "disallowed") or 0.0
-        statement.transactions.append(
-            BrokerTransaction(
-                account=account or "",
-                where=found.where(at),
-                date=closed,  # type: ignore[arg-type]
-                action="SELL",
-                symbol=symbol,
-                shares=abs(shares),  # type: ignore[arg-type]
-                amount=proceeds,
-                price=proceeds / abs(shares) if shares else None,  # type: ignore[operator,arg-type]
-                acquired=found.date(record, "opened"),
-                cost_basis=basis,
-                realized_gain=proceeds - basis + disallowed,  # type: ignore[operator]
-                term="LT" if long_term and not short_term else "ST",
-                closed_lot=True,
-            )
-        )
+    hit = header_or_problem(
+        lines, REALIZED, ["symbol", "shares", "closed", "proceeds"], found, "realized gain/loss"
+    )
+    if hit is not None:
+        titled = _title_account(lines, hit[0])
+        if titled:
+            account = titled[0]
+            statement.account_names[titled[0]] = titled[1]
+        for record in records(lines, *hit):
+            symbol = record.get("symbol").upper()
+            if symbol and not symbol.lower().startswith("total"):
+                sale = closed_lot(found, record, account, symbol, sold="closed", acquired="opened")
+                if sale is not None:
+                    statement.transactions.append(sale)
     statement.problems.extend(found.problems)
     return statement
 
@@ -233,48 +217,30 @@ SELL_ACTIONS = ("sell",)
 def read_transactions(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
     found = Collector(file)
     statement = BrokerStatement(broker="schwab", file=file)
-    hit = find_header(lines, TRANSACTIONS, ["date", "action", "symbol", "shares", "amount"])
-    if hit is None:
-        found.add(None, "no transactions header (Date, Action, Symbol, Quantity, Amount)")
-        statement.problems.extend(found.problems)
-        return statement
-    header, columns = hit
-    titled = _title_account(lines, header)
-    if titled:
-        account = titled[0]
-        statement.account_names[titled[0]] = titled[1]
-    for record in records(lines, header, columns):
-        action = record.get("action").lower()
-        symbol = record.get("symbol").upper()
-        if not symbol or record.get("date").lower().startswith("transactions total"):
-            continue
-        kind = (
-            "BUY"
-            if action in BUY_ACTIONS
-            else "SELL"
-            if action in SELL_ACTIONS
-            else "SPLIT"
-            if "split" in action
-            else None
-        )
-        if kind is None:
-            continue  # dividends, interest, journals: not trades
-        when = found.date(record, "date", required=True)
-        shares = found.number(record, "shares", required=True)
-        if when is None or shares is None:
-            continue
-        amount = found.number(record, "amount")
-        statement.transactions.append(
-            BrokerTransaction(
-                account=account or "",
-                where=found.where(record.line.number),
-                date=when,
-                action=kind,  # type: ignore[arg-type]
-                symbol=symbol,
-                shares=abs(shares),
-                price=found.number(record, "price"),
-                amount=abs(amount) if amount is not None else None,
+    hit = header_or_problem(
+        lines, TRANSACTIONS, ["date", "action", "symbol", "shares", "amount"], found, "transactions"
+    )
+    if hit is not None:
+        titled = _title_account(lines, hit[0])
+        if titled:
+            account = titled[0]
+            statement.account_names[titled[0]] = titled[1]
+        for record in records(lines, *hit):
+            action = record.get("action").lower()
+            symbol = record.get("symbol").upper()
+            kind = (
+                "BUY"
+                if action in BUY_ACTIONS
+                else "SELL"
+                if action in SELL_ACTIONS
+                else "SPLIT"
+                if "split" in action
+                else None
             )
-        )
+            if kind is None or not symbol:
+                continue  # dividends, interest, journals, totals: not trades
+            moved = trade(found, record, account or "", symbol, kind)
+            if moved is not None:
+                statement.transactions.append(moved)
     statement.problems.extend(found.problems)
     return statement
