@@ -122,3 +122,28 @@ def test_apply_actions_output_opens_with_its_tables_and_totals(tmp_path: Path):
     pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
     pngs = render_png(pdf, tmp_path / "pdf")
     assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_imported_and_filled_workbook_opens_with_its_tables(tmp_path: Path):
+    """After import and record-fills (tables grown, a BrokerAccount and a Ref column added),
+    LibreOffice opens the workbook and its sums over the rewritten tables match."""
+    from tests.brokers.test_round_trip import FILES, start
+    from xl_rebalancer.trading import import_files, record_fills
+
+    work = start(tmp_path)
+    import_files(work, [FILES / "ibkr_flex.xml", FILES / "statement.ofx"])
+    run_engine(work, "rebalance")
+    record_fills(work)
+    wb = load_workbook(work, keep_vba=True)
+    lots = [r for r in wb["TaxLots"].iter_rows(min_row=2, values_only=True) if r[0]]
+    ws = wb.create_sheet("Check")
+    ws["A1"] = "=SUM(TaxLots!E:E)"
+    ws["A2"] = "=COUNTA(Transactions!A:A)-1"
+    wb.save(work)
+    recalculated = convert(work, "xlsx", tmp_path / "recalc", tmp_path / "lo")
+    values = load_workbook(recalculated, data_only=True)["Check"]
+    assert values["A1"].value == pytest.approx(sum(r[4] for r in lots))
+    assert values["A2"].value >= 5
+    pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
+    pngs = render_png(pdf, tmp_path / "pdf")
+    assert all(p.stat().st_size > 1000 for p in pngs)

@@ -172,3 +172,22 @@ def test_partial_fill_relieves_the_named_lots_first(tmp_path: Path):
     sale = [r for r in sheet(book, "Transactions") if r["Action"] == "SELL"][-1]
     # Proceeds 1,200 − 1 fee − basis 1,080 = 119; bought 2024-08-01: short-term.
     assert sale["RealizedGain"] == 119.0 and sale["Term"] == "ST"
+
+
+def test_two_identical_executions_are_two_fills_and_a_second_recording_adds_none(tmp_path: Path):
+    book = start(tmp_path)
+    run("import", book, str(FILES / "ibkr_flex.xml"), "--account", "U1234567=Taxable")
+    run("rebalance", book)
+    fills = tmp_path / "fills.csv"
+    fills.write_text(
+        "Account,Symbol,Action,Quantity,Price,Date\n"
+        "Taxable,BND,BUY,10,72.00,2025-01-02\n"
+        "Taxable,BND,BUY,10,72.00,2025-01-02\n"
+    )
+    first = run("record-fills", book, str(fills))
+    assert first["recorded"] == 2
+    second = run("record-fills", book, str(fills))
+    assert second["recorded"] == 0 and second["already_recorded"] == 2
+    lots = [r for r in sheet(book, "TaxLots") if r["Symbol"] == "BND"]
+    assert sorted(r["LotId"] for r in lots) == ["BND-20250102", "BND-20250102-2"]
+    assert sum(r["Shares"] for r in lots) == 20

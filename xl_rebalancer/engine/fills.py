@@ -81,6 +81,7 @@ class Fill(BaseModel):
     lot_id: str | None = None
     fees: float = 0.0
     where: str = ""
+    occurrence: int = 1  # the second of two identical executions is a fill of its own
 
     @property
     def ref(self) -> str:
@@ -96,7 +97,8 @@ class Fill(BaseModel):
                 round(self.fees, 2),
             ]
         )
-        return "fill:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        digest = "fill:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        return digest if self.occurrence == 1 else f"{digest}.{self.occurrence}"
 
 
 def proposal(
@@ -229,7 +231,12 @@ def apply_fills(
     for t in trades:
         if t.action == "SELL" and t.lot_id:
             planned[(t.account.lower(), t.symbol)].append(t)
-    for fill in fills:
+    count: dict[str, int] = defaultdict(int)
+    for original in fills:
+        # Two identical executions in one file (10 sh at 300, twice) are two fills.
+        count[original.ref] += 1
+        n = count[original.ref]
+        fill = original if n == 1 else original.model_copy(update={"occurrence": n})
         if fill.ref in refs:
             result.already.append(fill)
             continue
