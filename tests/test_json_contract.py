@@ -23,6 +23,8 @@ from click.testing import CliRunner
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
 from tests.reliability.test_numerics import _history_file, _walk
 
+BROKER_FILES = Path(__file__).parent / "brokers" / "files"
+
 # What third-party libraries print when left alone (HiGHS 1.16's banner, yfinance's
 # per-symbol lines, Python warnings).
 NOISE = ("HiGHS", "Copyright", "yfinance", "possibly delisted", "Warning:", "crumb", "curl:")
@@ -94,6 +96,12 @@ def cases(f: dict[str, Path]) -> list[tuple[list[str], int]]:
         (["optimize", str(f["strategy"]), "--prices", str(f["history"]), "--dry-run", "--json"], 0),
         (["optimize", book, *engine], 1),
         (["apply-actions", book, "--dry-run", "--json"], 0),
+        (["import", book, str(BROKER_FILES / "ibkr_flex.xml"), "--dry-run", "--json"], 0),
+        (["import", book, str(BROKER_FILES / "vanguard.csv"), "--map", "colour=x", "--json"], 1),
+        # The demo book has not been rebalanced: no proposal to send or record (the round
+        # trip's successes are in tests/brokers).
+        (["export-orders", book, "--format", "ibkr", "--out", str(root / "orders"), "--json"], 1),
+        (["record-fills", book, "--dry-run", "--json"], 1),
         (["recalc", book, "--out", str(root / "recalculated.xlsm"), "--json"], 0),
         (["batch", book, str(f["broken"]), "--dry-run", "--prices", prices, "--json"], 1),
         (["batch", book, "--dry-run", "--prices", prices, "--workers", "1", "--json"], 0),

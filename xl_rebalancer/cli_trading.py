@@ -151,6 +151,7 @@ def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bo
                 "proposal": report.checksum,
                 "files": [str(f) for f in report.files],
                 "orders": [o.model_dump(mode="json") for o in report.orders],
+                "warnings": [],
             }
         )
         return
