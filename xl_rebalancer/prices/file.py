@@ -34,13 +34,25 @@ class FilePriceProvider:
         rows = self._rows()
         if not rows:
             raise PriceError(f"price file {self.path} has no rows")
-        header = [h.strip().lower().replace(" ", "_") for h in rows[0]]
+        header = [ALIASES.get(h, h) for h in (_key(h) for h in rows[0])]
         if "date" not in header:
             raise PriceError(f"price file {self.path}: no 'date' column (found {rows[0]})")
         date_at = header.index("date")
-        if "symbol" in header and "close" in header:
+        if "symbol" in header:
+            if "close" not in header and "adj_close" not in header:
+                raise PriceError(
+                    f"price file {self.path}: a long layout (one row per date and symbol) "
+                    f"needs a close or adj_close column; found {', '.join(rows[0])}"
+                )
             self._load_long(rows[1:], header, date_at)
         else:
+            reserved = [h for h, k in zip(rows[0], header, strict=False) if k in RESERVED]
+            if reserved:
+                raise PriceError(
+                    f"price file {self.path}: column {', '.join(reserved)} is not a symbol; "
+                    "a long layout needs a symbol (or ticker) column, a wide one a column "
+                    "per symbol"
+                )
             self._load_wide(rows[1:], rows[0], date_at)
         for series in (*self.closes.values(), *self.adjusted.values()):
             series.sort()
@@ -68,15 +80,18 @@ class FilePriceProvider:
             return [row for row in csv.reader(handle) if row]
 
     def _load_long(self, rows: list[list[str]], header: list[str], date_at: int) -> None:
-        sym_at, close_at = header.index("symbol"), header.index("close")
+        sym_at = header.index("symbol")
         adj_at = header.index("adj_close") if "adj_close" in header else None
+        # An adjusted-only file (Date, Ticker, Adj Close) prices with what it has.
+        close_at = header.index("close") if "close" in header else adj_at
+        assert close_at is not None
         for line, row in enumerate(rows, start=2):
             day = _date(row[date_at], self.path, line)
             symbol = row[sym_at].strip().upper()
-            close = _number(row[close_at])
+            close = _number(row[close_at], self.path, line)
             if close is not None:
                 self.closes.setdefault(symbol, []).append((day, close))
-            if adj_at is not None and (adj := _number(row[adj_at])) is not None:
+            if adj_at is not None and (adj := _number(row[adj_at], self.path, line)) is not None:
                 self.adjusted.setdefault(symbol, []).append((day, adj))
 
     def _load_wide(self, rows: list[list[str]], header: list[str], date_at: int) -> None:
@@ -84,7 +99,7 @@ class FilePriceProvider:
         for line, row in enumerate(rows, start=2):
             day = _date(row[date_at], self.path, line)
             for i, symbol in symbols:
-                close = _number(row[i]) if i < len(row) else None
+                close = _number(row[i], self.path, line) if i < len(row) else None
                 if close is not None:
                     self.closes.setdefault(symbol, []).append((day, close))
 
@@ -104,15 +119,32 @@ class FilePriceProvider:
         return result
 
 
-def _number(text: str) -> float | None:
-    text = text.strip()
-    if not text or text.lower() in {"nan", "null", "none", "na"}:
+ALIASES = {
+    "ticker": "symbol",
+    "adjclose": "adj_close",
+    "adjusted_close": "adj_close",
+    "price": "close",
+}
+RESERVED = {"symbol", "close", "adj_close", "open", "high", "low", "volume"}
+
+
+def _key(header: str) -> str:
+    return header.strip().lower().replace(" ", "_").replace(".", "")
+
+
+def _number(text: str, path: Path, line: int) -> float | None:
+    """A close: blank and NaN are a gap; `$318.40` and `1,024.5` read as numbers; a zero,
+    negative or unreadable close is an error at its line, never dropped without a word."""
+    raw = text.strip()
+    if not raw or raw.lower() in {"nan", "null", "none", "na", "n/a", "--"}:
         return None
     try:
-        value = float(text)
+        value = float(raw.replace("$", "").replace(",", ""))
     except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
+        raise PriceError(f"price file {path}, line {line}: {text!r} is not a price") from None
+    if not math.isfinite(value) or value <= 0:
+        raise PriceError(f"price file {path}, line {line}: a close of {text!r} is not a price")
+    return value
 
 
 def _date(text: str, path: Path, line: int) -> dt.date:
