@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...errors import InputError, Problem
 from ...models.brokers import BrokerTransaction
@@ -187,18 +188,16 @@ class Collector:
         self.problems.append(Problem(text, self.file, None, level))  # type: ignore[arg-type]
 
     def number(self, record: Record, name: str, *, required: bool = False) -> float | None:
-        try:
-            value = number(record.get(name))
-        except ValueError as exc:
-            self.add(record.line.number, f"{name}: {exc}")
-            return None
-        if value is None and required:
-            self.add(record.line.number, f"{name} is blank")
-        return value
+        return self._parse(record, name, number, required)
 
     def date(self, record: Record, name: str, *, required: bool = False) -> dt.date | None:
+        return self._parse(record, name, date, required)
+
+    def _parse(self, record: Record, name: str, parse: Any, required: bool) -> Any:
+        """The field read by `parse`; a bad or (when required) blank cell is a problem at
+        its line, and None."""
         try:
-            value = date(record.get(name))
+            value = parse(record.get(name))
         except ValueError as exc:
             self.add(record.line.number, f"{name}: {exc}")
             return None

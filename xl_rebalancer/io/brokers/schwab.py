@@ -91,6 +91,15 @@ def _title_account(lines: list[Line], before: int) -> tuple[str, str] | None:
     return None
 
 
+def _titled(lines: list[Line], header: int, statement: BrokerStatement) -> str | None:
+    """The account named in the title above `header`, noted on the statement."""
+    titled = _title_account(lines, header)
+    if titled is None:
+        return None
+    statement.account_names[titled[0]] = titled[1]
+    return titled[0]
+
+
 def _as_of(lines: list[Line]) -> object:
     for line in lines[:3]:
         text = " ".join(line.cells)
@@ -196,10 +205,7 @@ def read_realized(lines: list[Line], file: str, account: str | None) -> BrokerSt
         lines, REALIZED, ["symbol", "shares", "closed", "proceeds"], found, "realized gain/loss"
     )
     if hit is not None:
-        titled = _title_account(lines, hit[0])
-        if titled:
-            account = titled[0]
-            statement.account_names[titled[0]] = titled[1]
+        account = _titled(lines, hit[0], statement) or account
         for record in records(lines, *hit):
             symbol = record.get("symbol").upper()
             if symbol and not symbol.lower().startswith("total"):
@@ -221,10 +227,7 @@ def read_transactions(lines: list[Line], file: str, account: str | None) -> Brok
         lines, TRANSACTIONS, ["date", "action", "symbol", "shares", "amount"], found, "transactions"
     )
     if hit is not None:
-        titled = _title_account(lines, hit[0])
-        if titled:
-            account = titled[0]
-            statement.account_names[titled[0]] = titled[1]
+        account = _titled(lines, hit[0], statement) or account
         for record in records(lines, *hit):
             action = record.get("action").lower()
             symbol = record.get("symbol").upper()
