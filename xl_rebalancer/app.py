@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,9 +287,17 @@ def run_engine(
         raise ValueError(command)
     door = as_door(path)
     run = _recalc_only if command == "recalc" else _run_engine
+    return journaled(door, command, options, lambda: run(door, command, options))
+
+
+def journaled(
+    door: Door, command: str, options: RunOptions, work: Callable[[], RunReport]
+) -> RunReport:
+    """`work` under the workbook's lock (unless a dry run), with its journal line whether it
+    worked or stopped: every command that reads and saves a workbook runs through here."""
     with _locked(door, options):
         try:
-            report = run(door, command, options)
+            report = work()
         except XlRebalancerError as exc:
             _journal(RunReport(command, door.path), options, exc)
             raise
@@ -631,14 +639,9 @@ def apply_corporate_actions(
     """`apply-actions`: apply every due pending corporate action to the lots, holdings and
     cash, mark them applied, log each change, keep a backup beside the workbook."""
     door = as_door(path)
-    with _locked(door, options):
-        try:
-            report = _apply_corporate_actions(door, options)
-        except XlRebalancerError as exc:
-            _journal(RunReport("apply-actions", door.path), options, exc)
-            raise
-    _journal(report, options)
-    return report
+    return journaled(
+        door, "apply-actions", options, lambda: _apply_corporate_actions(door, options)
+    )
 
 
 def _apply_corporate_actions(door: Door, options: RunOptions) -> RunReport:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .app import Door, RunOptions, RunReport, _journal, _locked, as_door
-from .errors import InputError, Problem, XlRebalancerError
+from .app import Door, RunOptions, RunReport, as_door, journaled
+from .errors import InputError, Problem
 from .io import schema as s
 from .io.outputs import log_entries, log_sheet
 from .io.writer import InputRewrite, WorkbookEdit
@@ -109,14 +109,12 @@ def import_files(
     """`import`: broker files into Accounts, Holdings, TaxLots and Transactions."""
     door = as_door(book)
     options = options or RunOptions()
-    with _locked(door, options):
-        try:
-            report = _import(door, files, broker, dict(accounts or {}), mapping, options)
-        except XlRebalancerError as exc:
-            _journal(RunReport("import", door.path), options, exc)
-            raise
-    _journal(report, options)
-    return report
+    return journaled(  # type: ignore[return-value]
+        door,
+        "import",
+        options,
+        lambda: _import(door, files, broker, dict(accounts or {}), mapping, options),
+    )
 
 
 def _import(
@@ -238,14 +236,12 @@ def record_fills(
     TaxLots, Holdings, cash and Transactions, with a backup and a Log entry."""
     door = as_door(book)
     options = options or RunOptions()
-    with _locked(door, options):
-        try:
-            report = _record_fills(door, fills_file, day or dt.date.today(), options)
-        except XlRebalancerError as exc:
-            _journal(RunReport("record-fills", door.path), options, exc)
-            raise
-    _journal(report, options)
-    return report
+    return journaled(  # type: ignore[return-value]
+        door,
+        "record-fills",
+        options,
+        lambda: _record_fills(door, fills_file, day or dt.date.today(), options),
+    )
 
 
 def _record_fills(

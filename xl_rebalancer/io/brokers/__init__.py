@@ -35,22 +35,29 @@ def read_statement(
     lines = csv_lines(read_text(path))
     if broker == "generic" or mapping:
         return generic.read(lines, file, generic.parse_map(mapping, file), account)
-    if broker in (None, "schwab"):
-        kind = schwab.looks_like(lines)
-        if kind == "positions":
-            return schwab.read_positions(lines, file)
-        if kind == "realized":
-            return schwab.read_realized(lines, file, account)
-        if kind == "transactions":
-            return schwab.read_transactions(lines, file, account)
-    if broker in (None, "fidelity"):
-        kind = fidelity.looks_like(lines)
-        if kind == "positions":
-            return fidelity.read_positions(lines, file)
-        if kind == "realized":
-            return fidelity.read_realized(lines, file, account)
-        if kind == "history":
-            return fidelity.read_history(lines, file, account)
+    readers = {
+        "schwab": (
+            schwab.looks_like,
+            {
+                "positions": lambda: schwab.read_positions(lines, file),
+                "realized": lambda: schwab.read_realized(lines, file, account),
+                "transactions": lambda: schwab.read_transactions(lines, file, account),
+            },
+        ),
+        "fidelity": (
+            fidelity.looks_like,
+            {
+                "positions": lambda: fidelity.read_positions(lines, file),
+                "realized": lambda: fidelity.read_realized(lines, file, account),
+                "history": lambda: fidelity.read_history(lines, file, account),
+            },
+        ),
+    }
+    for name, (looks_like, kinds) in readers.items():
+        if broker in (None, name):
+            kind = looks_like(lines)
+            if kind in kinds:
+                return kinds[kind]()
     if broker in (None, "vanguard") and vanguard.looks_like(lines):
         return vanguard.read(lines, file)
     if broker is None:
