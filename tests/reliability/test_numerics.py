@@ -162,3 +162,99 @@ def test_a_solver_failure_is_a_message_and_nothing_is_written(tmp_path: Path, mo
     report = run_engine(relaxed, "rebalance", RunOptions())
     assert report.result is not None and report.result.trades
     assert any("the simple rebalance was used" in w.message for w in report.warnings)
+
+
+@pytest.mark.parametrize(
+    ("extra", "settings", "cell", "words"),
+    [
+        (
+            {"Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 1e308}]},
+            {},
+            "Accounts!C2",
+            "outside the range accepted for money (-10,000,000,000 to 10,000,000,000)",
+        ),
+        (
+            {"Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 1e30}]},
+            {},
+            "Accounts!C2",
+            "outside the range accepted for money",
+        ),
+        ({}, {"cash_flow": 1e308}, "Settings!B", "outside the range accepted for money"),
+        ({}, {"lookback_days": 1e15}, "Settings!B", "Lookback"),
+        (
+            {"Prices": [{"symbol": "AAA", "price": 5e-324}, {"symbol": "BBB", "price": 100.0}]},
+            {},
+            "Prices!B2",
+            "outside the range accepted for a price (0.0001 to 1,000,000)",
+        ),
+        (
+            {"Prices": [{"symbol": "AAA", "price": 1e30}, {"symbol": "BBB", "price": 100.0}]},
+            {},
+            "Prices!B2",
+            "outside the range accepted for a price",
+        ),
+    ],
+)
+def test_magnitudes_beyond_the_documented_range_are_refused_at_their_cell(
+    tmp_path: Path, extra: dict[str, Any], settings: dict[str, Any], cell: str, words: str
+):
+    """README "What the engine accepts": money within ±1e10, prices 0.0001 … 1,000,000,
+    at most 1e9 shares a row. validate refuses the rest at its cell; rebalance never
+    reaches a solver with them (it used to end in OverflowError or a dtype error)."""
+    book = book_with(tmp_path, "huge", extra, settings)
+    for command in ("validate", "rebalance"):
+        text = stops(book, cell, command=command)
+        assert words.lower() in text.lower(), text
+
+
+def test_extreme_but_accepted_magnitudes_rebalance_correctly(tmp_path: Path):
+    """The audit's crash household, within the ranges: a $0.0001 share beside a $1,549
+    one, $1e9 cash, 1e7 shares. Whole and fractional shares both reach the targets (the
+    program hands continuous share columns to HiGHS in money, so neither price is lost
+    under the solver's tolerances)."""
+    data = {
+        "Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 1e9}],
+        "Holdings": [
+            {"account": "Brokerage", "symbol": "AAA", "shares": 1e7},
+            {"account": "Brokerage", "symbol": "BBB", "shares": 30},
+        ],
+        "TaxLots": [
+            {
+                "account": "Brokerage",
+                "symbol": "AAA",
+                "lot_id": "L1",
+                "acquired": dt.date(2020, 1, 2),
+                "shares": 1e7,
+                "cost_basis": 500.0,
+            },
+            {
+                "account": "Brokerage",
+                "symbol": "BBB",
+                "lot_id": "B1",
+                "acquired": dt.date(2021, 5, 3),
+                "shares": 30,
+                "cost_basis": 2400.0,
+            },
+        ],
+        "Targets": [
+            {"symbol": "AAA", "target_weight": 0.5},
+            {"symbol": "BBB", "target_weight": 0.5},
+        ],
+        "Prices": [
+            {"symbol": "AAA", "price": 0.0001, "as_of": dt.date(2026, 1, 15), "source": "manual"},
+            {"symbol": "BBB", "price": 1549.0, "as_of": dt.date(2026, 1, 15), "source": "manual"},
+        ],
+    }
+    import json
+
+    for whole in (True, False):
+        book = write_book(
+            tmp_path / f"extreme-{whole}.xlsm",
+            data,
+            {**TWO_FUNDS_SETTINGS, "whole_shares": whole, "trigger": "always"},
+        )
+        run = cli("rebalance", str(book), "--json")
+        assert run.returncode == 0, run.stderr
+        summary = json.loads(run.stdout)["summary"]
+        assert summary["Largest drift after"] < 0.001
+        assert summary["Cash after"] >= 0

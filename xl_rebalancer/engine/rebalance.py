@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InfeasibleError, PriceError, Problem
 from ..models.checks import symbol_classes
 from ..models.inputs import Account, Portfolio, TaxLot
 from ..models.results import RebalanceResult, SummaryItem, Trade
+from ..models.types import MAX_PRICE, MIN_PRICE, show_number, usable_price
 from .drift import (
     Household,
     TargetLine,
@@ -38,6 +39,7 @@ from .drift import (
     target_lines,
 )
 from .harvest import harvest_candidates
+from .limits import check_limits
 from .lots import averaged, basis_per_share, order_lots, relieve, tax_rate
 from .solver import Decision, sell_units, solve_trades
 from .tax import realized_rows, year_tax, year_to_date
@@ -92,11 +94,7 @@ class Restrictions:
 
 
 def missing_prices(portfolio: Portfolio, prices: Mapping[str, float]) -> list[str]:
-    return [
-        s
-        for s in portfolio.symbols()
-        if not (s in prices and math.isfinite(prices[s]) and prices[s] > 0)
-    ]
+    return [s for s in portfolio.symbols() if not (s in prices and usable_price(prices[s]))]
 
 
 def rebalance(
@@ -119,7 +117,22 @@ def rebalance(
     st = portfolio.settings
     missing = missing_prices(portfolio, prices)
     if missing:
-        raise PriceError(f"no price for {', '.join(missing)}", missing)
+        odd = [f"{s} ({show_number(prices[s])})" for s in missing if s in prices]
+        absent = [s for s in missing if s not in prices]
+        raise PriceError(
+            "; ".join(
+                ([f"no price for {', '.join(absent)}"] if absent else [])
+                + (
+                    [
+                        f"the price of {', '.join(odd)} is outside the range accepted for a "
+                        f"price ({show_number(MIN_PRICE)} to {show_number(MAX_PRICE)})"
+                    ]
+                    if odd
+                    else []
+                )
+            ),
+            missing,
+        )
     valuation = st.valuation_date
     assert valuation is not None  # the reader always resolves it
     household = household_from(portfolio, prices)
@@ -157,9 +170,10 @@ def rebalance(
                     [Problem("cash_flow is larger than the household", "Settings", None)],
                 )
             scales = _risk_scales(lines, risk, values_before) if risk is not None else None
-            trades = _trade(
-                portfolio, household, lines, accounts, warnings, purchases, scales=scales, ytd=ytd
+            trades, household = _trade_within_gain_cap(
+                portfolio, household, lines, accounts, warnings, purchases, scales, ytd
             )
+            _hold_limits(portfolio, trades, household, lines, total_before, warnings)
         else:
             warnings.append(Problem("every position is within its band: no trades", level="info"))
 
@@ -174,7 +188,7 @@ def rebalance(
         after_cash=household.total_cash,
         after_total=household.total_value,
     )
-    if trade and household.total_value > 0:
+    if trade and not triggered and household.total_value > 0:
         cash_weight = household.total_cash / household.total_value
         if cash_weight > st.cash_max + 1e-9:
             warnings.append(
@@ -206,6 +220,80 @@ def rebalance(
         warnings=tuple(warnings),
         rebalanced=bool(trades),
     )
+
+
+def _trade_within_gain_cap(
+    portfolio: Portfolio,
+    household: Household,
+    lines: list[TargetLine],
+    accounts: list[Account],
+    warnings: list[Problem],
+    purchases: PurchaseIndex,
+    scales: Mapping[str, float] | None,
+    ytd: tuple[float, float],
+) -> tuple[list[Trade], Household]:
+    """The trades, solved again with a lower cap while wash-sale adjustments push the
+    run's net gain over max_realized_gain.
+
+    With allow_wash_sales the program counts a loss in full, but a replacement bought in
+    the last 30 days disallows part of it, so the gain the Trades sheet reports can end
+    above the cap. Lowering the cap by the overshoot (at most three times) finds a list
+    that meets it whenever one exists; what is still over is for _hold_limits to name.
+    """
+    cap = portfolio.settings.max_realized_gain
+    trial_portfolio = portfolio
+    for _ in range(3):
+        trial = Household(
+            dict(household.shares), dict(household.cash), household.prices, household.classes
+        )
+        notes: list[Problem] = []
+        trades = _trade(
+            trial_portfolio, trial, lines, accounts, notes, purchases, scales=scales, ytd=ytd
+        )
+        if cap is None or not portfolio.settings.allow_wash_sales:
+            break
+        over = sum(t.realized_gain or 0.0 for t in trades if t.action == "SELL") - cap
+        if over <= 0.01:
+            break
+        tighter = trial_portfolio.settings.max_realized_gain - over  # type: ignore[operator]
+        trial_portfolio = portfolio.model_copy(
+            update={
+                "settings": portfolio.settings.model_copy(update={"max_realized_gain": tighter})
+            }
+        )
+    warnings.extend(notes)
+    return trades, trial
+
+
+def _hold_limits(
+    portfolio: Portfolio,
+    trades: list[Trade],
+    household: Household,
+    lines: list[TargetLine],
+    total_before: float,
+    warnings: list[Problem],
+) -> None:
+    """The final trade list against every hard limit (engine/limits.py): a breach the
+    solver has not already named stops the run, or under `relax` becomes a warning."""
+    symbols = sorted({m for line in lines for m in line.members} | set(household.symbols))
+    order = [a.account for a in portfolio.accounts]
+    limits = _weight_limits(portfolio, household, order, symbols)
+    named = {(w.sheet, w.row, w.field) for w in warnings if w.level != "info"}
+    breaches = [
+        b
+        for b in check_limits(portfolio, trades, household, total_before, limits)
+        if (b.sheet, b.row, b.field) not in named
+    ]
+    if not breaches:
+        return
+    if portfolio.settings.infeasible == "stop":
+        raise InfeasibleError(
+            "the trade list breaks a limit named in the details; nothing was written. "
+            "Change that limit, or set infeasible to relax to keep this trade list with "
+            "warnings",
+            breaches,
+        )
+    warnings.extend(replace(b, level="warning") for b in breaches)
 
 
 def _desired_values(

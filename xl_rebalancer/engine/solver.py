@@ -102,6 +102,7 @@ class _Model:
 
     def __init__(self) -> None:
         self.cost: list[float] = []
+        self.scale: list[float] = []
         self.lower: list[float] = []
         self.upper: list[float] = []
         self.integer: list[int] = []
@@ -116,9 +117,15 @@ class _Model:
         hi: float = math.inf,
         integer: bool = False,
         always: bool = False,
+        scale: float = 1.0,
     ) -> int:
         """`always` keeps a binary integer on the relaxed path too (the year's netting
-        regime: one binary, so relaxing the rest still leaves a cheap search)."""
+        regime: one binary, so relaxing the rest still leaves a cheap search).
+
+        `scale` is the money one unit of the column is worth (a share's price): solved
+        continuous, the column is handed to HiGHS in money, so a $0.0001 share beside a
+        $1,000,000 one does not put ten orders of magnitude into one row (see solve)."""
+        self.scale.append(scale if scale > 0 and math.isfinite(scale) else 1.0)
         self.cost.append(cost)
         self.lower.append(lo)
         self.upper.append(hi)
@@ -138,28 +145,40 @@ class _Model:
         import scipy.sparse as sparse
 
         n = len(self.cost)
+        integral = not relax and any(self.integer)
+        # Continuous share columns go to HiGHS in money (z = shares × price): its
+        # tolerances are absolute, and a row mixing coefficients of 1e-4 and 1e6 loses the
+        # small ones (they fall under its small-matrix-value cut). Integer columns must
+        # stay in shares.
+        unit = np.array(
+            [
+                1.0 if (integral and self.integer[j]) or self.integer[j] == 2 else 1.0 / s
+                for j, s in enumerate(self.scale)
+            ],
+            dtype=float,
+        )
         data, rows, cols = [], [], []
         for r, terms in enumerate(self.rows):
             for c, v in terms.items():
                 if v:
                     rows.append(r)
                     cols.append(c)
-                    data.append(v)
+                    data.append(v * unit[c])
         matrix = sparse.csc_array((data, (rows, cols)), shape=(len(self.rows), n))
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_ = n
         lp.num_row_ = len(self.rows)
-        lp.col_cost_ = np.array(self.cost, dtype=float)
-        lp.col_lower_ = np.array(self.lower, dtype=float)
-        lp.col_upper_ = np.minimum(np.array(self.upper, dtype=float), inf)
+        lp.col_cost_ = np.array(self.cost, dtype=float) * unit
+        lp.col_lower_ = np.array(self.lower, dtype=float) / unit
+        lp.col_upper_ = np.minimum(np.array(self.upper, dtype=float) / unit, inf)
         lp.row_lower_ = np.maximum(np.array(self.row_lo, dtype=float), -inf)
         lp.row_upper_ = np.minimum(np.array(self.row_hi, dtype=float), inf)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr
         lp.a_matrix_.index_ = matrix.indices
         lp.a_matrix_.value_ = matrix.data
-        if not relax and any(self.integer):
+        if integral:
             kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
             lp.integrality_ = [kinds[min(i, 1)] for i in self.integer]
         # On the relaxed path the binaries kept `always` are not branched on: each of
@@ -195,7 +214,7 @@ class _Model:
                     continue
                 objective = float(info.objective_function_value)
                 if best is None or objective < best[2]:
-                    x = np.asarray(highs.getSolution().col_value, dtype=float)
+                    x = np.asarray(highs.getSolution().col_value, dtype=float) * unit
                     best = (x, message, objective)
         assert best is not None
         return best[0], best[1]
@@ -374,6 +393,7 @@ def solve_trades(
                 0.0 if netted and unit.term else unit.tax_per_share,
                 unit.shares if forced else 0.0,
                 unit.shares if allowed or forced else 0.0,
+                scale=prices[unit.symbol],
             )
         )
         by_position[(unit.account, unit.symbol)].append(index)
@@ -386,7 +406,9 @@ def solve_trades(
         whole = st.whole_shares and abs(forced - round(forced)) < 1e-9
         cap = (math.floor(held + EPS) if whole else held) if allowed or forced else 0.0
         # A lot marked `sell` with a fraction of a share may close the position fractionally.
-        sell_var[key] = m.var(cost_rate * price, forced, max(cap, forced), integer=whole)
+        sell_var[key] = m.var(
+            cost_rate * price, forced, max(cap, forced), integer=whole, scale=price
+        )
         m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
         if exact and st.min_trade_value > 0 and cap > 0:
             flag = m.var(0.01, 0.0, 1.0, integer=True)
@@ -426,7 +448,7 @@ def solve_trades(
             wanted = location.get(symbol) if location else None
             misplaced = LOCATION_WEIGHT * price if wanted and wanted != types[account] else 0.0
             buy_var[key] = m.var(
-                cost_rate * price + tie + misplaced, 0.0, cap, integer=st.whole_shares
+                cost_rate * price + tie + misplaced, 0.0, cap, integer=st.whole_shares, scale=price
             )
             if exact and st.min_trade_value > 0 and cap > 0:
                 flag = m.var(0.01, 0.0, 1.0, integer=True)
@@ -535,7 +557,8 @@ def solve_trades(
             terms,
             0.0,
             None,
-            2 * st.max_turnover * total,
+            # On the total before the cash flow, as the Summary's Turnover is measured.
+            2 * st.max_turnover * (total - st.cash_flow),
             "max_turnover",
             ("Settings", None, "max_turnover", "max_turnover"),
         )

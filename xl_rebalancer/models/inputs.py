@@ -15,10 +15,16 @@ from .types import (
     ConstraintScope,
     Date,
     Fraction,
+    Money,
+    MoneyNonNegative,
     NonNegative,
     Number,
     Positive,
+    PositiveShares,
+    Price,
     PriceSourceName,
+    Ratio,
+    Shares,
     Symbol,
     SymbolList,
     Text,
@@ -72,7 +78,8 @@ class Settings(BaseModel):
         description="How target weights are set; 'targets' uses the Targets sheet as given.",
     )
     risk_free_rate: Number = Field(0.02, description="Annual risk-free rate.")
-    lookback_days: Annotated[int, Field(gt=1)] = Field(
+    # At most 80 years of trading days: a longer lookback is a typing slip.
+    lookback_days: Annotated[int, Field(gt=1, le=20_000)] = Field(
         756, description="Trading days of price history for estimates."
     )
     covariance: Annotated[Literal["sample", "ledoit_wolf", "ewma"], BeforeValidator(to_token)] = (
@@ -124,7 +131,7 @@ class Settings(BaseModel):
     rebalance_to: Annotated[Literal["target", "band_edge"], BeforeValidator(to_token)] = Field(
         "target", description="Trade back to the target, or only to the edge of the band."
     )
-    min_trade_value: NonNegative = Field(
+    min_trade_value: MoneyNonNegative = Field(
         100.0, description="Trades smaller than this (money) are dropped."
     )
     whole_shares: Bool = Field(True, description="Trade whole shares only.")
@@ -136,7 +143,7 @@ class Settings(BaseModel):
         "max_realized_gain, min/max weights): stop with an error naming them, or relax "
         "them as little as possible and warn.",
     )
-    cash_flow: Number = Field(
+    cash_flow: Money = Field(
         0.0, description="Deposit (+) or withdrawal (−) to handle in this rebalance."
     )
     max_turnover: NonNegative | None = Field(
@@ -161,28 +168,28 @@ class Settings(BaseModel):
         description="Filing status: a net capital loss offsets at most $3,000 of ordinary "
         "income a year ($1,500 married_separate).",
     )
-    realized_st_ytd: Number | None = Field(
+    realized_st_ytd: Money | None = Field(
         None,
         description="Short-term gain (loss negative) already realized this tax year, before "
         "this run (blank: the year's SELL rows on Transactions).",
     )
-    realized_lt_ytd: Number | None = Field(
+    realized_lt_ytd: Money | None = Field(
         None,
         description="Long-term gain (loss negative) already realized this tax year, before "
         "this run (blank: the year's SELL rows on Transactions).",
     )
-    st_loss_carryover: NonNegative = Field(
+    st_loss_carryover: MoneyNonNegative = Field(
         0.0,
         description="Short-term capital loss carried into this year (Schedule D line 6).",
     )
-    lt_loss_carryover: NonNegative = Field(
+    lt_loss_carryover: MoneyNonNegative = Field(
         0.0,
         description="Long-term capital loss carried into this year (Schedule D line 14).",
     )
-    max_realized_gain: Number | None = Field(
+    max_realized_gain: Money | None = Field(
         None, description="Cap on net realized gains of this rebalance (money)."
     )
-    tlh_min_loss: NonNegative = Field(
+    tlh_min_loss: MoneyNonNegative = Field(
         500.0, description="Smallest lot loss worth harvesting (money)."
     )
     tlh_min_loss_pct: Fraction = Field(
@@ -215,7 +222,7 @@ class Settings(BaseModel):
             "fidelity (Wealthscape), schwab (orders and lot instructions)."
         ),
     )
-    stale_price_days: Annotated[int, Field(ge=0)] = Field(
+    stale_price_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
         5, description="A price older than this many trading days gets a warning."
     )
 
@@ -244,7 +251,7 @@ def _flatten(annotation: object) -> list[object]:
 class Account(Row):
     account: Text
     type: AccountType
-    cash: Number = 0.0
+    cash: Money = 0.0
     broker_account: Text | None = None
 
     @property
@@ -255,7 +262,7 @@ class Account(Row):
 class Holding(Row):
     account: Text
     symbol: Symbol
-    shares: NonNegative
+    shares: Shares
     asset_class: Text | None = None
 
 
@@ -264,9 +271,9 @@ class TaxLot(Row):
     symbol: Symbol
     lot_id: Text
     acquired: Date
-    shares: NonNegative
-    cost_basis: NonNegative
-    wash_adjustment: Number = 0.0
+    shares: Shares
+    cost_basis: MoneyNonNegative
+    wash_adjustment: Money = 0.0
     holding_start: Date | None = None
     # Inherited property is long-term whenever sold (IRC §1223(9)).
     inherited: Bool = False
@@ -315,11 +322,11 @@ class CorporateAction(Row):
     type: ActionType
     symbol: Symbol
     effective_date: Date
-    ratio: Positive | None = None
-    cash_per_share: NonNegative | None = None
+    ratio: Ratio | None = None
+    cash_per_share: MoneyNonNegative | None = None
     new_symbol: Symbol | None = None
     basis_allocation: Fraction | None = None
-    new_symbol_price: Positive | None = None
+    new_symbol_price: Price | None = None
     status: ActionStatus = "pending"
     applied_on: Date | None = None
     taxable: Bool = False
@@ -330,13 +337,13 @@ class Transaction(Row):
     account: Text
     symbol: Symbol
     action: TradeAction
-    shares: Positive
-    price: NonNegative | None = None
-    realized_gain: Number | None = None
+    shares: PositiveShares
+    price: MoneyNonNegative | None = None
+    realized_gain: Money | None = None
     # For the Realized sheet and the year's netting: when the sold shares were bought,
     # their basis, and the term (blank: from Acquired).
     acquired: Date | None = None
-    cost_basis: Number | None = None
+    cost_basis: Money | None = None
     term: Annotated[Literal["ST", "LT"], BeforeValidator(to_upper_token)] | None = None
     ref: Text | None = None
 
@@ -350,7 +357,7 @@ class View(Row):
 
 class PriceRow(Row):
     symbol: Symbol
-    price: Positive
+    price: Price
     as_of: Date | None = None
     source: PriceSourceName = "manual"
 

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 EXCEL_ERRORS = frozenset(
@@ -152,7 +152,63 @@ def to_upper_token(value: Any) -> Any:
     return token.upper() if isinstance(token, str) else token
 
 
+# The documented ranges (README, "What the engine accepts"). A value beyond them is a
+# typing slip or test data, never a household, and would take the solvers to their
+# numeric limits (a $0.0001 share beside $1e12 of cash is fourteen orders of magnitude
+# in one program), so it is refused at its cell before any solver sees it.
+MAX_MONEY = 1e10  # cash, basis, cash flow, any amount: ten billion in the base currency
+MAX_SHARES = 1e9  # shares in one row
+MIN_PRICE, MAX_PRICE = 1e-4, 1e6  # per share, in the base currency
+MAX_RATIO = 1e6  # split and merger ratios, both ways
+
+
+def usable_price(value: float) -> bool:
+    """A price the engine may act on: finite and within the documented range."""
+    return math.isfinite(value) and MIN_PRICE <= value <= MAX_PRICE
+
+
+def show_number(value: float) -> str:
+    """1e+10 as 10,000,000,000 and 0.0001 as 0.0001: the way a person types them."""
+    if value == 0:
+        return "0"
+    if 1 <= abs(value) < 1e15:
+        return f"{value:,.2f}".removesuffix(".00")
+    if 1e-6 <= abs(value) < 1:
+        return f"{value:.6f}".rstrip("0")
+    return f"{value:.3g}"
+
+
+def _range(lo: float, hi: float, what: str) -> AfterValidator:
+    def check(value: float) -> float:
+        if value != 0 and abs(value) < 1e-9 and lo <= 0:
+            return 0.0  # a billionth of a cent is nothing (and keeps subnormals out)
+        if not lo <= value <= hi:
+            raise ValueError(
+                f"{show_number(value)} is outside the range accepted for {what} "
+                f"({show_number(lo)} to {show_number(hi)}); check the cell for a typing slip"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 Number = Annotated[float, BeforeValidator(to_number)]
+Money = Annotated[float, BeforeValidator(to_number), _range(-MAX_MONEY, MAX_MONEY, "money")]
+MoneyNonNegative = Annotated[
+    float, BeforeValidator(to_number), Field(ge=0), _range(0.0, MAX_MONEY, "money")
+]
+Shares = Annotated[
+    float, BeforeValidator(to_number), Field(ge=0), _range(0.0, MAX_SHARES, "a share count")
+]
+PositiveShares = Annotated[
+    float, BeforeValidator(to_number), Field(gt=0), _range(0.0, MAX_SHARES, "a share count")
+]
+Price = Annotated[
+    float, BeforeValidator(to_number), Field(gt=0), _range(MIN_PRICE, MAX_PRICE, "a price")
+]
+Ratio = Annotated[
+    float, BeforeValidator(to_number), Field(gt=0), _range(1 / MAX_RATIO, MAX_RATIO, "a ratio")
+]
 NonNegative = Annotated[float, BeforeValidator(to_number), Field(ge=0)]
 Positive = Annotated[float, BeforeValidator(to_number), Field(gt=0)]
 Fraction = Annotated[float, BeforeValidator(to_number), Field(ge=0, le=1)]

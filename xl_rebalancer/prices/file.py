@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import PriceError
+from ..models.types import MAX_PRICE, MIN_PRICE, show_number, usable_price
 from .base import Bar, FetchResult
 
 
@@ -144,6 +145,11 @@ def _number(text: str, path: Path, line: int) -> float | None:
         raise PriceError(f"price file {path}, line {line}: {text!r} is not a price") from None
     if not math.isfinite(value) or value <= 0:
         raise PriceError(f"price file {path}, line {line}: a close of {text!r} is not a price")
+    if not usable_price(value):
+        raise PriceError(
+            f"price file {path}, line {line}: a close of {text!r} is outside the range "
+            f"accepted for a price ({show_number(MIN_PRICE)} to {show_number(MAX_PRICE)})"
+        )
     return value
 
 
