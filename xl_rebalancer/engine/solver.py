@@ -8,14 +8,18 @@ plus money-valued deviations of each target line above/below its goal, slacks on
 soft limits, and binaries for minimum trade sizes, fixed lot order and same-run
 wash sales.
 
-Objective (money): tracking error as the L1 distance of every line from its target
-(or from its band edge with rebalance_to = band_edge; each line's distance priced by
-its volatility relative to the others when a risk model is at hand, which bounds the
-tracking error from above), plus trading costs, plus asset location, plus the tax the
-run adds to the year, netted as Schedule D nets it with the gains realized earlier in
-the year and the carryovers (see _netted_tax; a loss counts only when the lot passes
-the harvest thresholds, so small losses are not churned), plus a large price on any
-soft limit broken.
+Objective (money), as the README states it:
+    Σ lines  1 × money beyond the band edge + risk_aversion × money off target inside
+             the band (0 inside with rebalance_to = band_edge), each line's price
+             scaled by its volatility relative to the others when a risk model is at
+             hand (a bound on the tracking error)
+    + cost_bps × money traded + ticket_cost × trades (exact path)
+    + the tax the run adds to the year, netted as Schedule D nets it with the gains
+      realized earlier in the year and the carryovers (see _netted_tax; a loss counts
+      only when the lot passes the harvest thresholds, so small losses are not churned)
+    + MEMBER_WEIGHT × each fund's distance from its share of its class goal (tie-break)
+    + LOCATION_WEIGHT × money bought outside its Location
+    + SOFT_PENALTY × any soft limit broken.
 
 Hard rules: no shorts (units bounded by their lots), no negative cash in any account
 (each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
@@ -50,11 +54,13 @@ from .tax import loss_limit, year_to_date
 
 EXACT_LIMIT = 400  # integer variables solved exactly; above, LP relaxation + rounding
 SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
-# Weight of each fund's own distance from its share of an asset-class goal, against 1.0
-# for the class itself: enough that funds are not swapped inside a class for small tax
-# gains (a swap costs 2 × 0.1 = 20% of the money moved), small enough that the class
-# totals always come first.
-MEMBER_WEIGHT = 0.1
+# Weight of each fund's own distance from its share of an asset-class goal: a tie-break
+# only. The mix of funds inside a class is cosmetic, so it may never outweigh a dollar
+# of tax (it used to be 0.1, and the program sold a lot at a $2,706 gain to keep the mix
+# when a fund at its basis in the same class would have done); it still decides which
+# fund a class's new money goes to when nothing else does. Swapping funds inside a class
+# costs trading costs and tickets, so funds are not churned for nothing.
+MEMBER_WEIGHT = 0.001
 # Asset location: a money unit bought in an account of another type than the asset's
 # Location costs 5 bp in the objective. That decides where new money and proceeds go,
 # but is less than a round trip at the default cost_bps (2 × 5 bp), so holdings are
@@ -365,7 +371,9 @@ def solve_trades(
     # out (relaxed they mean nothing) and enforces those rules when decoding.
     positions = {(u.account, u.symbol) for u in units}
     buyable = sum(1 for allowed in can_buy.values() if allowed)
-    estimate = (len(positions) + buyable) * (2 if st.min_trade_value > 0 else 1)
+    estimate = (len(positions) + buyable) * (
+        2 if st.min_trade_value > 0 or st.ticket_cost > 0 else 1
+    )
     if st.lot_method != "min_tax":
         estimate += len(units)
     relaxed = relax if relax is not None else estimate > EXACT_LIMIT
@@ -378,6 +386,11 @@ def solve_trades(
     # The year's tax is netted in the program itself when the short-term rate is the
     # higher one (as it is: ordinary rates); otherwise each lot's tax stands alone.
     netted = st.st_tax_rate > st.lt_tax_rate
+
+    # A binary per possible trade carries the minimum trade size and the ticket cost
+    # (a cent when there is no ticket cost, so the search prefers fewer trades).
+    tickets = exact and (st.min_trade_value > 0 or st.ticket_cost > 0)
+    ticket = max(st.ticket_cost, 0.01)
 
     # sells -------------------------------------------------------------------
     unit_var: list[int] = []
@@ -410,10 +423,11 @@ def solve_trades(
             cost_rate * price, forced, max(cap, forced), integer=whole, scale=price
         )
         m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
-        if exact and st.min_trade_value > 0 and cap > 0:
-            flag = m.var(0.01, 0.0, 1.0, integer=True)
+        if tickets and cap > 0:
+            flag = m.var(ticket, 0.0, 1.0, integer=True)
             m.row({sell_var[key]: 1.0, flag: -cap}, hi=0.0)
-            m.row({sell_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
+            if st.min_trade_value > 0:
+                m.row({sell_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
         if exact and st.lot_method != "min_tax" and len(members) > 1:
             # Fixed relief order: a unit is touched only once the one before it is used up.
             for first, second in itertools.pairwise(members):
@@ -450,10 +464,13 @@ def solve_trades(
             buy_var[key] = m.var(
                 cost_rate * price + tie + misplaced, 0.0, cap, integer=st.whole_shares, scale=price
             )
-            if exact and st.min_trade_value > 0 and cap > 0:
-                flag = m.var(0.01, 0.0, 1.0, integer=True)
+            if tickets and cap > 0:
+                flag = m.var(ticket, 0.0, 1.0, integer=True)
                 m.row({buy_var[key]: 1.0, flag: -cap}, hi=0.0)
-                m.row({buy_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
+                if st.min_trade_value > 0:
+                    m.row(
+                        {buy_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0
+                    )
 
     # per-account cash: each account pays for its own buys ------------------------
     cash_terms: dict[str, dict[int, float]] = {a: {} for a in accounts}
@@ -501,12 +518,15 @@ def solve_trades(
             # seed, and the last bit of a bound is enough to change HiGHS's path.
             terms, now = symbol_terms(members), sum(value.get(s, 0.0) for s in line.members)
             weight = line.weight
-        band = line.band if st.rebalance_to == "band_edge" else 0.0
+        # Two prices per line: `risk_aversion` per money off target inside the band
+        # (nothing with rebalance_to = band_edge), the full price beyond it.
+        band = line.band * total
+        inner = st.risk_aversion if st.rebalance_to == "target" else 0.0
         scale = line_scale.get(line.key, 1.0) if line_scale else 1.0
-        over = m.var(scale)
-        under = m.var(scale)
-        m.row({**terms, over: -1.0}, hi=(weight + band) * total - now)
-        m.row({**terms, under: 1.0}, lo=(weight - band) * total - now)
+        over = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
+        under = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
+        m.row({**terms, **{v: -1.0 for v in over}}, hi=weight * total - now)
+        m.row({**terms, **{v: 1.0 for v in under}}, lo=weight * total - now)
 
     for line in lines:
         if line.kind != "asset_class" or len(line.members) < 2 or not member_goals:

@@ -41,7 +41,13 @@ PERCENT_SETTINGS = {
     "lt_tax_rate",
     "tlh_min_loss_pct",
 }
-MONEY_SETTINGS = {"min_trade_value", "cash_flow", "max_realized_gain", "tlh_min_loss"}
+MONEY_SETTINGS = {
+    "min_trade_value",
+    "cash_flow",
+    "max_realized_gain",
+    "tlh_min_loss",
+    "ticket_cost",
+}
 DATE_SETTINGS = {"valuation_date", "last_rebalanced"}
 
 

@@ -152,6 +152,17 @@ class Settings(BaseModel):
     cost_bps: NonNegative = Field(
         5.0, description="Estimated cost per trade, basis points of trade value."
     )
+    ticket_cost: MoneyNonNegative = Field(
+        5.0,
+        description="Cost of one trade (commission, the adviser's time) the trade objective "
+        "counts: a trade must close more drift than it costs.",
+    )
+    risk_aversion: Annotated[Fraction, Field(le=1)] = Field(
+        0.1,
+        description="Money the trade objective charges per money a line stays off its target "
+        "inside its band (outside the band: 1). 0.1 pays up to 20 cents of tax and costs to "
+        "move a dollar from an overweight line to an underweight one inside the bands.",
+    )
     lot_method: Annotated[LotMethod, BeforeValidator(to_token)] = Field(
         "min_tax",
         description="Which lots to sell: min_tax, hifo, fifo or lifo; average for funds "

@@ -1,0 +1,169 @@
+"""Trades a careful adviser would sign (issue 20): no avoidable tax, checked against the
+best possible decision, not only against "it ran".
+
+- A household worked by hand: the optimum is known and the engine must find it.
+- Small random households: the production search (node limit, gaps) must reach within
+  0.5% of the exact program solved to a proven optimum (no node limit, zero gaps).
+- The property the issue names: locking every gain lot the production plan sells must
+  not reach the same or lower drift with less tax (else the plan paid avoidable tax).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from benchmarks.trade_quality_bench import random_household
+from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.rebalance import rebalance
+from xl_rebalancer.models import Account, Constraint, Holding, Portfolio, Settings, Target, TaxLot
+
+D = dt.date
+VALUATION = D(2026, 1, 15)
+
+
+def in_class_household(ira_stock: bool) -> Portfolio:
+    """Taxable: A 500 sh (basis $40, a $30,000 LT gain) and B 500 sh (basis $98), both US
+    stock at $100; IRA: BND 600 sh and, in the second case, C 200 sh of US stock. Targets
+    US 50% / Bonds 50%."""
+    holdings = [
+        Holding(account="T", symbol="A", shares=500, asset_class="US"),
+        Holding(account="T", symbol="B", shares=500, asset_class="US"),
+        Holding(account="IRA", symbol="BND", shares=600, asset_class="Bonds"),
+        Holding(account="T", symbol="BND", shares=0, asset_class="Bonds"),
+    ]
+    if ira_stock:
+        holdings.append(Holding(account="IRA", symbol="C", shares=200, asset_class="US"))
+    return Portfolio(
+        settings=Settings(valuation_date=VALUATION, trigger="always"),
+        accounts=(
+            Account(account="T", type="taxable", cash=0),
+            Account(account="IRA", type="tax_deferred", cash=0),
+        ),
+        holdings=tuple(holdings),
+        lots=(
+            TaxLot(
+                account="T",
+                symbol="A",
+                lot_id="A1",
+                acquired=D(2015, 1, 2),
+                shares=500,
+                cost_basis=20_000,
+            ),
+            TaxLot(
+                account="T",
+                symbol="B",
+                lot_id="B1",
+                acquired=D(2024, 1, 2),
+                shares=500,
+                cost_basis=49_000,
+            ),
+        ),
+        targets=(
+            Target(asset_class="US", target_weight=0.5),
+            Target(asset_class="Bonds", target_weight=0.5),
+        ),
+    )
+
+
+PRICES = {"A": 100.0, "B": 100.0, "C": 100.0, "BND": 100.0}
+
+
+@pytest.mark.parametrize(
+    ("ira_stock", "tax"),
+    [
+        # $160,000: US $100,000 against a $80,000 goal. Selling 200 B ($1.95 gain a
+        # share, 20% LT rate) costs $78; the same $20,000 from A would cost $2,400.
+        (False, 78.0),
+        # $180,000: $30,000 of US to sell. All of C in the IRA is tax-free; the other
+        # $10,000 from B costs 100 × $1.95 × 20% = $39. (The fund-mix term used to sell
+        # A and B alike: $1,547.50 of tax for the same drift.)
+        (True, 39.0),
+    ],
+)
+def test_no_tax_paid_for_the_fund_mix_inside_a_class(ira_stock: bool, tax: float):
+    result = rebalance(in_class_household(ira_stock), PRICES)
+    assert result.summary_value("Estimated tax") == pytest.approx(tax)
+    assert not any(t.symbol == "A" for t in result.trades)
+    assert result.summary_value("Largest drift after") < 0.002
+
+
+# --- random small households (benchmarks/trade_quality_bench.py) -------------------
+
+
+def objective(monkeypatch, portfolio, prices, **limits) -> float:
+    seen: list[float] = []
+    original = solver._Model.solve
+
+    def spy(self, relax, abs_gap=0.0):
+        x, message = original(self, relax, abs_gap)
+        if x is not None:
+            seen.append(float(np.dot(self.cost, x)))
+        return x, message
+
+    with monkeypatch.context() as patch:
+        patch.setattr(solver._Model, "solve", spy)
+        for name, value in limits.items():
+            patch.setattr(solver, name, value)
+        rebalance(portfolio, prices)
+    return seen[-1]
+
+
+# Households 2 and 5 pass too but take 25-70 s to prove optimal; the suite keeps the four
+# that prove in seconds, and the benchmark runs 200 for tax regret.
+@pytest.mark.parametrize("seed", [0, 1, 3, 4])
+def test_production_search_is_within_half_a_percent_of_the_proven_optimum(monkeypatch, seed):
+    """The objective is money (drift priced, costs, tickets, netted tax), so the test is in
+    money: the production plan must win at least 99.5% of what the proven optimum wins
+    over doing nothing (the same program with every account NoBuy and NoSell)."""
+    portfolio, prices = random_household(seed)
+    assert len(portfolio.lots) <= 60
+    frozen = portfolio.model_copy(
+        update={
+            "constraints": tuple(
+                Constraint(scope="account", name=a.account, no_buy=True, no_sell=True, row=2)
+                for a in portfolio.accounts
+            )
+        }
+    )
+    nothing = objective(monkeypatch, frozen, prices)
+    production = objective(monkeypatch, portfolio, prices)
+    proven = objective(
+        monkeypatch,
+        portfolio,
+        prices,
+        NODE_LIMIT=1_000_000,
+        MIP_GAP=0.0,
+        ABS_GAP=0.0,
+        TIME_LIMIT=300.0,
+    )
+    assert proven <= production + 1e-6
+    assert nothing - production >= 0.995 * (nothing - proven) - 0.01, (nothing, production, proven)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_locking_the_gain_lots_sold_finds_no_cheaper_plan_at_the_same_drift(seed):
+    portfolio, prices = random_household(seed)
+    plan = rebalance(portfolio, prices)
+    sold = {t.lot_id for t in plan.trades if t.action == "SELL" and (t.realized_gain or 0) > 0}
+    if not sold:
+        return  # nothing taxed to avoid
+    locked = portfolio.model_copy(
+        update={
+            "lots": tuple(
+                lot.model_copy(update={"lock": "lock"}) if lot.lot_id in sold else lot
+                for lot in portfolio.lots
+            )
+        }
+    )
+    alternative = rebalance(locked, prices)
+    same_drift = (
+        alternative.summary_value("Drift distance after")
+        <= plan.summary_value("Drift distance after") + 1e-6
+    )
+    if same_drift:
+        assert (
+            alternative.summary_value("Estimated tax") >= plan.summary_value("Estimated tax") - 0.01
+        )
