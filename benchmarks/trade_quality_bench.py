@@ -126,8 +126,8 @@ def main() -> None:
     print(f"households: {len(rows)}")
     print(f"tax paid: total {sum(taxes):,.2f}, median {statistics.median(taxes):,.2f}")
     print(
-        f"tax regret: total {sum(regrets):,.2f} ({sum(regrets) / max(sum(taxes), 1e-9):.2%} "
-        f"of tax paid); households with regret > $1: {sum(r > 1 for r in regrets)}; "
+        f"tax regret: total {sum(regrets):,.2f}, mean {statistics.mean(regrets):,.2f}; "
+        f"households with regret > $1: {sum(r > 1 for r in regrets)}; "
         f"largest {max(regrets):,.2f}"
     )
     print(

@@ -60,6 +60,8 @@ class RunOptions:
     # Compute every formula cell (ours included) before saving, so cached values are
     # current for Excel without Python, LibreOffice and readers of cached values (io.recalc).
     recalc: bool = False
+    # Replace a workbook Excel seems to hold open, or one marked read-only.
+    force: bool = False
 
 
 @dataclass
@@ -352,8 +354,15 @@ def _journal(report: RunReport, options: RunOptions, failed: Exception | None = 
 
 
 def _locked(door: Door, options: RunOptions) -> AbstractContextManager[None]:
-    """A run that will save holds the workbook's lock from its read to its save."""
-    return nullcontext() if options.dry_run else door.lock(options.out)
+    """A run that will save holds the workbook's lock from its read to its save, and
+    first makes sure the file may be replaced (io.safety.may_replace; --force skips it)."""
+    if options.dry_run:
+        return nullcontext()
+    if isinstance(door, FileDoor) and not options.force:
+        from .io.safety import may_replace
+
+        may_replace(door.path, Path(options.out) if options.out else door.path)
+    return door.lock(options.out)
 
 
 def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:

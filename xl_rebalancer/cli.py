@@ -188,6 +188,14 @@ RECALC_OPTION = click.option(
 )
 
 
+FORCE_OPTION = click.option(
+    "--force",
+    is_flag=True,
+    help="Save even when the workbook seems open in Excel (a ~$ lock file beside it) or is "
+    "marked read-only.",
+)
+
+
 def common_options(func: F) -> F:
     return _apply(
         func,
@@ -203,6 +211,7 @@ def common_options(func: F) -> F:
             JSON_OPTION,
             click.option("--dry-run", is_flag=True, help="Compute and print, write nothing."),
             RECALC_OPTION,
+            FORCE_OPTION,
         ],
     )
 
@@ -570,15 +579,22 @@ _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button
 @JSON_OPTION
 @click.option("--dry-run", is_flag=True, help="Compute and print, write nothing.")
 @RECALC_OPTION
+@FORCE_OPTION
 @handle_errors
 def apply_actions_command(
-    book: Path, out: Path | None, as_of: dt.date | None, as_json: bool, dry_run: bool, recalc: bool
+    book: Path,
+    out: Path | None,
+    as_of: dt.date | None,
+    as_json: bool,
+    dry_run: bool,
+    recalc: bool,
+    force: bool,
 ) -> None:
     """Apply due corporate actions to TaxLots, Holdings and cash (a backup is kept)."""
     from .app import RunOptions, apply_corporate_actions
 
     report = apply_corporate_actions(
-        book, RunOptions(out=out, as_of=as_of, dry_run=dry_run, recalc=recalc)
+        book, RunOptions(out=out, as_of=as_of, dry_run=dry_run, recalc=recalc, force=force)
     )
     result = report.actions
     if as_json:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from .cli import (
+    FORCE_OPTION,
     JSON_OPTION,
     OUT_OPTION,
     _console,
@@ -62,6 +63,7 @@ def _changes_table(changes: list[Any], title: str) -> Any:
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @OUT_OPTION
 @JSON_OPTION
+@FORCE_OPTION
 @handle_errors
 def import_command(
     book: Path,
@@ -72,6 +74,7 @@ def import_command(
     dry_run: bool,
     out: Path | None,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Fill Accounts, Holdings, TaxLots and Transactions from broker downloads (positions,
     lots, realized gain/loss, history). Importing the same files again changes nothing."""
@@ -84,7 +87,7 @@ def import_command(
         broker=broker,
         accounts=parse_account_map(list(accounts)),
         mapping=mapping,
-        options=RunOptions(out=out, dry_run=dry_run),
+        options=RunOptions(out=out, dry_run=dry_run, force=force),
     )
     sync = report.sync
     if as_json:
@@ -186,6 +189,7 @@ def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bo
 @click.option("--dry-run", is_flag=True, help="Print what would be recorded; write nothing.")
 @OUT_OPTION
 @JSON_OPTION
+@FORCE_OPTION
 @handle_errors
 def record_fills_command(
     book: Path,
@@ -194,6 +198,7 @@ def record_fills_command(
     dry_run: bool,
     out: Path | None,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Apply what was executed to TaxLots, Holdings, cash and Transactions: the Trades
     sheet's proposal as it stands, or FILLS (a CSV of executions, partial fills allowed).
@@ -201,7 +206,9 @@ def record_fills_command(
     from .app import RunOptions
     from .trading import record_fills
 
-    report = record_fills(book, fills, day=day, options=RunOptions(out=out, dry_run=dry_run))
+    report = record_fills(
+        book, fills, day=day, options=RunOptions(out=out, dry_run=dry_run, force=force)
+    )
     result = report.fills
     if as_json:
         emit_json(

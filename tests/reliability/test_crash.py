@@ -153,6 +153,7 @@ def test_a_second_run_is_turned_away_while_one_holds_the_lock(household: tuple[P
         )
         assert sha256(book) == original
         assert lock_path(book.resolve()).exists()
+        assert not [p for p in book.parent.iterdir() if p.name.startswith(".~xlreb")]
         dry = cli("rebalance", str(book), "--prices", str(prices), "--dry-run")
         assert dry.returncode == 0, dry.stderr  # reading needs no lock
     finally:

@@ -3,17 +3,18 @@
 Two runs on one workbook (a nightly batch and a person at the command line, or two
 batch workers given overlapping folders) would each read, compute and save, and the
 second save would silently drop the first run's sheets, or base a trade list on
-input the other run just changed. A run therefore holds a lock beside the workbook
-for its whole read → compute → save, and a second run stops at once with a message.
+input the other run just changed. A run therefore holds a lock for its whole
+read → compute → save, and a second run stops at once with a message.
 
 The lock is an OS lock (flock on Linux and macOS, LockFileEx on Windows, through the
 filelock library), so a run that is killed releases it with its process: there is no
-stale lock to clear by hand. It sits beside the workbook rather than in a per-user
-folder so that runs on two machines sharing a network folder see each other's (as far
-as the share honours locks). On Windows the `.~xlreb.<name>.lock` file goes with the
-lock; on Linux and macOS the empty hidden file stays, because deleting a lock file on
-release lets a waiter lock a deleted inode while a third run locks a new one
-(filelock #574); the next run reuses it.
+stale lock to clear by hand. Its file lives in the user's state folder, beside the run
+journal (`locks/<hash of the workbook's real path>.lock`), not beside the workbook:
+nothing is left in the user's folders (deleting a lock file on release is unsafe on
+Linux and macOS, filelock #574, so the small file stays and the next run reuses it).
+The price: runs by two users, or on two machines sharing a network folder, do not see
+each other's locks (OS locks over SMB and NFS were never reliable either); Excel's own
+`~$` owner file is checked before a save (io.safety.may_replace).
 
 Holding the lock also makes it safe to clear what a killed run left: the temporary
 files of an interrupted save (`.~<name>.*`) belong to no live run once the lock is ours.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +33,11 @@ from ..errors import WorkbookError
 
 
 def lock_path(path: Path) -> Path:
-    return path.with_name(f".~xlreb.{path.name}.lock")
+    from ..journal import journal_path
+
+    real = os.path.normcase(os.path.realpath(path))
+    digest = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return journal_path().parent / "locks" / f"{digest}.lock"
 
 
 def temp_prefix(path: Path) -> str:
@@ -50,7 +56,13 @@ def workbook_lock(path: Path) -> Iterator[None]:
     if not path.parent.is_dir():
         yield  # nothing there yet to protect; the save will create the folder
         return
-    lock = FileLock(lock_path(path), timeout=0)
+    where = lock_path(path)
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        yield  # no state folder to keep locks in (a read-only home): run unlocked
+        return
+    lock = FileLock(where, timeout=0)
     try:
         lock.acquire()
     except Timeout:
@@ -58,11 +70,8 @@ def workbook_lock(path: Path) -> Iterator[None]:
             f"{path}: another xl-rebalancer run is working on this workbook; "
             "wait for it to finish and run again"
         ) from None
-    except OSError as exc:
-        if os.access(path.parent, os.W_OK):
-            raise WorkbookError(f"{path}: cannot take the workbook's lock ({exc})") from exc
-        # A read-only folder: no run of ours can save there either, so nothing races.
-        yield
+    except OSError:
+        yield  # the state folder cannot hold a lock file: run unlocked
         return
     try:
         clear_interrupted_saves(path)

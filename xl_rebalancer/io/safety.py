@@ -58,6 +58,53 @@ def regular_file(path: Path) -> None:
         )
 
 
+def excel_lock_file(path: Path) -> Path | None:
+    """Excel's owner file beside a workbook it has open (`~$book.xlsm`; for long names
+    Excel drops the first two characters of the name), or None."""
+    for name in (f"~${path.name}", f"~${path.name[2:]}"):
+        candidate = path.with_name(name)
+        if len(name) > 2 and candidate.exists():
+            return candidate
+    return None
+
+
+def may_replace(source: Path, dest: Path) -> None:
+    """Refuse to replace a workbook the user did not mean to be replaced (--force
+    overrides): one Excel holds open (our save would be lost when Excel saves its copy,
+    or Excel would keep showing the old one), one marked read-only, and a save that
+    would drop the macros of a workbook only because of its name."""
+    target = Path(os.path.realpath(dest))
+    if target.exists():
+        owner = excel_lock_file(target)
+        if owner is not None:
+            raise WorkbookError(
+                f"{dest}: the workbook is open in Excel ({owner.name} is beside it); close "
+                "it in Excel and run again (or use the ribbon's buttons in Excel). If Excel "
+                "is not running, the lock file is left from a crash: pass --force"
+            )
+        # The mode bits too: for root (a container, a nightly job) os.access says yes.
+        if not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222:
+            raise WorkbookError(
+                f"{dest}: the workbook is read-only (or on a read-only disk); nothing was "
+                "written and the workbook is unchanged. To fix: make it writable, save "
+                "elsewhere with --out PATH, or pass --force to replace it anyway"
+            )
+    if dest.suffix.lower() == ".xlsx" and source.exists() and _has_macros(source):
+        raise WorkbookError(
+            f"{dest}: the workbook holds macros (a VBA project) but the name ends in .xlsx, "
+            "which cannot carry them (Excel would refuse the file or drop the ribbon's "
+            "buttons); nothing was written. Rename it .xlsm and run again"
+        )
+
+
+def _has_macros(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.lower().endswith("vbaproject.bin") for n in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def check_package(path: str | Path) -> None:
     """Refuse a file that is not a zip, is a zip bomb, or carries a DTD in any XML part.
 
