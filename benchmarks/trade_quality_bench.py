@@ -20,6 +20,7 @@ import time
 
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target, TaxLot
+from xl_rebalancer.models.results import RebalanceResult
 
 VALUATION = dt.date(2026, 1, 15)
 FUNDS = {
@@ -91,16 +92,12 @@ def random_household(seed: int) -> tuple[Portfolio, dict[str, float]]:
     return portfolio, prices
 
 
-def regret(portfolio: Portfolio, prices: dict[str, float]) -> tuple[float, float, float]:
-    """(tax paid, tax regret, seconds) of the production plan."""
-    start = time.perf_counter()
-    plan = rebalance(portfolio, prices)
-    seconds = time.perf_counter() - start
-    tax = plan.summary_value("Estimated tax")
+def gain_lots_locked(portfolio: Portfolio, plan: RebalanceResult) -> Portfolio | None:
+    """The household with every lot the plan sells at a gain locked (None: none sold)."""
     sold = {t.lot_id for t in plan.trades if t.action == "SELL" and (t.realized_gain or 0) > 0}
     if not sold:
-        return tax, 0.0, seconds
-    locked = portfolio.model_copy(
+        return None
+    return portfolio.model_copy(
         update={
             "lots": tuple(
                 lot.model_copy(update={"lock": "lock"}) if lot.lot_id in sold else lot
@@ -108,6 +105,17 @@ def regret(portfolio: Portfolio, prices: dict[str, float]) -> tuple[float, float
             )
         }
     )
+
+
+def regret(portfolio: Portfolio, prices: dict[str, float]) -> tuple[float, float, float]:
+    """(tax paid, tax regret, seconds) of the production plan."""
+    start = time.perf_counter()
+    plan = rebalance(portfolio, prices)
+    seconds = time.perf_counter() - start
+    tax = plan.summary_value("Estimated tax")
+    locked = gain_lots_locked(portfolio, plan)
+    if locked is None:
+        return tax, 0.0, seconds
     other = rebalance(locked, prices)
     drift = plan.summary_value("Drift distance after")
     if other.summary_value("Drift distance after") > drift + 1e-6:

@@ -105,6 +105,10 @@ def household(*, cap: float | None = 400.0, **settings) -> Portfolio:
     )
 
 
+def _solver_fails(*args, **kwargs):
+    raise RuntimeError("HiGHS found no solution: simulated")
+
+
 def test_gain_cap_holds_after_the_wash_sale_adjustment():
     """L3 (10 sh, bought 10 days ago) replaces 10 of the 40 loss shares of L2 sold, so
     10 × $10 = $100 of L2's $400 loss is disallowed (Pub. 550: loss × replacement shares
@@ -125,10 +129,7 @@ def test_a_gain_cap_the_fallback_breaks_stops_or_is_named(monkeypatch):
     """The solver fails; with `stop` that is an error already. Under `relax` the simple
     rebalance runs and knows nothing of the cap: the breach is named with its figure."""
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("HiGHS found no solution: simulated")
-
-    monkeypatch.setattr(rebalance_module, "solve_trades", broken)
+    monkeypatch.setattr(rebalance_module, "solve_trades", _solver_fails)
     with pytest.raises(InfeasibleError, match="the solver found no trade list"):
         rebalance(household(cap=100.0), PRICES)
     result = rebalance(household(cap=100.0, infeasible="relax"), PRICES)
@@ -140,10 +141,7 @@ def test_a_gain_cap_the_fallback_breaks_stops_or_is_named(monkeypatch):
 
 
 def test_turnover_cap_after_the_fallback_is_named_with_its_figure(monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("HiGHS found no solution: simulated")
-
-    monkeypatch.setattr(rebalance_module, "solve_trades", broken)
+    monkeypatch.setattr(rebalance_module, "solve_trades", _solver_fails)
     result = rebalance(household(cap=None, max_turnover=0.05, infeasible="relax"), PRICES)
     turnover = result.summary_value("Turnover")
     assert turnover > 0.05
@@ -214,10 +212,7 @@ def test_relax_writes_the_breach_to_the_log(tmp_path: Path, monkeypatch):
     """Through the workbook door: the fallback's broken turnover on the Log sheet, at the
     Settings cell of max_turnover."""
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("HiGHS found no solution: simulated")
-
-    monkeypatch.setattr(rebalance_module, "solve_trades", broken)
+    monkeypatch.setattr(rebalance_module, "solve_trades", _solver_fails)
     book = write_book(
         tmp_path / "book.xlsm",
         TWO_FUNDS,

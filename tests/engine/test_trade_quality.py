@@ -15,7 +15,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from benchmarks.trade_quality_bench import random_household
+from benchmarks.trade_quality_bench import gain_lots_locked, random_household
 from xl_rebalancer.engine import solver
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Constraint, Holding, Portfolio, Settings, Target, TaxLot
@@ -147,17 +147,9 @@ def test_production_search_is_within_half_a_percent_of_the_proven_optimum(monkey
 def test_locking_the_gain_lots_sold_finds_no_cheaper_plan_at_the_same_drift(seed):
     portfolio, prices = random_household(seed)
     plan = rebalance(portfolio, prices)
-    sold = {t.lot_id for t in plan.trades if t.action == "SELL" and (t.realized_gain or 0) > 0}
-    if not sold:
+    locked = gain_lots_locked(portfolio, plan)
+    if locked is None:
         return  # nothing taxed to avoid
-    locked = portfolio.model_copy(
-        update={
-            "lots": tuple(
-                lot.model_copy(update={"lock": "lock"}) if lot.lot_id in sold else lot
-                for lot in portfolio.lots
-            )
-        }
-    )
     alternative = rebalance(locked, prices)
     same_drift = (
         alternative.summary_value("Drift distance after")

@@ -212,39 +212,12 @@ def test_extreme_but_accepted_magnitudes_rebalance_correctly(tmp_path: Path):
     one, $1e9 cash, 1e7 shares. Whole and fractional shares both reach the targets (the
     program hands continuous share columns to HiGHS in money, so neither price is lost
     under the solver's tolerances)."""
-    data = {
-        "Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 1e9}],
-        "Holdings": [
-            {"account": "Brokerage", "symbol": "AAA", "shares": 1e7},
-            {"account": "Brokerage", "symbol": "BBB", "shares": 30},
-        ],
-        "TaxLots": [
-            {
-                "account": "Brokerage",
-                "symbol": "AAA",
-                "lot_id": "L1",
-                "acquired": dt.date(2020, 1, 2),
-                "shares": 1e7,
-                "cost_basis": 500.0,
-            },
-            {
-                "account": "Brokerage",
-                "symbol": "BBB",
-                "lot_id": "B1",
-                "acquired": dt.date(2021, 5, 3),
-                "shares": 30,
-                "cost_basis": 2400.0,
-            },
-        ],
-        "Targets": [
-            {"symbol": "AAA", "target_weight": 0.5},
-            {"symbol": "BBB", "target_weight": 0.5},
-        ],
-        "Prices": [
-            {"symbol": "AAA", "price": 0.0001, "as_of": dt.date(2026, 1, 15), "source": "manual"},
-            {"symbol": "BBB", "price": 1549.0, "as_of": dt.date(2026, 1, 15), "source": "manual"},
-        ],
-    }
+    data = copy.deepcopy(TWO_FUNDS)
+    data["Accounts"][0]["cash"] = 1e9
+    data["Holdings"][0]["shares"] = 1e7
+    first, _, bbb = data["TaxLots"]
+    data["TaxLots"] = [{**first, "shares": 1e7, "cost_basis": 500.0}, bbb]
+    data["Prices"][0]["price"], data["Prices"][1]["price"] = 0.0001, 1549.0
     import json
 
     for whole in (True, False):
