@@ -275,7 +275,7 @@ def _hold_limits(
 ) -> None:
     """The final trade list against every hard limit (engine/limits.py): a breach the
     solver has not already named stops the run, or under `relax` becomes a warning."""
-    symbols = sorted({m for line in lines for m in line.members} | set(household.symbols))
+    symbols = _tradable(lines, household)
     order = [a.account for a in portfolio.accounts]
     limits = _weight_limits(portfolio, household, order, symbols)
     named = {(w.sheet, w.row, w.field) for w in warnings if w.level != "info"}
@@ -529,7 +529,7 @@ def _solve(
             )
     units = sell_units(portfolio, household, book.accounts, book.lots, blocked)
     gaps = _line_gaps(lines, household)
-    symbols = sorted({m for line in lines for m in line.members} | set(household.symbols))
+    symbols = _tradable(lines, household)
     can_buy: dict[tuple[str, str], bool] = {}
     for symbol in symbols:
         # Warn only where a buy was wanted (the line is under target).
@@ -552,6 +552,11 @@ def _solve(
         location=_locations(portfolio),
         ytd=ytd,
     )
+
+
+def _tradable(lines: list[TargetLine], household: Household) -> list[str]:
+    """Every symbol a trade may touch: the targets' members and what is held."""
+    return sorted({m for line in lines for m in line.members} | set(household.symbols))
 
 
 def _line_gaps(lines: list[TargetLine], household: Household) -> dict[str, float]:
