@@ -23,7 +23,17 @@ from oletools.olevba import VBA_Parser, decompress_stream
 from tests.conftest import REPO, TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
 from xl_rebalancer.app import run_engine
 from xl_rebalancer.excel import doors
-from xl_rebalancer.excel.vbaproject import compress, decompress
+from xl_rebalancer.excel.vbaproject import (
+    DOC_SHEET,
+    DOC_WORKBOOK,
+    Module,
+    ProjectNotEditable,
+    build_vba_project,
+    compress,
+    decompress,
+    document_module,
+    with_sheet_modules,
+)
 from xl_rebalancer.io.package import REL_UI, RIBBON_PART
 
 TEMPLATE = REPO / "workbook_template.xlsm"
@@ -173,18 +183,115 @@ def test_xlwings_conf_sheet_reads_as_xlwings_reads_it():
     assert any("overrides your own" in text for text in below)
 
 
+def _sheet_code_names(book: Path) -> list[str]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book, keep_vba=True)
+    return [ws.sheet_properties.codeName for ws in wb.worksheets]
+
+
+def _project_streams(book: Path) -> dict[str, bytes]:
+    import olefile
+
+    with zipfile.ZipFile(book) as archive:
+        ole = olefile.OleFileIO(archive.read("xl/vbaProject.bin"))
+    try:
+        return {"/".join(p): ole.openstream(p).read() for p in ole.listdir()}
+    finally:
+        ole.close()
+
+
+def _assert_modules_match_sheets(book: Path) -> None:
+    """Every sheet has a codeName with its document module, no module is left for a sheet
+    that is gone, and the PROJECT and PROJECTwm streams list the same modules."""
+    names = _sheet_code_names(book)
+    assert all(names) and len({n.lower() for n in names}) == len(names)
+    found = modules_of(book)
+    documents = {
+        name
+        for name, code in found.items()
+        if f'Attribute VB_Base = "{DOC_SHEET}"'.encode() in code
+    }
+    assert documents == set(names)
+    streams = _project_streams(book)
+    project = streams["PROJECT"].decode("cp1252").split("\r\n")
+    listed = {line[9:].split("/")[0] for line in project if line.startswith("Document=")}
+    assert listed == documents | {"ThisWorkbook"}
+    workspace = project[project.index("[Workspace]") + 1 :]
+    assert {line.split("=")[0] for line in workspace if line} == set(found)
+    wm = streams["PROJECTwm"]
+    for name in found:
+        assert name.encode() + b"\0" + name.encode("utf-16-le") + b"\0\0" in wm
+
+
 def test_saving_through_the_engine_keeps_vba_and_ribbon(tmp_path: Path):
     book = write_book(tmp_path / "household.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)
+    before = modules_of(book)
     with zipfile.ZipFile(book) as archive:
-        vba = archive.read("xl/vbaProject.bin")
         ribbon = archive.read(RIBBON_PART)
     run_engine(book, "rebalance")
     with zipfile.ZipFile(book) as archive:
-        assert archive.read("xl/vbaProject.bin") == vba
         assert archive.read(RIBBON_PART) == ribbon
         rels = ElementTree.fromstring(archive.read("_rels/.rels"))
         assert any(r.get("Type") == REL_UI[1] for r in rels)
-    assert modules_of(book)["XlRebalancer"] == (doors.VBA_DIR / "XlRebalancer.bas").read_bytes()
+        vba = archive.read("xl/vbaProject.bin")
+    after = modules_of(book)
+    # Every module that was there reads back byte for byte; the sheets the run added got
+    # their own code-behind, as Excel gives a sheet inserted by hand.
+    for name, code in before.items():
+        if name in after:
+            assert after[name] == code, name
+    assert after["XlRebalancer"] == (doors.VBA_DIR / "XlRebalancer.bas").read_bytes()
+    _assert_modules_match_sheets(book)
+    # A second run replaces the same sheets: they keep their codeNames, the project its bytes.
+    names = _sheet_code_names(book)
+    run_engine(book, "rebalance")
+    assert _sheet_code_names(book) == names
+    with zipfile.ZipFile(book) as archive:
+        assert archive.read("xl/vbaProject.bin") == vba
+
+
+def test_orphaned_sheet_module_is_removed_and_user_code_kept(tmp_path: Path):
+    """A project with a module for a sheet that no longer exists (what the engine's saves
+    used to leave behind) and a user's own module: the orphan goes, the user's code stays."""
+    from openpyxl import load_workbook
+
+    book = write_book(tmp_path / "household.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)
+    wb = load_workbook(book, keep_vba=True)
+    names = [ws.sheet_properties.codeName for ws in wb.worksheets]
+    user = b'Attribute VB_Name = "MyMacros"\r\nSub Hello()\r\n    MsgBox "hi"\r\nEnd Sub\r\n'
+    modules = [
+        document_module("ThisWorkbook", DOC_WORKBOOK),
+        *(document_module(n, DOC_SHEET) for n in names),
+        document_module("Sheet99", DOC_SHEET, "' a sheet deleted long ago\r\n"),
+        Module("MyMacros", "module", user),
+    ]
+    with zipfile.ZipFile(book) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members["xl/vbaProject.bin"] = build_vba_project(modules)
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    assert "Sheet99" in modules_of(book)
+    run_engine(book, "rebalance")
+    found = modules_of(book)
+    assert "Sheet99" not in found
+    assert found["MyMacros"] == user
+    _assert_modules_match_sheets(book)
+
+
+def test_project_with_a_form_is_left_as_it_was(tmp_path: Path):
+    """A UserForm is a storage of its own (designer data): such a project is not rewritten."""
+    from xl_rebalancer.excel.vbaproject import compound_file
+
+    streams = {
+        "PROJECT": b'ID="{00000000-0000-0000-0000-000000000000}"\r\n',
+        "VBA/dir": compress(b""),
+        "UserForm1/f": b"\0" * 8,
+    }
+    project = compound_file(streams)
+    with pytest.raises(ProjectNotEditable):
+        with_sheet_modules(project, ["Sheet1"])
 
 
 @pytest.mark.libreoffice

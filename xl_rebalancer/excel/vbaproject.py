@@ -299,6 +299,10 @@ def _dir_entry(entry: _Entry | None) -> bytes:
 
 DOC_WORKBOOK = "0{00020819-0000-0000-C000-000000000046}"
 DOC_SHEET = "0{00020820-0000-0000-C000-000000000046}"
+DOC_CHART = "0{00020821-0000-0000-C000-000000000046}"
+# MS-OVBA 2.3.4.1: a performance cache of version 0xFFFF, which no VBA release writes, so
+# Excel discards every compiled copy and compiles the modules from their source.
+NO_CACHE = bytes([0xCC, 0x61, 0xFF, 0xFF, 0x00, 0x01, 0x00])
 
 
 @dataclass(frozen=True)
@@ -362,16 +366,22 @@ def _dir_stream(modules: Sequence[Module], project: str) -> bytes:
     out += _record(0x0F, struct.pack("<H", len(modules)))
     out += _record(0x13, struct.pack("<H", 0xFFFF))  # project cookie
     for module in modules:
-        out += _record(0x19, module.name.encode("cp1252"))
-        out += _record(0x47, module.name.encode("utf-16-le"))
-        out += _text_pair(0x1A, module.name, 0x32)  # stream name
-        out += _text_pair(0x1C, "", 0x48)  # doc string
-        out += _record(0x31, struct.pack("<I", 0))  # source starts the stream: no p-code
-        out += _record(0x1E, struct.pack("<I", 0))  # help context
-        out += _record(0x2C, struct.pack("<H", 0xFFFF))  # cookie
-        out += struct.pack("<HI", 0x21 if module.kind == "module" else 0x22, 0)
-        out += struct.pack("<HI", 0x2B, 0)  # module terminator
+        out += _module_records(module)
     out += struct.pack("<HI", 0x10, 0)  # dir terminator
+    return bytes(out)
+
+
+def _module_records(module: Module) -> bytes:
+    out = bytearray()
+    out += _record(0x19, module.name.encode("cp1252"))
+    out += _record(0x47, module.name.encode("utf-16-le"))
+    out += _text_pair(0x1A, module.name, 0x32)  # stream name
+    out += _text_pair(0x1C, "", 0x48)  # doc string
+    out += _record(0x31, struct.pack("<I", 0))  # source starts the stream: no p-code
+    out += _record(0x1E, struct.pack("<I", 0))  # help context
+    out += _record(0x2C, struct.pack("<H", 0xFFFF))  # cookie
+    out += struct.pack("<HI", 0x21 if module.kind == "module" else 0x22, 0)
+    out += struct.pack("<HI", 0x2B, 0)  # module terminator
     return bytes(out)
 
 
@@ -443,9 +453,219 @@ def build_vba_project(
     streams = {
         "PROJECT": _project_stream(modules, project, project_id),
         "PROJECTwm": _project_wm(modules),
-        "VBA/_VBA_PROJECT": bytes([0xCC, 0x61, 0xFF, 0xFF, 0x00, 0x01, 0x00]),
+        "VBA/_VBA_PROJECT": NO_CACHE,
         "VBA/dir": compress(_dir_stream(modules, project)),
     }
     for module in modules:
         streams[f"VBA/{module.name}"] = compress(module.source)
     return compound_file(streams)
+
+
+# --- Keeping a saved workbook's document modules in step with its sheets ---------------
+
+
+class ProjectNotEditable(ValueError):
+    """A VBA project this module will not rewrite (forms, or a layout it does not know)."""
+
+
+@dataclass
+class _DirModule:
+    name: str
+    stream: str
+    kind: int  # 0x21 procedural, 0x22 document or class
+    offset: int
+    records: bytes
+
+
+def _dir_records(data: bytes) -> list[tuple[int, bytes]]:
+    """MS-OVBA 2.3.4.2 records in order; PROJECTVERSION's size field says 4 for 6 bytes."""
+    records, at = [], 0
+    while at + 6 <= len(data):
+        rid, size = struct.unpack_from("<HI", data, at)
+        if rid == 0x09:
+            size = 6
+        records.append((rid, data[at + 6 : at + 6 + size]))
+        at += 6 + size
+        if rid == 0x10:
+            break
+    return records
+
+
+def _pack(records: list[tuple[int, bytes]]) -> bytes:
+    out = bytearray()
+    for rid, data in records:
+        out += struct.pack("<HI", rid, 4 if rid == 0x09 else len(data)) + data
+    return bytes(out)
+
+
+def _read_project(project: bytes) -> dict[str, bytes]:
+    import olefile
+
+    ole = olefile.OleFileIO(project)
+    try:
+        streams: dict[str, bytes] = {}
+        for path in ole.listdir(streams=True, storages=True):
+            name = "/".join(path)
+            kind = ole.get_type(path)
+            if kind == olefile.STGTY_STORAGE:
+                if path != ["VBA"] or ole.getclsid(path) not in (
+                    "",
+                    "00000000-0000-0000-0000-000000000000",
+                ):
+                    raise ProjectNotEditable(f"the project holds a form or designer ({name})")
+                continue
+            streams[name] = ole.openstream(path).read()
+        return streams
+    finally:
+        ole.close()
+
+
+def module_names(project: bytes) -> list[str]:
+    """Names of every module in a project (a new sheet's codeName must differ from all)."""
+    streams = _read_project(project)
+    return [m.name for m in _split_dir(decompress(streams["VBA/dir"]))[1]]
+
+
+def _split_dir(data: bytes) -> tuple[list[tuple[int, bytes]], list[_DirModule], str]:
+    records = _dir_records(data)
+    codepage = "cp1252"
+    header: list[tuple[int, bytes]] = []
+    modules: list[_DirModule] = []
+    current: list[tuple[int, bytes]] | None = None
+    for rid, body in records:
+        if rid == 0x03:
+            codepage = f"cp{struct.unpack('<H', body)[0]}"
+        if rid == 0x19:
+            current = []
+        if current is None:
+            if rid != 0x10:
+                header.append((rid, body))
+            continue
+        current.append((rid, body))
+        if rid == 0x2B:
+            fields = dict(current)
+            modules.append(
+                _DirModule(
+                    name=fields[0x19].decode(codepage),
+                    stream=fields.get(0x1A, fields[0x19]).decode(codepage),
+                    kind=0x21 if 0x21 in fields else 0x22,
+                    offset=struct.unpack("<I", fields.get(0x31, bytes(4)))[0],
+                    records=_pack(current),
+                )
+            )
+            current = None
+    return header, modules, codepage
+
+
+def _is_sheet_module(streams: dict[str, bytes], module: _DirModule, codepage: str) -> bool:
+    if module.kind != 0x22:
+        return False
+    source = decompress(streams[f"VBA/{module.stream}"][module.offset :])
+    head = source.split(b"\r\n", 3)[:3]
+    return any(
+        line.strip()
+        in (f'Attribute VB_Base = "{base}"'.encode(codepage) for base in (DOC_SHEET, DOC_CHART))
+        for line in head
+    )
+
+
+def with_sheet_modules(project: bytes, code_names: Sequence[str]) -> bytes:
+    """The project with one document module per sheet code name and none for a sheet that
+    is gone; every other module, reference and setting kept as it was.
+
+    A workbook's sheets and its VBA project's document modules must match one to one:
+    Excel ties each sheet to the module of its codeName, and a module left for a deleted
+    sheet, or a sheet without one, is what a damaged macro workbook looks like. The bytes
+    come back unchanged when nothing is missing or left over; otherwise the compiled cache
+    is marked stale (NO_CACHE) so Excel compiles the edited project from source.
+    """
+    streams = _read_project(project)
+    header, modules, codepage = _split_dir(decompress(streams["VBA/dir"]))
+    wanted = {name.lower(): name for name in code_names}
+    orphans = {
+        m.name.lower()
+        for m in modules
+        if m.name.lower() not in wanted and _is_sheet_module(streams, m, codepage)
+    }
+    present = {m.name.lower() for m in modules}
+    missing = [name for key, name in wanted.items() if key not in present]
+    if not orphans and not missing:
+        return project
+    kept = [m for m in modules if m.name.lower() not in orphans]
+    added = [document_module(name, DOC_SHEET) for name in missing]
+    count = len(kept) + len(added)
+    body = bytearray(
+        _pack([(rid, struct.pack("<H", count) if rid == 0x0F else data) for rid, data in header])
+    )
+    for module in kept:
+        body += module.records
+    for new in added:
+        body += _module_records(new)
+    body += struct.pack("<HI", 0x10, 0)
+    out = {
+        name: data
+        for name, data in streams.items()
+        if not name.startswith("VBA/__SRP_")
+        and not (name.startswith("VBA/") and name[4:].lower() in _streams_of(modules, orphans))
+    }
+    out["VBA/dir"] = compress(bytes(body))
+    out["VBA/_VBA_PROJECT"] = NO_CACHE
+    for new in added:
+        out[f"VBA/{new.name}"] = compress(new.source)
+    gone = {m.name for m in modules if m.name.lower() in orphans}
+    if "PROJECT" in out:
+        out["PROJECT"] = _edit_project_stream(
+            out["PROJECT"], gone, [m.name for m in added], codepage
+        )
+    if "PROJECTwm" in out:
+        out["PROJECTwm"] = _edit_project_wm(
+            out["PROJECTwm"], gone, [m.name for m in added], codepage
+        )
+    return compound_file(out)
+
+
+def _streams_of(modules: list[_DirModule], names: set[str]) -> set[str]:
+    return {m.stream.lower() for m in modules if m.name.lower() in names}
+
+
+def _edit_project_stream(data: bytes, gone: set[str], added: list[str], codepage: str) -> bytes:
+    """MS-OVBA 2.3.1: drop the Document= and [Workspace] lines of removed modules and add
+    lines for new ones after the last module line."""
+    lines = data.decode(codepage).split("\r\n")
+    lowered = {name.lower() for name in gone}
+
+    def keep(line: str) -> bool:
+        key, _, value = line.partition("=")
+        if key == "Document" and value.split("/")[0].lower() in lowered:
+            return False
+        return key.lower() not in lowered
+
+    lines = [line for line in lines if keep(line)]
+    module_keys = ("ID=", "Document=", "Module=", "Class=", "Package=", "BaseClass=")
+    last = max((i for i, line in enumerate(lines) if line.startswith(module_keys)), default=-1)
+    lines[last + 1 : last + 1] = [f"Document={name}/&H00000000" for name in added]
+    if "[Workspace]" in lines:
+        at = len(lines)
+        while at > 0 and lines[at - 1] == "":
+            at -= 1
+        lines[at:at] = [f"{name}=0, 0, 0, 0, C" for name in added]
+    return "\r\n".join(lines).encode(codepage)
+
+
+def _edit_project_wm(data: bytes, gone: set[str], added: list[str], codepage: str) -> bytes:
+    """MS-OVBA 2.3.3: pairs of (MBCS name, NUL, UTF-16 name, NUL NUL), then NUL NUL."""
+    pairs: list[tuple[bytes, bytes]] = []
+    at = 0
+    while at < len(data) and data[at] != 0:
+        end = data.index(b"\0", at)
+        mbcs = data[at:end]
+        start = end + 1
+        stop = start
+        while data[stop : stop + 2] != b"\0\0":
+            stop += 2
+        pairs.append((mbcs, data[start:stop]))
+        at = stop + 2
+    lowered = {name.lower() for name in gone}
+    pairs = [(m, u) for m, u in pairs if m.decode(codepage).lower() not in lowered]
+    pairs += [(name.encode(codepage), name.encode("utf-16-le")) for name in added]
+    return b"".join(m + b"\0" + u + b"\0\0" for m, u in pairs) + b"\0\0"

@@ -286,6 +286,7 @@ def rewrite_package(
     ribbon_xml: bytes | None = None,
     cached: dict[str, dict[str, object]] | None = None,
     dynamic: dict[str, set[str]] | None = None,
+    replaced_parts: dict[str, bytes] | None = None,
 ) -> None:
     """Copy a package, restoring ribbon relationships and parts openpyxl dropped.
 
@@ -301,6 +302,7 @@ def rewrite_package(
     ribbon_xml : a `customUI14.xml` ribbon to install, related from `_rels/.rels`.
     cached : per sheet title, computed values for formula cells (headless recalc).
     dynamic : per sheet title, array-formula anchors to mark as dynamic arrays.
+    replaced_parts : parts whose bytes replace the package's own (an edited VBA project).
     """
     extra_parts = dict(extra_parts or {})
     ribbon = list(ribbon or [])
@@ -319,6 +321,9 @@ def rewrite_package(
     if parts:
         _install_cached(members, parts, cached or {}, dynamic or {})
         names += [n for n in members if n not in names]
+    for name, data in (replaced_parts or {}).items():
+        if name in members:
+            members[name] = data
     for name, data in extra_parts.items():
         if name not in members:
             members[name] = data

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import WorkbookError
 from . import schema as s
 from .lock import temp_prefix
-from .package import dynamic_arrays, rewrite_package, ribbon_relationships
+from .package import VBA_PART, dynamic_arrays, rewrite_package, ribbon_relationships
 from .safety import check_package
 from .tables import write_table
 
@@ -104,17 +104,56 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         # --recalc stamped "computed" (no fullCalcOnLoad) would open in Excel with blank
         # or stale results: Excel must compute them on open.
         wb.calculation.fullCalcOnLoad = True
+    macro_enabled = dest.suffix.lower() in MACRO_SUFFIXES
+    replaced = _code_names(wb) if macro_enabled else {}
     dest.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save(
         wb,
         dest,
         ribbon=ribbon,
         extra=extra,
-        macro_enabled=dest.suffix.lower() in MACRO_SUFFIXES,
+        macro_enabled=macro_enabled,
         cached=cached,
         dynamic=dynamic,
+        replaced=replaced,
     )
     return dest
+
+
+def _code_names(wb: Any) -> dict[str, bytes]:
+    """Give every sheet of a macro workbook a codeName with its document module, and drop
+    modules of sheets that are gone: Excel ties each sheet to the module of its codeName,
+    and a sheet without one or a module without its sheet is a damaged macro workbook.
+    Returns the VBA project part to install when it had to change."""
+    from ..excel.vbaproject import ProjectNotEditable, with_sheet_modules
+
+    archive = wb.vba_archive
+    if archive is None or VBA_PART not in archive.namelist():
+        return {}
+    project = archive.read(VBA_PART)
+    sheets = [*wb.worksheets, *wb.chartsheets]
+    try:
+        from ..excel.vbaproject import module_names
+
+        taken = {name.lower() for name in module_names(project)}
+    except (ProjectNotEditable, ValueError, OSError):
+        return {}  # a project with forms: left exactly as it was
+    taken |= {ws.sheet_properties.codeName.lower() for ws in sheets if _code_name(ws)}
+    number = 1
+    for ws in sheets:
+        if _code_name(ws):
+            continue
+        while f"sheet{number}" in taken:
+            number += 1
+        ws.sheet_properties.codeName = f"Sheet{number}"
+        taken.add(f"sheet{number}")
+    edited = with_sheet_modules(project, [ws.sheet_properties.codeName for ws in sheets])
+    return {} if edited == project else {VBA_PART: edited}
+
+
+def _code_name(ws: Any) -> str | None:
+    props = getattr(ws, "sheet_properties", None)
+    return getattr(props, "codeName", None) if props is not None else None
 
 
 def _has_formulas(wb: Any) -> bool:
@@ -148,11 +187,15 @@ def replace_sheet(wb: Any, output: SheetOutput) -> Any:
     """Drop the sheet of that name (if any) and write a fresh one in the same place."""
     name = output.spec.name
     index = None
+    code_name = None
     for title in list(wb.sheetnames):
         if title.lower() == name.lower():
             index = wb.sheetnames.index(title)
+            code_name = _code_name(wb[title])
             del wb[title]
     ws = wb.create_sheet(name, index)
+    if code_name:  # the new sheet takes over the old one's VBA module
+        ws.sheet_properties.codeName = code_name
     write_table(ws, output.spec, output.rows, columns=output.columns)
     if output.decorate is not None:
         output.decorate(ws)
@@ -186,6 +229,7 @@ def _atomic_save(
     macro_enabled: bool,
     cached: dict[str, dict[str, Any]] | None = None,
     dynamic: dict[str, set[str]] | None = None,
+    replaced: dict[str, bytes] | None = None,
 ) -> None:
     folder = dest.parent
     prefix = temp_prefix(dest)  # a killed save's leftovers are cleared under the lock
@@ -205,6 +249,7 @@ def _atomic_save(
             macro_enabled=macro_enabled,
             cached=cached,
             dynamic=dynamic,
+            replaced_parts=replaced,
         )
         with open(final, "rb+") as handle:
             os.fsync(handle.fileno())
