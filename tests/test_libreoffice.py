@@ -29,6 +29,17 @@ def _pdf_pages(pdf: Path) -> int:
     return len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes()))
 
 
+def _page_text(pdf: Path, page: int) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_template_opens_and_renders(tmp_path: Path):
     pdf = convert(REPO / "workbook_template.xlsm", "pdf", tmp_path / "out", tmp_path / "lo")
     assert _pdf_pages(pdf) >= 10
@@ -72,6 +83,11 @@ def test_demo_output_recalculates_and_renders(demo_files, tmp_path: Path):
 
     pdf = convert(work, "pdf", tmp_path / "pdf", tmp_path / "lo")
     assert _pdf_pages(pdf) >= 10
+    # The Report is the first sheet and prints on exactly one page.
+    if shutil.which("pdftotext"):
+        first, second = (_page_text(pdf, n) for n in (1, 2))
+        assert "Rebalance proposal" in first and "Losses available to harvest" in first
+        assert "By asset class" not in second and "Largest trades" not in second
     pngs = render_png(pdf, tmp_path / "pdf")
     assert all(p.stat().st_size > 1000 for p in pngs)
     with zipfile.ZipFile(work) as archive:

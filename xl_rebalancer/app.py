@@ -25,6 +25,7 @@ from .io.outputs import (
     log_sheet,
     optimized_sheet,
     realized_sheet,
+    report_sheet,
     summary_sheet,
     trades_sheet,
 )
@@ -625,6 +626,8 @@ def _sheets(
                 realized_sheet(report.result),
             ]
         sheets.append(summary_sheet(report.result, extra))
+        if report.command != "drift":
+            sheets.append(report_sheet(report.result))
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
     return sheets
 

@@ -65,6 +65,18 @@ def test_rebalance_button_gives_the_command_lines_numbers(books):
     for key in ("Estimated tax", "Trade count", "Total value before", "Cash after"):
         assert ours[key] == pytest.approx(theirs[key]), key
     assert ours["Input hash"] and ours["Input hash"] != theirs["Input hash"]  # values vs file
+    # The Report page: the same blocks, cell for cell, and the same two charts.
+    live_report, file_report = excel["Report"], saved["Report"]
+    for row in file_report.iter_rows():
+        for cell in row:
+            theirs_value = cell.value
+            ours_value = live_report[cell.coordinate].value
+            if isinstance(theirs_value, int | float):
+                assert ours_value == pytest.approx(theirs_value), cell.coordinate
+            else:
+                assert ours_value == theirs_value, cell.coordinate
+    charts = book.impl.charts["Report"]
+    assert sorted(c["name"] for c in charts) == ["xlrbReportAccounts", "xlrbReportClasses"]
 
 
 def test_engine_sheets_are_rewritten_in_place_with_their_charts(books):

@@ -47,6 +47,13 @@ class Household:
     def symbols(self) -> list[str]:
         return sorted({sym for (_, sym) in self.shares})
 
+    def account_values(self) -> dict[str, float]:
+        """Cash plus holdings per account."""
+        out = dict(self.cash)
+        for (account, symbol), shares in self.shares.items():
+            out[account] = out.get(account, 0.0) + shares * self.prices[symbol]
+        return out
+
     @property
     def total_cash(self) -> float:
         return sum(self.cash.values())

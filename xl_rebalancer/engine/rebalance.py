@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import InfeasibleError, PriceError, Problem
 from ..models.checks import symbol_classes
 from ..models.inputs import Account, Portfolio, TaxLot
-from ..models.results import RebalanceResult, SummaryItem, Trade
+from ..models.results import AccountRow, RebalanceResult, SummaryItem, Trade
 from ..models.types import MAX_PRICE, MIN_PRICE, show_number, usable_price
 from .drift import (
     Household,
@@ -140,6 +140,8 @@ def rebalance(
     lines = target_lines(portfolio)
     values_before = household.values()
     cash_before = household.total_cash
+    accounts_before = household.account_values()
+    cash_by_account = dict(household.cash)
     total_before = household.total_value
     warnings: list[Problem] = []
     purchases = PurchaseIndex(past_purchases(portfolio))  # shared by the trade and harvest
@@ -211,7 +213,19 @@ def rebalance(
             SummaryItem(key="Tracking error after", value=_tracking_error(gaps_after, risk)),
         ]
     harvest = harvest_candidates(portfolio, prices, purchases, ytd=ytd)
+    accounts_after = household.account_values()
     return RebalanceResult(
+        accounts=tuple(
+            AccountRow(
+                account=a.account,
+                type=a.type,
+                value_before=accounts_before.get(a.account, 0.0),
+                value_after=accounts_after.get(a.account, 0.0),
+                cash_before=cash_by_account.get(a.account, 0.0),
+                cash_after=household.cash.get(a.account, 0.0),
+            )
+            for a in accounts
+        ),
         harvest=tuple(harvest),
         realized=tuple(realized_rows(portfolio, trades)),
         drift=tuple(after_rows),

@@ -159,6 +159,13 @@ class XlwingsDoor:
     def write_sheet(self, output: SheetOutput) -> Any:
         spec = output.spec
         sheet = self._ensure_sheet(spec.name)
+        if output.report is not None:
+            from . import charts
+
+            charts.draw_report_live(sheet, output.report)
+            if output.show:
+                _call(sheet, "activate")
+            return sheet
         columns = list(output.columns or spec.columns)
         old = sheet.used_range.last_cell
         if old.column > len(columns) or old.row > len(output.rows) + 1:
@@ -201,6 +208,11 @@ def _get(obj: Any, name: str, default: Any) -> Any:
         return getattr(obj, name)
     except Exception:
         return default
+
+
+def _call(obj: Any, name: str) -> None:
+    with contextlib.suppress(Exception):
+        getattr(obj, name)()
 
 
 def _set(obj: Any, name: str, value: Any) -> None:

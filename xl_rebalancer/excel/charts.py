@@ -47,3 +47,50 @@ def draw_live(sheet: Any, spec: s.SheetSpec, columns: Sequence[s.Column], rows: 
         with contextlib.suppress(Exception):  # titles need the platform API
             chart.api[1].HasTitle = True
             chart.api[1].ChartTitle.Text = chart_spec.title
+
+
+def draw_report_live(sheet: Any, report: Any) -> None:
+    """The Report page (io/report.py) in the live workbook: the same blocks and charts."""
+    from ..io.report import cell_format
+
+    for chart in list(sheet.charts):
+        chart.delete()
+    with contextlib.suppress(Exception):
+        sheet.used_range.clear_contents()
+    sheet.range((1, 1)).value = report.title
+    sheet.range((2, 1)).value = report.subtitle
+    for block in report.blocks:
+        sheet.range((block.top, block.left)).value = block.title
+        body = [[h or None for h in block.header], *(list(row) for row in block.rows)]
+        sheet.range((block.top + 1, block.left)).value = body
+        for index, row in enumerate(block.rows):
+            for offset in range(len(row)):
+                fmt = cell_format(block, row, offset)
+                if fmt and isinstance(row[offset], int | float):
+                    cell = sheet.range((block.top + 2 + index, block.left + offset))
+                    cell.number_format = fmt
+        if block.note:
+            sheet.range((block.bottom, block.left)).value = block.note
+    with contextlib.suppress(Exception):  # widths and fonts need the platform API
+        sheet.range((1, 1)).font.bold = True
+        for column, width in report.widths.items():
+            sheet.range((1, column)).column_width = width
+    for spec in report.charts:
+        block = report.blocks[spec.block]
+        if not block.rows:
+            continue
+        first, last = block.top + 1, block.top + 1 + len(block.rows)
+        columns = [block.left, *(block.left + offset for offset in spec.series)]
+        parts = [sheet.range((first, c), (last, c)).address for c in columns]
+        chart = sheet.charts.add(
+            left=sheet.range((1, spec.left)).left,
+            top=sheet.range((spec.top, 1)).top,
+            width=spec.width_cm * CM,
+            height=spec.height_cm * CM,
+        )
+        chart.name = spec.name
+        chart.chart_type = "column_clustered"
+        chart.set_source_data(sheet.range(",".join(parts)))
+        with contextlib.suppress(Exception):
+            chart.api[1].HasTitle = True
+            chart.api[1].ChartTitle.Text = spec.title

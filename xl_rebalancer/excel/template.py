@@ -23,7 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..io import schema as s
 from ..io.package import rewrite_package
-from ..io.tables import add_dropdowns, write_table
+from ..io.tables import add_dropdowns, print_setup, write_table
 from ..models.inputs import Settings
 
 TEMPLATE_NAME = "workbook_template.xlsm"
@@ -218,9 +218,12 @@ def _instructions(ws: Any) -> None:
     ):
         ws.cell(row=row, column=1, value=f"{name}: {text}")
         row += 1
-    ws.column_dimensions["A"].width = 110
+    # One column of prose that wraps inside a portrait page's width (a 110-character
+    # column printed at a third of its size).
+    ws.column_dimensions["A"].width = 95
     for line in ws.iter_rows(min_row=1, max_row=row):
-        line[0].alignment = Alignment(wrap_text=False)
+        line[0].alignment = Alignment(wrap_text=True, vertical="top")
+    print_setup(ws, f"A1:A{row}", 95, titles=False)
 
 
 def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
@@ -245,7 +248,6 @@ def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
             )
             ws.add_data_validation(rule)
             rule.add(f"B{index}")
-        ws.cell(row=index, column=3).alignment = Alignment(wrap_text=False)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ROW_CM = 0.53  # a default 15-point row
+CHART_COLUMNS = 10  # a 16 cm chart spans about ten default-width columns
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,9 @@ def draw_file(ws: Any, sheet: str) -> None:
             )
         chart.set_categories(Reference(ws, min_col=category, min_row=2, max_row=last))
         ws.add_chart(chart, f"{anchor}{row}")
+    # Print the charts with the table: the print area reaches past the last chart.
+    bottom = layout(rows, len(specs))[-1]
+    last_row = max(rows + 1, bottom[0] + math.ceil(bottom[1] / ROW_CM))
+    right = get_column_letter(len(headers) + 1 + CHART_COLUMNS)
+    ws.print_area = f"A1:{right}{last_row}"
+    ws.page_setup.orientation = "landscape"

@@ -24,14 +24,22 @@ def log_entries(
     return entries + [LogEntry.from_problem(p, now) for p in problems]
 
 
-def _drift_label(row: dict[str, Any]) -> dict[str, Any]:
-    if row["symbol"] is None and row["asset_class"] is None:
-        row["symbol"] = row["asset_class"] = "CASH"
-    return row
+def _drift_rows(result: RebalanceResult) -> list[dict[str, Any]]:
+    """The cash line is named in the column that names the other lines (AssetClass when
+    targets are asset classes, else Symbol): the charts label their bars from that
+    column, and an unlabelled bar is no use to a client. Named in one column only, so a
+    SUMIF over each column counts it once."""
+    rows = [r.model_dump() for r in result.drift]
+    by_class = any(r["symbol"] is None and r["asset_class"] for r in rows)
+    for row in rows:
+        is_cash = str(row["symbol"] or row["asset_class"] or "CASH").upper() == "CASH"
+        if is_cash and (row["symbol"] is None or row["asset_class"] is None):
+            row["asset_class"], row["symbol"] = ("CASH", None) if by_class else (None, "CASH")
+    return rows
 
 
 def drift_sheet(result: RebalanceResult) -> SheetOutput:
-    rows = [_drift_label(r.model_dump()) for r in result.drift]
+    rows = _drift_rows(result)
     return SheetOutput(s.DRIFT, rows, decorate=lambda ws: draw_file(ws, s.DRIFT.name))
 
 
@@ -68,6 +76,13 @@ def _summary_formats(ws: Any) -> None:
             value.number_format = "0.####"
         else:
             value.number_format = s.FMT_MONEY
+
+
+def report_sheet(result: RebalanceResult) -> SheetOutput:
+    """The one-page proposal; the workbook opens on it after the run."""
+    from .report import build_report
+
+    return SheetOutput(s.REPORT, [], report=build_report(result), show=True)
 
 
 def log_sheet(entries: list[LogEntry]) -> SheetOutput:

@@ -332,6 +332,15 @@ OPTIMIZED_TARGETS = SheetSpec(
     ),
 )
 
+REPORT = SheetSpec(
+    "Report",
+    (),
+    description=(
+        "The proposal on one printed page: the household before and after by asset class "
+        "and by account, tax and costs, the largest trades and the losses to harvest."
+    ),
+)
+
 OUTPUT_SHEETS: tuple[SheetSpec, ...] = (
     DRIFT,
     TRADES,
@@ -340,5 +349,6 @@ OUTPUT_SHEETS: tuple[SheetSpec, ...] = (
     SUMMARY,
     LOG,
     OPTIMIZED_TARGETS,
+    REPORT,
 )
 INSTRUCTIONS = "Instructions"

@@ -67,9 +67,6 @@ def write_table(
         cell = ws.cell(row=1, column=index, value=col.header)
         cell.font = HEADER_FONT
         cell.alignment = Alignment(vertical="center")
-        ws.column_dimensions[get_column_letter(index)].width = col.width or max(
-            10, len(col.header) + 2
-        )
     count = 0
     for count, row in enumerate(rows, start=1):
         for index, col in enumerate(columns, start=1):
@@ -87,17 +84,98 @@ def write_table(
         for index, col in enumerate(columns, start=1):
             if col.number_format:
                 ws.cell(row=row_index, column=index).number_format = col.number_format
+    fit_columns(ws, columns, count + 1)
     ref = f"A1:{get_column_letter(len(columns))}{last_row}"
     table = Table(displayName=spec.table, ref=ref)
     table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
     ws.add_table(table)
     ws.freeze_panes = "A2"
-    ws.page_setup.orientation = "landscape"
+    print_setup(
+        ws,
+        ref,
+        sum(ws.column_dimensions[get_column_letter(i)].width for i in range(1, len(columns) + 1)),
+    )
+    return count
+
+
+# Widths in Excel's character units. A column whose text is longer than WRAP_AT wraps
+# inside that width (a Log message, a Reason, a setting's description) rather than
+# spilling across the page, which made fit-to-width print whole sheets in 3-point type.
+WRAP_AT = 60
+MIN_WIDTH = 6
+FILTER_BUTTON = 3  # the table header's drop-down arrow covers the end of a header
+# A printed page holds about this many characters across before fit-to-width shrinks it.
+PORTRAIT_CHARS = 95
+
+
+def display_width(value: Any, number_format: str | None) -> int:
+    """About how many characters Excel shows for a value in a format."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, dt.datetime):
+        return 19 if number_format == s.FMT_DATETIME else 10
+    if isinstance(value, dt.date):
+        return 10
+    if isinstance(value, int | float):
+        fmt = number_format or ""
+        if "%" in fmt:
+            return len(f"{value * 100:,.2f}%")
+        if fmt.startswith("#,##0.0000"):
+            return len(f"{value:,.4f}")
+        if fmt == s.FMT_SHARES or fmt == s.FMT_RATIO:
+            return len(f"{value:,.6f}".rstrip("0").rstrip("."))
+        if fmt.startswith("#,##0.00"):
+            return len(f"{value:,.2f}")
+        return len(f"{value:,.6g}")
+    text = str(value)
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def fit_columns(ws: Worksheet, columns: Sequence[Column], last_row: int) -> None:
+    """Column widths from the header and the values written (no cut account names); long
+    text wraps at WRAP_AT characters with the row top-aligned."""
+    for index, col in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        widest = len(col.header) + FILTER_BUTTON
+        longest = 0
+        for row in range(2, last_row + 1):
+            cell = ws.cell(row=row, column=index)
+            longest = max(longest, display_width(cell.value, cell.number_format))
+        width = max(widest, longest + 2, col.width or 0, MIN_WIDTH)
+        if longest + 2 > WRAP_AT:
+            width = WRAP_AT
+            for row in range(2, last_row + 1):
+                cell = ws.cell(row=row, column=index)
+                length = display_width(cell.value, None)
+                if length + 2 > WRAP_AT:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+                    # Not every program grows a row to its wrapped text on open.
+                    lines = -(-length // (WRAP_AT - 2)) + str(cell.value).count("\n")
+                    current = ws.row_dimensions[row].height or 15
+                    ws.row_dimensions[row].height = max(current, 15 * lines)
+                    for other in ws[row]:  # the row's other cells level with its first line
+                        if other is not cell and not other.alignment.wrap_text:
+                            other.alignment = Alignment(
+                                horizontal=other.alignment.horizontal, vertical="top"
+                            )
+        ws.column_dimensions[letter].width = min(width, WRAP_AT)
+
+
+def print_setup(ws: Worksheet, area: str, width_chars: float, *, titles: bool = True) -> None:
+    """One page wide (as many down as it takes), header row repeated on every page,
+    landscape only when the table is wider than a portrait page, the table as the print
+    area (so nothing beyond it, such as a long note, shrinks the page)."""
+    ws.page_setup.orientation = "landscape" if width_chars > PORTRAIT_CHARS else "portrait"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
-    return count
+    if titles:
+        ws.print_title_rows = "1:1"
+    ws.print_area = area
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.5
 
 
 VALIDATION_ROWS = 2000

@@ -38,6 +38,10 @@ class SheetOutput:
     rows: Sequence[Mapping[str, Any]]
     decorate: Callable[[Any], None] | None = None
     columns: Sequence[s.Column] | None = None
+    # A laid-out page (io/report.Report) drawn instead of a table.
+    report: Any = None
+    # The workbook opens on this sheet after the save.
+    show: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,13 +197,30 @@ def replace_sheet(wb: Any, output: SheetOutput) -> Any:
             index = wb.sheetnames.index(title)
             code_name = _code_name(wb[title])
             del wb[title]
+    if index is None and output.show:
+        index = 0  # a page made to be shown comes first
     ws = wb.create_sheet(name, index)
     if code_name:  # the new sheet takes over the old one's VBA module
         ws.sheet_properties.codeName = code_name
-    write_table(ws, output.spec, output.rows, columns=output.columns)
+    if output.report is not None:
+        from .report import draw_file
+
+        draw_file(ws, output.report)
+    else:
+        write_table(ws, output.spec, output.rows, columns=output.columns)
     if output.decorate is not None:
         output.decorate(ws)
+    if output.show:
+        show_sheet(wb, ws)
     return ws
+
+
+def show_sheet(wb: Any, ws: Any) -> None:
+    """Open the workbook on `ws`, with no other sheet selected (several selected tabs are
+    a group in Excel, where typing into one sheet types into all)."""
+    for other in wb.worksheets:
+        other.sheet_view.tabSelected = other is ws
+    wb.active = wb.worksheets.index(ws)
 
 
 def _rewrite(wb: Any, rewrite: InputRewrite) -> None:

@@ -29,6 +29,17 @@ class DriftRow(Result):
     post_trade_weight: float | None = None
 
 
+class AccountRow(Result):
+    """One account before and after the trades (the Report's "by account" view)."""
+
+    account: str
+    type: str
+    value_before: float
+    value_after: float
+    cash_before: float
+    cash_after: float
+
+
 class Trade(Result):
     """One trade line: a buy per (account, symbol), or a sell per lot."""
 
@@ -111,6 +122,7 @@ class RebalanceResult(Result):
     summary: tuple[SummaryItem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     rebalanced: bool = False
+    accounts: tuple[AccountRow, ...] = ()
 
     def summary_value(self, key: str) -> object:
         for item in self.summary:

@@ -1,0 +1,319 @@
+"""The Report sheet: the proposal on one printed page, for a client meeting.
+
+Laid out as plain blocks (a title, a header, rows and a number format per column) and
+charts over those blocks, so the file writer (openpyxl) and the live workbook (xlwings)
+draw the same page. What it shows comes from the run's result only: the household
+before and after by asset class and by account, what the proposal costs in tax and
+trading, its largest trades and the losses it found to harvest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..models.results import RebalanceResult
+from . import schema as s
+
+LARGEST_TRADES = 8
+HARVEST_ROWS = 5
+# The two side-by-side columns of blocks: A..F and H..L (G is a gutter).
+LEFT, RIGHT = 1, 8
+CHART_ROWS = 16  # a 8 cm chart is about sixteen 15-point rows
+
+
+@dataclass(frozen=True)
+class Block:
+    """A titled table at (top, left): header, rows, and a number format per column."""
+
+    title: str
+    top: int
+    left: int
+    header: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    formats: tuple[str | None, ...]
+    note: str = ""  # a line under the block (what the rows leave out)
+
+    @property
+    def bottom(self) -> int:
+        """The last row the block uses (its title, header, rows and note)."""
+        return self.top + 1 + max(len(self.rows), 1) + (1 if self.note else 0)
+
+
+@dataclass(frozen=True)
+class ReportChart:
+    """A clustered bar chart of some columns of a block, categories from its first column."""
+
+    name: str
+    title: str
+    block: int
+    series: tuple[int, ...]  # column indexes within the block
+    top: int
+    left: int
+    width_cm: float = 12.5
+    height_cm: float = 7.5
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    subtitle: str
+    blocks: tuple[Block, ...]
+    charts: tuple[ReportChart, ...] = ()
+    widths: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def last_row(self) -> int:
+        rows = [b.bottom for b in self.blocks]
+        rows += [c.top + CHART_ROWS for c in self.charts]
+        return max(rows, default=2)
+
+    @property
+    def last_column(self) -> int:
+        return max(
+            [b.left + len(b.header) - 1 for b in self.blocks] + [RIGHT + 4], default=RIGHT + 4
+        )
+
+
+def _value(result: RebalanceResult, key: str, default: Any = None) -> Any:
+    try:
+        return result.summary_value(key)
+    except KeyError:
+        return default
+
+
+def _money(value: Any) -> str:
+    return f"{float(value):,.2f}" if isinstance(value, int | float) else "n/a"
+
+
+def build_report(result: RebalanceResult) -> Report:
+    """The page's blocks and charts from one run's result."""
+    total_before = float(_value(result, "Total value before", 0.0) or 0.0)
+    total_after = float(_value(result, "Total value after", total_before) or 0.0)
+    trades = list(result.trades)
+    tax = _value(result, "Estimated tax", 0.0)
+    subtitle = (
+        f"Valuation date {_value(result, 'Valuation date', '')}; household value "
+        f"{_money(total_before)} before, {_money(total_after)} after; {len(trades)} trades; "
+        f"estimated tax {_money(tax)}"
+    )
+
+    classes: dict[str, list[float]] = {}
+    for row in result.drift:
+        name = row.asset_class or row.symbol or "CASH"
+        after_weight = row.post_trade_weight if row.post_trade_weight is not None else row.weight
+        line = classes.setdefault(name, [0.0, 0.0, 0.0])
+        line[0] += row.value
+        line[1] += after_weight * total_after
+        line[2] += row.target_weight
+    class_rows = tuple(
+        (
+            name,
+            before,
+            before / total_before if total_before else 0.0,
+            after,
+            after / total_after if total_after else 0.0,
+            target,
+        )
+        for name, (before, after, target) in classes.items()
+    )
+    top = 4
+    by_class = Block(
+        "By asset class",
+        top,
+        LEFT,
+        ("Asset class", "Before", "Before %", "After", "After %", "Target %"),
+        class_rows,
+        (None, s.FMT_MONEY, s.FMT_PCT, s.FMT_MONEY, s.FMT_PCT, s.FMT_PCT),
+    )
+    by_account = Block(
+        "By account",
+        top,
+        RIGHT,
+        ("Account", "Type", "Before", "After", "Cash after"),
+        tuple(
+            (a.account, a.type, a.value_before, a.value_after, a.cash_after)
+            for a in result.accounts
+        ),
+        (None, None, s.FMT_MONEY, s.FMT_MONEY, s.FMT_MONEY),
+    )
+    second = max(by_class.bottom, by_account.bottom) + 2
+    figures = Block(
+        "Tax and costs of the proposal",
+        second,
+        LEFT,
+        ("", "Amount"),
+        tuple((label, _value(result, key, 0.0)) for label, key in FIGURES),
+        (None, s.FMT_MONEY),
+    )
+    largest = sorted(trades, key=lambda t: -abs(t.value))[:LARGEST_TRADES]
+    left_out = len(trades) - len(largest)
+    trade_block = Block(
+        "Largest trades",
+        second,
+        RIGHT,
+        ("Account", "Symbol", "Action", "Value", "Est. tax"),
+        tuple((t.account, t.symbol, t.action, t.value, t.est_tax) for t in largest),
+        (None, None, None, s.FMT_MONEY, s.FMT_MONEY),
+        note=(
+            f"and {left_out} smaller trade{'s' if left_out > 1 else ''} (Trades sheet)"
+            if left_out > 0
+            else ""
+        ),
+    )
+    third = max(figures.bottom, trade_block.bottom) + 2
+    harvest = sorted(result.harvest, key=lambda h: -abs(h.unrealized_loss))
+    shown = harvest[:HARVEST_ROWS]
+    harvest_note = f"{len(harvest)} lots, {_money(sum(h.unrealized_loss for h in harvest))} in all"
+    harvest_block = Block(
+        "Losses available to harvest",
+        third,
+        LEFT,
+        ("Account", "Symbol", "Lot", "Loss", "Tax saving", "Wash sale"),
+        tuple(
+            (
+                h.account,
+                h.symbol,
+                h.lot_id,
+                h.unrealized_loss,
+                h.est_tax_saving,
+                "blocked" if h.wash_sale else "clear",
+            )
+            for h in shown
+        ),
+        (None, None, None, s.FMT_MONEY, s.FMT_MONEY, None),
+        note=harvest_note if harvest else "none: no lot is below its basis",
+    )
+    charts_top = max(harvest_block.bottom, third) + 2
+    charts = (
+        ReportChart(
+            "xlrbReportClasses",
+            "Asset classes: before, after and target",
+            0,
+            (2, 4, 5),
+            charts_top,
+            LEFT,
+            percent=True,
+        ),
+        ReportChart(
+            "xlrbReportAccounts", "Accounts: before and after", 1, (2, 3), charts_top, RIGHT
+        ),
+    )
+    blocks = (by_class, by_account, figures, trade_block, harvest_block)
+    widths = _widths(blocks)
+    charts = tuple(
+        replace(chart, width_cm=_span_cm(widths, blocks[chart.block])) for chart in charts
+    )
+    return Report("Rebalance proposal", subtitle, blocks, charts, widths=widths)
+
+
+def _span_cm(widths: dict[int, float], block: Block) -> float:
+    """A chart as wide as the block above it (a character of width is about 0.2 cm)."""
+    chars = sum(widths.get(block.left + i, 8.43) for i in range(len(block.header)))
+    return max(10.0, 0.2 * chars)
+
+
+def _widths(blocks: Sequence[Block]) -> dict[int, float]:
+    """Each sheet column as wide as the widest text or figure any block puts in it."""
+    from .tables import display_width
+
+    widths: dict[int, float] = {LEFT + 6: 3.0}  # the gutter
+    for block in blocks:
+        for offset, header in enumerate(block.header):
+            column = block.left + offset
+            fmt = block.formats[offset]
+            longest = max([len(header), *(display_width(row[offset], fmt) for row in block.rows)])
+            widths[column] = max(widths.get(column, 8.0), min(longest + 3, 32))
+    return widths
+
+
+FIGURES = (
+    ("Bought", "Buys"),
+    ("Sold", "Sells"),
+    ("Realized short-term gain", "Realized ST gain"),
+    ("Realized long-term gain", "Realized LT gain"),
+    ("Estimated tax", "Estimated tax"),
+    ("Estimated trading costs", "Estimated costs"),
+    ("Turnover", "Turnover"),
+    ("Largest drift before", "Largest drift before"),
+    ("Largest drift after", "Largest drift after"),
+)
+PERCENT_LABELS = {"Turnover", "Largest drift before", "Largest drift after"}
+
+
+def cell_format(block: Block, row: tuple[Any, ...], offset: int) -> str | None:
+    """A column's format, except the figures block's percentages."""
+    if block.header == ("", "Amount") and offset == 1 and row[0] in PERCENT_LABELS:
+        return s.FMT_PCT
+    return block.formats[offset]
+
+
+def draw_file(ws: Any, report: Report) -> None:
+    """openpyxl: the report on a fresh worksheet, one landscape page."""
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    from .tables import set_value
+
+    ws["A1"] = report.title
+    ws["A1"].font = Font(bold=True, size=16)
+    ws["A2"] = report.subtitle
+    ws["A2"].font = Font(size=11, color="444444")
+    heading = Font(bold=True, size=12, color="1F4E79")
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    rule = Border(bottom=Side(style="thin", color="8EA9DB"))
+    for block in report.blocks:
+        ws.cell(row=block.top, column=block.left, value=block.title).font = heading
+        for offset, text in enumerate(block.header):
+            cell = ws.cell(row=block.top + 1, column=block.left + offset, value=text or None)
+            cell.font = Font(bold=True)
+            cell.fill = header_fill
+            cell.border = rule
+            if offset and block.formats[offset]:
+                cell.alignment = Alignment(horizontal="right")
+        for index, row in enumerate(block.rows):
+            for offset, value in enumerate(row):
+                cell = ws.cell(row=block.top + 2 + index, column=block.left + offset)
+                set_value(cell, value)
+                fmt = cell_format(block, row, offset)
+                if fmt and isinstance(value, int | float):
+                    cell.number_format = fmt
+        if block.note:
+            note = ws.cell(row=block.bottom, column=block.left, value=block.note)
+            note.font = Font(italic=True, color="666666")
+    for column, width in report.widths.items():
+        ws.column_dimensions[get_column_letter(column)].width = width
+    for spec in report.charts:
+        block = report.blocks[spec.block]
+        if not block.rows:
+            continue
+        first, last = block.top + 1, block.top + 1 + len(block.rows)
+        chart = BarChart()
+        chart.type = "col"
+        chart.grouping = "clustered"
+        chart.title = spec.title
+        chart.width, chart.height = spec.width_cm, spec.height_cm
+        chart.y_axis.numFmt = "0%" if spec.percent else "#,##0"
+        chart.y_axis.majorGridlines = None
+        chart.x_axis.tickLblPos = "low"
+        chart.legend.position = "b"
+        for offset in spec.series:
+            column = block.left + offset
+            chart.add_data(
+                Reference(ws, min_col=column, min_row=first, max_row=last), titles_from_data=True
+            )
+        chart.set_categories(Reference(ws, min_col=block.left, min_row=first + 1, max_row=last))
+        ws.add_chart(chart, f"{get_column_letter(spec.left)}{spec.top}")
+    right = get_column_letter(report.last_column)
+    ws.print_area = f"A1:{right}{report.last_row}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.sheet_view.showGridLines = False
