@@ -14,7 +14,7 @@ UV_VERSION  := 0.13.9
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 LOCKED := -c $(LOCK) --build-constraint $(LOCK)
 
-.PHONY: demo test test-latest lint system-deps template bench lock clean
+.PHONY: demo test test-latest lint system-deps template docs bench lock clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ lock: $(VENV)/.created
 
 template: $(VENV)/.installed-dev
 	$(BIN)/xl-rebalancer build-template
+
+# docs/workbook.md from the schema, and the README's pictures from the demo (LibreOffice).
+docs: $(VENV)/.installed-dev system-deps
+	$(BIN)/python docs/build.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/rebalance_bench.py

@@ -629,7 +629,25 @@ def _sheets(
         if report.command != "drift":
             sheets.append(report_sheet(report.result))
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
+    _show_result(sheets, report.command)
     return sheets
+
+
+# The sheet each command's result is read on; the workbook opens there after the run.
+SHOWN = {
+    "refresh-prices": s.PRICES.name,
+    "optimize": s.OPTIMIZED_TARGETS.name,
+    "drift": s.DRIFT.name,
+    "harvest": s.TAX_HARVEST.name,
+    "realized": s.REALIZED.name,
+}
+
+
+def _show_result(sheets: list[SheetOutput], command: str) -> None:
+    if any(sheet.show for sheet in sheets):
+        return
+    for sheet in sheets:
+        sheet.show = sheet.spec.name == SHOWN.get(command)
 
 
 def _journal_notes(report: RunReport) -> list[str]:

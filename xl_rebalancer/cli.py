@@ -562,7 +562,10 @@ _engine_command("drift", "Write Drift, Summary and Log.")
 _engine_command(
     "optimize", "Set target weights by the strategy setting; write OptimizedTargets and Log."
 )
-_engine_command("rebalance", "Write Drift, Trades, Summary and Log.")
+_engine_command(
+    "rebalance",
+    "Write Drift, Trades, TaxHarvest, Realized, Summary, Log and the one-page Report.",
+)
 _engine_command("harvest", "Write TaxHarvest: lots worth harvesting and what blocks them.")
 _engine_command(
     "realized",

@@ -285,8 +285,10 @@ def dashboard_sheet(count: int) -> Callable[[Any], None]:
         from openpyxl.styles import Font
         from openpyxl.worksheet.formula import ArrayFormula
 
+        from .io.schema import BODY_FONT
+
         ws = wb.create_sheet(DASHBOARD, 1)
-        bold = Font(bold=True)
+        bold = Font(name=BODY_FONT, bold=True)
         last = 1 + count
         for cell, text in {"A1": "Target", "B1": "Value", "D1": "Target", "E1": "Weight"}.items():
             ws[cell] = text
@@ -327,6 +329,9 @@ def dashboard_sheet(count: int) -> Callable[[Any], None]:
         )
         ws.column_dimensions["A"].width = 30
         ws.column_dimensions["B"].width = 16
+        from .io.tables import print_setup
+
+        print_setup(ws, f"A1:Q{lot + 1}", 120, titles=False)
 
     return build
 

@@ -94,6 +94,20 @@ def _subs(code: bytes) -> dict[str, str]:
     }
 
 
+def test_every_ribbon_icon_is_an_excel_control_id():
+    """An imageMso Excel does not know shows a blank button. Checked against Microsoft's
+    published control identifiers (tests/data/excel_control_ids.txt: those in both
+    Office 2016 and Microsoft 365)."""
+    known = {
+        line.strip()
+        for line in (REPO / "tests" / "data" / "excel_control_ids.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    root = ElementTree.fromstring(doors.ribbon_xml())
+    icons = {e.get("imageMso") for e in root.iter() if e.get("imageMso")}
+    assert icons and icons <= known, sorted(icons - known)
+
+
 def test_every_ribbon_button_calls_an_existing_sub():
     with zipfile.ZipFile(TEMPLATE) as archive:
         ribbon = ElementTree.fromstring(archive.read(RIBBON_PART))

@@ -109,3 +109,14 @@ def test_workbook_opens_on_the_report_printed_on_one_page(demo_run):
     shutil.copy(book, work)
     run_engine(work, "rebalance", RunOptions(prices_file=book.with_name("demo_prices.csv")))
     assert load_workbook(work).sheetnames.count("Report") == 1
+
+
+def test_other_commands_open_on_their_own_sheet(demo_run):
+    book, _ = demo_run
+    for command, sheet in (("drift", "Drift"), ("harvest", "TaxHarvest")):
+        work = book.with_name(f"{command}.xlsm")
+        shutil.copy(book, work)
+        run_engine(work, command, RunOptions(prices_file=book.with_name("demo_prices.csv")))
+        wb = load_workbook(work)
+        assert wb.active.title == sheet
+        assert [w.title for w in wb.worksheets if w.sheet_view.tabSelected] == [sheet]

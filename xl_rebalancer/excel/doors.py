@@ -102,11 +102,14 @@ def ribbon_xml() -> bytes:
 def write_conf_sheet(ws: Any) -> None:
     from openpyxl.styles import Alignment, Font
 
+    from ..io.schema import BODY_FONT
     from ..io.tables import FMT_BOOL
 
     def note(row: int, text: str, bold: bool = False) -> None:
         cell = ws.cell(row=row, column=3, value=text)
-        cell.font = Font(italic=not bold, bold=bold, color="444444" if bold else "666666")
+        cell.font = Font(
+            name=BODY_FONT, italic=not bold, bold=bold, color="444444" if bold else "666666"
+        )
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         # Rows do not grow to wrapped text by themselves in every program: about 90
         # characters a line in column C's 80-character width (bold runs wider).

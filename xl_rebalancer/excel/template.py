@@ -23,6 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..io import schema as s
 from ..io.package import rewrite_package
+from ..io.schema import BODY_FONT
 from ..io.tables import add_dropdowns, print_setup, write_table
 from ..models.inputs import Settings
 
@@ -192,10 +193,10 @@ def _fix_core_dates(path: Path) -> None:
 
 def _instructions(ws: Any) -> None:
     styles = {
-        "title": Font(bold=True, size=18),
-        "heading": Font(bold=True, size=13),
+        "title": Font(name=BODY_FONT, bold=True, size=18),
+        "heading": Font(name=BODY_FONT, bold=True, size=13),
         "code": Font(name="Consolas", size=10),
-        "text": Font(size=11),
+        "text": Font(name=BODY_FONT, size=11),
     }
     row = 1
     for text, kind in INSTRUCTIONS:

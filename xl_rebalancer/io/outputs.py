@@ -82,7 +82,7 @@ def report_sheet(result: RebalanceResult) -> SheetOutput:
     """The one-page proposal; the workbook opens on it after the run."""
     from .report import build_report
 
-    return SheetOutput(s.REPORT, [], report=build_report(result), show=True)
+    return SheetOutput(s.REPORT, [], report=build_report(result), show=True, first=True)
 
 
 def log_sheet(entries: list[LogEntry]) -> SheetOutput:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..models.results import RebalanceResult
 from . import schema as s
+from .schema import BODY_FONT
 
 LARGEST_TRADES = 8
 HARVEST_ROWS = 5
@@ -259,17 +260,17 @@ def draw_file(ws: Any, report: Report) -> None:
     from .tables import set_value
 
     ws["A1"] = report.title
-    ws["A1"].font = Font(bold=True, size=16)
+    ws["A1"].font = Font(name=BODY_FONT, bold=True, size=16)
     ws["A2"] = report.subtitle
-    ws["A2"].font = Font(size=11, color="444444")
-    heading = Font(bold=True, size=12, color="1F4E79")
+    ws["A2"].font = Font(name=BODY_FONT, size=11, color="444444")
+    heading = Font(name=BODY_FONT, bold=True, size=12, color="1F4E79")
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     rule = Border(bottom=Side(style="thin", color="8EA9DB"))
     for block in report.blocks:
         ws.cell(row=block.top, column=block.left, value=block.title).font = heading
         for offset, text in enumerate(block.header):
             cell = ws.cell(row=block.top + 1, column=block.left + offset, value=text or None)
-            cell.font = Font(bold=True)
+            cell.font = Font(name=BODY_FONT, bold=True)
             cell.fill = header_fill
             cell.border = rule
             if offset and block.formats[offset]:
@@ -283,7 +284,7 @@ def draw_file(ws: Any, report: Report) -> None:
                     cell.number_format = fmt
         if block.note:
             note = ws.cell(row=block.bottom, column=block.left, value=block.note)
-            note.font = Font(italic=True, color="666666")
+            note.font = Font(name=BODY_FONT, italic=True, color="666666")
     for column, width in report.widths.items():
         ws.column_dimensions[get_column_letter(column)].width = width
     for spec in report.charts:

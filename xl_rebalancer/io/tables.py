@@ -17,10 +17,10 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import schema as s
-from .schema import FMT_DATE, Column, SheetSpec
+from .schema import BODY_FONT, FMT_DATE, Column, SheetSpec
 
 TABLE_STYLE = "TableStyleMedium2"
-HEADER_FONT = Font(bold=True)
+HEADER_FONT = Font(name=BODY_FONT, bold=True)
 FMT_BOOL = '"TRUE";"TRUE";"FALSE"'
 
 

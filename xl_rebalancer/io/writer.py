@@ -42,6 +42,8 @@ class SheetOutput:
     report: Any = None
     # The workbook opens on this sheet after the save.
     show: bool = False
+    # A new sheet goes first rather than last (the Report).
+    first: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,8 @@ def replace_sheet(wb: Any, output: SheetOutput) -> Any:
             index = wb.sheetnames.index(title)
             code_name = _code_name(wb[title])
             del wb[title]
-    if index is None and output.show:
-        index = 0  # a page made to be shown comes first
+    if index is None and output.first:
+        index = 0
     ws = wb.create_sheet(name, index)
     if code_name:  # the new sheet takes over the old one's VBA module
         ws.sheet_properties.codeName = code_name
