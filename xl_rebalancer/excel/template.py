@@ -210,10 +210,14 @@ def _instructions(ws: Any) -> None:
     ws.cell(
         row=row, column=1, value="Sheets the engine writes (replaced on every run)"
     ).font = styles["heading"]
+    ws.row_dimensions[row].height = 20
     row += 1
     for name, text in (
+        ("Report", "the proposal on one printed page (the workbook opens on it after a run)"),
         ("Drift", "weight against target per line, with its band"),
         ("Trades", "one row per buy and per lot sold, with gain, term and tax"),
+        ("TaxHarvest", "lots worth harvesting and what blocks them"),
+        ("Realized", "the tax year's sales in Form 8949's layout"),
         ("Summary", "totals, costs, tax and drift before and after"),
         ("Log", "warnings and the run's journal"),
     ):
@@ -222,6 +226,9 @@ def _instructions(ws: Any) -> None:
     # One column of prose that wraps inside a portrait page's width (a 110-character
     # column printed at a third of its size).
     ws.column_dimensions["A"].width = 95
+    for index, (_, kind) in enumerate(INSTRUCTIONS, start=1):
+        if kind in ("title", "heading"):  # taller type needs a taller row
+            ws.row_dimensions[index].height = 26 if kind == "title" else 20
     for line in ws.iter_rows(min_row=1, max_row=row):
         line[0].alignment = Alignment(wrap_text=True, vertical="top")
     print_setup(ws, f"A1:A{row}", 95, titles=False)

@@ -103,6 +103,9 @@ def write_table(
 # spilling across the page, which made fit-to-width print whole sheets in 3-point type.
 WRAP_AT = 60
 MIN_WIDTH = 6
+# Characters of ordinary text a WRAP_AT-wide column holds on one line (widths count the
+# digit 0, wider than the average letter).
+LINE_CHARS = 66
 FILTER_BUTTON = 3  # the table header's drop-down arrow covers the end of a header
 # A printed page holds about this many characters across before fit-to-width shrinks it.
 PORTRAIT_CHARS = 95
@@ -152,7 +155,7 @@ def fit_columns(ws: Worksheet, columns: Sequence[Column], last_row: int) -> None
                 if length + 2 > WRAP_AT:
                     cell.alignment = Alignment(wrap_text=True, vertical="top")
                     # Not every program grows a row to its wrapped text on open.
-                    lines = -(-length // (WRAP_AT - 2)) + str(cell.value).count("\n")
+                    lines = -(-length // LINE_CHARS) + str(cell.value).count("\n")
                     current = ws.row_dimensions[row].height or 15
                     ws.row_dimensions[row].height = max(current, 15 * lines)
                     for other in ws[row]:  # the row's other cells level with its first line
