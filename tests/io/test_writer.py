@@ -127,12 +127,11 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path):
     ws = load_workbook(book)["Summary"]
     assert ws["A2"].data_type == "s" and ws["A2"].value.startswith("=HYPERLINK")
     with zipfile.ZipFile(book) as archive:
-        sheet_xml = next(
-            archive.read(n).decode()
-            for n in archive.namelist()
-            if n.startswith("xl/worksheets/sheet") and "HYPERLINK" in archive.read(n).decode()
-        )
-    assert "<f>" not in sheet_xml
+        parts = {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".xml")}
+    # Stored as text in the shared-string table, as Excel stores text; in no sheet a formula.
+    assert '<t>=HYPERLINK("http://x","click")</t>' in parts["xl/sharedStrings.xml"]
+    sheets = [t for n, t in parts.items() if n.startswith("xl/worksheets/sheet")]
+    assert not any("<f>HYPERLINK" in t or "<f>SUM(A1)" in t for t in sheets)
 
 
 def test_plain_xlsx_stays_xlsx(tmp_path: Path):
@@ -141,3 +140,35 @@ def test_plain_xlsx_stays_xlsx(tmp_path: Path):
     with zipfile.ZipFile(book) as archive:
         assert "macroEnabled" not in archive.read("[Content_Types].xml").decode()
     assert "Trades" in load_workbook(book).sheetnames
+
+
+def test_text_is_stored_in_a_shared_string_table_as_excel_writes_it(tmp_path: Path):
+    """openpyxl writes inline strings, which Excel moves into xl/sharedStrings.xml on its
+    next save; the writer stores them there already, and every text reads back exactly."""
+    import re
+
+    book = _macro_book(tmp_path)
+    texts = [
+        "  leading and trailing  ",
+        "a & b < c > d",
+        "line\nbreak",
+        "tab\there",
+        "same",
+        "same",
+    ]
+    rows = [{"key": t, "value": i} for i, t in enumerate(texts)]
+    save_workbook(book, WorkbookEdit(sheets=[SheetOutput(s.SUMMARY, rows)]))
+    ws = load_workbook(book)["Summary"]
+    assert [ws.cell(row=r, column=1).value for r in range(2, 2 + len(texts))] == texts
+    with zipfile.ZipFile(book) as archive:
+        names = archive.namelist()
+        sheets = [archive.read(n).decode() for n in names if n.startswith("xl/worksheets/sheet")]
+        sst = archive.read("xl/sharedStrings.xml").decode()
+        types = archive.read("[Content_Types].xml").decode()
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode()
+    assert not any('t="inlineStr"' in sheet for sheet in sheets)
+    count = sum(len(re.findall(r'<c [^>]*t="s"', sheet)) for sheet in sheets)
+    unique = len(re.findall(r"<si>", sst))
+    assert f'count="{count}" uniqueCount="{unique}"' in sst
+    assert sst.count("<t>same</t>") == 1
+    assert "sharedStrings+xml" in types and "sharedStrings.xml" in rels

@@ -287,6 +287,7 @@ def rewrite_package(
     cached: dict[str, dict[str, object]] | None = None,
     dynamic: dict[str, set[str]] | None = None,
     replaced_parts: dict[str, bytes] | None = None,
+    share_strings: bool = True,
 ) -> None:
     """Copy a package, restoring ribbon relationships and parts openpyxl dropped.
 
@@ -303,6 +304,7 @@ def rewrite_package(
     cached : per sheet title, computed values for formula cells (headless recalc).
     dynamic : per sheet title, array-formula anchors to mark as dynamic arrays.
     replaced_parts : parts whose bytes replace the package's own (an edited VBA project).
+    share_strings : move the cells' inline strings into a shared-string table.
     """
     extra_parts = dict(extra_parts or {})
     ribbon = list(ribbon or [])
@@ -320,6 +322,9 @@ def rewrite_package(
         parts = _sheet_parts(src) if cached or dynamic else {}
     if parts:
         _install_cached(members, parts, cached or {}, dynamic or {})
+        names += [n for n in members if n not in names]
+    if share_strings:
+        _share_strings(members)
         names += [n for n in members if n not in names]
     for name, data in (replaced_parts or {}).items():
         if name in members:
@@ -339,6 +344,65 @@ def rewrite_package(
             members["[Content_Types].xml"], set(members), macro_enabled
         )
     _write_members(dest, members, names, fixed_time)
+
+
+REL_SST = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+CT_SST = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+SST_PART = "xl/sharedStrings.xml"
+# A plain inline string cell as openpyxl writes it (rich text keeps its inline form).
+_INLINE_CELL = re.compile(
+    r'<c ((?:[a-z]+="[^"]*" )*?)t="inlineStr"((?: [a-z]+="[^"]*")*)>'
+    r'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>'
+)
+
+
+_EMPTY_INLINE = re.compile(r'<c ((?:[a-z]+="[^"]*" )*?)t="inlineStr"((?: [a-z]+="[^"]*")*)></c>')
+
+
+def _share_strings(members: dict[str, bytes]) -> None:
+    """Text cells as Excel writes them: indexes into one shared-string table.
+
+    openpyxl writes every text cell as an inline string; Excel reads those but moves them
+    into xl/sharedStrings.xml on its next save, so a workbook we wrote would differ from
+    itself once opened. The text is moved as written (already XML-escaped)."""
+    table: dict[str, int] = {}
+    count = 0
+    for name in [n for n in members if n.startswith("xl/worksheets/") and n.endswith(".xml")]:
+        text = members[name].decode("utf-8")
+        if 'inlineStr"' not in text:
+            continue
+
+        def shared(match: re.Match[str]) -> str:
+            nonlocal count
+            count += 1
+            index = table.setdefault(match.group(3), len(table))
+            return f'<c {match.group(1)}t="s"{match.group(2)}><v>{index}</v></c>'
+
+        text = _INLINE_CELL.sub(shared, text)
+        # An empty string is written as a typed cell with no text: Excel's blank cell.
+        members[name] = _EMPTY_INLINE.sub(
+            lambda m: f"<c {m.group(1).rstrip()}{m.group(2)}></c>", text
+        ).encode("utf-8")
+    if not table:
+        return
+    items = "".join(
+        f'<si><t xml:space="preserve">{t}</t></si>'
+        if t[:1].isspace() or t[-1:].isspace()
+        else f"<si><t>{t}</t></si>"
+        for t in table
+    )
+    members[SST_PART] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<sst xmlns="{NS_MAIN}" count="{count}" uniqueCount="{len(table)}">{items}</sst>'
+    ).encode()
+    members["xl/_rels/workbook.xml.rels"] = _add_relationships(
+        members["xl/_rels/workbook.xml.rels"], [("rIdSst", REL_SST, "sharedStrings.xml")]
+    )
+    types = members["[Content_Types].xml"].decode("utf-8")
+    if f'PartName="/{SST_PART}"' not in types:
+        at = types.rindex("</Types>")
+        override = f'<Override PartName="/{SST_PART}" ContentType="{CT_SST}"/>'
+        members["[Content_Types].xml"] = (types[:at] + override + types[at:]).encode("utf-8")
 
 
 def _now() -> tuple[int, int, int, int, int, int]:
