@@ -66,12 +66,25 @@ def test_validate_ok_and_rebalance_json(two_funds_book: Path):
     assert sha256(two_funds_book) == before, "--dry-run wrote the file"
 
 
-def test_drift_writes_drift_summary_log_only(two_funds_book: Path, tmp_path: Path):
-    out = tmp_path / "drift.xlsm"
-    run = cli("drift", str(two_funds_book), "--out", str(out))
+def test_drift_prints_the_table_and_leaves_no_stale_proposal(two_funds_book: Path):
+    """After a rebalance, `drift` must not leave the old Trades and Report beside a Summary
+    of 0 trades; it prints each line against its band and says a rebalance is due."""
+    assert cli("rebalance", str(two_funds_book)).returncode == 0
+    assert load_workbook(two_funds_book)["Trades"].max_row > 2
+    run = cli("drift", str(two_funds_book))
     assert run.returncode == 0, run.stderr
-    names = set(load_workbook(out, read_only=True).sheetnames)
-    assert {"Drift", "Summary", "Log"} <= names and "Trades" not in names
+    assert "Out of band" in run.stdout and "OUT" in run.stdout
+    wb = load_workbook(two_funds_book)
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Trade count"] == 0
+    drift = [r for r in wb["Drift"].iter_rows(min_row=2, values_only=True) if r[0] or r[1]]
+    out_of_band = [r for r in drift if r[8] is True]
+    assert out_of_band and summary["Rebalance triggered"] is True
+    trades = [r for r in wb["Trades"].iter_rows(min_row=2, values_only=True) if any(r)]
+    assert trades == []
+    report = [c.value for row in wb["Report"].iter_rows() for c in row]
+    assert "Largest trades" in report and "Sell" not in report
+    assert wb.active.title == "Drift"
 
 
 def test_usage_errors_exit_2_and_missing_price_exit_1(tmp_path: Path, two_funds_book: Path):

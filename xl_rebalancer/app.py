@@ -618,16 +618,16 @@ def _sheets(
             ("Run at", started.isoformat(sep=" ")),
             ("Compute seconds", round(report.seconds, 3)),
         ]
-        sheets.append(drift_sheet(report.result))
-        if report.command != "drift":
-            sheets += [
-                trades_sheet(report.result),
-                harvest_sheet(report.result),
-                realized_sheet(report.result),
-            ]
-        sheets.append(summary_sheet(report.result, extra))
-        if report.command != "drift":
-            sheets.append(report_sheet(report.result))
+        # `drift` writes the same sheets with no trades: an earlier proposal's Trades and
+        # Report left beside a Summary of 0 trades would contradict it.
+        sheets += [
+            drift_sheet(report.result),
+            trades_sheet(report.result),
+            harvest_sheet(report.result),
+            realized_sheet(report.result),
+            summary_sheet(report.result, extra),
+            report_sheet(report.result, show=report.command != "drift"),
+        ]
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
     _show_result(sheets, report.command)
     return sheets

@@ -495,6 +495,8 @@ def show_report(report: Any) -> None:
             else "No sales on Transactions in this tax year."
         )
     elif result is not None:
+        if report.command == "drift":
+            console.print(_drift_table(result))
         if report.command != "drift" and result.trades:
             console.print(
                 _table(
@@ -548,6 +550,27 @@ def show_report(report: Any) -> None:
         console.print(f"Wrote {report.output}")
 
 
+def _drift_table(result: Any) -> Any:
+    """Each line against its target and band, out-of-band lines marked."""
+    return _table(
+        "Drift",
+        ["Line", "Value", "Weight", "Target", "Drift", "Band", "Out of band"],
+        [
+            [
+                r.asset_class or r.symbol or "CASH",
+                _money(r.value),
+                f"{r.weight:.2%}",
+                f"{r.target_weight:.2%}",
+                f"{r.drift:+.2%}",
+                f"{r.band:.2%}",
+                "OUT" if r.out_of_band else "",
+            ]
+            for r in result.drift
+        ],
+        {"Value", "Weight", "Target", "Drift", "Band"},
+    )
+
+
 def _engine_command(name: str, doc: str) -> None:
     @main.command(name, help=doc)
     @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -558,7 +581,11 @@ def _engine_command(name: str, doc: str) -> None:
 
 
 _engine_command("refresh-prices", "Fill the Prices sheet (and the local price cache).")
-_engine_command("drift", "Write Drift, Summary and Log.")
+_engine_command(
+    "drift",
+    "Write Drift, Summary, Report and Log, with no trades (Trades is emptied, so an earlier "
+    "proposal is not left beside a Summary of 0 trades); print the drift table.",
+)
 _engine_command(
     "optimize", "Set target weights by the strategy setting; write OptimizedTargets and Log."
 )

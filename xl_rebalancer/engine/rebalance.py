@@ -152,18 +152,21 @@ def rebalance(
     before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
 
     trades: list[Trade] = []
+    # Whether the trigger rule calls for a rebalance; `drift` reports it without trading
+    # (its Summary said "triggered False" with lines out of band).
+    due = bool(accounts) and (
+        st.trigger == "always"
+        or bool(st.cash_flow)
+        or any(lot.lock == "sell" for lot in portfolio.lots)
+        or (st.trigger == "calendar" and calendar_due(st, valuation))
+        or (st.trigger == "bands" and any(r.out_of_band for r in before_rows))
+    )
     triggered = False
     if trade and accounts:
         flow = st.cash_flow
         if flow and accounts:
             household.cash[accounts[0].account] += flow
-        triggered = (
-            st.trigger == "always"
-            or bool(flow)
-            or any(lot.lock == "sell" for lot in portfolio.lots)
-            or (st.trigger == "calendar" and calendar_due(st, valuation))
-            or (st.trigger == "bands" and any(r.out_of_band for r in before_rows))
-        )
+        triggered = due
         if triggered:
             if household.total_value <= 0:
                 raise InfeasibleError(
@@ -203,7 +206,7 @@ def rebalance(
                 )
             )
     summary = _summary(
-        portfolio, trades, after_rows, total_before, cash_before, household, triggered, ytd
+        portfolio, trades, after_rows, total_before, cash_before, household, due, ytd
     )
     if risk is not None:
         gaps_before = _symbol_gaps(lines, values_before, total_before)

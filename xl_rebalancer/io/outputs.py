@@ -78,11 +78,11 @@ def _summary_formats(ws: Any) -> None:
             value.number_format = s.FMT_MONEY
 
 
-def report_sheet(result: RebalanceResult) -> SheetOutput:
-    """The one-page proposal; the workbook opens on it after the run."""
+def report_sheet(result: RebalanceResult, show: bool = True) -> SheetOutput:
+    """The one-page proposal; the workbook opens on it after a rebalance."""
     from .report import build_report
 
-    return SheetOutput(s.REPORT, [], report=build_report(result), show=True, first=True)
+    return SheetOutput(s.REPORT, [], report=build_report(result), show=show, first=True)
 
 
 def log_sheet(entries: list[LogEntry]) -> SheetOutput:
