@@ -224,15 +224,24 @@ def _install_cached(
 
         members[part] = _FORMULA_CELL.sub(patch, members[part].decode("utf-8")).encode("utf-8")
     if marked:
-        members[METADATA_PART] = METADATA_XML
-        members["xl/_rels/workbook.xml.rels"] = _add_relationships(
-            members["xl/_rels/workbook.xml.rels"], [("rIdMeta", REL_METADATA, "metadata.xml")]
+        _add_workbook_part(
+            members, METADATA_PART, METADATA_XML, "rIdMeta", REL_METADATA, CT_METADATA
         )
-        text = members["[Content_Types].xml"].decode("utf-8")
-        if f'PartName="/{METADATA_PART}"' not in text:
-            at = text.rindex("</Types>")
-            override = f'<Override PartName="/{METADATA_PART}" ContentType="{CT_METADATA}"/>'
-            members["[Content_Types].xml"] = (text[:at] + override + text[at:]).encode("utf-8")
+
+
+def _add_workbook_part(
+    members: dict[str, bytes], part: str, data: bytes, rel_id: str, rel_type: str, content: str
+) -> None:
+    """A part of the workbook (xl/…), related from workbook.xml and given its content type."""
+    members[part] = data
+    members["xl/_rels/workbook.xml.rels"] = _add_relationships(
+        members["xl/_rels/workbook.xml.rels"], [(rel_id, rel_type, part.removeprefix("xl/"))]
+    )
+    types = members["[Content_Types].xml"].decode("utf-8")
+    if f'PartName="/{part}"' not in types:
+        at = types.rindex("</Types>")
+        override = f'<Override PartName="/{part}" ContentType="{content}"/>'
+        members["[Content_Types].xml"] = (types[:at] + override + types[at:]).encode("utf-8")
 
 
 def _write_members(
@@ -391,18 +400,11 @@ def _share_strings(members: dict[str, bytes]) -> None:
         else f"<si><t>{t}</t></si>"
         for t in table
     )
-    members[SST_PART] = (
+    sst = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<sst xmlns="{NS_MAIN}" count="{count}" uniqueCount="{len(table)}">{items}</sst>'
     ).encode()
-    members["xl/_rels/workbook.xml.rels"] = _add_relationships(
-        members["xl/_rels/workbook.xml.rels"], [("rIdSst", REL_SST, "sharedStrings.xml")]
-    )
-    types = members["[Content_Types].xml"].decode("utf-8")
-    if f'PartName="/{SST_PART}"' not in types:
-        at = types.rindex("</Types>")
-        override = f'<Override PartName="/{SST_PART}" ContentType="{CT_SST}"/>'
-        members["[Content_Types].xml"] = (types[:at] + override + types[at:]).encode("utf-8")
+    _add_workbook_part(members, SST_PART, sst, "rIdSst", REL_SST, CT_SST)
 
 
 def _now() -> tuple[int, int, int, int, int, int]:
