@@ -121,3 +121,31 @@ def test_harvest_and_rebalance_write_tax_harvest(demo_files, tmp_path: Path):
     out2 = tmp_path / "rebalanced.xlsm"
     assert cli("rebalance", str(book), "--prices", str(prices), "--out", str(out2)).returncode == 0
     assert "TaxHarvest" in load_workbook(out2, read_only=True).sheetnames
+
+
+def test_wash_sale_warnings_name_their_cells(tmp_path: Path):
+    """A buy blocked by a recent loss sale names that sale's Transactions cell, and a lot
+    kept because selling it would wash names the lot's cell (issue 24)."""
+    import datetime as dt
+
+    from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+    from xl_rebalancer.app import run_engine
+
+    sheets = dict(TWO_FUNDS)
+    sheets["Transactions"] = [
+        {
+            "date": dt.date(2026, 1, 10),
+            "account": "Brokerage",
+            "symbol": "BBB",
+            "action": "SELL",
+            "shares": 5,
+            "price": 90.0,
+            "realized_gain": -50.0,
+        }
+    ]
+    book = write_book(tmp_path / "wash.xlsm", sheets, TWO_FUNDS_SETTINGS)
+    report = run_engine(book, "rebalance")
+    blocked = [w for w in report.warnings if w.message.startswith("no BUY of BBB")]
+    assert blocked and blocked[0].sheet == "Transactions" and blocked[0].cell == "C2"
+    log = [r for r in load_workbook(book)["Log"].iter_rows(min_row=2, values_only=True)]
+    assert any(r[2] == "Transactions" and r[3] == "C2" and "no BUY of BBB" in r[4] for r in log)

@@ -462,7 +462,10 @@ def _wash_adjusted(book: _Book) -> list[Trade]:
                         f"wash sale: buying {purchase.symbol} in {purchase.account} disallows "
                         f"{amount:,.2f} of the loss on {sale.describe()} for good "
                         "(a retirement account's basis cannot take it)",
+                        "Transactions" if sale.row is not None else None,
                         level="warning",
+                        row=sale.row,
+                        field="symbol" if sale.row is not None else None,
                     )
                 )
         elif taxable and purchase.lot_key is not None:
@@ -780,6 +783,8 @@ class _Book:
                                 "TaxLots",
                                 None,
                                 "warning",
+                                lot.row,
+                                "lot_id",
                             )
                         )
             locked = [lot for lot in self.lots.get(key, []) if lot.lock == "lock"]
@@ -980,9 +985,13 @@ class _Book:
             self.warnings.append(
                 Problem(
                     f"no BUY of {symbol}: it would wash {blockers[0].describe()}",
-                    None,
+                    # The loss sale's Transactions row when it is one (this run's own sale
+                    # has no cell yet).
+                    "Transactions" if blockers[0].row is not None else None,
                     None,
                     "warning",
+                    blockers[0].row,
+                    "symbol" if blockers[0].row is not None else None,
                 )
             )
         return bool(blockers)

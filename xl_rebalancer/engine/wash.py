@@ -44,6 +44,7 @@ class LossSale:
     holding_start: dt.date | None = None
     lot_key: tuple[str, str] | None = None  # (account, lot id) of the lot sold, if known
     acquired: dt.date | None = None  # when the sold shares were bought, if known
+    row: int | None = None  # its Transactions row, so a warning can name the cell
 
     def describe(self) -> str:
         amount = f"a loss of {self.loss:,.2f}" if self.loss is not None else "a possible loss"
@@ -129,7 +130,15 @@ def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
                 "treated as a possible loss for wash-sale checks"
             )
             sales.append(
-                LossSale(t.account, t.symbol, t.date, t.shares, None, f"Transactions row {t.row}")
+                LossSale(
+                    t.account,
+                    t.symbol,
+                    t.date,
+                    t.shares,
+                    None,
+                    f"Transactions row {t.row}",
+                    row=t.row,
+                )
             )
         elif t.realized_gain < 0:
             sales.append(
@@ -140,6 +149,7 @@ def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
                     t.shares,
                     -t.realized_gain,
                     f"Transactions row {t.row}",
+                    row=t.row,
                 )
             )
     return sales, notes
