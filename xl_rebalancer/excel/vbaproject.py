@@ -520,12 +520,6 @@ def _read_project(project: bytes) -> dict[str, bytes]:
         ole.close()
 
 
-def module_names(project: bytes) -> list[str]:
-    """Names of every module in a project (a new sheet's codeName must differ from all)."""
-    streams = _read_project(project)
-    return [m.name for m in _split_dir(decompress(streams["VBA/dir"]))[1]]
-
-
 def _split_dir(data: bytes) -> tuple[list[tuple[int, bytes]], list[_DirModule], str]:
     records = _dir_records(data)
     codepage = "cp1252"
@@ -569,59 +563,80 @@ def _is_sheet_module(streams: dict[str, bytes], module: _DirModule, codepage: st
     )
 
 
-def with_sheet_modules(project: bytes, code_names: Sequence[str]) -> bytes:
-    """The project with one document module per sheet code name and none for a sheet that
-    is gone; every other module, reference and setting kept as it was.
+class Project:
+    """A VBA project read once: its module names, and edits of its sheet modules."""
 
-    A workbook's sheets and its VBA project's document modules must match one to one:
-    Excel ties each sheet to the module of its codeName, and a module left for a deleted
-    sheet, or a sheet without one, is what a damaged macro workbook looks like. The bytes
-    come back unchanged when nothing is missing or left over; otherwise the compiled cache
-    is marked stale (NO_CACHE) so Excel compiles the edited project from source.
-    """
-    streams = _read_project(project)
-    header, modules, codepage = _split_dir(decompress(streams["VBA/dir"]))
-    wanted = {name.lower(): name for name in code_names}
-    orphans = {
-        m.name.lower()
-        for m in modules
-        if m.name.lower() not in wanted and _is_sheet_module(streams, m, codepage)
-    }
-    present = {m.name.lower() for m in modules}
-    missing = [name for key, name in wanted.items() if key not in present]
-    if not orphans and not missing:
-        return project
-    kept = [m for m in modules if m.name.lower() not in orphans]
-    added = [document_module(name, DOC_SHEET) for name in missing]
-    count = len(kept) + len(added)
-    body = bytearray(
-        _pack([(rid, struct.pack("<H", count) if rid == 0x0F else data) for rid, data in header])
-    )
-    for module in kept:
-        body += module.records
-    for new in added:
-        body += _module_records(new)
-    body += struct.pack("<HI", 0x10, 0)
-    out = {
-        name: data
-        for name, data in streams.items()
-        if not name.startswith("VBA/__SRP_")
-        and not (name.startswith("VBA/") and name[4:].lower() in _streams_of(modules, orphans))
-    }
-    out["VBA/dir"] = compress(bytes(body))
-    out["VBA/_VBA_PROJECT"] = NO_CACHE
-    for new in added:
-        out[f"VBA/{new.name}"] = compress(new.source)
-    gone = {m.name for m in modules if m.name.lower() in orphans}
-    if "PROJECT" in out:
-        out["PROJECT"] = _edit_project_stream(
-            out["PROJECT"], gone, [m.name for m in added], codepage
+    def __init__(self, project: bytes) -> None:
+        self.original = project
+        self.streams = _read_project(project)
+        self.header, self.modules, self.codepage = _split_dir(decompress(self.streams["VBA/dir"]))
+
+    @property
+    def module_names(self) -> list[str]:
+        """Every module's name (a new sheet's codeName must differ from all)."""
+        return [m.name for m in self.modules]
+
+    def with_sheet_modules(self, code_names: Sequence[str]) -> bytes:
+        """The project with one document module per sheet code name and none for a sheet
+        that is gone; every other module, reference and setting kept as it was.
+
+        A workbook's sheets and its VBA project's document modules must match one to
+        one: Excel ties each sheet to the module of its codeName, and a module left for a
+        deleted sheet, or a sheet without one, is what a damaged macro workbook looks
+        like. The bytes come back unchanged when nothing is missing or left over;
+        otherwise the compiled cache is marked stale (NO_CACHE) so Excel compiles the
+        edited project from source.
+        """
+        streams, modules, codepage = self.streams, self.modules, self.codepage
+        wanted = {name.lower(): name for name in code_names}
+        orphans = {
+            m.name.lower()
+            for m in modules
+            if m.name.lower() not in wanted and _is_sheet_module(streams, m, codepage)
+        }
+        present = {m.name.lower() for m in modules}
+        missing = [name for key, name in wanted.items() if key not in present]
+        if not orphans and not missing:
+            return self.original
+        kept = [m for m in modules if m.name.lower() not in orphans]
+        added = [document_module(name, DOC_SHEET) for name in missing]
+        count = len(kept) + len(added)
+        body = bytearray(
+            _pack(
+                [
+                    (rid, struct.pack("<H", count) if rid == 0x0F else data)
+                    for rid, data in self.header
+                ]
+            )
         )
-    if "PROJECTwm" in out:
-        out["PROJECTwm"] = _edit_project_wm(
-            out["PROJECTwm"], gone, [m.name for m in added], codepage
-        )
-    return compound_file(out)
+        for module in kept:
+            body += module.records
+        for new in added:
+            body += _module_records(new)
+        body += struct.pack("<HI", 0x10, 0)
+        gone_streams = _streams_of(modules, orphans)
+        out = {
+            name: data
+            for name, data in streams.items()
+            if not name.startswith("VBA/__SRP_")
+            and not (name.startswith("VBA/") and name[4:].lower() in gone_streams)
+        }
+        out["VBA/dir"] = compress(bytes(body))
+        out["VBA/_VBA_PROJECT"] = NO_CACHE
+        for new in added:
+            out[f"VBA/{new.name}"] = compress(new.source)
+        gone = {m.name for m in modules if m.name.lower() in orphans}
+        names = [m.name for m in added]
+        if "PROJECT" in out:
+            out["PROJECT"] = _edit_project_stream(out["PROJECT"], gone, names, codepage)
+        if "PROJECTwm" in out:
+            out["PROJECTwm"] = _edit_project_wm(out["PROJECTwm"], gone, names, codepage)
+        return compound_file(out)
+
+
+def with_sheet_modules(project: bytes, code_names: Sequence[str]) -> bytes:
+    """`Project.with_sheet_modules` on the bytes of a project."""
+    return Project(project).with_sheet_modules(code_names)
 
 
 def _streams_of(modules: list[_DirModule], names: set[str]) -> set[str]:

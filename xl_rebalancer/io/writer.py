@@ -131,19 +131,18 @@ def _code_names(wb: Any) -> dict[str, bytes]:
     modules of sheets that are gone: Excel ties each sheet to the module of its codeName,
     and a sheet without one or a module without its sheet is a damaged macro workbook.
     Returns the VBA project part to install when it had to change."""
-    from ..excel.vbaproject import ProjectNotEditable, with_sheet_modules
+    from ..excel.vbaproject import Project
 
     archive = wb.vba_archive
     if archive is None or VBA_PART not in archive.namelist():
         return {}
-    project = archive.read(VBA_PART)
+    original = archive.read(VBA_PART)
     sheets = [*wb.worksheets, *wb.chartsheets]
     try:
-        from ..excel.vbaproject import module_names
-
-        taken = {name.lower() for name in module_names(project)}
-    except (ProjectNotEditable, ValueError, OSError):
-        return {}  # a project with forms: left exactly as it was
+        project = Project(original)
+    except (ValueError, OSError):  # ProjectNotEditable too: a project with forms
+        return {}  # left exactly as it was
+    taken = {name.lower() for name in project.module_names}
     taken |= {ws.sheet_properties.codeName.lower() for ws in sheets if _code_name(ws)}
     number = 1
     for ws in sheets:
@@ -153,8 +152,8 @@ def _code_names(wb: Any) -> dict[str, bytes]:
             number += 1
         ws.sheet_properties.codeName = f"Sheet{number}"
         taken.add(f"sheet{number}")
-    edited = with_sheet_modules(project, [ws.sheet_properties.codeName for ws in sheets])
-    return {} if edited == project else {VBA_PART: edited}
+    edited = project.with_sheet_modules([ws.sheet_properties.codeName for ws in sheets])
+    return {} if edited == original else {VBA_PART: edited}
 
 
 def _code_name(ws: Any) -> str | None:
