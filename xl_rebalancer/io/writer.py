@@ -95,6 +95,23 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         )
     check_package(source)
     ribbon = ribbon_relationships(source)
+    macro_enabled = dest.suffix.lower() in MACRO_SUFFIXES
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not edit.rewrites and not edit.recalc and not os.environ.get("XL_REBALANCER_FULL_SAVE"):
+        # Only engine sheets change: move them into the package and copy the rest as
+        # it is (io/splice.py), in bounded memory, keeping what openpyxl cannot model.
+        from .splice import NotSpliceable, splice_save
+
+        try:
+            _atomic_write(
+                dest,
+                lambda final: splice_save(
+                    source, final, edit.sheets, macro_enabled=macro_enabled, ribbon=ribbon
+                ),
+            )
+            return dest
+        except NotSpliceable:
+            pass
     extra = _ribbon_parts(source) if ribbon else {}
     dynamic = dynamic_arrays(source)
     wb = load_for_edit(source)
@@ -110,9 +127,7 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         # --recalc stamped "computed" (no fullCalcOnLoad) would open in Excel with blank
         # or stale results: Excel must compute them on open.
         wb.calculation.fullCalcOnLoad = True
-    macro_enabled = dest.suffix.lower() in MACRO_SUFFIXES
     replaced = _code_names(wb) if macro_enabled else {}
-    dest.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save(
         wb,
         dest,
@@ -253,26 +268,38 @@ def _atomic_save(
     dynamic: dict[str, set[str]] | None = None,
     replaced: dict[str, bytes] | None = None,
 ) -> None:
+    def produce(final: Path) -> None:
+        raw = final.with_name(final.name + ".raw")
+        try:
+            _write_openpyxl(wb, raw)
+            rewrite_package(
+                raw,
+                final,
+                ribbon=ribbon,
+                extra_parts=extra,
+                macro_enabled=macro_enabled,
+                cached=cached,
+                dynamic=dynamic,
+                replaced_parts=replaced,
+            )
+        finally:
+            with contextlib.suppress(OSError):
+                raw.unlink()
+
+    _atomic_write(dest, produce)
+
+
+def _atomic_write(dest: Path, produce: Callable[[Path], None]) -> None:
+    """`produce` writes the new file beside `dest` under a temporary name; it is flushed
+    to disk and renamed over `dest`, so a crash leaves the old file or the new one."""
     folder = dest.parent
     prefix = temp_prefix(dest)  # a killed save's leftovers are cleared under the lock
-    temps: list[Path] = []
+    final: Path | None = None
     try:
-        for suffix in (".raw", dest.suffix):
-            fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-            os.close(fd)
-            temps.append(Path(name))
-        raw, final = temps
-        _write_openpyxl(wb, raw)
-        rewrite_package(
-            raw,
-            final,
-            ribbon=ribbon,
-            extra_parts=extra,
-            macro_enabled=macro_enabled,
-            cached=cached,
-            dynamic=dynamic,
-            replaced_parts=replaced,
-        )
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=dest.suffix, dir=folder)
+        os.close(fd)
+        final = Path(name)
+        produce(final)
         with open(final, "rb+") as handle:
             os.fsync(handle.fileno())
         if dest.exists():
@@ -282,9 +309,9 @@ def _atomic_save(
     except OSError as exc:
         raise save_failed(dest, exc) from exc
     finally:
-        for leftover in temps:
+        if final is not None:
             with contextlib.suppress(OSError):
-                leftover.unlink()
+                final.unlink()
 
 
 def _write_openpyxl(wb: Any, path: Path) -> None:
