@@ -11,6 +11,7 @@ it to `jq` or `json.loads` whatever happened. Libraries' own output is silenced 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -358,12 +359,19 @@ def _problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     return [p.to_json() for p in problems]
 
 
+# Commands that solve the trade program: in a worker process (isolation.py).
+SOLVING = {"rebalance", "run"}
+
+
 def _run(command: str, book: Path, **options: Any) -> None:
     from .app import RunOptions, run_engine
+    from .isolation import isolated_solver
 
     as_json = options.pop("as_json")
     network = not options.pop("offline")
-    report = run_engine(book, command, RunOptions(network=network, **options))
+    solves = command in SOLVING
+    with isolated_solver() if solves else contextlib.nullcontext():
+        report = run_engine(book, command, RunOptions(network=network, **options))
     if as_json:
         emit_json(report.to_json())
         return
@@ -928,11 +936,14 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
             sys.exit(1)
         return
 
+    from .isolation import isolated_solver
+
     book, prices = write_demo(folder)
     # The ribbon's main button (prices from the file, then rebalance), with --recalc: the
     # Dashboard's formulas, our functions among them, are computed too, so the demo opens
     # with its numbers in any spreadsheet program.
-    report = run_engine(book, "run", RunOptions(prices_file=prices, recalc=True))
+    with isolated_solver():
+        report = run_engine(book, "run", RunOptions(prices_file=prices, recalc=True))
     if as_json:
         emit_json({**report.to_json(), "command": "demo", "prices_file": str(prices)})
         return

@@ -202,8 +202,13 @@ def _number_rows(rows: int, cols: int) -> Iterator[bytes]:
 
 def add_number_sheet(book: Path, title: str, rows: int, cols: int) -> str:
     """A user sheet of rows x cols numbers, streamed into the package (a 100,000 x 100
-    sheet is about 37 MB zipped). Returns its part name."""
+    sheet is about 37 MB zipped), with the dimension record Excel, LibreOffice and
+    openpyxl write (without one, openpyxl's reader parses the whole sheet to size it).
+    Returns its part name."""
+    from openpyxl.utils import get_column_letter
+
     part = "xl/worksheets/sheetData1.xml"
+    last = get_column_letter(cols)  # the dimension record Excel writes first
     tmp = book.with_name(book.name + ".tmp")
     with (
         zipfile.ZipFile(book) as archive,
@@ -240,7 +245,8 @@ def add_number_sheet(book: Path, title: str, rows: int, cols: int) -> str:
         with out.open(info, "w", force_zip64=True) as sheet:
             sheet.write(
                 f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="{NS_MAIN}">'
-                '<sheetPr codeName="DataSheet"/><sheetData>'.encode()
+                f'<sheetPr codeName="DataSheet"/><dimension ref="A1:{last}{rows}"/>'
+                "<sheetData>".encode()
             )
             block = []
             for row in _number_rows(rows, cols):

@@ -231,3 +231,30 @@ def test_extreme_but_accepted_magnitudes_rebalance_correctly(tmp_path: Path):
         summary = json.loads(run.stdout)["summary"]
         assert summary["Largest drift after"] < 0.001
         assert summary["Cash after"] >= 0
+
+
+def test_a_native_solver_crash_is_a_message_and_the_workbook_is_unchanged(tmp_path: Path):
+    """The trade program runs in a worker process (xl_rebalancer/isolation.py). The fault
+    injection makes that worker die by SIGSEGV inside the solve, as a crash in HiGHS's C++
+    would: the run ends with a sentence and exit 1, not a dead process, and nothing is
+    written."""
+    book = book_with(tmp_path, "crash", {}, {})
+    before = sha256(book)
+    env = {**os.environ, "XL_REBALANCER_CRASH_SOLVER": "1", "COLUMNS": "400"}
+    for extra in ((), ("--json",)):
+        run = subprocess.run(
+            [sys.executable, "-m", "xl_rebalancer", "rebalance", str(book), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert run.returncode == 1
+        assert "Traceback" not in run.stderr
+        said = run.stdout if extra else run.stderr
+        assert "optimizer (HiGHS) crashed" in said and "workbook is unchanged" in said
+    assert sha256(book) == before
+    assert not list(tmp_path.glob(".~*.xlsm*"))
+    # Without the fault, the same workbook is rebalanced through the worker.
+    assert cli("rebalance", str(book)).returncode == 0
+    assert sha256(book) != before

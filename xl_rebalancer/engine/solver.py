@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,7 +147,6 @@ class _Model:
         """Solve with HiGHS through highspy, which (unlike scipy's milp) takes an absolute
         gap: the objective is money, and proving the last few dollars of a whole-share
         problem optimal costs seconds while changing nothing a portfolio manager sees."""
-        import highspy
         import scipy.sparse as sparse
 
         n = len(self.cost)
@@ -171,59 +170,112 @@ class _Model:
                     cols.append(c)
                     data.append(v * unit[c])
         matrix = sparse.csc_array((data, (rows, cols)), shape=(len(self.rows), n))
-        inf = highspy.kHighsInf
-        lp = highspy.HighsLp()
-        lp.num_col_ = n
-        lp.num_row_ = len(self.rows)
-        lp.col_cost_ = np.array(self.cost, dtype=float) * unit
-        lp.col_lower_ = np.array(self.lower, dtype=float) / unit
-        lp.col_upper_ = np.minimum(np.array(self.upper, dtype=float) / unit, inf)
-        lp.row_lower_ = np.maximum(np.array(self.row_lo, dtype=float), -inf)
-        lp.row_upper_ = np.minimum(np.array(self.row_hi, dtype=float), inf)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = matrix.indptr
-        lp.a_matrix_.index_ = matrix.indices
-        lp.a_matrix_.value_ = matrix.data
-        if integral:
-            kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-            lp.integrality_ = [kinds[min(i, 1)] for i in self.integer]
-        # On the relaxed path the binaries kept `always` are not branched on: each of
-        # their few assignments is one warm-started LP, and the cheapest feasible wins
-        # (a big-M binary gives branch-and-bound a weak bound: seconds, against 2 LPs).
-        fixed = [j for j, i in enumerate(self.integer) if i == 2] if relax else []
-        # highspy 1.16 prints its banner from C while the object is made, before any option
-        # can be set: the object is made, set up and run with fd 1 redirected (quiet.py).
-        with native_output():
-            highs = highspy.Highs()
-            # A node limit, not a time limit, so the same workbook gives the same trades on
-            # any machine; the time limit is only a safety net.
-            for option, value in (
-                ("output_flag", verbose()),
-                ("time_limit", TIME_LIMIT),
-                ("mip_max_nodes", NODE_LIMIT),
-                ("mip_rel_gap", MIP_GAP),
-                ("mip_abs_gap", max(abs_gap, 1e-6)),
-                ("random_seed", 0),
-            ):
-                if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
-                    raise RuntimeError(f"HiGHS refused option {option}={value!r}")
-            highs.passModel(lp)
-            best: tuple[np.ndarray | None, str, float] | None = None
-            for values in itertools.product((0.0, 1.0), repeat=len(fixed)):
-                for column, value in zip(fixed, values, strict=True):
-                    highs.changeColBounds(column, value, value)
-                highs.run()
-                message = highs.modelStatusToString(highs.getModelStatus())
-                info = highs.getInfo()
-                if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
-                    best = best or (None, message, math.inf)
-                    continue
-                objective = float(info.objective_function_value)
-                if best is None or objective < best[2]:
-                    x = np.asarray(highs.getSolution().col_value, dtype=float) * unit
-                    best = (x, message, objective)
-        assert best is not None
-        return best[0], best[1]
+        program = Program(
+            cost=np.array(self.cost, dtype=float) * unit,
+            lower=np.array(self.lower, dtype=float) / unit,
+            upper=np.array(self.upper, dtype=float) / unit,
+            row_lower=np.array(self.row_lo, dtype=float),
+            row_upper=np.array(self.row_hi, dtype=float),
+            start=matrix.indptr,
+            index=matrix.indices,
+            value=matrix.data,
+            integer=[min(i, 1) for i in self.integer] if integral else [],
+            # On the relaxed path the binaries kept `always` are not branched on: each of
+            # their few assignments is one warm-started LP, and the cheapest feasible
+            # wins (a big-M binary gives branch-and-bound a weak bound: seconds, not 2 LPs).
+            fixed=[j for j, i in enumerate(self.integer) if i == 2] if relax else [],
+            abs_gap=max(abs_gap, 1e-6),
+        )
+        x, message = _runner(program)
+        return (None if x is None else x * unit), message
+
+
+@dataclass
+class Program:
+    """The program as HiGHS takes it (columns in HiGHS's units), plain arrays, so it can
+    be solved in another process: a crash inside the native solver must not take the
+    caller down (see xl_rebalancer/isolation.py)."""
+
+    cost: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    integer: list[int]
+    fixed: list[int]
+    abs_gap: float
+
+
+def solve_program(program: Program) -> tuple[np.ndarray | None, str]:
+    """Run HiGHS on `program`: (column values, HiGHS's model status)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(program.cost)
+    lp.num_row_ = len(program.row_lower)
+    lp.col_cost_ = program.cost
+    lp.col_lower_ = program.lower
+    lp.col_upper_ = np.minimum(program.upper, inf)
+    lp.row_lower_ = np.maximum(program.row_lower, -inf)
+    lp.row_upper_ = np.minimum(program.row_upper, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = program.start
+    lp.a_matrix_.index_ = program.index
+    lp.a_matrix_.value_ = program.value
+    if program.integer:
+        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+        lp.integrality_ = [kinds[i] for i in program.integer]
+    fixed = program.fixed
+    # highspy 1.16 prints its banner from C while the object is made, before any option
+    # can be set: the object is made, set up and run with fd 1 redirected (quiet.py).
+    with native_output():
+        highs = highspy.Highs()
+        # A node limit, not a time limit, so the same workbook gives the same trades on
+        # any machine; the time limit is only a safety net.
+        for option, value in (
+            ("output_flag", verbose()),
+            ("time_limit", TIME_LIMIT),
+            ("mip_max_nodes", NODE_LIMIT),
+            ("mip_rel_gap", MIP_GAP),
+            ("mip_abs_gap", program.abs_gap),
+            ("random_seed", 0),
+        ):
+            if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
+                raise RuntimeError(f"HiGHS refused option {option}={value!r}")
+        highs.passModel(lp)
+        best: tuple[np.ndarray | None, str, float] | None = None
+        for values in itertools.product((0.0, 1.0), repeat=len(fixed)):
+            for column, value in zip(fixed, values, strict=True):
+                highs.changeColBounds(column, value, value)
+            highs.run()
+            message = highs.modelStatusToString(highs.getModelStatus())
+            info = highs.getInfo()
+            if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+                best = best or (None, message, math.inf)
+                continue
+            objective = float(info.objective_function_value)
+            if best is None or objective < best[2]:
+                best = (np.asarray(highs.getSolution().col_value, dtype=float), message, objective)
+    assert best is not None
+    return best[0], best[1]
+
+
+# How programs are solved: here, or in a worker process when a door asks for isolation.
+_runner: Callable[[Program], tuple[np.ndarray | None, str]] = solve_program
+
+
+def set_runner(
+    runner: Callable[[Program], tuple[np.ndarray | None, str]] | None,
+) -> Callable[[Program], tuple[np.ndarray | None, str]]:
+    """Install `runner` (None: solve in this process); returns the one it replaces."""
+    global _runner
+    previous = _runner
+    _runner = runner or solve_program
+    return previous
 
 
 def sell_units(
