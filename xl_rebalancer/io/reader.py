@@ -14,16 +14,16 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem, WorkbookError
 from ..models import inputs as m
-from ..models.checks import Locator, check_portfolio
+from ..models.checks import Followups, Locator, check_portfolio
 from . import schema as s
-from .package import TableRef, read_tables
+from .package import TableRef, formulas_without_values, read_tables
 from .safety import check_package
 
 ROW_MODELS: dict[str, type[m.Row]] = {
@@ -60,6 +60,9 @@ class SheetData:
     columns: dict[str, str] = field(default_factory=dict)  # field -> column letter
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     header_row: int = 1
+    # Cells holding a formula with no saved result (a file saved by a program that does
+    # not calculate): they read as blank, which is not what the user typed.
+    uncalculated: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,19 @@ def read_raw_sheets(
     book = open_workbook_readonly(path)
     try:
         out: dict[str, SheetData | list[Problem]] = {}
+        found_titles = {}
         for spec in specs:
             found = _locate(book.sheetnames, tables, spec)
             if found is None:
                 continue
             title, table = found
             out[spec.name] = _read_sheet(book[title], title, spec, table)
+            found_titles[spec.name] = title
+        uncalculated = formulas_without_values(path, set(found_titles.values()))
+        for name, title in found_titles.items():
+            data = out[name]
+            if isinstance(data, SheetData):
+                data.uncalculated = uncalculated.get(title, set())
         return out
     finally:
         book.close()
@@ -192,9 +202,26 @@ def sheet_from_rows(
         seen[col.field] = letter
         positions[col.field] = offset
     data.columns = seen
+    unknown = {
+        s.normalize_header(text): f"{get_column_letter(min_col + offset)}{min_row}"
+        for offset, text in enumerate(header)
+        if text is not None and known.get(s.normalize_header(text)) is None
+    }
+    originals = {s.normalize_header(text): text for text in header if text is not None}
     for col in spec.columns:
         if col.required and col.field not in seen:
-            problems.append(Problem(f"missing required column {col.header}", title, f"A{min_row}"))
+            close = difflib.get_close_matches(
+                s.normalize_header(col.header), list(unknown), n=1, cutoff=0.6
+            )
+            hint = (
+                f"; did you mean the column {originals[close[0]]!r} at {unknown[close[0]]}? "
+                f"Rename it {col.header}"
+                if close
+                else ""
+            )
+            problems.append(
+                Problem(f"missing required column {col.header}{hint}", title, f"A{min_row}")
+            )
     if problems:
         return problems
     for index, values in enumerate(rows):
@@ -250,35 +277,168 @@ def build_portfolio(
 
     collected: dict[str, tuple[m.Row, ...]] = {}
     incomplete: set[str] = set()
+    stand_ins: set[tuple[str, int]] = set()
+    uncalculated: set[tuple[str, str]] = set()
     for sheet_name, model in ROW_MODELS.items():
         data = sheets.get(sheet_name)
         if isinstance(data, SheetData):
             count = len(problems)
+            uncalculated |= _uncalculated(data, problems)
             collected[PORTFOLIO_FIELDS[sheet_name]] = tuple(
-                _validate_rows(data, model, problems, locator)
+                _validate_rows(data, model, problems, locator, stand_ins)
             )
             if len(problems) > count:
                 incomplete.add(sheet_name)
+    # A cell already reported is the root cause: what else is said about that cell (a
+    # formula's blank result is "blank"), or follows from its stand-in value, is held back.
+    failed_cells = {(p.sheet, p.cell) for p in problems if p.level == "error"}
+    kept = []
+    for p in problems:
+        if (p.sheet, p.cell) in uncalculated and not p.message.startswith(UNCALCULATED):
+            continue
+        kept.append(p)
+    problems[:] = kept
     portfolio = m.Portfolio(settings=settings, **collected)
-    problems.extend(check_portfolio(portfolio, locator, incomplete))
+    follow_ons = Followups()
+    for problem in check_portfolio(portfolio, locator, incomplete, stand_ins, follow_ons):
+        if (problem.sheet, problem.cell) in failed_cells:
+            follow_ons.count += 1
+            continue
+        problems.append(problem)
+    if sheets.get(s.TAX_LOTS.name) is None:
+        problems.extend(_no_lots_sheet(portfolio))
+    if follow_ons.count and any(p.level == "error" for p in problems):
+        problems.append(
+            Problem(
+                f"{follow_ons.count} follow-on problem{'s' if follow_ons.count != 1 else ''} "
+                "of the errors above held back; they go when those are fixed",
+                level="info",
+            )
+        )
     if any(p.level == "error" for p in problems):
         raise InputError(problems)
     return WorkbookInput(portfolio, problems, locator)
 
 
+UNCALCULATED = "a formula with no saved result"
+
+
+def _uncalculated(data: SheetData, problems: list[Problem]) -> set[tuple[str, str]]:
+    """Formula cells of the table that read as blank because no result was saved."""
+    letters = set(data.columns.values())
+    found = set()
+    for cell in sorted(data.uncalculated):
+        letter = cell.rstrip("0123456789")
+        if letter not in letters or int(cell[len(letter) :]) <= data.header_row:
+            continue
+        found.add((data.title, cell))
+        problems.append(
+            Problem(
+                f"{UNCALCULATED} (the file was saved by a program that does not calculate); "
+                "open and save it in Excel, or run `xl-rebalancer recalc` on the workbook",
+                data.title,
+                cell,
+            )
+        )
+    return found
+
+
+# Values a cell's column accepts, tried in order for a row's failing cells (see _stand_in).
+_STAND_INS: tuple[Any, ...] = (1.0, "X", dt.date(1900, 1, 1), True)
+
+
 def _validate_rows(
-    data: SheetData, model: type[m.Row], problems: list[Problem], locator: Locator
+    data: SheetData,
+    model: type[m.Row],
+    problems: list[Problem],
+    locator: Locator,
+    stand_ins: set[tuple[str, int]] | None = None,
 ) -> list[m.Row]:
     out = []
     for row_number, record in data.rows:
         try:
             out.append(model.model_validate({**record, "row": row_number}))
         except ValidationError as exc:
+            failing = []
             for err in exc.errors():
                 fld = str(err["loc"][0]) if err["loc"] else ""
                 cell = locator.cell(data.spec.name, row_number, fld) if fld else f"A{row_number}"
                 problems.append(Problem(_message(err, data.spec, fld), data.title, cell))
+                failing.append(fld)
+            row = _stand_in(model, record, row_number, failing) if stand_ins is not None else None
+            if row is not None and stand_ins is not None:
+                out.append(row)
+                stand_ins.add((data.spec.name, row_number))
     return out
+
+
+def _stand_in(
+    model: type[m.Row], record: dict[str, Any], row_number: int, failing: list[str]
+) -> m.Row | None:
+    """The row with each failing cell replaced by a value its column accepts, so the
+    row's other cells still meet the cross-sheet rules (a LotId used twice, a date after
+    the valuation date are reported with the bad Shares cell, not after it is fixed),
+    and a name it carries (an account with a misspelt Type) still counts as present.
+    Rules that add up or compare a failing column skip the row (checks: stand_ins). Its
+    values never reach the engine: the run stops on the cell's own error."""
+    if "" in failing:
+        return None
+    fixed = {k: v for k, v in record.items() if k not in failing}
+    for fld in dict.fromkeys(failing):
+        info = model.model_fields.get(fld)
+        if info is None:
+            return None
+        candidates: list[Any] = [] if info.is_required() else [_DROP]
+        candidates += [*_literals(info.annotation), *_STAND_INS]
+        for candidate in candidates:
+            trial = dict(fixed)
+            if candidate is not _DROP:
+                trial[fld] = candidate
+            try:
+                model.model_validate({**trial, "row": row_number})
+            except ValidationError as exc:
+                if any(e["loc"] and e["loc"][0] == fld for e in exc.errors()):
+                    continue
+            fixed = trial
+            break
+        else:
+            return None
+    try:
+        return model.model_validate({**fixed, "row": row_number})
+    except ValidationError:
+        return None
+
+
+_DROP = object()
+
+
+def _literals(annotation: Any) -> list[Any]:
+    """The allowed values of a Literal column (an account Type), however it is wrapped."""
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    return [v for arg in get_args(annotation) for v in _literals(arg)]
+
+
+def _no_lots_sheet(portfolio: m.Portfolio) -> list[Problem]:
+    """Without a TaxLots sheet a taxable position has no basis: a sale would be taxed as
+    if it were all gain, or (as the engine once did) as if there were none."""
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    held = sorted(
+        {f"{h.symbol} in {h.account}" for h in portfolio.holdings if h.account in taxable}
+    )
+    if not held:
+        return []
+    listed = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+    return [
+        Problem(
+            f"there is no {s.TAX_LOTS.name} sheet, so the taxable positions ({listed}) have "
+            "no purchase lots and their tax cannot be estimated; add the sheet (a table "
+            f"{s.TAX_LOTS.table} with columns {', '.join(s.TAX_LOTS.headers)}) or import "
+            "the broker's positions or realized-gains file",
+            s.TAX_LOTS.name,
+            "A1",
+        )
+    ]
 
 
 def _read_settings(
@@ -335,6 +495,30 @@ def _read_settings(
             return m.Settings()
 
 
+# Words in an account's name or type that say which tax treatment it has.
+_ACCOUNT_WORDS = (
+    (("roth", "hsa", "529", "tfsa", "isa"), "tax_exempt", "a Roth IRA or 401(k), an HSA"),
+    (
+        ("ira", "401", "403", "457", "sep", "simple", "traditional", "rollover", "pension", "rrsp"),
+        "tax_deferred",
+        "a traditional IRA, 401(k) or 403(b)",
+    ),
+    (
+        ("taxable", "brokerage", "individual", "joint", "trust", "cash", "margin"),
+        "taxable",
+        "an ordinary brokerage account",
+    ),
+)
+
+
+def _account_type_hint(got: Any) -> str:
+    text = str(got).lower()
+    for words, kind, what in _ACCOUNT_WORDS:
+        if any(word in text for word in words):
+            return f"; did you mean {kind!r} ({what})?"
+    return ""
+
+
 def _message(err: Any, spec: s.SheetSpec | None, fld: str) -> str:
     """Pydantic's error, said the way an Excel user reads it."""
     kind = err.get("type", "")
@@ -349,7 +533,8 @@ def _message(err: Any, spec: s.SheetSpec | None, fld: str) -> str:
         return f"{header} is blank; it is required"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"{header}: {got!r} is not one of {expected}"
+        hint = _account_type_hint(got) if fld == "type" else ""
+        return f"{header}: {got!r} is not one of {expected}{hint}"
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         ctx = err.get("ctx", {})
         bound = next(iter(ctx.values()), "")
@@ -367,7 +552,16 @@ def _message(err: Any, spec: s.SheetSpec | None, fld: str) -> str:
         )
         if short:  # a negative weight would be a short position, which we never take
             return f"{header} must be at least 0 (got {got}): short positions are not supported"
-        return f"{header} must be {words} {bound} (got {got})"
+        hint = ""
+        percent = (
+            kind == "less_than_equal"
+            and fld in {"min_weight", "max_weight", "target_weight"}
+            and isinstance(got, (int, float))
+            and 1 < got <= 100
+        )
+        if percent:  # 33 typed for 33%
+            hint = f"; did you mean {got / 100:g} ({got:g}%)?"
+        return f"{header} must be {words} {bound} (got {got}){hint}"
     if kind in {"bool_parsing", "bool_type"}:
         return f"{header}: expected TRUE or FALSE, got {got!r}"
     if kind in {"int_parsing", "int_from_float", "int_type"}:

@@ -7,6 +7,7 @@ the user put them.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -84,19 +85,35 @@ def symbol_classes(portfolio: Portfolio) -> dict[str, str]:
     return classes
 
 
+@dataclass
+class Followups:
+    """How many problems were not reported because they follow from an error already
+    reported (a position's lots cannot add up while one of its Shares cells is text)."""
+
+    count: int = 0
+
+
 def check_portfolio(
-    p: Portfolio, loc: Locator, incomplete: set[str] = frozenset()
+    p: Portfolio,
+    loc: Locator,
+    incomplete: set[str] = frozenset(),
+    stand_ins: set[tuple[str, int]] = frozenset(),
+    follow_ons: Followups | None = None,
 ) -> list[Problem]:
     """Cross-sheet rules; sheets in `incomplete` lost rows to cell errors, so their totals
-    are not checked (a sum over the rows that survived would only mislead)."""
+    are not checked (a sum over the rows that survived would only mislead). Rows in
+    `stand_ins` (sheet, row) failed a cell and carry stand-in values (io.reader._stand_in):
+    rules that add up or compare their values skip them and count a follow-on."""
+    follow_ons = follow_ons if follow_ons is not None else Followups()
     out: list[Problem] = []
     out += _check_accounts(p, loc)
-    out += _check_holdings_and_lots(p, loc)
+    out += _check_holdings_and_lots(p, loc, stand_ins, follow_ons)
     out += _check_targets(p, loc, "Targets" in incomplete)
     out += _check_constraints(p, loc)
     out += _check_actions(p, loc)
     out += _check_settings(p, loc)
     out += _check_prices(p, loc)
+    out += _check_unpriced(p, loc, stand_ins)
     return out
 
 
@@ -142,7 +159,12 @@ def _check_accounts(p: Portfolio, loc: Locator) -> list[Problem]:
     return out
 
 
-def _check_holdings_and_lots(p: Portfolio, loc: Locator) -> list[Problem]:
+def _check_holdings_and_lots(
+    p: Portfolio,
+    loc: Locator,
+    stand_ins: set[tuple[str, int]] = frozenset(),
+    follow_ons: Followups | None = None,
+) -> list[Problem]:
     out = []
     valuation = p.settings.valuation_date
     holdings: dict[tuple[str, str], int | None] = {}
@@ -207,6 +229,13 @@ def _check_holdings_and_lots(p: Portfolio, loc: Locator) -> list[Problem]:
         if not lots:
             continue
         total = sum(lot.shares for lot in lots)
+        guessed = ("Holdings", h.row) in stand_ins or any(
+            ("TaxLots", lot.row) in stand_ins for lot in lots
+        )
+        if guessed and abs(total - h.shares) > SHARE_TOLERANCE:
+            if follow_ons is not None:
+                follow_ons.count += 1
+            continue
         if abs(total - h.shares) > SHARE_TOLERANCE:
             where = loc.column_range("TaxLots", "shares", [lot.row for lot in lots])
             out.append(
@@ -509,4 +538,44 @@ def _check_prices(p: Portfolio, loc: Locator) -> list[Problem]:
                 )
             )
         seen[price.symbol] = price.row
+    return out
+
+
+def _check_unpriced(p: Portfolio, loc: Locator, stand_ins: set[tuple[str, int]]) -> list[Problem]:
+    """A held symbol the Prices sheet does not know, when it knows the others: a typo
+    (VTl for VTI) would otherwise go to the price feed, fail there or, worse, find a
+    different security. With a close known symbol it is an error with the suggestion;
+    otherwise a warning (the run will look in the cache and on Yahoo)."""
+    priced = {price.symbol for price in p.prices}
+    if not priced:
+        return []  # a new workbook: refresh-prices fills the sheet
+    known = priced | {t.symbol for t in p.targets if t.symbol}
+    out = []
+    reported: set[str] = set()
+    for h in p.holdings:
+        if h.symbol in priced or h.symbol in reported or ("Holdings", h.row) in stand_ins:
+            continue
+        reported.add(h.symbol)
+        close = difflib.get_close_matches(h.symbol, sorted(known - {h.symbol}), n=1, cutoff=0.6)
+        if close and h.symbol not in known:
+            out.append(
+                loc.problem(
+                    f"{h.symbol} has no price on the Prices sheet, which prices the "
+                    f"other holdings; did you mean {close[0]}?",
+                    "Holdings",
+                    h.row,
+                    "symbol",
+                )
+            )
+        else:
+            out.append(
+                loc.problem(
+                    f"{h.symbol} has no price on the Prices sheet; the run will look for "
+                    "it in the price cache and on Yahoo (refresh-prices fills the sheet)",
+                    "Holdings",
+                    h.row,
+                    "symbol",
+                    "warning",
+                )
+            )
     return out
