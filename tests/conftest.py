@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -104,6 +105,15 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from xl_rebalancer.demo import write_demo
 
     return write_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def household(demo_files: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the demo household (VBA, ribbon, charts) to run on, and its prices."""
+    book, prices = demo_files
+    work = tmp_path / "household.xlsm"
+    shutil.copy2(book, work)
+    return work, prices
 
 
 @pytest.fixture

@@ -85,14 +85,6 @@ def engine_parts(book: Path) -> set[str]:
     return owned
 
 
-@pytest.fixture
-def household(demo_files: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    book, prices = demo_files
-    work = tmp_path / "household.xlsm"
-    shutil.copyfile(book, work)
-    return work, prices
-
-
 def test_parts_the_engine_does_not_own_leave_byte_for_byte(household: tuple[Path, Path]):
     book, prices = household
     added = add_user_parts(book)

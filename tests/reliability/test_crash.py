@@ -39,14 +39,6 @@ def driver(point: str, n: int, *args: str, **kwargs: object) -> subprocess.Popen
     )
 
 
-@pytest.fixture
-def household(demo_files: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    book, prices = demo_files
-    copy = tmp_path / "household.xlsm"
-    shutil.copy2(book, copy)
-    return copy, prices
-
-
 def check_whole(book: Path, original: str) -> str:
     """The file is the original, or the complete new workbook; say which."""
     if sha256(book) == original:

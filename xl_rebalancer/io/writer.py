@@ -128,16 +128,28 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         # or stale results: Excel must compute them on open.
         wb.calculation.fullCalcOnLoad = True
     replaced = _code_names(wb) if macro_enabled else {}
-    _atomic_save(
-        wb,
-        dest,
-        ribbon=ribbon,
-        extra=extra,
-        macro_enabled=macro_enabled,
-        cached=cached,
-        dynamic=dynamic,
-        replaced=replaced,
-    )
+
+    def produce(final: Path) -> None:
+        # openpyxl's save first, then the package fixes it cannot make (ribbon, cached
+        # values, dynamic arrays, the edited VBA project, shared strings).
+        raw = final.with_name(final.name + ".raw")
+        try:
+            _write_openpyxl(wb, raw)
+            rewrite_package(
+                raw,
+                final,
+                ribbon=ribbon,
+                extra_parts=extra,
+                macro_enabled=macro_enabled,
+                cached=cached,
+                dynamic=dynamic,
+                replaced_parts=replaced,
+            )
+        finally:
+            with contextlib.suppress(OSError):
+                raw.unlink()
+
+    _atomic_write(dest, produce)
     return dest
 
 
@@ -255,38 +267,6 @@ def _rewrite(wb: Any, rewrite: InputRewrite) -> None:
 def _ribbon_parts(source: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(source) as archive:
         return {n: archive.read(n) for n in archive.namelist() if n.startswith("customUI")}
-
-
-def _atomic_save(
-    wb: Any,
-    dest: Path,
-    *,
-    ribbon: list,
-    extra: dict[str, bytes],
-    macro_enabled: bool,
-    cached: dict[str, dict[str, Any]] | None = None,
-    dynamic: dict[str, set[str]] | None = None,
-    replaced: dict[str, bytes] | None = None,
-) -> None:
-    def produce(final: Path) -> None:
-        raw = final.with_name(final.name + ".raw")
-        try:
-            _write_openpyxl(wb, raw)
-            rewrite_package(
-                raw,
-                final,
-                ribbon=ribbon,
-                extra_parts=extra,
-                macro_enabled=macro_enabled,
-                cached=cached,
-                dynamic=dynamic,
-                replaced_parts=replaced,
-            )
-        finally:
-            with contextlib.suppress(OSError):
-                raw.unlink()
-
-    _atomic_write(dest, produce)
 
 
 def _atomic_write(dest: Path, produce: Callable[[Path], None]) -> None:
