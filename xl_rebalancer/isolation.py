@@ -95,4 +95,7 @@ def isolated_solver() -> Iterator[None]:
         yield
     finally:
         solver.set_runner(previous)
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Wait for the worker to leave (it is idle, or finishing its imports): left to
+        # the interpreter's exit, concurrent.futures may write to its closed wake-up
+        # pipe and print "Exception ignored ... Bad file descriptor" (CPython 3.11).
+        pool.shutdown(wait=True, cancel_futures=True)
