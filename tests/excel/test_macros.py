@@ -127,6 +127,24 @@ def test_a_bug_is_reported_plainly(books, monkeypatch):
     assert prompt.startswith("internal error (ZeroDivisionError: float division by zero)")
 
 
+def test_a_native_solver_crash_is_an_alert_and_a_log_row(books, monkeypatch):
+    """The ribbon's rebalance solves in a worker process too: one killed by SIGSEGV
+    inside the solve (fault injection, see isolation.py) leaves the workbook's input as
+    it was and says what happened in the alert and on the Log sheet."""
+    live, _ = books
+    book = open_book(live)
+    before = {name: table(book.impl.wb[name]) for name in ("Holdings", "TaxLots", "Accounts")}
+    monkeypatch.setenv("XL_REBALANCER_CRASH_SOLVER", "1")
+    assert macros.run("rebalance") is None
+    prompt, title = book.app.impl.alerts[-1]
+    assert title == "xl-rebalancer: rebalance stopped"
+    assert "optimizer (HiGHS) crashed" in prompt and "Traceback" not in prompt
+    log = table(book.impl.wb["Log"])
+    assert any("optimizer (HiGHS) crashed" in str(r["Message"]) for r in log)
+    assert "Trades" not in book.impl.wb.sheetnames
+    assert {name: table(book.impl.wb[name]) for name in before} == before
+
+
 def test_validate_button_writes_the_log(books):
     live, _ = books
     book = open_book(live)

@@ -101,6 +101,13 @@ def _dispatch(command: str, door: Any, options: Any, arguments: dict[str, Any]) 
         return _validate(door, options)
     if command == "apply-actions":
         return app.apply_corporate_actions(door, options)
+    if command in {"rebalance", "run"}:
+        # As on the command line: the trade program in a worker process, so a crash in
+        # the native solver is an alert and a Log row, not a Python that vanished.
+        from ..isolation import isolated_solver
+
+        with isolated_solver():
+            return app.run_engine(door, command, options)
     return app.run_engine(door, command, options)
 
 
