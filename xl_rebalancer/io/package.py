@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -417,17 +418,22 @@ def _share_strings(members: dict[str, bytes]) -> None:
         ).encode("utf-8")
     if not table:
         return
-    items = "".join(
-        f'<si><t xml:space="preserve">{t}</t></si>'
-        if t[:1].isspace() or t[-1:].isspace()
-        else f"<si><t>{t}</t></si>"
-        for t in table
-    )
+    items = si_items(table)
     sst = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<sst xmlns="{NS_MAIN}" count="{count}" uniqueCount="{len(table)}">{items}</sst>'
     ).encode()
     _add_workbook_part(members, SST_PART, sst, "rIdSst", REL_SST, CT_SST)
+
+
+def si_items(texts: Iterable[str]) -> str:
+    """Shared-string items for already-escaped texts, keeping edge spaces as Excel does."""
+    return "".join(
+        f'<si><t xml:space="preserve">{t}</t></si>'
+        if t[:1].isspace() or t[-1:].isspace()
+        else f"<si><t>{t}</t></si>"
+        for t in texts
+    )
 
 
 def _now() -> tuple[int, int, int, int, int, int]:

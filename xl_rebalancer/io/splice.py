@@ -35,6 +35,8 @@ from typing import Any
 from defusedxml import ElementTree
 
 from .package import (
+    _EMPTY_INLINE,
+    _INLINE_CELL,
     CT_SST,
     NS_MAIN,
     NS_PKG_REL,
@@ -45,6 +47,7 @@ from .package import (
     _add_relationships,
     _fix_content_types,
     _now,
+    si_items,
     xml_text,
 )
 
@@ -321,11 +324,6 @@ def _merge_list(
 
 _SI = re.compile(r"<si>(.*?)</si>|<si/>", re.S)
 _PLAIN_SI = re.compile(r'^<t(?: xml:space="preserve")?>([^<]*)</t>$')
-_INLINE = re.compile(
-    r'<c ((?:[a-z]+="[^"]*" )*?)t="inlineStr"((?: [a-z]+="[^"]*")*)>'
-    r'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>'
-)
-_EMPTY_INLINE = re.compile(r'<c ((?:[a-z]+="[^"]*" )*?)t="inlineStr"((?: [a-z]+="[^"]*")*)></c>')
 
 
 @dataclass
@@ -360,7 +358,7 @@ class _Strings:
             self.references += 1
             return f'<c {match.group(1)}t="s"{match.group(2)}><v>{self.index[text]}</v></c>'
 
-        sheet = _INLINE.sub(shared, sheet)
+        sheet = _INLINE_CELL.sub(shared, sheet)
         return _EMPTY_INLINE.sub(lambda m: f"<c {m.group(1).rstrip()}{m.group(2)}></c>", sheet)
 
     def forget(self, sheet: bytes) -> None:
@@ -368,12 +366,7 @@ class _Strings:
         self.references = max(0, self.references - len(re.findall(rb'\st="s"', sheet)))
 
     def xml(self) -> str:
-        items = "".join(
-            f'<si><t xml:space="preserve">{t}</t></si>'
-            if t[:1].isspace() or t[-1:].isspace()
-            else f"<si><t>{t}</t></si>"
-            for t in self.added
-        )
+        items = si_items(self.added)
         unique = self.size + len(self.added)
         if self.text is None:
             return (
@@ -655,14 +648,13 @@ def _plan(
         types = _drop_override(types, part)
 
     # workbook.xml: sheet list, defined names, active tab, calculation on open.
-    final_order = [e for e in order]
-    index_of_old = {id(s): final_order.index(s) for s in sheets}
-    titles_new = [(e.name if isinstance(e, _Sheet) else e.spec.name) for e in final_order]
-    elements = [e.xml if isinstance(e, _Sheet) else new_entries[e.spec.name] for e in final_order]
+    position = {id(entry): i for i, entry in enumerate(order)}
+    titles_new = [(e.name if isinstance(e, _Sheet) else e.spec.name) for e in order]
+    elements = [e.xml if isinstance(e, _Sheet) else new_entries[e.spec.name] for e in order]
     block = _SHEETS.search(workbook)
     assert block is not None
     workbook = workbook[: block.start(1)] + "".join(elements) + workbook[block.end(1) :]
-    old_to_new = {i: index_of_old[id(s)] for i, s in enumerate(sheets)}
+    old_to_new = {i: position[id(s)] for i, s in enumerate(sheets)}
     replaced_old = {i for i, s in enumerate(sheets) if s in replaced.values()}
     scratch_names = _defined_names(scratch.workbook)
     scratch_titles = list(scratch.parts)
