@@ -180,7 +180,10 @@ def _functions_sheet(ws: Any) -> None:
 
     holdings = [["Symbol", "Value"], ["VTI", 62000.0], ["VXUS", 18000.0], ["BND", 20000.0]]
     targets = [["Symbol", "Target"], ["VTI", 0.5], ["VXUS", 0.2], ["BND", 0.3]]
-    trades = [["Date", "Symbol", "Action", "Shares"], [dt.date(2026, 11, 2), "VXUS", "BUY", 12]]
+    trades = [
+        ["Date", "Account", "Symbol", "Action", "Shares"],
+        [dt.date(2026, 11, 2), "Roth IRA", "VXUS", "BUY", 12],
+    ]
     examples = [
         ("Holdings (A2:B5) and Targets (D2:E5)", None),
         ("=xlrb_weights(A3:B5, D3:E5)", u.xlrb_weights(holdings, targets)),
@@ -190,8 +193,8 @@ def _functions_sheet(ws: Any) -> None:
             u.xlrb_lot_gain(100, 5000, dt.date(2024, 3, 15), 61.2, dt.date(2026, 11, 20)),
         ),
         (
-            '=xlrb_wash_check("VXUS", DATE(2026,11,20), Transactions[#All])',
-            u.xlrb_wash_check("VXUS", dt.date(2026, 11, 20), trades),
+            '=xlrb_wash_check("VXUS", DATE(2026,11,20), Transactions[#All], , "sell")',
+            u.xlrb_wash_check("VXUS", dt.date(2026, 11, 20), trades, None, "sell"),
         ),
         (
             '=xlrb_lot_gain("ten", 5000, DATE(2024,3,15), 61.2)  (bad input)',

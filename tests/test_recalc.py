@@ -235,8 +235,23 @@ def test_dashboard_values_are_the_engines(recalculated_demo: dict):
     gain, term = u.xlrb_lot_gain(float(shares), float(basis), acquired, price, valuation)[0]
     assert dash[f"B{lot_row}"].value == pytest.approx(gain, abs=0.01)
     assert dash[f"C{lot_row}"].value == term
-    transactions = [list(r) for r in wb["Transactions"].iter_rows(values_only=True)]
-    assert dash[f"B{lot_row + 1}"].value == u.xlrb_wash_check(symbol, valuation, transactions)
+    sheets = {
+        name: [list(r) for r in wb[name].iter_rows(values_only=True)]
+        for name in ("Transactions", "TaxLots", "Accounts", "Targets")
+    }
+    said = u.xlrb_wash_check(
+        symbol,
+        valuation,
+        sheets["Transactions"],
+        30,
+        "sell",
+        sheets["TaxLots"],
+        sheets["Accounts"],
+        sheets["Targets"],
+        lots["C2"].value,
+    )
+    assert said == "clear"  # the demo's first lot was bought in 2019; nothing on record since
+    assert dash[f"B{lot_row + 1}"].value == said
 
 
 def test_every_formula_has_its_value_and_the_package_is_whole(recalculated_demo: dict):

@@ -34,10 +34,24 @@ def readable_errors(func: F) -> F:
         except BadInput as exc:
             return f"#XLRB! {exc}"
         except Exception as exc:  # the engine's own errors carry a readable message too
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return f"#XLRB! {text}"
+            return f"#XLRB! {_why(exc)}"
 
     return wrapper  # type: ignore[return-value]
+
+
+def _why(exc: Exception) -> str:
+    """One line for the cell: an input error's first problem (and how many more), else
+    the error's first line."""
+    from xl_rebalancer.errors import InputError
+
+    problems = [p for p in getattr(exc, "problems", []) if getattr(p, "message", "")]
+    if isinstance(exc, InputError) and problems:
+        more = len(problems) - 1
+        return str(problems[0]) + (f" (and {more} more)" if more else "")
+    text = (str(exc).splitlines()[0] if str(exc) else "") or type(exc).__name__
+    if problems:  # the engine's hint, said for a cell: a setting comes in the settings range
+        text += "; " + problems[0].message.replace("on the Settings sheet", "in the settings range")
+    return text
 
 
 # --- argument parsing --------------------------------------------------------------------
@@ -96,14 +110,40 @@ def _symbol(value: Any, name: str = "symbol") -> str:
     return symbol
 
 
+def _numeric(value: Any) -> bool:
+    from xl_rebalancer.models.types import to_number
+
+    try:
+        to_number(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _table(value: Any, sheet: str, name: str) -> list[Any]:
+    """A range holding one of the input tables with its header (e.g. tblTaxLots[#All]),
+    read by that sheet's rules; blank: no rows."""
+    from xl_rebalancer.io.reader import range_rows
+
+    if value is None or value == "":
+        return []
+    return range_rows(_rows(value, name), sheet, name)
+
+
+def _setting(name: str, value: Any) -> Any:
+    from xl_rebalancer.io.reader import setting_value
+
+    return setting_value(name, value)
+
+
 def _pairs(value: Any, name: str) -> dict[str, float]:
     """A two-column range (symbol, number), with or without a header row."""
     out: dict[str, float] = {}
     for row in _rows(value, name):
         if len(row) < 2:
             raise BadInput(f"{name} needs two columns: symbol and value")
-        if not out and isinstance(row[1], str) and row[1].strip():
-            continue  # a header row
+        if not out and isinstance(row[1], str) and row[1].strip() and not _numeric(row[1]):
+            continue  # a header row ("50%" typed as text is a value)
         symbol = _symbol(row[0], f"{name} symbol")
         out[symbol] = out.get(symbol, 0.0) + _number(row[1], f"{name} value of {symbol}")
     if not out:
@@ -126,6 +166,22 @@ def _returns(value: Any, name: str = "returns") -> tuple[list[str] | None, Any]:
         data = np.array([[float(c) for c in r] for r in rows], dtype=float)
     except (TypeError, ValueError):
         raise BadInput(f"{name} must hold numbers only (blank or text cell found)") from None
+    if not np.all(np.isfinite(data)):
+        raise BadInput(f"{name} must hold finite numbers")
+    # A typical day moves a fund by about 1%; half the days moving more than 50% is no
+    # return series but prices (all positive) or percent points (1.2 for 1.2%).
+    # A fund cannot lose 100% or more in a period either.
+    typical = float(np.median(np.abs(data)))
+    if np.all(data > 0) and typical > 0.5:
+        raise BadInput(
+            f"{name} look like prices (typical value {typical:,.2f}), not returns; pass "
+            "daily returns, e.g. =B3/B2-1 filled down beside the prices"
+        )
+    if typical > 0.5 or np.any(data <= -1):
+        raise BadInput(
+            f"{name} look like percent points (typical size {typical:.2f}, lowest "
+            f"{data.min():.2f}); pass 0.012 for 1.2%"
+        )
     return header, data
 
 
@@ -142,19 +198,29 @@ def _weights(value: Any, count: int, name: str = "weights") -> Any:
 
 
 @xw.func(category=CATEGORY)
-@xw.arg("as_of", doc="the last date to look at (blank: the newest in the cache)")
 @xw.arg("symbol", doc="a ticker, e.g. VTI")
+@xw.arg("as_of", doc="the last date to look at (blank: today)")
+@xw.arg("prices", ndim=2, doc="the Prices table with its header, e.g. tblPrices[#All] (optional)")
 @readable_errors
-def xlrb_price(symbol, as_of=None):
-    """Latest close of a symbol from the local price cache (filled by Refresh Prices)."""
-    from xl_rebalancer.prices.cache import PriceCache
+def xlrb_price(symbol, as_of=None, prices=None):
+    """The close a run would use: a manual row of the Prices table, else the local price
+    cache (filled by Refresh Prices), else the table's other rows (those a run with a
+    price file wrote)."""
+    from xl_rebalancer.models.inputs import Portfolio
+    from xl_rebalancer.prices.service import latest_quotes, market_provider
 
     ticker = _symbol(symbol)
     day = _date(as_of, "as_of", default=dt.date.today())
-    bars = PriceCache().bars([ticker], day - dt.timedelta(days=31), day).get(ticker)
-    if not bars:
-        raise BadInput(f"no cached price for {ticker} up to {day}; run Refresh Prices")
-    return bars[-1].close
+    rows = _table(prices, "Prices", "prices")
+    market = market_provider("auto", None, network=False)
+    found = latest_quotes(Portfolio(prices=tuple(rows)), [ticker], day, market=market)
+    if ticker not in found.quotes:
+        where = "the price cache or the prices range" if rows else "the price cache"
+        raise BadInput(
+            f"no price for {ticker} up to {day} in {where}; run Refresh Prices, or pass the "
+            "Prices table as the third argument (tblPrices[#All])"
+        )
+    return found.quotes[ticker].price
 
 
 @xw.func(category=CATEGORY)
@@ -213,7 +279,7 @@ def xlrb_drift(holdings, targets, band_abs=None, band_rel=None):
 @readable_errors
 def xlrb_risk(weights, returns, confidence=None, periods=None):
     """Volatility (annualized), and one-day historical VaR and CVaR, as positive losses."""
-    import numpy as np
+    from xl_rebalancer.engine.measures import portfolio_risk
 
     _, data = _returns(returns)
     w = _weights(weights, data.shape[1])
@@ -221,39 +287,77 @@ def xlrb_risk(weights, returns, confidence=None, periods=None):
     if not 0.5 <= level < 1:
         raise BadInput("confidence must be between 0.5 and 1 (e.g. 0.95)")
     year = _number(periods, "periods", default=252.0)
-    path = np.sort(data @ w)
-    cov = np.cov(data, rowvar=False, ddof=1).reshape(data.shape[1], data.shape[1])
-    vol = float(np.sqrt(max(w @ cov @ w, 0.0) * year))
-    # Historical VaR and CVaR over the worst (1 - confidence) share of days, the boundary
-    # day counted in part (Rockafellar & Uryasev 2002), as skfolio measures them.
-    mass = (1 - level) * len(path)
-    whole = int(np.floor(mass + 1e-9))
-    var = -float(path[min(whole, len(path) - 1)])
-    part = mass - whole
-    tail = float(path[:whole].sum()) + (part * float(path[whole]) if part > 1e-9 else 0.0)
-    return [["Volatility", vol], ["VaR", var], ["CVaR", -tail / mass]]
+    if year <= 0:
+        raise BadInput("periods must be more than 0 (252 for daily returns)")
+    figures = portfolio_risk(data, w, level, year)
+    return [["Volatility", figures.volatility], ["VaR", figures.var], ["CVaR", figures.cvar]]
 
 
 @xw.func(category=CATEGORY)
 @xw.arg("returns", ndim=2, doc="daily returns, one column per asset, header of symbols")
 @xw.arg("strategy", doc="min_variance, max_sharpe, risk_parity, hrp, min_cvar, ...")
-@xw.arg("risk_free_rate", doc="annual, e.g. 0.02 (blank: 2%)")
+@xw.arg("risk_free_rate", doc="annual, e.g. 0.02 (blank: 2%, or the settings range's)")
 @xw.arg("target_volatility", doc="for target_volatility, e.g. 0.10")
+@xw.arg("settings", ndim=2, doc="Setting and Value rows, e.g. tblSettings[#All] (optional)")
+@xw.arg("views", ndim=2, doc="the Views table with its header, for black_litterman")
+@xw.arg("targets", ndim=2, doc="the Targets table with its header: limits and a CASH weight")
 @readable_errors
-def xlrb_optimize(returns, strategy, risk_free_rate=None, target_volatility=None):
-    """Optimized weights by strategy, as Symbol and Weight rows (long-only, fully invested)."""
-    from xl_rebalancer.engine.strategies import optimize
+def xlrb_optimize(
+    returns,
+    strategy,
+    risk_free_rate=None,
+    target_volatility=None,
+    settings=None,
+    views=None,
+    targets=None,
+):
+    """Optimized weights by strategy, as Symbol and Weight rows: what the run writes on
+    the OptimizedTargets sheet for the same returns, settings, views and targets."""
+    from xl_rebalancer.engine.allocation import optimized_targets, views_outside
+    from xl_rebalancer.engine.strategies import STRATEGIES
+    from xl_rebalancer.io.reader import range_settings
+    from xl_rebalancer.models.inputs import Portfolio
 
     header, data = _returns(returns)
-    name = str(strategy or "").strip().lower()
-    if not name:
-        raise BadInput("strategy is blank (e.g. min_variance)")
-    rf = _number(risk_free_rate, "risk_free_rate", default=0.02)
-    tv = _number(target_volatility, "target_volatility", default=0.0) or None
-    allocation = optimize(data, name, risk_free_rate=rf, target_volatility_=tv)
     symbols = header or [f"Asset{i + 1}" for i in range(data.shape[1])]
+    if len(set(symbols)) != len(symbols):
+        raise BadInput("returns header names a symbol twice")
+    settings_rows = None
+    if settings is not None and settings != "":
+        settings_rows = _rows(settings, "settings")
+    given = range_settings(settings_rows or [])
+    update: dict[str, Any] = {}
+    for name, value in (
+        ("strategy", strategy),
+        ("risk_free_rate", risk_free_rate),
+        ("target_volatility", target_volatility),
+    ):
+        if value is not None and value != "":
+            update[name] = _setting(name, value)
+    chosen = given.model_copy(update=update)
+    if chosen.strategy == "targets":
+        raise BadInput(
+            "strategy is blank or 'targets' (the Targets sheet as given); choose one of "
+            + ", ".join(STRATEGIES)
+        )
+    portfolio = Portfolio(
+        settings=chosen,
+        views=tuple(_table(views, "Views", "views")),
+        targets=tuple(_table(targets, "Targets", "targets")),
+    )
+    for view, _field, why in views_outside(portfolio, symbols):
+        raise BadInput(f"views row {view.row}: {why}")
+    for row in portfolio.targets:
+        if row.symbol and row.symbol != "CASH" and row.symbol not in symbols:
+            raise BadInput(f"targets row {row.row}: {row.symbol} has no returns column")
+    if chosen.strategy == "black_litterman" and not portfolio.views:
+        raise BadInput(
+            "black_litterman without views is its prior portfolio (equal weights); pass the "
+            "Views table as views, or choose equal_weight"
+        )
+    result = optimized_targets(portfolio, symbols, data)
     return [["Symbol", "Weight"]] + [
-        [s, float(w)] for s, w in zip(symbols, allocation.weights, strict=True)
+        [t.symbol, float(t.target_weight)] for t in result.portfolio.targets
     ]
 
 
@@ -283,31 +387,61 @@ def xlrb_lot_gain(shares, cost_basis, acquired, price, as_of=None):
 @xw.arg("trade_date", doc="the date of the sale or purchase")
 @xw.arg("transactions", ndim=2, doc="the Transactions table with its header")
 @xw.arg("window_days", doc="days either side (blank: 30)")
+@xw.arg("side", doc="sell (at a loss), buy, or blank for both")
+@xw.arg("lots", ndim=2, doc="the TaxLots table with its header: its purchases count too")
+@xw.arg("accounts", ndim=2, doc="the Accounts table: sales in IRAs are no loss sales")
+@xw.arg("targets", ndim=2, doc="the Targets table: IdenticalTo funds count as the same")
+@xw.arg("lot_id", doc="the lot you would sell (its own purchase does not count)")
 @readable_errors
-def xlrb_wash_check(symbol, trade_date, transactions, window_days=None):
-    """`clear`, or `blocked: ...` naming the trades within the window that would make a
-    loss sale (or a purchase after one) a wash sale."""
-    from xl_rebalancer.engine.wash import in_window
+def xlrb_wash_check(
+    symbol,
+    trade_date,
+    transactions,
+    window_days=None,
+    side=None,
+    lots=None,
+    accounts=None,
+    targets=None,
+    lot_id=None,
+):
+    """`clear`, or `blocked: ...` naming what on record would make the trade a wash sale,
+    by the rules of a run: for a sale at a loss, purchases of the fund or one named
+    IdenticalTo within the window in any account (an IRA's too), the same day included;
+    for a purchase, loss sales in taxable accounts within the window."""
+    from xl_rebalancer.engine.wash import wash_check
+    from xl_rebalancer.models.inputs import Account, Portfolio
 
     ticker = _symbol(symbol)
     day = _date(trade_date, "trade_date")
-    days = int(_number(window_days, "window_days", default=30.0))
-    rows = _rows(transactions, "transactions")
-    header = [str(c or "").replace(" ", "").replace("_", "").lower() for c in rows[0]]
-    needed = ["date", "symbol", "action"]
-    if any(k not in header for k in needed):
-        raise BadInput("transactions needs a header with Date, Symbol and Action")
-    at = {k: header.index(k) for k in [*needed, "shares", "account"] if k in header}
-    hits = []
-    for row in rows[1:]:
-        if _symbol(row[at["symbol"]], "transactions symbol") != ticker:
-            continue
-        when = _date(row[at["date"]], "transactions date")
-        if in_window(when, day, days) and when != day:
-            action = str(row[at["action"]] or "").upper()
-            shares = row[at["shares"]] if "shares" in at else ""
-            hits.append(f"{action} {shares} on {when}".replace("  ", " "))
-    return "clear" if not hits else "blocked: " + "; ".join(hits)
+    days = _setting("wash_sale_days", 30 if window_days in (None, "") else window_days)
+    which = str(side or "").strip().lower() or "both"
+    if which not in {"sell", "buy", "both"}:
+        raise BadInput(f"side must be sell, buy or blank (both), not {side!r}")
+    moves = _table(transactions, "Transactions", "transactions")
+    held = _table(lots, "TaxLots", "lots")
+    kinds = _table(accounts, "Accounts", "accounts")
+    if not kinds:  # unknown accounts are taken as taxable: every sale may be a loss sale
+        named = dict.fromkeys(r.account for r in (*moves, *held))
+        kinds = [Account(account=name, type="taxable") for name in named]
+    own = None
+    if lot_id not in (None, ""):
+        wanted = str(int(lot_id) if isinstance(lot_id, float) and lot_id.is_integer() else lot_id)
+        mine = [lot for lot in held if lot.lot_id == wanted.strip()]
+        if not mine:
+            raise BadInput(f"lot {wanted} is not in the lots range")
+        if len(mine) > 1:
+            raise BadInput(f"lot {wanted} is in more than one account; give a LotId used once")
+        if mine[0].symbol != ticker:
+            raise BadInput(f"lot {wanted} holds {mine[0].symbol}, not {ticker}")
+        own = (mine[0].account, mine[0].lot_id)
+    household = Portfolio(
+        transactions=tuple(moves),
+        lots=tuple(held),
+        accounts=tuple(kinds),
+        targets=tuple(_table(targets, "Targets", "targets")),
+    )
+    found = wash_check(household, ticker, day, days, which, own)  # type: ignore[arg-type]
+    return "clear" if not found else "blocked: " + "; ".join(found)
 
 
 UDFS: Sequence[Callable[..., Any]] = (

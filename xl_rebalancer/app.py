@@ -514,7 +514,7 @@ def optimize_targets(book: WorkbookInput, options: RunOptions) -> tuple[Any, lis
     """Target weights by the workbook's strategy, from its price history."""
     import numpy as np
 
-    from .engine.allocation import optimized_targets, universe
+    from .engine.allocation import optimized_targets, universe, views_outside
 
     portfolio = book.portfolio
     settings = portfolio.settings
@@ -530,20 +530,10 @@ def optimize_targets(book: WorkbookInput, options: RunOptions) -> tuple[Any, lis
                 )
             ]
         )
-    problems = []
-    for view in portfolio.views:
-        for fld in ("asset", "relative_to"):
-            name = getattr(view, fld)
-            if name and name not in symbols:
-                problems.append(
-                    book.locator.problem(
-                        f"view on {name}: not one of the symbols the strategy allocates "
-                        f"({', '.join(symbols)})",
-                        "Views",
-                        view.row,
-                        fld,
-                    )
-                )
+    problems = [
+        book.locator.problem(message, "Views", view.row, fld)
+        for view, fld, message in views_outside(portfolio, symbols)
+    ]
     if problems:
         raise InputError(problems)
     history = _history(book, options, symbols, network=options.network)

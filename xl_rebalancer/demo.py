@@ -324,8 +324,11 @@ def dashboard_sheet(count: int) -> Callable[[Any], None]:
             f"=xlrb_lot_gain(TaxLots!E2,TaxLots!F2,TaxLots!D2,{price},{VALUATION_CELL[1:]})",
         )
         ws[f"A{lot + 1}"] = "Sell first lot at a loss today?"
+        # The run's rules: every purchase on record in any account (lots included),
+        # IdenticalTo from Targets, the lot's own purchase aside.
         ws[f"B{lot + 1}"] = (
-            f"=xlrb_wash_check(TaxLots!B2,{VALUATION_CELL[1:]},tblTransactions[#All])"
+            f'=xlrb_wash_check(TaxLots!B2,{VALUATION_CELL[1:]},tblTransactions[#All],30,"sell",'
+            "tblTaxLots[#All],tblAccounts[#All],tblTargets[#All],TaxLots!C2)"
         )
         ws.column_dimensions["A"].width = 30
         ws.column_dimensions["B"].width = 16

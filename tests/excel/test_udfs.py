@@ -169,8 +169,9 @@ def test_wash_check_against_the_thirty_day_window():
         [None, None, None, None, None, None],
     ]
     # IRS: 30 days before or after the sale. 2024-03-01 is 9 days before 2024-03-10.
-    assert u.xlrb_wash_check("vti", "2024-03-10", sheet) == "blocked: BUY 10 on 2024-03-01"
-    assert u.xlrb_wash_check("VTI", "2024-03-31", sheet) == "blocked: BUY 10 on 2024-03-01"
+    bought = "blocked: BUY 10 VTI in IRA on 2024-03-01 (Transactions row 2)"
+    assert u.xlrb_wash_check("vti", "2024-03-10", sheet) == bought
+    assert u.xlrb_wash_check("VTI", "2024-03-31", sheet) == bought
     assert u.xlrb_wash_check("VTI", "2024-04-01", sheet) == "clear"  # 31 days later
     assert u.xlrb_wash_check("BND", "2024-03-10", sheet) == "clear"
     assert u.xlrb_wash_check("VTI", "2024-03-10", [["When", "What"]]).startswith("#XLRB!")
@@ -191,5 +192,10 @@ def test_price_from_the_cache(tmp_path, monkeypatch):
         dt.datetime(2024, 3, 7),
     )
     assert u.xlrb_price("vti", "2024-03-05") == 105.0
-    assert u.xlrb_price("VTI", dt.datetime(2024, 3, 31)) == 106.0
-    assert u.xlrb_price("BND", "2024-03-05").startswith("#XLRB! no cached price for BND")
+    # A run takes the latest close of the last 14 calendar days (prices/service.py)
+    assert u.xlrb_price("VTI", dt.datetime(2024, 3, 20)) == 106.0
+    assert u.xlrb_price("VTI", dt.datetime(2024, 3, 21)).startswith("#XLRB! no price for VTI")
+    assert u.xlrb_price("BND", "2024-03-05") == (
+        "#XLRB! no price for BND up to 2024-03-05 in the price cache; run Refresh Prices, or "
+        "pass the Prices table as the third argument (tblPrices[#All])"
+    )

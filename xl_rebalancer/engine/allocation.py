@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models.checks import symbol_classes
-from ..models.inputs import Portfolio, Target
+from ..models.inputs import Portfolio, Target, View
 from .strategies import Allocation, Group, Limits, ViewSet, optimize, settings_options
 
 
@@ -82,6 +82,22 @@ def limits_for(portfolio: Portfolio, symbols: list[str]) -> Limits:
         elif c.scope == "asset_class":
             group(c.name, c.min_weight, c.max_weight, f"asset class {c.name} ({where})")
     return Limits(lower, upper, tuple(groups), tuple(labels))
+
+
+def views_outside(portfolio: Portfolio, symbols: list[str]) -> list[tuple[View, str, str]]:
+    """Views naming a symbol the strategy does not allocate: (view, field, why), for the
+    door to place at its cell (a sheet's row, a range's row)."""
+    out = []
+    for view in portfolio.views:
+        for fld in ("asset", "relative_to"):
+            name = getattr(view, fld)
+            if name and name not in symbols:
+                why = (
+                    f"view on {name}: not one of the symbols the strategy allocates "
+                    f"({', '.join(symbols)})"
+                )
+                out.append((view, fld, why))
+    return out
 
 
 def views_for(portfolio: Portfolio, symbols: list[str]) -> ViewSet | None:

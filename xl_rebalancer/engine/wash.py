@@ -16,6 +16,7 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ..models.inputs import Portfolio
 
@@ -183,7 +184,7 @@ class PurchaseIndex:
         for twin in sorted(identical.get(symbol, frozenset()) | {symbol}):
             dates = self.dates.get(twin, [])
             start, end = bisect.bisect_left(dates, lo), bisect.bisect_right(dates, hi)
-            out.extend(self.by_symbol[twin][start:end])
+            out.extend(self.by_symbol.get(twin, [])[start:end])
         self._near[key] = out
         return out
 
@@ -286,3 +287,28 @@ def match_wash_sales(
                 )
             )
     return out
+
+
+def wash_check(
+    portfolio: Portfolio,
+    symbol: str,
+    day: dt.date,
+    days: int,
+    side: Literal["sell", "buy", "both"] = "both",
+    own_lot: tuple[str, str] | None = None,
+) -> list[str]:
+    """What on record would make a trade of `symbol` on `day` a wash sale, by the rules
+    the rebalance and the harvest apply: for a sale at a loss, purchases of it or a
+    substantially identical fund in any account within the window (the sold lot's own
+    purchase aside); for a purchase, loss sales in taxable accounts within the window.
+    The worksheet function asks this, so a cell and a run never disagree."""
+    identical = identical_sets(portfolio)
+    found: list[str] = []
+    if side in {"sell", "both"}:
+        index = PurchaseIndex(past_purchases(portfolio))  # the runs' order of blockers
+        blockers = sale_blockers(symbol, day, index, days, identical, own_lot)
+        found += [p.describe() for p in blockers]
+    if side in {"buy", "both"}:
+        sales, _ = past_loss_sales(portfolio)
+        found += [s.describe() for s in buy_blockers(symbol, day, sales, days, identical)]
+    return found

@@ -246,6 +246,54 @@ def sheet_from_rows(
     return data
 
 
+def range_rows(cells: Sequence[Sequence[Any]], sheet: str, label: str) -> list[m.Row]:
+    """An input table handed over as cell values, header row first (a worksheet
+    function's range), checked by the rules that sheet of a workbook meets: the same
+    header spellings, coercions and refusals, so a range is accepted exactly when the
+    sheet would be. Raises InputError whose problems name the range (`label`) and the
+    position in it, as the range's place on its sheet is not known."""
+    spec = next(sp for sp in (*s.INPUT_SHEETS, s.SETTINGS) if sp.name == sheet)
+    data = sheet_from_rows(iter(cells), label, spec, 1, 1)
+    problems: list[Problem] = list(data) if isinstance(data, list) else []
+    rows: list[m.Row] = []
+    if isinstance(data, SheetData):
+        locator = Locator()
+        locator.add(spec.name, label, data.columns, 1)
+        rows = _validate_rows(data, ROW_MODELS[spec.name], problems, locator)
+    if problems:
+        raise InputError(
+            [Problem(f"{label} {p.cell}: {p.message}", level=p.level) for p in problems]
+        )
+    return rows
+
+
+def range_settings(cells: Sequence[Sequence[Any]], label: str = "settings") -> m.Settings:
+    """Setting and Value pairs handed over as cell values (with or without the Settings
+    table's header), read by the Settings sheet's rules: names as the sheet spells them,
+    a misspelt name or a value out of range refused with its position in the range."""
+    rows = [list(r) for r in cells]
+    top = 1
+    if not rows or s.normalize_header(rows[0][0] if rows[0] else None) != "setting":
+        rows, top = [["Setting", "Value"], *rows], 0  # positions stay the range's own
+    data = sheet_from_rows(iter(rows), label, s.SETTINGS, top, 1)
+    problems: list[Problem] = list(data) if isinstance(data, list) else []
+    settings = _read_settings(data, problems, Locator()) if not problems else m.Settings()
+    if problems:
+        raise InputError(
+            [Problem(f"{label} {p.cell}: {p.message}", level=p.level) for p in problems]
+        )
+    return settings
+
+
+def setting_value(name: str, value: Any) -> Any:
+    """One setting's value checked by the Settings sheet's rules, for a function argument
+    that stands for that setting (a strategy typed "Min Variance", a rate typed "2%")."""
+    try:
+        return getattr(m.Settings.model_validate({name: value}), name)
+    except ValidationError as exc:
+        raise InputError([Problem(_message(e, None, name)) for e in exc.errors()]) from None
+
+
 def build_portfolio(
     sheets: dict[str, SheetData | list[Problem]],
     *,

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 
 from ..estimators import RiskModel
+from ..measures import tail_loss
 from .conic import Program
 from .limits import Limits
 from .mean_variance import _check, _clean, _risk, project
@@ -216,8 +217,5 @@ def min_cvar(returns: np.ndarray, limits: Limits, beta: float = 0.95) -> np.ndar
 
 
 def cvar(returns: np.ndarray, w: np.ndarray, beta: float = 0.95) -> float:
-    """Historical CVaR of daily losses at β: the mean of the worst (1 − β) share."""
-    losses = -(np.asarray(returns) @ w)
-    var = np.quantile(losses, beta)
-    tail = losses[losses >= var]
-    return float(tail.mean())
+    """Historical CVaR of daily losses at β, as min_cvar minimizes it (engine/measures.py)."""
+    return tail_loss(np.asarray(returns) @ w, beta)[1]

@@ -27,26 +27,26 @@ failed:
     xlrb_lot_gain = Err.Description
 End Function
 
-Function xlrb_optimize(returns, strategy, Optional risk_free_rate, Optional target_volatility)
+Function xlrb_optimize(returns, strategy, Optional risk_free_rate, Optional target_volatility, Optional settings, Optional views, Optional targets)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        xlrb_optimize = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_optimize", Array(returns, strategy, risk_free_rate, target_volatility), ThisWorkbook, Application.Caller)
+        xlrb_optimize = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_optimize", Array(returns, strategy, risk_free_rate, target_volatility, settings, views, targets), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        xlrb_optimize = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_optimize", Array(returns, strategy, risk_free_rate, target_volatility))
+        xlrb_optimize = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_optimize", Array(returns, strategy, risk_free_rate, target_volatility, settings, views, targets))
         Exit Function
     #End If
 failed:
     xlrb_optimize = Err.Description
 End Function
 
-Function xlrb_price(symbol, Optional as_of)
+Function xlrb_price(symbol, Optional as_of, Optional prices)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        xlrb_price = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_price", Array(symbol, as_of), ThisWorkbook, Application.Caller)
+        xlrb_price = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_price", Array(symbol, as_of, prices), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        xlrb_price = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_price", Array(symbol, as_of))
+        xlrb_price = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_price", Array(symbol, as_of, prices))
         Exit Function
     #End If
 failed:
@@ -66,13 +66,13 @@ failed:
     xlrb_risk = Err.Description
 End Function
 
-Function xlrb_wash_check(symbol, trade_date, transactions, Optional window_days)
+Function xlrb_wash_check(symbol, trade_date, transactions, Optional window_days, Optional side, Optional lots, Optional accounts, Optional targets, Optional lot_id)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days), ThisWorkbook, Application.Caller)
+        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days, side, lots, accounts, targets, lot_id), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days))
+        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days, side, lots, accounts, targets, lot_id))
         Exit Function
     #End If
 failed:
