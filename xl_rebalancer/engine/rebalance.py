@@ -41,7 +41,7 @@ from .drift import (
 from .harvest import harvest_candidates
 from .limits import check_limits
 from .lots import averaged, basis_per_share, order_lots, relieve, tax_rate
-from .solver import Decision, sell_units, solve_trades
+from .solver import Decision, sell_units, share_step, snap, solve_trades
 from .tax import realized_rows, year_tax, year_to_date
 from .wash import (
     LossSale,
@@ -518,7 +518,7 @@ def _check_withdrawal(book: _Book) -> None:
             price = household.prices[symbol]
             shares -= sum(lot.shares for lot in book._blocked_lots(account, symbol, price))
             if book.st.whole_shares:
-                shares = math.floor(shares + EPS)
+                shares = snap(shares, book.step, "down")
             raisable += max(shares, 0.0) * price * (1 - book.cost_rate)
         if cash + raisable < -0.005:
             raise InfeasibleError(
@@ -674,7 +674,7 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
             continue  # only an LP relaxation could propose this; the rule wins
         price = book.household.prices[symbol]
         affordable = book.household.cash[account] / (price * (1 + book.cost_rate))
-        affordable = math.floor(affordable + EPS) if st.whole_shares else affordable
+        affordable = snap(max(affordable, 0.0), book.step, "down")
         shares = min(shares, max(affordable, 0.0))
         if shares <= EPS or shares * price < st.min_trade_value - EPS:
             continue
@@ -733,6 +733,7 @@ class _Book:
         purchases: PurchaseIndex,
     ) -> None:
         self.st = portfolio.settings
+        self.step = share_step(self.st)
         self.household = household
         self.accounts = {a.account: a for a in accounts}
         self.order = [a.account for a in accounts]
@@ -748,7 +749,7 @@ class _Book:
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}
 
     def round_shares(self, shares: float) -> float:
-        return float(math.floor(shares + 0.5)) if self.st.whole_shares else round(shares, 6)
+        return snap(shares, self.step)
 
     def _class(self, symbol: str) -> str:
         return self.household.classes.get(symbol, "")
@@ -810,8 +811,8 @@ class _Book:
             held = self.household.shares[(account, symbol)]
             held -= sum(lot.shares for lot in self._blocked_lots(account, symbol, price))
             take = min(left, held)
-            if self.st.whole_shares and take < held:
-                take = math.floor(take + EPS)
+            if take < held:
+                take = snap(take, self.step, "down")
             if take <= EPS or (take * price < self.st.min_trade_value and take < held - EPS):
                 continue
             self._sell_in(account, symbol, take, price, reason)
@@ -836,7 +837,13 @@ class _Book:
             lt_rate=st.lt_tax_rate,
         )
         slices = relieve(ordered, shares, price=price, sale_date=valuation)
-        self.record_sale(account, symbol, [(piece.lot, piece.shares) for piece in slices], reason)
+        pieces = [
+            (piece.lot, piece.shares)
+            if piece.shares >= piece.lot.shares - 1e-6
+            else (piece.lot, snap(piece.shares, self.step, "down"))
+            for piece in slices
+        ]
+        self.record_sale(account, symbol, [(lot, n) for lot, n in pieces if n > EPS], reason)
 
     def record_sale(
         self, account: str, symbol: str, slices: list[tuple[TaxLot | None, float]], reason: str
@@ -935,7 +942,7 @@ class _Book:
                 return
             price = self.household.prices[symbol]
             shares = need / (price * (1 - self.cost_rate))
-            shares = math.ceil(shares - EPS) if self.st.whole_shares else round(shares + 5e-7, 6)
+            shares = snap(shares, self.step, "up")
             shares = min(shares, self.household.shares[(account, symbol)])
             self.sell(symbol, shares, "cash flow: raise cash for the withdrawal", only=account)
         if self.household.cash[account] < -EPS:
@@ -1013,15 +1020,14 @@ class _Book:
             if left <= EPS:
                 break
             affordable = budgets[account] / (price * (1 + self.cost_rate))
-            if self.st.whole_shares:
-                affordable = math.floor(affordable + EPS)
+            affordable = snap(max(affordable, 0.0), self.step, "down")
             take = min(left, max(affordable, 0.0))
             if take <= EPS or take * price < self.st.min_trade_value:
                 continue
             value = round(take * price, 2)
             cost = round(value * self.cost_rate, 2)
             if value + cost > self.household.cash[account] + 1e-6:
-                take -= 1 if self.st.whole_shares else 1e-6
+                take = snap(take - self.step, self.step)
                 value = round(take * price, 2)
                 cost = round(value * self.cost_rate, 2)
                 if take <= EPS:

@@ -80,6 +80,27 @@ EPS = 1e-9
 CENT = 0.01
 
 
+def share_step(settings: object) -> float:
+    """The smallest amount of a share a trade row may carry: 1 with whole_shares, else
+    10^-share_decimals (brokers take 3 decimals for fractional orders)."""
+    if getattr(settings, "whole_shares", True):
+        return 1.0
+    return 10.0 ** -int(getattr(settings, "share_decimals", 3))
+
+
+def snap(shares: float, step: float, how: str = "nearest") -> float:
+    """`shares` on the grid of `step` ("nearest", "down" or "up"), as a clean decimal:
+    0.1 + 0.2 shares is written 0.3, never 0.30000000000000004."""
+    ticks = shares / step
+    whole = {
+        "nearest": math.floor(ticks + 0.5),
+        "down": math.floor(ticks + 1e-7),
+        "up": math.ceil(ticks - 1e-7),
+    }[how]
+    digits = max(0, round(-math.log10(step)))
+    return round(whole * step, digits)
+
+
 @dataclass(frozen=True)
 class SellUnit:
     account: str
@@ -741,10 +762,16 @@ def solve_trades(
         )
     decision.warnings += broken
     # decode --------------------------------------------------------------------
+    step = share_step(st)
     for key, members in by_position.items():
+        held = sum(units[i].shares for i in members)
         shares = x[sell_var[key]]
-        if st.whole_shares:
-            shares = math.floor(shares + 0.5) if not relaxed else math.floor(shares + EPS)
+        # All of a position is its own count (a fractional holding sold in full);
+        # anything less is on the grid of whole shares or share_decimals.
+        if shares >= held - step / 2:
+            shares = held
+        else:
+            shares = snap(shares, step, "down" if relaxed else "nearest")
         if shares <= EPS:
             continue
         chosen = (
@@ -754,57 +781,53 @@ def solve_trades(
         )
         if not relaxed:
             chosen = [i for i in members if x[unit_var[i]] > EPS]
-            if st.whole_shares:
-                decision.sells[key] = _whole_slices(
-                    [(units[i], x[unit_var[i]]) for i in chosen], shares
-                )
-                continue
+            decision.sells[key] = _sliced(
+                [(units[i], x[unit_var[i]]) for i in chosen], shares, step
+            )
+            continue
         left, slices = shares, []
         for i in chosen + [i for i in members if i not in chosen]:
             if left <= EPS:
                 break
-            take = min(units[i].shares, left if relaxed else min(left, x[unit_var[i]] + 1e-7))
-            take = units[i].shares if abs(take - units[i].shares) < 1e-6 else take
+            take = min(units[i].shares, left)
+            if take < units[i].shares - 1e-6:
+                take = snap(take, step, "down")
             if take > EPS:
                 slices.append((units[i].lot, take))
                 left -= take
         decision.sells[key] = slices
     for key, var in buy_var.items():
-        shares = x[var]
-        shares = (
-            math.floor(shares + (0.5 if not relaxed else EPS))
-            if st.whole_shares
-            else round(shares, 6)
-        )
+        shares = snap(x[var], step, "down" if relaxed else "nearest")
         if shares > EPS:
             decision.buys[key] = float(shares)
     return decision
 
 
-def _whole_slices(
-    chosen: list[tuple[SellUnit, float]], total: float
+def _sliced(
+    chosen: list[tuple[SellUnit, float]], total: float, step: float
 ) -> list[tuple[TaxLot | None, float]]:
-    """Whole shares on every lot row, adding up to the position's whole total.
+    """Lot rows on the share grid (whole shares, or share_decimals), adding up to the
+    position's total.
 
     The program's per-lot amounts are continuous (only the position total is an integer
-    variable): a lot sold in full keeps its own count; a part of a lot is floored, and
-    the shares that leaves short go, one lot at a time, to the lots the program wanted
-    most of what was floored away.
+    variable, and none is in fractional mode): a lot sold in full keeps its own count;
+    a part of a lot is rounded down to the grid, and the steps that leaves short go to
+    the lots the program wanted most of what was rounded away.
     """
     takes: list[float] = []
     for unit, want in chosen:
         whole_lot = want >= unit.shares - 1e-6
-        takes.append(unit.shares if whole_lot else math.floor(want + 1e-7))
-    short = total - sum(takes)
+        takes.append(unit.shares if whole_lot else snap(want, step, "down"))
+    short = snap(max(total - sum(takes), 0.0), step, "down")
     order = sorted(range(len(chosen)), key=lambda k: -(chosen[k][1] - takes[k]))
     for k in order:
-        if short < 1 - 1e-9:
+        if short < step - 1e-9:
             break
-        unit = chosen[k][0]
-        room = math.floor(unit.shares - takes[k] + 1e-9)
-        add = min(room, math.floor(short + 1e-9))
-        takes[k] += add
-        short -= add
+        add = min(snap(chosen[k][0].shares - takes[k], step, "down"), short)
+        if add <= 0:
+            continue
+        takes[k] = snap(takes[k] + add, step)
+        short = snap(short - add, step)
     return [(unit.lot, take) for (unit, _), take in zip(chosen, takes, strict=True) if take > EPS]
 
 

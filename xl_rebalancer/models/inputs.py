@@ -135,6 +135,11 @@ class Settings(BaseModel):
         100.0, description="Trades smaller than this (money) are dropped."
     )
     whole_shares: Bool = Field(True, description="Trade whole shares only.")
+    share_decimals: Annotated[int, Field(ge=0, le=6)] = Field(
+        3,
+        description="With whole_shares FALSE: decimals of a share on every BUY and SELL row "
+        "(3 is what brokers take for fractional orders); a lot sold in full keeps its own count.",
+    )
     cash_min: Fraction = Field(0.0, description="Lowest allowed post-trade cash weight.")
     cash_max: Fraction = Field(1.0, description="Highest allowed post-trade cash weight.")
     infeasible: Annotated[Literal["stop", "relax"], BeforeValidator(to_token)] = Field(

@@ -1,0 +1,138 @@
+"""Share amounts a broker takes (issue 20, "Rounding"): whole shares are whole on every
+row; fractional trades carry `share_decimals` decimals (3 by default) on buys and sells
+alike; a position's lot rows add up to what the position sells; a lot sold in full keeps
+its own count."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+from openpyxl import load_workbook
+
+from benchmarks.trade_quality_bench import random_household
+from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.rebalance import rebalance
+from xl_rebalancer.models import TaxLot
+
+
+def on_grid(shares: float, decimals: int) -> bool:
+    scaled = shares * 10**decimals
+    return abs(scaled - round(scaled)) < 1e-6 and shares == round(shares, decimals)
+
+
+def fractional(portfolio, decimals: int):
+    """The household with fractional holdings and lots (a fractional-share broker's)."""
+    lots = tuple(lot.model_copy(update={"shares": lot.shares + 0.3752}) for lot in portfolio.lots)
+    held: dict[tuple[str, str], float] = defaultdict(float)
+    for lot in lots:
+        held[(lot.account, lot.symbol)] += lot.shares
+    holdings = tuple(
+        h.model_copy(update={"shares": held.get((h.account, h.symbol), h.shares + 0.125)})
+        for h in portfolio.holdings
+    )
+    settings = portfolio.settings.model_copy(
+        update={"whole_shares": False, "share_decimals": decimals}
+    )
+    return portfolio.model_copy(update={"holdings": holdings, "lots": lots, "settings": settings})
+
+
+def check_rows(portfolio, trades, decimals: int) -> None:
+    lots = {(lot.account, lot.lot_id): lot for lot in portfolio.lots}
+    held = {(h.account, h.symbol): h.shares for h in portfolio.holdings}
+    sold: dict[tuple[str, str], float] = defaultdict(float)
+    for t in trades:
+        whole_lot = t.lot_id is not None and t.shares == lots[(t.account, t.lot_id)].shares
+        whole_position = t.action == "SELL" and t.shares == held[(t.account, t.symbol)]
+        assert on_grid(t.shares, decimals) or whole_lot or whole_position, t
+        if t.action == "SELL":
+            sold[(t.account, t.symbol)] += t.shares
+            if t.lot_id is not None:
+                assert t.shares <= lots[(t.account, t.lot_id)].shares + 1e-12
+    for key, shares in sold.items():
+        assert shares <= held[key] + 1e-9, key
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_whole_shares_are_whole_on_every_row(seed):
+    portfolio, prices = random_household(seed)
+    result = rebalance(portfolio, prices)
+    assert result.trades
+    check_rows(portfolio, result.trades, 0)
+
+
+@pytest.mark.parametrize(("seed", "decimals"), [(0, 3), (1, 3), (2, 2), (3, 0), (4, 4)])
+def test_fractional_trades_carry_share_decimals(seed, decimals):
+    base, prices = random_household(seed)
+    portfolio = fractional(base, decimals)
+    result = rebalance(portfolio, prices)
+    assert result.trades
+    check_rows(portfolio, result.trades, decimals)
+    # Not the float dust the issue found (14 decimals on a sell).
+    assert all(len(repr(t.shares).split(".")[-1]) <= max(decimals, 4) for t in result.trades)
+
+
+def test_the_relaxed_path_rounds_the_same_way(monkeypatch):
+    monkeypatch.setattr(solver, "EXACT_LIMIT", 0)  # every household on the LP + rounding path
+    for seed in range(3):
+        base, prices = random_household(seed)
+        check_rows(base, rebalance(base, prices).trades, 0)
+        portfolio = fractional(base, 3)
+        check_rows(portfolio, rebalance(portfolio, prices).trades, 3)
+
+
+def test_slices_add_up_to_the_position_on_the_grid():
+    lots = [
+        TaxLot(account="T", symbol="A", lot_id=f"L{i}", acquired="2020-01-02", shares=n,
+               cost_basis=100.0 * n)
+        for i, n in enumerate((10.4, 7.0, 5.25))
+    ]  # fmt: skip
+    units = [solver.SellUnit("T", "A", lot, lot.shares, 0.0, 0.0, False) for lot in lots]
+    # The program wants all of L0, 3.3337 of L1 and 1.0004 of L2: 14.734 on a 0.001 grid.
+    slices = solver._sliced(
+        [(units[0], 10.4), (units[1], 3.3337), (units[2], 1.0004)], 14.734, 0.001
+    )
+    # Each part rounded down; the step short goes to L1, which lost the most (0.0007).
+    assert [(lot.lot_id, n) for lot, n in slices] == [("L0", 10.4), ("L1", 3.334), ("L2", 1.0)]
+    assert round(sum(n for _, n in slices), 9) == 14.734
+    whole = solver._sliced([(units[1], 3.6), (units[2], 2.7)], 6.0, 1.0)
+    assert [(lot.lot_id, n) for lot, n in whole] == [("L1", 3.0), ("L2", 3.0)]  # L2 lost 0.7
+    assert solver.snap(0.1 + 0.2, 0.001) == 0.3
+    assert solver.snap(2.0004, 0.001, "up") == 2.001
+
+
+def test_command_line_writes_three_decimals(tmp_path):
+    data = {
+        **TWO_FUNDS,
+        "Holdings": [
+            {"account": "Brokerage", "symbol": "AAA", "shares": 100.4567},
+            {"account": "Brokerage", "symbol": "BBB", "shares": 30.1},
+        ],
+        "TaxLots": [
+            {**TWO_FUNDS["TaxLots"][0], "shares": 60.4567},
+            TWO_FUNDS["TaxLots"][1],
+            {**TWO_FUNDS["TaxLots"][2], "shares": 30.1},
+        ],
+    }
+    settings = {**TWO_FUNDS_SETTINGS, "whole_shares": False, "min_trade_value": 1}
+    book = write_book(tmp_path / "fractional.xlsx", data, settings)
+    out = subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", "rebalance", str(book), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["trades"]
+    ws = load_workbook(book, data_only=True)["Trades"]
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, r, strict=False)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    rows = [r for r in rows if r["Symbol"]]
+    assert rows
+    for row in rows:
+        assert on_grid(row["Shares"], 3) or row["Shares"] in (60.4567, 100.4567), row
+    assert any(row["Shares"] != int(row["Shares"]) for row in rows), rows  # fractional
