@@ -62,10 +62,12 @@ RISK_SCALE_MIN, RISK_SCALE_MAX = 0.25, 4.0
 
 @dataclass(frozen=True)
 class Restrictions:
-    """NoBuy / NoSell from the Constraints sheet, by symbol, asset class and account."""
+    """NoBuy / NoSell from the Constraints sheet, by symbol, asset class and account, and
+    the household-wide rebalance_mode (buy_only sells nothing, sell_only buys nothing)."""
 
     no_buy: frozenset[tuple[str, str]]
     no_sell: frozenset[tuple[str, str]]
+    mode: str = "full"
 
     @classmethod
     def from_portfolio(cls, portfolio: Portfolio) -> Restrictions:
@@ -76,7 +78,7 @@ class Restrictions:
                 buy.add((c.scope, name))
             if c.no_sell:
                 sell.add((c.scope, name))
-        return cls(frozenset(buy), frozenset(sell))
+        return cls(frozenset(buy), frozenset(sell), portfolio.settings.rebalance_mode)
 
     @staticmethod
     def _hit(rules: frozenset[tuple[str, str]], account: str, symbol: str, cls_name: str) -> bool:
@@ -87,10 +89,10 @@ class Restrictions:
         )
 
     def can_buy(self, account: str, symbol: str, cls_name: str) -> bool:
-        return not self._hit(self.no_buy, account, symbol, cls_name)
+        return self.mode != "sell_only" and not self._hit(self.no_buy, account, symbol, cls_name)
 
     def can_sell(self, account: str, symbol: str, cls_name: str) -> bool:
-        return not self._hit(self.no_sell, account, symbol, cls_name)
+        return self.mode != "buy_only" and not self._hit(self.no_sell, account, symbol, cls_name)
 
 
 def missing_prices(portfolio: Portfolio, prices: Mapping[str, float]) -> list[str]:

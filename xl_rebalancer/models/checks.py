@@ -515,6 +515,18 @@ def _check_settings(p: Portfolio, loc: Locator) -> list[Problem]:
                 "warning",
             )
         )
+    if st.rebalance_mode == "buy_only":
+        out += [
+            loc.problem(
+                f"lot {lot.lot_id} is marked Lock = sell, but rebalance_mode is buy_only "
+                "(nothing is sold); clear the Lock or set rebalance_mode to full",
+                "TaxLots",
+                lot.row,
+                "lock",
+            )
+            for lot in p.lots
+            if lot.lock == "sell"
+        ]
     if st.trigger == "calendar" and st.last_rebalanced is None:
         out.append(
             loc.setting(

@@ -131,6 +131,13 @@ class Settings(BaseModel):
     rebalance_to: Annotated[Literal["target", "band_edge"], BeforeValidator(to_token)] = Field(
         "target", description="Trade back to the target, or only to the edge of the band."
     )
+    rebalance_mode: Annotated[
+        Literal["full", "buy_only", "sell_only"], BeforeValidator(to_token)
+    ] = Field(
+        "full",
+        description="full: buy and sell; buy_only: invest cash and deposits, never sell; "
+        "sell_only: raise a withdrawal, never buy.",
+    )
     min_trade_value: MoneyNonNegative = Field(
         100.0, description="Trades smaller than this (money) are dropped."
     )

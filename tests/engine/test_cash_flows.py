@@ -1,0 +1,124 @@
+"""Cash flows done properly (issue 20): a deposit goes to the most underweight lines
+first and sells nothing it does not have to; a withdrawal is raised with the least tax;
+rebalance_mode buy_only never sells and sell_only never buys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from xl_rebalancer.engine.rebalance import rebalance
+from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target, TaxLot
+
+D = dt.date
+VALUATION = D(2026, 1, 15)
+PRICES = {"US": 100.0, "INTL": 50.0, "BOND": 80.0, "REIT": 40.0}
+
+
+def household(cash_flow: float, mode: str = "full", cash: float = 0.0) -> Portfolio:
+    """$100,000: US 60% (goal 40%), INTL 10% (goal 30%), BOND 22% (goal 24%), REIT 8%
+    (goal 6%). US has a lot at a large gain and one at a loss."""
+    return Portfolio(
+        settings=Settings(
+            valuation_date=VALUATION, trigger="always", cash_flow=cash_flow, rebalance_mode=mode
+        ),
+        accounts=(Account(account="T", type="taxable", cash=cash),),
+        holdings=(
+            Holding(account="T", symbol="US", shares=600),
+            Holding(account="T", symbol="INTL", shares=200),
+            Holding(account="T", symbol="BOND", shares=275),
+            Holding(account="T", symbol="REIT", shares=200),
+        ),
+        lots=(
+            TaxLot(account="T", symbol="US", lot_id="US-gain", acquired=D(2015, 3, 2),
+                   shares=400, cost_basis=16_000),
+            TaxLot(account="T", symbol="US", lot_id="US-loss", acquired=D(2022, 1, 3),
+                   shares=200, cost_basis=23_000),
+            TaxLot(account="T", symbol="INTL", lot_id="I1", acquired=D(2020, 5, 1),
+                   shares=200, cost_basis=9_000),
+            TaxLot(account="T", symbol="BOND", lot_id="B1", acquired=D(2019, 5, 1),
+                   shares=275, cost_basis=23_000),
+            TaxLot(account="T", symbol="REIT", lot_id="R1", acquired=D(2019, 5, 1),
+                   shares=200, cost_basis=7_000),
+        ),
+        targets=(
+            Target(symbol="US", target_weight=0.40),
+            Target(symbol="INTL", target_weight=0.30),
+            Target(symbol="BOND", target_weight=0.24),
+            Target(symbol="REIT", target_weight=0.06),
+        ),
+    )  # fmt: skip
+
+
+def test_a_deposit_goes_to_the_most_underweight_line_first():
+    # $10,000 in: INTL is $20,000 short of its goal, BOND $2,000 short, inside its band.
+    result = rebalance(household(10_000, "buy_only"), PRICES)
+    assert {t.action for t in result.trades} == {"BUY"}
+    bought = {t.symbol: t.value for t in result.trades}
+    assert set(bought) == {"INTL"}
+    assert bought["INTL"] > 9_900
+
+
+def test_a_full_rebalance_with_a_deposit_sells_no_underweight_line():
+    result = rebalance(household(30_000), PRICES)
+    sold = {t.symbol for t in result.trades if t.action == "SELL"}
+    goals = {"US": 0.40, "INTL": 0.30, "BOND": 0.24, "REIT": 0.06}
+    before = {"US": 60_000, "INTL": 10_000, "BOND": 22_000, "REIT": 8_000}
+    for symbol in sold:
+        # Only a line over its goal in the household after the deposit may be sold.
+        assert before[symbol] > goals[symbol] * 130_000, symbol
+    assert "INTL" not in sold and "BOND" not in sold
+    # US is sold from the loss lot first: no tax is paid to reach the targets.
+    assert all(t.lot_id == "US-loss" for t in result.trades if t.symbol == "US")
+
+
+def test_buy_only_never_sells_even_far_out_of_band():
+    result = rebalance(household(0, "buy_only", cash=5_000), PRICES)
+    assert result.trades and all(t.action == "BUY" for t in result.trades)
+    assert {t.symbol for t in result.trades} == {"INTL"}
+
+
+def test_sell_only_raises_a_withdrawal_with_the_least_tax_and_buys_nothing():
+    result = rebalance(household(-5_000, "sell_only"), PRICES)
+    assert result.trades and all(t.action == "SELL" for t in result.trades)
+    assert sum(t.value - (t.est_cost or 0) for t in result.trades) >= 5_000 - 0.01
+    # The US loss lot is the only sale that realizes no gain: all of it comes from there.
+    assert {t.lot_id for t in result.trades} == {"US-loss"}
+    assert sum(t.realized_gain or 0 for t in result.trades) < 0
+    cash_after = next(a.cash_after for a in result.accounts)
+    assert cash_after >= 0
+
+
+def test_command_line_buy_only_and_its_refusal(tmp_path):
+    settings = {**TWO_FUNDS_SETTINGS, "rebalance_mode": "Buy Only", "trigger": "always"}
+    book = write_book(tmp_path / "buy_only.xlsx", TWO_FUNDS, settings)
+    out = subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", "rebalance", str(book), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    trades = json.loads(out.stdout)["trades"]
+    assert trades and {t["action"] for t in trades} == {"BUY"}
+
+    lots = [{**TWO_FUNDS["TaxLots"][0], "lock": "sell"}, *TWO_FUNDS["TaxLots"][1:]]
+    locked = write_book(tmp_path / "locked.xlsx", {**TWO_FUNDS, "TaxLots": lots}, settings)
+    out = subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", "validate", str(locked), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    problems = json.loads(out.stdout)["problems"]
+    assert {
+        "level": "error",
+        "sheet": "TaxLots",
+        "cell": "J2",
+        "message": "lot L1 is marked Lock = sell, but rebalance_mode is buy_only (nothing is "
+        "sold); clear the Lock or set rebalance_mode to full",
+    }.items() <= problems[0].items()
