@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.test_cli import cli
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target, TaxLot
 
@@ -95,24 +94,14 @@ def test_sell_only_raises_a_withdrawal_with_the_least_tax_and_buys_nothing():
 def test_command_line_buy_only_and_its_refusal(tmp_path):
     settings = {**TWO_FUNDS_SETTINGS, "rebalance_mode": "Buy Only", "trigger": "always"}
     book = write_book(tmp_path / "buy_only.xlsx", TWO_FUNDS, settings)
-    out = subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", "rebalance", str(book), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = cli("rebalance", str(book), "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     trades = json.loads(out.stdout)["trades"]
     assert trades and {t["action"] for t in trades} == {"BUY"}
 
     lots = [{**TWO_FUNDS["TaxLots"][0], "lock": "sell"}, *TWO_FUNDS["TaxLots"][1:]]
     locked = write_book(tmp_path / "locked.xlsx", {**TWO_FUNDS, "TaxLots": lots}, settings)
-    out = subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", "validate", str(locked), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = cli("validate", str(locked), "--json")
     assert out.returncode == 1
     problems = json.loads(out.stdout)["problems"]
     assert {

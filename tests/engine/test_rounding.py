@@ -6,8 +6,6 @@ its own count."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import defaultdict
 
 import pytest
@@ -15,6 +13,7 @@ from openpyxl import load_workbook
 
 from benchmarks.trade_quality_bench import random_household
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.test_cli import cli
 from xl_rebalancer.engine import solver
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import TaxLot
@@ -120,12 +119,7 @@ def test_command_line_writes_three_decimals(tmp_path):
     }
     settings = {**TWO_FUNDS_SETTINGS, "whole_shares": False, "min_trade_value": 1}
     book = write_book(tmp_path / "fractional.xlsx", data, settings)
-    out = subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", "rebalance", str(book), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = cli("rebalance", str(book), "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["trades"]
     ws = load_workbook(book, data_only=True)["Trades"]

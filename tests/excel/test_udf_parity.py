@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pytest
 import xlrebalancer_udfs as u
 from openpyxl import load_workbook
 
+from tests.test_cli import cli
 from xl_rebalancer import demo
 from xl_rebalancer.excel.template import build_workbook
 
@@ -63,13 +62,8 @@ TRANSACTIONS = [
 ]  # fmt: skip
 
 
-def cli(*args: str | Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", *map(str, args), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def run(*args: str | Path) -> dict[str, Any]:
+    out = cli(*map(str, args), "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(out.stdout)
 
@@ -97,7 +91,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     price_file = demo.write_price_file(folder / "prices.csv", prices)
     data = {**demo.household(prices), "Targets": TARGETS, "Transactions": TRANSACTIONS}
     book = build_workbook(folder / "parity.xlsm", data, settings=demo.SETTINGS)
-    cli("run", book, "--prices", price_file)
+    run("run", book, "--prices", price_file)
     return book, price_file
 
 
@@ -211,7 +205,7 @@ def test_optimize_gives_the_optimize_commands_weights(tmp_path, demo_files, stra
         ]
     settings = {**demo.SETTINGS, "strategy": strategy, "lookback_days": 250, **extra}
     book = build_workbook(tmp_path / "opt.xlsm", data, settings=settings)
-    cli("optimize", book, "--prices", price_file)
+    run("optimize", book, "--prices", price_file)
     written = {r["Symbol"]: r["Weight"] for r in records(table(book, "OptimizedTargets"))}
     written.pop("Portfolio", None)
     symbols = [s for s in written if s != "CASH"]
