@@ -410,6 +410,7 @@ def xlrb_wash_check(
     for a purchase, loss sales in taxable accounts within the window."""
     from xl_rebalancer.engine.wash import wash_check
     from xl_rebalancer.models.inputs import Account, Portfolio
+    from xl_rebalancer.models.types import to_text
 
     ticker = _symbol(symbol)
     day = _date(trade_date, "trade_date")
@@ -425,8 +426,8 @@ def xlrb_wash_check(
         kinds = [Account(account=name, type="taxable") for name in named]
     own = None
     if lot_id not in (None, ""):
-        wanted = str(int(lot_id) if isinstance(lot_id, float) and lot_id.is_integer() else lot_id)
-        mine = [lot for lot in held if lot.lot_id == wanted.strip()]
+        wanted = to_text(lot_id)  # a LotId cell's rule: 7.0 is lot "7"
+        mine = [lot for lot in held if lot.lot_id == wanted]
         if not mine:
             raise BadInput(f"lot {wanted} is not in the lots range")
         if len(mine) > 1:

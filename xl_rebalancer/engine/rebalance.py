@@ -41,7 +41,7 @@ from .drift import (
 from .harvest import harvest_candidates
 from .limits import check_limits
 from .lots import averaged, basis_per_share, order_lots, relieve, tax_rate
-from .solver import Decision, sell_units, share_step, snap, solve_trades
+from .solver import Decision, lot_take, sell_units, share_step, snap, solve_trades
 from .tax import realized_rows, year_tax, year_to_date
 from .wash import (
     LossSale,
@@ -676,8 +676,7 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
             continue  # only an LP relaxation could propose this; the rule wins
         price = book.household.prices[symbol]
         affordable = book.household.cash[account] / (price * (1 + book.cost_rate))
-        affordable = snap(max(affordable, 0.0), book.step, "down")
-        shares = min(shares, max(affordable, 0.0))
+        shares = min(shares, snap(max(affordable, 0.0), book.step, "down"))
         if shares <= EPS or shares * price < st.min_trade_value - EPS:
             continue
         gap = gaps.get(symbol, 0.0)
@@ -839,12 +838,7 @@ class _Book:
             lt_rate=st.lt_tax_rate,
         )
         slices = relieve(ordered, shares, price=price, sale_date=valuation)
-        pieces = [
-            (piece.lot, piece.shares)
-            if piece.shares >= piece.lot.shares - 1e-6
-            else (piece.lot, snap(piece.shares, self.step, "down"))
-            for piece in slices
-        ]
+        pieces = [(p.lot, lot_take(p.shares, p.lot.shares, self.step)) for p in slices]
         self.record_sale(account, symbol, [(lot, n) for lot, n in pieces if n > EPS], reason)
 
     def record_sale(
@@ -1022,8 +1016,7 @@ class _Book:
             if left <= EPS:
                 break
             affordable = budgets[account] / (price * (1 + self.cost_rate))
-            affordable = snap(max(affordable, 0.0), self.step, "down")
-            take = min(left, max(affordable, 0.0))
+            take = min(left, snap(max(affordable, 0.0), self.step, "down"))
             if take <= EPS or take * price < self.st.min_trade_value:
                 continue
             value = round(take * price, 2)

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InfeasibleError, Problem
-from ..models.inputs import Account, Portfolio, TaxLot
+from ..models.inputs import Account, Portfolio, Settings, TaxLot
 from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
 from .lots import basis_per_share, lot_term, order_lots, tax_rate
@@ -80,12 +80,10 @@ EPS = 1e-9
 CENT = 0.01
 
 
-def share_step(settings: object) -> float:
+def share_step(settings: Settings) -> float:
     """The smallest amount of a share a trade row may carry: 1 with whole_shares, else
     10^-share_decimals (brokers take 3 decimals for fractional orders)."""
-    if getattr(settings, "whole_shares", True):
-        return 1.0
-    return 10.0 ** -int(getattr(settings, "share_decimals", 3))
+    return 1.0 if settings.whole_shares else 10.0**-settings.share_decimals
 
 
 def snap(shares: float, step: float, how: str = "nearest") -> float:
@@ -99,6 +97,12 @@ def snap(shares: float, step: float, how: str = "nearest") -> float:
     }[how]
     digits = max(0, round(-math.log10(step)))
     return round(whole * step, digits)
+
+
+def lot_take(take: float, lot_shares: float, step: float) -> float:
+    """Shares taken from one lot: all of it keeps the lot's own count (a fractional lot
+    sold whole), a part is rounded down to the share grid."""
+    return lot_shares if take >= lot_shares - 1e-6 else snap(take, step, "down")
 
 
 @dataclass(frozen=True)
@@ -789,9 +793,7 @@ def solve_trades(
         for i in chosen + [i for i in members if i not in chosen]:
             if left <= EPS:
                 break
-            take = min(units[i].shares, left)
-            if take < units[i].shares - 1e-6:
-                take = snap(take, step, "down")
+            take = lot_take(min(units[i].shares, left), units[i].shares, step)
             if take > EPS:
                 slices.append((units[i].lot, take))
                 left -= take
@@ -816,8 +818,7 @@ def _sliced(
     """
     takes: list[float] = []
     for unit, want in chosen:
-        whole_lot = want >= unit.shares - 1e-6
-        takes.append(unit.shares if whole_lot else snap(want, step, "down"))
+        takes.append(lot_take(want, unit.shares, step))
     short = snap(max(total - sum(takes), 0.0), step, "down")
     order = sorted(range(len(chosen)), key=lambda k: -(chosen[k][1] - takes[k]))
     for k in order:

@@ -252,7 +252,7 @@ def range_rows(cells: Sequence[Sequence[Any]], sheet: str, label: str) -> list[m
     header spellings, coercions and refusals, so a range is accepted exactly when the
     sheet would be. Raises InputError whose problems name the range (`label`) and the
     position in it, as the range's place on its sheet is not known."""
-    spec = next(sp for sp in (*s.INPUT_SHEETS, s.SETTINGS) if sp.name == sheet)
+    spec = next(sp for sp in s.INPUT_SHEETS if sp.name == sheet)
     data = sheet_from_rows(iter(cells), label, spec, 1, 1)
     problems: list[Problem] = list(data) if isinstance(data, list) else []
     rows: list[m.Row] = []
@@ -260,11 +260,16 @@ def range_rows(cells: Sequence[Sequence[Any]], sheet: str, label: str) -> list[m
         locator = Locator()
         locator.add(spec.name, label, data.columns, 1)
         rows = _validate_rows(data, ROW_MODELS[spec.name], problems, locator)
+    _refuse_range(label, problems)
+    return rows
+
+
+def _refuse_range(label: str, problems: list[Problem]) -> None:
+    """A range's problems, named by the range and the position in it."""
     if problems:
         raise InputError(
             [Problem(f"{label} {p.cell}: {p.message}", level=p.level) for p in problems]
         )
-    return rows
 
 
 def range_settings(cells: Sequence[Sequence[Any]], label: str = "settings") -> m.Settings:
@@ -278,10 +283,7 @@ def range_settings(cells: Sequence[Sequence[Any]], label: str = "settings") -> m
     data = sheet_from_rows(iter(rows), label, s.SETTINGS, top, 1)
     problems: list[Problem] = list(data) if isinstance(data, list) else []
     settings = _read_settings(data, problems, Locator()) if not problems else m.Settings()
-    if problems:
-        raise InputError(
-            [Problem(f"{label} {p.cell}: {p.message}", level=p.level) for p in problems]
-        )
+    _refuse_range(label, problems)
     return settings
 
 
