@@ -62,7 +62,7 @@ def test_settings_defaults_match_the_contract():
         "bands",
         "quarterly",
         "target",
-        100,
+        None,  # blank: scaled to the household (engine.rebalance.minimum_trade), issue 20
     )
     assert (s.whole_shares, s.cash_min, s.cash_max, s.cash_flow, s.cost_bps) == (True, 0, 1, 0, 5)
     assert (s.lot_method, s.st_tax_rate, s.lt_tax_rate) == ("min_tax", 0.37, 0.20)

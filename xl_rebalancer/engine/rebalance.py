@@ -7,7 +7,8 @@ no tiny trades, value conserved up to costs. The tax-optimal solver (issue 4)
 replaces the choice of trades; the bookkeeping here stays.
 
 Decisions (also in the README):
-- Settings.cash_flow goes into (or out of) the first account on the Accounts sheet.
+- Each CashFlows row goes into (or out of) its own account; Settings.cash_flow is a
+  shorthand for a row on the first account on the Accounts sheet.
 - A symbol held in several accounts is sold first where selling is tax-free
   (tax_exempt, then tax_deferred), then in taxable accounts by lot_method.
 - Asset-class targets are spread over the class's symbols in proportion to their
@@ -95,6 +96,23 @@ class Restrictions:
         return self.mode != "buy_only" and not self._hit(self.no_sell, account, symbol, cls_name)
 
 
+def minimum_trade(total: float) -> float:
+    """The minimum trade when min_trade_value is blank: 0.1% of the household, at least
+    100 and at most 2,500, in whole money units. A fixed 100 let a $5 million household
+    trade $100 lines, each a ticket and a statement line for drift nobody would notice;
+    0.1% keeps a line's smallest trade at a tenth of a percent point of drift."""
+    return float(min(max(100, round(total * 0.001)), 2_500))
+
+
+def with_minimum_trade(portfolio: Portfolio, total: float) -> Portfolio:
+    """The portfolio with a blank min_trade_value resolved for this household."""
+    st = portfolio.settings
+    if st.min_trade_value is not None:
+        return portfolio
+    st = st.model_copy(update={"min_trade_value": minimum_trade(total)})
+    return portfolio.model_copy(update={"settings": st})
+
+
 def missing_prices(portfolio: Portfolio, prices: Mapping[str, float]) -> list[str]:
     return [s for s in portfolio.symbols() if not (s in prices and usable_price(prices[s]))]
 
@@ -138,6 +156,11 @@ def rebalance(
     valuation = st.valuation_date
     assert valuation is not None  # the reader always resolves it
     household = household_from(portfolio, prices)
+    # Scaled to what the household is worth once this run's flows are in.
+    portfolio = with_minimum_trade(
+        portfolio, household.total_value + sum(portfolio.flows().values())
+    )
+    st = portfolio.settings
     accounts = list(portfolio.accounts)
     lines = target_lines(portfolio)
     values_before = household.values()
@@ -156,25 +179,26 @@ def rebalance(
     trades: list[Trade] = []
     # Whether the trigger rule calls for a rebalance; `drift` reports it without trading
     # (its Summary said "triggered False" with lines out of band).
+    flows = portfolio.flows()
     due = bool(accounts) and (
         st.trigger == "always"
-        or bool(st.cash_flow)
+        or bool(flows)
         or any(lot.lock == "sell" for lot in portfolio.lots)
         or (st.trigger == "calendar" and calendar_due(st, valuation))
         or (st.trigger == "bands" and any(r.out_of_band for r in before_rows))
     )
     triggered = False
     if trade and accounts:
-        flow = st.cash_flow
-        if flow and accounts:
-            household.cash[accounts[0].account] += flow
+        for account, flow in flows.items():
+            household.cash[account] += flow
         triggered = due
         if triggered:
             if household.total_value <= 0:
+                flow = sum(flows.values())
                 raise InfeasibleError(
                     f"the withdrawal of {-flow:,.2f} is more than the household is worth "
                     f"({total_before:,.2f})",
-                    [Problem("cash_flow is larger than the household", "Settings", None)],
+                    flow_cells(portfolio, None, "the withdrawals are larger than the household"),
                 )
             scales = _risk_scales(lines, risk, values_before) if risk is not None else None
             trades, household = _trade_within_gain_cap(
@@ -364,6 +388,7 @@ def _trade(
     ytd: tuple[float, float] | None = None,
 ) -> list[Trade]:
     """Trades by the solver; the greedy path when asked for or when the solver fails."""
+    portfolio = with_minimum_trade(portfolio, household.total_value)
     rules = Restrictions.from_portfolio(portfolio)
     lots: dict[tuple[str, str], list[TaxLot]] = defaultdict(list)
     for lot in portfolio.lots:
@@ -380,7 +405,7 @@ def _trade(
             if portfolio.settings.infeasible == "stop":
                 raise InfeasibleError(
                     f"the solver found no trade list ({exc}); nothing was written. Check "
-                    "cash_flow against what each account can raise, or set infeasible to "
+                    "the cash flows against what each account can raise, or set infeasible to "
                     "relax to use the simple rebalance instead",
                     [Problem(f"solver: {exc}", "Settings", None, "error", None, "infeasible")],
                 ) from exc
@@ -526,8 +551,22 @@ def _check_withdrawal(book: _Book) -> None:
             raise InfeasibleError(
                 f"account {account} cannot cover the withdrawal: it would end with "
                 f"{cash + raisable:,.2f} cash after selling everything it may sell",
-                [Problem("cash_flow is larger than the first account can raise", "Settings", None)],
+                flow_cells(book.portfolio, account, f"more than account {account} can raise"),
             )
+
+
+def flow_cells(portfolio: Portfolio, account: str | None, message: str) -> list[Problem]:
+    """Where the user typed the flows of `account` (every account with None): its
+    CashFlows Amount cells, and the cash_flow setting for the first account."""
+    first = portfolio.accounts[0].account if portfolio.accounts else None
+    cells = [
+        Problem(message, "CashFlows", None, row=f.row, field="amount")
+        for f in portfolio.cash_flows
+        if account in (None, f.account)
+    ]
+    if portfolio.settings.cash_flow and account in (None, first):
+        cells.append(Problem(message, "Settings", None, field="cash_flow"))
+    return cells
 
 
 def _solve(
@@ -733,6 +772,7 @@ class _Book:
         warnings: list[Problem],
         purchases: PurchaseIndex,
     ) -> None:
+        self.portfolio = portfolio
         self.st = portfolio.settings
         self.step = share_step(self.st)
         self.household = household
@@ -945,7 +985,7 @@ class _Book:
             raise InfeasibleError(
                 f"account {account} cannot cover the withdrawal: it would end with "
                 f"{self.household.cash[account]:,.2f} cash after selling everything it may sell",
-                [Problem("cash_flow is larger than the first account can raise", "Settings", None)],
+                flow_cells(self.portfolio, account, f"more than account {account} can raise"),
             )
 
     def record_buy(self, account: str, symbol: str, shares: float, reason: str) -> None:
@@ -1152,7 +1192,7 @@ def _summary(
         ("Strategy", st.strategy),
         ("Base currency", st.base_currency),
         ("Total value before", round(total_before, 2)),
-        ("Cash flow", round(st.cash_flow, 2)),
+        ("Cash flow", round(sum(portfolio.flows().values()), 2)),
         ("Total value after", round(total_after, 2)),
         ("Cash before", round(cash_before, 2)),
         ("Cash after", round(household.total_cash, 2)),
@@ -1162,6 +1202,7 @@ def _summary(
         ("Drift distance after", drift_distance(rows, post=True)),
         ("Rebalance triggered", triggered),
         ("Trade count", len(trades)),
+        ("Minimum trade", st.min_trade_value),
         ("Buys", round(buys, 2)),
         ("Sells", round(sells, 2)),
         ("Turnover", (buys + sells) / 2 / total_before if total_before else 0.0),

@@ -655,7 +655,7 @@ def solve_trades(
             0.0,
             None,
             # On the total before the cash flow, as the Summary's Turnover is measured.
-            2 * st.max_turnover * (total - st.cash_flow),
+            2 * st.max_turnover * (total - sum(portfolio.flows().values())),
             "max_turnover",
             ("Settings", None, "max_turnover", "max_turnover"),
         )

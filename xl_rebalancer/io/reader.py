@@ -28,6 +28,7 @@ from .safety import check_package
 
 ROW_MODELS: dict[str, type[m.Row]] = {
     s.ACCOUNTS.name: m.Account,
+    s.CASH_FLOWS.name: m.CashFlow,
     s.HOLDINGS.name: m.Holding,
     s.TAX_LOTS.name: m.TaxLot,
     s.TARGETS.name: m.Target,
@@ -39,6 +40,7 @@ ROW_MODELS: dict[str, type[m.Row]] = {
 }
 PORTFOLIO_FIELDS = {
     s.ACCOUNTS.name: "accounts",
+    s.CASH_FLOWS.name: "cash_flows",
     s.HOLDINGS.name: "holdings",
     s.TAX_LOTS.name: "lots",
     s.TARGETS.name: "targets",

@@ -125,6 +125,30 @@ ACCOUNTS = SheetSpec(
     description="One row per account: taxable, tax_deferred or tax_exempt.",
 )
 
+CASH_FLOWS = SheetSpec(
+    "CashFlows",
+    (
+        C(
+            "Account",
+            "account",
+            required=True,
+            width=18,
+            description="an account on the Accounts sheet",
+        ),
+        C(
+            "Amount",
+            "amount",
+            required=True,
+            number_format=FMT_MONEY,
+            width=14,
+            description="a deposit (positive) or a withdrawal (negative) to handle in this rebalance",
+        ),
+        C("Note", "note", width=24, description="what the money is for (not used by the engine)"),
+    ),
+    description="Deposits and withdrawals per account for this rebalance; several rows, "
+    "several accounts. The cash_flow setting is a shorthand for one row on the first account.",
+)
+
 HOLDINGS = SheetSpec(
     "Holdings",
     (
@@ -564,6 +588,7 @@ PRICES = SheetSpec(
 INPUT_SHEETS: tuple[SheetSpec, ...] = (
     SETTINGS,
     ACCOUNTS,
+    CASH_FLOWS,
     HOLDINGS,
     TAX_LOTS,
     TARGETS,

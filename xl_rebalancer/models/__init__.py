@@ -2,6 +2,7 @@
 
 from .inputs import (
     Account,
+    CashFlow,
     Constraint,
     CorporateAction,
     Holding,
@@ -17,6 +18,7 @@ from .results import DriftRow, LogEntry, RebalanceResult, SummaryItem, Trade
 
 __all__ = [
     "Account",
+    "CashFlow",
     "Constraint",
     "CorporateAction",
     "DriftRow",

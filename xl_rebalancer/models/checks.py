@@ -142,6 +142,7 @@ def _check_accounts(p: Portfolio, loc: Locator) -> list[Problem]:
             )
     names = set(seen)
     for sheet, rows in (
+        ("CashFlows", p.cash_flows),
         ("Holdings", p.holdings),
         ("TaxLots", p.lots),
         ("Transactions", p.transactions),

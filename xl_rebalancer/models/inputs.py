@@ -138,8 +138,10 @@ class Settings(BaseModel):
         description="full: buy and sell; buy_only: invest cash and deposits, never sell; "
         "sell_only: raise a withdrawal, never buy.",
     )
-    min_trade_value: MoneyNonNegative = Field(
-        100.0, description="Trades smaller than this (money) are dropped."
+    min_trade_value: MoneyNonNegative | None = Field(
+        None,
+        description="Trades smaller than this (money) are dropped (blank: 0.1% of the "
+        "household's value, at least 100 and at most 2,500).",
     )
     whole_shares: Bool = Field(True, description="Trade whole shares only.")
     share_decimals: Annotated[int, Field(ge=0, le=6)] = Field(
@@ -156,7 +158,9 @@ class Settings(BaseModel):
         "them as little as possible and warn.",
     )
     cash_flow: Money = Field(
-        0.0, description="Deposit (+) or withdrawal (−) to handle in this rebalance."
+        0.0,
+        description="Deposit (+) or withdrawal (−) to handle in this rebalance, in the first "
+        "account (shorthand for one CashFlows row; flows to other accounts go on CashFlows).",
     )
     max_turnover: NonNegative | None = Field(
         None, description="Cap on (buys + sells) / 2 / total value."
@@ -282,6 +286,12 @@ class Account(Row):
         return self.type == "taxable"
 
 
+class CashFlow(Row):
+    account: Text
+    amount: Money
+    note: Text | None = None
+
+
 class Holding(Row):
     account: Text
     symbol: Symbol
@@ -392,6 +402,7 @@ class Portfolio(BaseModel):
 
     settings: Settings = Settings()
     accounts: tuple[Account, ...] = ()
+    cash_flows: tuple[CashFlow, ...] = ()
     holdings: tuple[Holding, ...] = ()
     lots: tuple[TaxLot, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -400,6 +411,18 @@ class Portfolio(BaseModel):
     transactions: tuple[Transaction, ...] = ()
     views: tuple[View, ...] = ()
     prices: tuple[PriceRow, ...] = ()
+
+    def flows(self) -> dict[str, float]:
+        """Money in (+) or out (−) of each account in this run: the CashFlows rows, plus
+        the cash_flow setting as the first account's shorthand (a workbook from before
+        the CashFlows sheet keeps working)."""
+        out: dict[str, float] = {}
+        for flow in self.cash_flows:
+            out[flow.account] = out.get(flow.account, 0.0) + flow.amount
+        if self.settings.cash_flow and self.accounts:
+            first = self.accounts[0].account
+            out[first] = out.get(first, 0.0) + self.settings.cash_flow
+        return {a: v for a, v in out.items() if v}
 
     def symbols(self) -> list[str]:
         """Every symbol the workbook holds or targets, in first-seen order."""
