@@ -234,9 +234,13 @@ def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = 
     valuation = settings.valuation_date or dt.date.today()
     market = market_provider(settings.price_source, options.cache, options.network)
     history_days = settings.lookback_days if history and settings.strategy != "targets" else 0
+    # Substitutes are priced when a source has them (the rebalance may buy one while a
+    # wash sale blocks its fund) but, unlike the symbols held or targeted, not required.
+    needed = portfolio.symbols()
+    substitutes = [t.substitute for t in portfolio.targets if t.substitute]
     found = latest_quotes(
         portfolio,
-        portfolio.symbols(),
+        [*needed, *(s for s in dict.fromkeys(substitutes) if s not in needed)],
         valuation,
         prices_file=options.prices_file,
         market=market,
@@ -254,7 +258,7 @@ def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = 
                 "warning",
             )
         )
-    missing = [s for s in portfolio.symbols() if s not in found.quotes]
+    missing = [s for s in needed if s not in found.quotes]
     if missing:
         problems = [_first_use(book, s, found.failed.get(s, "")) for s in missing]
         # The feed's and the cache's notes say why (Yahoo unreachable, a damaged cache).

@@ -95,6 +95,10 @@ def target_lines(portfolio: Portfolio) -> list[TargetLine]:
     lines: list[TargetLine] = []
     cash_weight = 0.0
     cash_target: Target | None = None
+    # A symbol target's Substitute stands for it: held after a harvest it counts toward
+    # the line (it is not sold as untargeted, which could realize its gain), and it is
+    # what the line buys while a wash sale blocks the fund itself.
+    claimed = {t.key.upper() for t in targets if not t.asset_class}
     for t in targets:
         band = band_for(
             t.target_weight,
@@ -110,7 +114,11 @@ def target_lines(portfolio: Portfolio) -> list[TargetLine]:
                 TargetLine(str(t.asset_class), "asset_class", t.target_weight, band, members)
             )
         else:
-            lines.append(TargetLine(t.key, "symbol", t.target_weight, band, (t.key,)))
+            members: tuple[str, ...] = (t.key,)
+            if t.substitute and t.substitute.upper() not in claimed:
+                claimed.add(t.substitute.upper())
+                members += (t.substitute,)
+            lines.append(TargetLine(t.key, "symbol", t.target_weight, band, members))
     covered = {m for line in lines for m in line.members}
     for sym in held_symbols:
         if sym not in covered:

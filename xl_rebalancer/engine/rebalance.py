@@ -592,13 +592,17 @@ def _solve(
     gaps = _line_gaps(lines, household)
     symbols = _tradable(lines, household)
     can_buy: dict[tuple[str, str], bool] = {}
+    washed: set[str] = set()
     for symbol in symbols:
         # Warn only where a buy was wanted (the line is under target).
         washes = book.buy_washes(symbol, warn=gaps.get(symbol, 0.0) < -EPS)
+        if washes:
+            washed.add(symbol)
         for account in book.order:
             can_buy[(account, symbol)] = not washes and book.rules.can_buy(
                 account, symbol, book._class(symbol)
             )
+    _warn_cash_stays(lines, gaps, washed, can_buy, book)
     return solve_trades(
         portfolio,
         household,
@@ -615,9 +619,44 @@ def _solve(
     )
 
 
+def _warn_cash_stays(
+    lines: list[TargetLine],
+    gaps: Mapping[str, float],
+    washed: set[str],
+    can_buy: Mapping[tuple[str, str], bool],
+    book: _Book,
+) -> None:
+    """Say so in the Log when a line under target can buy nothing because wash sales
+    block every fund that may fill it: its money stays in cash."""
+    for line in lines:
+        members = [m for m in line.members if m in book.household.prices]
+        if line.kind == "cash" or not members or gaps.get(members[0], 0.0) >= -EPS:
+            continue
+        if not washed.intersection(members):
+            continue
+        if any(can_buy.get((a, m), False) for m in members for a in book.order):
+            continue
+        if line.kind == "symbol":
+            why = (
+                f"a wash sale blocks {line.key} and its Substitute {members[1]}"
+                if len(members) > 1
+                else f"a wash sale blocks {line.key} and its Targets row names no Substitute"
+            )
+        else:
+            why = f"wash sales block every fund of {line.key} the household holds"
+        book.warnings.append(
+            Problem(
+                f"{why}: {-gaps[members[0]]:,.0f} under target stays in cash this run",
+                level="warning",
+            )
+        )
+
+
 def _tradable(lines: list[TargetLine], household: Household) -> list[str]:
-    """Every symbol a trade may touch: the targets' members and what is held."""
-    return sorted({m for line in lines for m in line.members} | set(household.symbols))
+    """Every symbol a trade may touch: the targets' priced members and what is held (a
+    Substitute nobody priced cannot be bought)."""
+    members = {m for line in lines for m in line.members if m in household.prices}
+    return sorted(members | set(household.symbols))
 
 
 def _line_gaps(lines: list[TargetLine], household: Household) -> dict[str, float]:
@@ -684,6 +723,8 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
     st = book.st
     gaps = _line_gaps(lines, book.household)
     names = {m: line.key for line in lines for m in line.members}
+    # A symbol line's second member is the Targets row's Substitute.
+    stand_ins = {m for line in lines if line.kind == "symbol" for m in line.members[1:]}
     book.warnings.extend(decision.warnings)
     book.warnings.append(Problem(f"trades chosen by HiGHS, {decision.status}", level="info"))
     harvested: set[str] = set()
@@ -719,8 +760,16 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
         if shares <= EPS or shares * price < st.min_trade_value - EPS:
             continue
         gap = gaps.get(symbol, 0.0)
-        if gap < -EPS:
-            reason = f"drift: {names.get(symbol, symbol)} under target by {-gap:,.0f}"
+        line_name = names.get(symbol, symbol)
+        if symbol in stand_ins and book.buy_washes(line_name, warn=False):
+            reason = (
+                f"wash sale: {line_name} may not be bought within {st.wash_sale_days} days "
+                f"of its loss sale; its Substitute {symbol} keeps the exposure"
+            )
+            if gap < -EPS:
+                reason += f" ({line_name} under target by {-gap:,.0f})"
+        elif gap < -EPS:
+            reason = f"drift: {line_name} under target by {-gap:,.0f}"
         elif harvested:
             reason = "harvest: substitute keeps the asset class exposure"
         else:
