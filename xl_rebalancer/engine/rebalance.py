@@ -367,7 +367,13 @@ def _desired_values(
         members = [m for m in line.members if m in household.prices] or list(line.members)
         if not members:
             continue
-        if current > EPS:
+        if line.kind == "symbol":
+            # The fund itself, and its Substitute keeping what it holds (selling it only
+            # to buy the fund back would realize its gain for nothing).
+            kept = {m: min(values.get(m, 0.0), goal_value) for m in members[1:]}
+            desired[members[0]] = goal_value - sum(kept.values())
+            desired.update(kept)
+        elif current > EPS:
             for m in members:
                 desired[m] = goal_value * values.get(m, 0.0) / current
         else:
@@ -727,7 +733,7 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
     stand_ins = {m for line in lines if line.kind == "symbol" for m in line.members[1:]}
     book.warnings.extend(decision.warnings)
     book.warnings.append(Problem(f"trades chosen by HiGHS, {decision.status}", level="info"))
-    harvested: set[str] = set()
+    harvested: dict[str, set[str]] = defaultdict(set)  # line -> its funds sold at a loss
     for (account, symbol), slices in sorted(decision.sells.items()):
         gap = gaps.get(symbol, 0.0)
         line_name = names.get(symbol, symbol)
@@ -740,8 +746,8 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
         elif book.household.cash[account] < -EPS:
             reason = "cash flow: raise cash for the withdrawal"
         elif any(lot is not None and lot.cost_basis > lot.shares * price for lot, _ in slices):
-            reason = "harvest: realize the loss, keep the exposure with a substitute"
-            harvested.add(symbol)
+            reason = f"harvest: realize the loss; {line_name} keeps its exposure"
+            harvested[line_name].add(symbol)
         else:
             reason = "rebalance: fund underweight positions"
         book.record_sale(account, symbol, slices, reason)
@@ -770,10 +776,15 @@ def _apply(decision: Decision, book: _Book, lines: list[TargetLine]) -> None:
                 reason += f" ({line_name} under target by {-gap:,.0f})"
         elif gap < -EPS:
             reason = f"drift: {line_name} under target by {-gap:,.0f}"
-        elif harvested:
-            reason = "harvest: substitute keeps the asset class exposure"
-        else:
+        elif harvested.get(line_name):
+            # Only a fund of the same line (the asset class, or the fund's Substitute)
+            # keeps a harvested line's exposure.
+            sold = ", ".join(sorted(harvested[line_name]))
+            reason = f"harvest: keeps {line_name}'s exposure after the loss sale of {sold}"
+        elif book.portfolio.flows().get(account, 0.0) > 0:
             reason = "cash flow: invest the deposit"
+        else:
+            reason = f"cash: invest the account's cash in {line_name}"
         book.record_buy(account, symbol, shares, reason)
 
 

@@ -393,6 +393,22 @@ def _netted_tax(
     m.row({h: 1.0, z: big, **{v: -c for v, c in all_terms.items()}}, hi=s0 + l0 + big)
 
 
+def _toward_target(
+    m: _Model, terms: dict[int, float], now: float, goal: float, band: float, scale: float
+) -> None:
+    """rebalance_to = band_edge: a line moves only toward its target, an out-of-band line
+    no further than its band edge, so nothing underweight is sold (to harvest a loss, say)
+    and nothing is bought past its target. Priced above any drift (2 per money), not
+    hard: a withdrawal larger than what is over target must still be raised."""
+    if now > goal:
+        lo, hi = (goal + band if now > goal + band else goal) - now, 0.0
+    else:
+        lo, hi = 0.0, (goal - band if now < goal - band else goal) - now
+    below, above = m.var(2.0 * scale), m.var(2.0 * scale)
+    m.row({**terms, below: 1.0}, lo=lo)
+    m.row({**terms, above: -1.0}, hi=hi)
+
+
 def solve_trades(
     portfolio: Portfolio,
     household: Household,
@@ -604,9 +620,13 @@ def solve_trades(
         under = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
         m.row({**terms, **{v: -1.0 for v in over}}, hi=weight * total - now)
         m.row({**terms, **{v: 1.0 for v in under}}, lo=weight * total - now)
+        if st.rebalance_to == "band_edge" and line.kind != "cash":
+            _toward_target(m, terms, now, weight * total, band, scale)
 
     for line in lines:
-        if line.kind != "asset_class" or len(line.members) < 2 or not member_goals:
+        # Asset-class lines, and symbol lines with a Substitute: the tie-break between
+        # the funds that share a line.
+        if line.kind == "cash" or len(line.members) < 2 or not member_goals:
             continue
         for member in line.members:
             if member not in member_goals or member not in prices:
@@ -802,7 +822,60 @@ def solve_trades(
         shares = snap(x[var], step, "down" if relaxed else "nearest")
         if shares > EPS:
             decision.buys[key] = float(shares)
+    _cover_accounts(decision, household, units, cost_rate, step)
     return decision
+
+
+def _cover_accounts(
+    decision: Decision,
+    household: Household,
+    units: list[SellUnit],
+    cost_rate: float,
+    step: float,
+) -> None:
+    """Sales rounded to the share grid still cover each account's withdrawal and costs.
+
+    The program raises a withdrawal to the cent; a sale rounded to the nearest share (or
+    thousandth) and rows valued to the cent can leave the account a cent short. Such a
+    position sells one more step, from the lot its relief order would take next. Buys
+    need no such care: recording them caps each at the cash the account has.
+    """
+    room: dict[int, float] = {id(u.lot): u.shares for u in units if u.lot is not None}
+    cash = dict(household.cash)
+    for (account, symbol), slices in decision.sells.items():
+        price = household.prices[symbol]
+        for _, shares in slices:
+            value = round(shares * price, 2)
+            cash[account] += value - round(value * cost_rate, 2)
+    for account, left in cash.items():
+        keys = sorted(
+            (k for k in decision.sells if k[0] == account),
+            key=lambda k: -sum(n for _, n in decision.sells[k]) * household.prices[k[1]],
+        )
+        for key in keys:
+            price = household.prices[key[1]]
+            slices = decision.sells[key]
+            held = household.shares.get(key, 0.0)
+            while left < -EPS and sum(n for _, n in slices) + step <= held + 1e-9:
+                k = next(
+                    (
+                        k
+                        for k, (lot, n) in enumerate(slices)
+                        if room.get(id(lot), held) - n >= step - 1e-9
+                    ),
+                    None,
+                )
+                if k is None:
+                    break
+                lot, n = slices[k]
+                before = round(n * price, 2)
+                slices[k] = (lot, snap(n + step, step))
+                after = round(slices[k][1] * price, 2)
+                left += (
+                    after - before - (round(after * cost_rate, 2) - round(before * cost_rate, 2))
+                )
+            if left >= -EPS:
+                break
 
 
 def _sliced(
