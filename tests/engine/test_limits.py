@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
 from xl_rebalancer.app import RunOptions, run_engine
-from xl_rebalancer.engine import rebalance as rebalance_module
+from xl_rebalancer.engine import plan as plan_module
 from xl_rebalancer.engine.drift import household_from
 from xl_rebalancer.engine.limits import check_limits
 from xl_rebalancer.engine.rebalance import rebalance
@@ -129,7 +129,7 @@ def test_a_gain_cap_the_fallback_breaks_stops_or_is_named(monkeypatch):
     """The solver fails; with `stop` that is an error already. Under `relax` the simple
     rebalance runs and knows nothing of the cap: the breach is named with its figure."""
 
-    monkeypatch.setattr(rebalance_module, "solve_trades", _solver_fails)
+    monkeypatch.setattr(plan_module, "solve_trades", _solver_fails)
     with pytest.raises(InfeasibleError, match="the solver found no trade list"):
         rebalance(household(cap=100.0), PRICES)
     result = rebalance(household(cap=100.0, infeasible="relax"), PRICES)
@@ -141,7 +141,7 @@ def test_a_gain_cap_the_fallback_breaks_stops_or_is_named(monkeypatch):
 
 
 def test_turnover_cap_after_the_fallback_is_named_with_its_figure(monkeypatch):
-    monkeypatch.setattr(rebalance_module, "solve_trades", _solver_fails)
+    monkeypatch.setattr(plan_module, "solve_trades", _solver_fails)
     result = rebalance(household(cap=None, max_turnover=0.05, infeasible="relax"), PRICES)
     turnover = result.summary_value("Turnover")
     assert turnover > 0.05
@@ -212,7 +212,7 @@ def test_relax_writes_the_breach_to_the_log(tmp_path: Path, monkeypatch):
     """Through the workbook door: the fallback's broken turnover on the Log sheet, at the
     Settings cell of max_turnover."""
 
-    monkeypatch.setattr(rebalance_module, "solve_trades", _solver_fails)
+    monkeypatch.setattr(plan_module, "solve_trades", _solver_fails)
     book = write_book(
         tmp_path / "book.xlsm",
         TWO_FUNDS,

@@ -13,7 +13,8 @@ import math
 import pytest
 
 from xl_rebalancer.engine.drift import TargetLine
-from xl_rebalancer.engine.rebalance import _risk_scales, rebalance
+from xl_rebalancer.engine.plan import risk_scales
+from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target
 
 VALUATION = dt.date(2026, 6, 30)
@@ -78,7 +79,7 @@ def test_scales_are_volatility_over_the_median_line_clipped():
         TargetLine("CASH", "cash", 0.0, 0.0),
     ]
     values = {"E1": 1.0, "B1": 1.0, "E2": 3000.0, "B2": 1000.0}
-    scales = _risk_scales(lines, RISK, values)
+    scales = risk_scales(lines, RISK, values)
     # MIX is 75/25 by value: σ = √(.75² × .09 + .25² × .0025) = 0.22535; the median of
     # (0.30, 0.05, 0.22535) is 0.22535.
     mix = math.sqrt(0.75**2 * 0.09 + 0.25**2 * 0.0025)

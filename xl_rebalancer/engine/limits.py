@@ -47,7 +47,7 @@ def check_limits(
 ) -> list[Problem]:
     """Every limit the trade list breaks, as (message, sheet, row, field).
 
-    `household` is after the trades; `weight_limits` are rebalance._weight_limits' rows
+    `household` is after the trades; `weight_limits` are plan.weight_limits' rows
     (label, members, min, max, (sheet, row)) over the same household.
     """
     st = portfolio.settings
