@@ -504,6 +504,7 @@ def solve_trades(
         )
         by_position[(unit.account, unit.symbol)].append(index)
     sell_var: dict[tuple[str, str], int] = {}
+    sell_flag: dict[tuple[str, str], int] = {}
     for key, members in by_position.items():
         price = prices[key[1]]
         held = sum(units[i].shares for i in members)
@@ -517,7 +518,7 @@ def solve_trades(
         )
         m.row({**{unit_var[i]: 1.0 for i in members}, sell_var[key]: -1.0}, 0.0, 0.0)
         if tickets and cap > 0:
-            flag = m.var(ticket, 0.0, 1.0, integer=True)
+            flag = sell_flag[key] = m.var(ticket, 0.0, 1.0, integer=True)
             m.row({sell_var[key]: 1.0, flag: -cap}, hi=0.0)
             if st.min_trade_value > 0:
                 m.row({sell_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0)
@@ -560,6 +561,11 @@ def solve_trades(
             if tickets and cap > 0:
                 flag = m.var(ticket, 0.0, 1.0, integer=True)
                 m.row({buy_var[key]: 1.0, flag: -cap}, hi=0.0)
+                if key in sell_flag:
+                    # Never sell and buy the same fund in the same account in one run:
+                    # at a loss it is a wash sale, at a gain tax for nothing. Said
+                    # outright, it also spares the search such lists.
+                    m.row({flag: 1.0, sell_flag[key]: 1.0}, hi=1.0)
                 if st.min_trade_value > 0:
                     m.row(
                         {buy_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0
