@@ -37,6 +37,16 @@ def test_demo_writes_a_rebalanced_household(tmp_path: Path):
     assert summary["Total value after"] + summary["Estimated costs"] == pytest.approx(
         summary["Total value before"] + summary["Cash flow"], abs=0.01
     )
+    # Tickets an adviser would sign (issue 20): the demo used to buy 2 BND in the Roth
+    # and 4 VTIP in the taxable account, and split one fund's buy over several accounts.
+    trades = list(wb["Trades"].iter_rows(min_row=2, values_only=True))
+    assert summary["Minimum trade"] == 322  # 0.1% of $322,031
+    assert all(row[5] >= summary["Minimum trade"] for row in trades)
+    bought_in: dict[str, set[str]] = {}
+    for account, symbol, action, *_ in trades:
+        if action == "BUY":
+            bought_in.setdefault(symbol, set()).add(account)
+    assert bought_in and all(len(accounts) == 1 for accounts in bought_in.values())
 
 
 def test_validate_lists_every_problem_and_exits_1(bad_book: Path):  # noqa: F811

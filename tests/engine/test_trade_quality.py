@@ -90,6 +90,32 @@ def test_no_tax_paid_for_the_fund_mix_inside_a_class(ira_stock: bool, tax: float
     assert result.summary_value("Largest drift after") < 0.002
 
 
+def test_no_tax_paid_for_the_fund_mix_through_the_command_line(tmp_path):
+    # The same household as a workbook, as a user would run it.
+    import json
+
+    from tests.conftest import write_book
+    from tests.test_cli import cli
+
+    p = in_class_household(True)
+    data = {
+        "Accounts": [a.model_dump() for a in p.accounts],
+        "Holdings": [h.model_dump() for h in p.holdings],
+        "TaxLots": [lot.model_dump() for lot in p.lots],
+        "Targets": [t.model_dump() for t in p.targets],
+        "Prices": [
+            {"symbol": s, "price": v, "as_of": VALUATION, "source": "manual"}
+            for s, v in PRICES.items()
+        ],
+    }
+    book = write_book(tmp_path / "fund_mix.xlsx", data, {"valuation_date": VALUATION})
+    out = cli("rebalance", str(book), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["summary"]["Estimated tax"] == pytest.approx(39.0)
+    assert not [t for t in doc["trades"] if t["symbol"] == "A"]
+
+
 # --- random small households (benchmarks/trade_quality_bench.py) -------------------
 
 
