@@ -32,6 +32,13 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def manual_prices(prices: dict[str, float], as_of: dt.date) -> list[dict[str, Any]]:
+    """Prices sheet rows typed by hand (Source = manual): a workbook that runs offline."""
+    return [
+        {"symbol": s, "price": p, "as_of": as_of, "source": "manual"} for s, p in prices.items()
+    ]
+
+
 def write_book(
     path: Path, data: dict[str, list[dict[str, Any]]], settings: dict[str, Any] | None = None
 ) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write_book
+from tests.conftest import manual_prices, write_book
 from tests.test_cli import cli
 
 D = dt.date
@@ -44,10 +44,7 @@ def household() -> dict[str, Any]:
             {"asset_class": "Bonds", "target_weight": 0.30},
             {"asset_class": "Intl", "target_weight": 0.30},
         ],
-        "Prices": [
-            {"symbol": s, "price": p, "as_of": VALUATION, "source": "manual"}
-            for s, p in PRICES.items()
-        ],
+        "Prices": manual_prices(PRICES, VALUATION),
     }  # fmt: skip
 
 

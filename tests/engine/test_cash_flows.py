@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, manual_prices, write_book
 from tests.test_cli import cli
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target, TaxLot
@@ -139,10 +139,7 @@ def two_accounts(flows: list[dict], cash_flow: float = 0.0) -> dict:
             {"symbol": "INTL", "target_weight": 0.15},
             {"symbol": "BOND", "target_weight": 0.40},
         ],
-        "Prices": [
-            {"symbol": s, "price": p, "as_of": VALUATION, "source": "manual"}
-            for s, p in (("US", 100.0), ("INTL", 50.0), ("BOND", 80.0))
-        ],
+        "Prices": manual_prices(dict((("US", 100.0), ("INTL", 50.0), ("BOND", 80.0))), VALUATION),
     }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from tests.conftest import write_book
+from tests.conftest import manual_prices, write_book
 from tests.test_cli import cli
 
 D = dt.date
@@ -39,10 +39,7 @@ def book_data(substitute: str | None, held: dict[str, float], cash: float) -> di
             {"date": D(2026, 6, 5), "account": "Taxable", "symbol": "VTI", "action": "SELL",
              "shares": 100, "price": 250.0, "realized_gain": -4_000.0},
         ],
-        "Prices": [
-            {"symbol": s, "price": p, "as_of": VALUATION, "source": "manual"}
-            for s, p in PRICES.items()
-        ],
+        "Prices": manual_prices(PRICES, VALUATION),
     }  # fmt: skip
 
 

@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from tests.conftest import write_book
+from tests.conftest import manual_prices, write_book
 from tests.test_cli import cli
 
 D = dt.date
@@ -46,10 +46,7 @@ def household(**targets_extra: Any) -> dict[str, Any]:
             {"symbol": "BND", "target_weight": 0.28, "location": "tax_deferred"},
             {"symbol": "VNQ", "target_weight": 0.12, "location": "tax_exempt"},
         ],
-        "Prices": [
-            {"symbol": s, "price": p, "as_of": VALUATION, "source": "manual"}
-            for s, p in PRICES.items()
-        ],
+        "Prices": manual_prices(PRICES, VALUATION),
         **targets_extra,
     }  # fmt: skip
 

@@ -94,7 +94,7 @@ def test_no_tax_paid_for_the_fund_mix_through_the_command_line(tmp_path):
     # The same household as a workbook, as a user would run it.
     import json
 
-    from tests.conftest import write_book
+    from tests.conftest import manual_prices, write_book
     from tests.test_cli import cli
 
     p = in_class_household(True)
@@ -103,10 +103,7 @@ def test_no_tax_paid_for_the_fund_mix_through_the_command_line(tmp_path):
         "Holdings": [h.model_dump() for h in p.holdings],
         "TaxLots": [lot.model_dump() for lot in p.lots],
         "Targets": [t.model_dump() for t in p.targets],
-        "Prices": [
-            {"symbol": s, "price": v, "as_of": VALUATION, "source": "manual"}
-            for s, v in PRICES.items()
-        ],
+        "Prices": manual_prices(PRICES, VALUATION),
     }
     book = write_book(tmp_path / "fund_mix.xlsx", data, {"valuation_date": VALUATION})
     out = cli("rebalance", str(book), "--json")
