@@ -87,3 +87,16 @@ def test_a_held_substitute_counts_toward_its_fund_and_is_not_sold(tmp_path):
     drift = {r["symbol"]: r for r in doc["drift"]}
     assert abs(drift["VTI"]["weight"] - 0.60) < 0.005
     assert "ITOT" not in drift
+
+
+def test_a_substitute_without_a_price_is_named_in_the_log(tmp_path):
+    data = book_data("SCHB", {"BND": 533}, 60_025)  # SCHB is on no Prices row
+    doc = run(tmp_path, data)
+    assert not [t for t in doc["trades"] if t["symbol"] in {"VTI", "SCHB"}]
+    assert any(
+        w["message"].startswith(
+            "a wash sale blocks VTI and its Substitute SCHB has no price (add it to the "
+            "Prices sheet): 60,"
+        )
+        for w in doc["warnings"]
+    ), doc["warnings"]

@@ -141,12 +141,15 @@ def _warn_cash_stays(
             continue
         if any(can_buy.get((a, m), False) for m in members for a in book.order):
             continue
-        if line.kind == "symbol":
+        if line.kind == "symbol" and len(members) > 1:
+            why = f"a wash sale blocks {line.key} and its Substitute {members[1]}"
+        elif line.kind == "symbol" and len(line.members) > 1:
             why = (
-                f"a wash sale blocks {line.key} and its Substitute {members[1]}"
-                if len(members) > 1
-                else f"a wash sale blocks {line.key} and its Targets row names no Substitute"
+                f"a wash sale blocks {line.key} and its Substitute {line.members[1]} has no "
+                "price (add it to the Prices sheet)"
             )
+        elif line.kind == "symbol":
+            why = f"a wash sale blocks {line.key} and its Targets row names no Substitute"
         else:
             why = f"wash sales block every fund of {line.key} the household holds"
         book.warnings.append(
