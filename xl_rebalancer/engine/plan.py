@@ -257,6 +257,7 @@ def apply_decision(decision: Decision, book: Book, lines: list[TargetLine]) -> N
     washed = set(sold_at_loss)
     for sold in sold_at_loss:
         washed |= book.identical.get(sold, frozenset())
+    flows = book.portfolio.flows()
     for (account, symbol), shares in sorted(
         decision.buys.items(), key=lambda kv: (kv[0][0], -kv[1])
     ):
@@ -283,7 +284,7 @@ def apply_decision(decision: Decision, book: Book, lines: list[TargetLine]) -> N
             # keeps a harvested line's exposure.
             sold = ", ".join(sorted(harvested[line_name]))
             reason = f"harvest: keeps {line_name}'s exposure after the loss sale of {sold}"
-        elif book.portfolio.flows().get(account, 0.0) > 0:
+        elif flows.get(account, 0.0) > 0:
             reason = "cash flow: invest the deposit"
         else:
             reason = f"cash: invest the account's cash in {line_name}"

@@ -99,10 +99,9 @@ def rebalance(
     valuation = st.valuation_date
     assert valuation is not None  # the reader always resolves it
     household = household_from(portfolio, prices)
+    flows = portfolio.flows()
     # Scaled to what the household is worth once this run's flows are in.
-    portfolio = with_minimum_trade(
-        portfolio, household.total_value + sum(portfolio.flows().values())
-    )
+    portfolio = with_minimum_trade(portfolio, household.total_value + sum(flows.values()))
     st = portfolio.settings
     accounts = list(portfolio.accounts)
     lines = target_lines(portfolio)
@@ -122,7 +121,6 @@ def rebalance(
     trades: list[Trade] = []
     # Whether the trigger rule calls for a rebalance; `drift` reports it without trading
     # (its Summary said "triggered False" with lines out of band).
-    flows = portfolio.flows()
     due = bool(accounts) and (
         st.trigger == "always"
         or bool(flows)
