@@ -50,7 +50,7 @@ from ..models.inputs import Account, Portfolio, Settings, TaxLot
 from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
 from .lots import basis_per_share, lot_term, order_lots, tax_rate
-from .tax import loss_limit, year_to_date
+from .tax import carryover_rate, loss_limit, year_to_date
 
 EXACT_LIMIT = 400  # integer variables solved exactly; above, LP relaxation + rounding
 SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
@@ -72,10 +72,12 @@ TIME_LIMIT = 60.0  # seconds for HiGHS, a safety net only
 # households 200 nodes found the same trade lists as 5,000, in a third of the time.
 NODE_LIMIT = 200
 MIP_GAP = 1e-4  # relative optimality gap
+HIGHS_OPTIONS: dict[str, object] = {}  # further HiGHS options (tuning experiments)
 # Absolute optimality gap, as a share of the household's value: a trade list whose
-# tracking, costs and tax (all money) are within 0.01% of the value of the best provable
-# one is accepted. On a $400,000 household that is $40, against seconds of branching.
-ABS_GAP = 1e-4
+# tracking, costs and tax (all money) are within 0.0025% of the value of the best
+# provable one is accepted: $10 on a $400,000 household, two tickets. (0.01% let a
+# plan with four needless tickets through, $25 off the proven optimum.)
+ABS_GAP = 2.5e-5
 EPS = 1e-9
 CENT = 0.01
 
@@ -268,6 +270,7 @@ def solve_program(program: Program) -> tuple[np.ndarray | None, str]:
             ("mip_rel_gap", MIP_GAP),
             ("mip_abs_gap", program.abs_gap),
             ("random_seed", 0),
+            *HIGHS_OPTIONS.items(),
         ):
             if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
                 raise RuntimeError(f"HiGHS refused option {option}={value!r}")
@@ -370,10 +373,27 @@ def _netted_tax(
         tax = rs · max(n, −L) − (rs − rl) · max(0, min(l, n))
 
     (the first term: every net gain at the ordinary rate, or the deduction; the second:
-    the part of it that is long-term, refunded down to the long-term rate). The first
-    term is convex: t ≥ rs·n, t ≥ −rs·L. The second is not, so one binary z picks the
-    regime: h ≤ M·z, h ≤ l + M(1 − z), h ≤ n + M(1 − z), h ≥ 0, and h is rewarded at
-    rs − rl. The constant tax the year had before the run does not change the choice.
+    the part of it that is long-term, refunded down to the long-term rate).
+
+    A net loss beyond the limit is carried to next year, where it offsets gains, so a
+    gain realized while the year is past the limit is not free: it uses up carried loss
+    (the demo once sold a taxable lot at a $1,807 gain, its tax hidden that way, with the
+    IRA's same fund tax-free beside it). The carried loss the run's gains use up is
+    charged at rc = min(rl, rs) per money, the least it saves when it offsets a
+    long-term gain later. With nL the year without the run's gains (its losses in),
+    that is rc · (C(nL) − C(n)), C(x) = max(0, −x − L) the loss carried forward. A loss
+    harvested beyond the limit earns nothing now, as before: what it carries is only
+    worth what a later year makes of it, and the swap to reach it changes the exposure.
+    So the tax part of the objective is
+
+        rs·max(n, −L) − rc·C(n) + rc·C(nL) − (rs − rl)·max(0, min(l, n))
+
+    where the first two terms are max(rs·n, −rs·L + rc·(n + L)), convex: t ≥ rs·n,
+    t ≥ −rs·L + rc·(n + L); the third is convex too: p ≥ 0, p ≥ −nL − L at price rc.
+    The last is not, so one binary z picks the regime: h ≤ M·z, h ≤ l + M(1 − z),
+    h ≤ n + M(1 − z), h ≥ 0, and h is rewarded at rs − rl. The constant tax the year
+    had before the run does not change the choice. The Summary shows the run's tax and
+    the `Carried loss used by this run's gains`.
     """
     st = portfolio.settings
     ytd_st, ytd_lt = ytd
@@ -384,8 +404,18 @@ def _netted_tax(
     lt_terms = {unit_var[i]: u.taxed_gain for i, u in enumerate(units) if u.term == "LT"}
     all_terms = {**st_terms, **lt_terms}
     big = abs(s0) + abs(l0) + sum(abs(u.taxed_gain) * u.shares for u in units) + 1.0
-    t = m.var(1.0, -rs * loss_limit(st.filing_status), math.inf)
+    limit = loss_limit(st.filing_status)
+    rc = carryover_rate(st)
+    t = m.var(1.0, -math.inf, math.inf)
     m.row({**{v: -rs * c for v, c in all_terms.items()}, t: 1.0}, lo=rs * (s0 + l0))
+    m.row(
+        {**{v: -rc * c for v, c in all_terms.items()}, t: 1.0},
+        lo=-rs * limit + rc * (s0 + l0 + limit),
+    )
+    loss_terms = {v: c for v, c in all_terms.items() if c < 0}
+    if rc > 0 and loss_terms:
+        p = m.var(rc, 0.0, math.inf)
+        m.row({**loss_terms, p: 1.0}, lo=-(s0 + l0) - limit)
     h = m.var(-(rs - rl), 0.0, big)
     z = m.var(0.0, 0.0, 1.0, integer=True, always=True)
     m.row({h: 1.0, z: -big}, hi=0.0)

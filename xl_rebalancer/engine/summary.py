@@ -72,6 +72,12 @@ def summary_items(
     ytd_st, ytd_lt = ytd
     year_before = year_tax(portfolio, ytd_st, ytd_lt)
     year = year_tax(portfolio, ytd_st + st_gain, ytd_lt + lt_gain)
+    # A gain realized past the loss limit uses up loss that would have been carried to
+    # next year; the objective charges it at the LT rate (solver._netted_tax).
+    st_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "ST")
+    lt_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "LT")
+    losses_only = year_tax(portfolio, ytd_st + st_loss, ytd_lt + lt_loss)
+    used = max(0.0, losses_only.carryforward - year.carryforward)
     total_after = household.total_value
     largest_before = max((abs(r.drift) for r in rows), default=0.0)
     largest_after = max(
@@ -100,6 +106,7 @@ def summary_items(
         ("Realized ST gain", round(st_gain, 2)),
         ("Realized LT gain", round(lt_gain, 2)),
         ("Estimated tax", round(year.tax - year_before.tax, 2)),
+        ("Carried loss used by this run's gains", round(used, 2)),
         ("Estimated tax per row, before netting", round(sum(t.est_tax for t in trades), 2)),
         ("Filing status", st.filing_status),
         ("Year ST gain before this run", round(ytd_st, 2)),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import Problem
-from ..models.inputs import Portfolio, Transaction
+from ..models.inputs import Portfolio, Settings, Transaction
 from ..models.results import RealizedRow, Trade
 from .lots import Term, holding_term
 
@@ -32,6 +32,14 @@ LOSS_LIMIT_SEPARATE = 1_500.0  # married filing separately, §1211(b) flush lang
 
 def loss_limit(status: str) -> float:
     return LOSS_LIMIT_SEPARATE if status == "married_separate" else LOSS_LIMIT
+
+
+def carryover_rate(settings: Settings) -> float:
+    """What a dollar of loss carried to next year is worth when a gain uses it up: the
+    long-term rate, the least it saves when it offsets a gain later (a short-term
+    carryover may save more, against short-term gains or ordinary income). Never above
+    the short-term rate, so the objective stays convex (solver._netted_tax)."""
+    return min(settings.lt_tax_rate, settings.st_tax_rate)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,11 @@ class YearTax:
     def net(self) -> float:
         """Schedule D line 16."""
         return self.st_net + self.lt_net
+
+    @property
+    def carryforward(self) -> float:
+        """All loss carried to next year, both terms."""
+        return self.st_carryforward + self.lt_carryforward
 
 
 def net_year(
