@@ -15,7 +15,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from benchmarks.trade_quality_bench import gain_lots_locked, random_household
+from benchmarks.trade_quality_bench import gain_lots_locked, random_household, taxed
 from xl_rebalancer.engine import solver
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Constraint, Holding, Portfolio, Settings, Target, TaxLot
@@ -179,12 +179,4 @@ def test_locking_the_gain_lots_sold_finds_no_cheaper_plan_at_the_same_drift(seed
         <= plan.summary_value("Drift distance after") + 1e-6
     )
     if same_drift:
-        assert taxed(alternative) >= taxed(plan) - 0.01
-
-
-def taxed(result) -> float:
-    """The tax the objective counts: the run's netted tax, and the loss carried to next
-    year that its gains use up at the long-term rate (Settings' default 20%)."""
-    return result.summary_value("Estimated tax") + 0.2 * result.summary_value(
-        "Carried loss used by this run's gains"
-    )
+        assert taxed(locked, alternative) >= taxed(portfolio, plan) - 0.01
