@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -68,23 +69,37 @@ def write_table(
         cell.font = HEADER_FONT
         cell.alignment = Alignment(vertical="center")
     count = 0
+    # Widths are measured as the cells are written (reading 20,000 rows back through
+    # ws.cell took half a second on a large household's Trades and Realized).
+    longest = [0] * len(columns)
+    long_text: list[list[tuple[Cell, int]]] = [[] for _ in columns]
     for count, row in enumerate(rows, start=1):
         for index, col in enumerate(columns, start=1):
             value = cell_value(row.get(col.field))
             cell = ws.cell(row=count + 1, column=index)
             set_value(cell, value)
+            fmt = None
             if isinstance(value, bool):
-                cell.number_format = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
+                fmt = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
             elif col.number_format and value is not None:
-                cell.number_format = col.number_format
+                fmt = col.number_format
             elif isinstance(value, dt.date):
-                cell.number_format = FMT_DATE
+                fmt = FMT_DATE
+            if fmt is not None:
+                cell.number_format = fmt
+            if value is None:
+                continue
+            longest[index - 1] = max(longest[index - 1], display_width(value, fmt))
+            if isinstance(value, str):
+                length = display_width(value, None)
+                if length + 2 > WRAP_AT:
+                    long_text[index - 1].append((cell, length))
     last_row = max(count, blank_rows, 1) + 1
     for row_index in range(count + 2, last_row + 1):
         for index, col in enumerate(columns, start=1):
             if col.number_format:
                 ws.cell(row=row_index, column=index).number_format = col.number_format
-    fit_columns(ws, columns, count + 1)
+    fit_columns(ws, columns, longest, long_text)
     ref = f"A1:{get_column_letter(len(columns))}{last_row}"
     table = Table(displayName=spec.table, ref=ref)
     table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
@@ -136,33 +151,33 @@ def display_width(value: Any, number_format: str | None) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def fit_columns(ws: Worksheet, columns: Sequence[Column], last_row: int) -> None:
+def fit_columns(
+    ws: Worksheet,
+    columns: Sequence[Column],
+    longest: Sequence[int],
+    long_text: Sequence[Sequence[tuple[Cell, int]]],
+) -> None:
     """Column widths from the header and the values written (no cut account names); long
-    text wraps at WRAP_AT characters with the row top-aligned."""
+    text wraps at WRAP_AT characters with the row top-aligned. `longest` is each column's
+    widest value as shown, `long_text` its cells of text wider than WRAP_AT."""
     for index, col in enumerate(columns, start=1):
         letter = get_column_letter(index)
         widest = len(col.header) + FILTER_BUTTON
-        longest = 0
-        for row in range(2, last_row + 1):
-            cell = ws.cell(row=row, column=index)
-            longest = max(longest, display_width(cell.value, cell.number_format))
-        width = max(widest, longest + 2, col.width or 0, MIN_WIDTH)
-        if longest + 2 > WRAP_AT:
+        width = max(widest, longest[index - 1] + 2, col.width or 0, MIN_WIDTH)
+        if longest[index - 1] + 2 > WRAP_AT:
             width = WRAP_AT
-            for row in range(2, last_row + 1):
-                cell = ws.cell(row=row, column=index)
-                length = display_width(cell.value, None)
-                if length + 2 > WRAP_AT:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-                    # Not every program grows a row to its wrapped text on open.
-                    lines = -(-length // LINE_CHARS) + str(cell.value).count("\n")
-                    current = ws.row_dimensions[row].height or 15
-                    ws.row_dimensions[row].height = max(current, 15 * lines)
-                    for other in ws[row]:  # the row's other cells level with its first line
-                        if other is not cell and not other.alignment.wrap_text:
-                            other.alignment = Alignment(
-                                horizontal=other.alignment.horizontal, vertical="top"
-                            )
+            for cell, length in long_text[index - 1]:
+                row = cell.row
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                # Not every program grows a row to its wrapped text on open.
+                lines = -(-length // LINE_CHARS) + str(cell.value).count("\n")
+                current = ws.row_dimensions[row].height or 15
+                ws.row_dimensions[row].height = max(current, 15 * lines)
+                for other in ws[row]:  # the row's other cells level with its first line
+                    if other is not cell and not other.alignment.wrap_text:
+                        other.alignment = Alignment(
+                            horizontal=other.alignment.horizontal, vertical="top"
+                        )
         ws.column_dimensions[letter].width = min(width, WRAP_AT)
 
 
