@@ -39,6 +39,20 @@ def manual_prices(prices: dict[str, float], as_of: dt.date) -> list[dict[str, An
     ]
 
 
+def portfolio_sheets(
+    portfolio: Any, prices: dict[str, float], as_of: dt.date
+) -> dict[str, list[dict[str, Any]]]:
+    """A Portfolio built in a test as the input sheets a user would type, prices on the
+    Prices sheet: the same household through the command line."""
+    return {
+        "Accounts": [a.model_dump() for a in portfolio.accounts],
+        "Holdings": [h.model_dump() for h in portfolio.holdings],
+        "TaxLots": [lot.model_dump() for lot in portfolio.lots],
+        "Targets": [t.model_dump() for t in portfolio.targets],
+        "Prices": manual_prices(prices, as_of),
+    }
+
+
 def write_book(
     path: Path, data: dict[str, list[dict[str, Any]]], settings: dict[str, Any] | None = None
 ) -> Path:

@@ -21,7 +21,7 @@ import json
 
 import pytest
 
-from tests.conftest import manual_prices, write_book
+from tests.conftest import portfolio_sheets, write_book
 from tests.test_cli import cli
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.engine.tax import net_year
@@ -98,13 +98,7 @@ def test_a_gain_that_must_be_realized_shows_the_carried_loss_it_uses():
 
 def test_the_same_household_through_the_command_line(tmp_path):
     p = household(lt_loss_carryover=20_000.0)
-    data = {
-        "Accounts": [a.model_dump() for a in p.accounts],
-        "Holdings": [h.model_dump() for h in p.holdings],
-        "TaxLots": [lot.model_dump() for lot in p.lots],
-        "Targets": [t.model_dump() for t in p.targets],
-        "Prices": manual_prices(PRICES, VALUATION),
-    }
+    data = portfolio_sheets(p, PRICES, VALUATION)
     book = write_book(
         tmp_path / "carryover.xlsx",
         data,

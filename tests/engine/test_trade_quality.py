@@ -94,17 +94,11 @@ def test_no_tax_paid_for_the_fund_mix_through_the_command_line(tmp_path):
     # The same household as a workbook, as a user would run it.
     import json
 
-    from tests.conftest import manual_prices, write_book
+    from tests.conftest import portfolio_sheets, write_book
     from tests.test_cli import cli
 
     p = in_class_household(True)
-    data = {
-        "Accounts": [a.model_dump() for a in p.accounts],
-        "Holdings": [h.model_dump() for h in p.holdings],
-        "TaxLots": [lot.model_dump() for lot in p.lots],
-        "Targets": [t.model_dump() for t in p.targets],
-        "Prices": manual_prices(PRICES, VALUATION),
-    }
+    data = portfolio_sheets(p, PRICES, VALUATION)
     book = write_book(tmp_path / "fund_mix.xlsx", data, {"valuation_date": VALUATION})
     out = cli("rebalance", str(book), "--json")
     assert out.returncode == 0, out.stdout + out.stderr
