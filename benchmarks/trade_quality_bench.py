@@ -20,6 +20,7 @@ import statistics
 import time
 
 from xl_rebalancer.engine.rebalance import rebalance
+from xl_rebalancer.engine.tax import carryover_rate
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target, TaxLot
 from xl_rebalancer.models.results import RebalanceResult
 
@@ -112,7 +113,7 @@ def taxed(portfolio: Portfolio, result: RebalanceResult) -> float:
     """The tax a plan costs: the run's netted tax, and the loss carried to next year that
     its gains use up, at the long-term rate (what the objective charges for it)."""
     used = result.summary_value("Carried loss used by this run's gains")
-    return result.summary_value("Estimated tax") + portfolio.settings.lt_tax_rate * used
+    return result.summary_value("Estimated tax") + carryover_rate(portfolio.settings) * used
 
 
 def regret(portfolio: Portfolio, prices: dict[str, float]) -> tuple[float, float, float]:

@@ -72,7 +72,6 @@ TIME_LIMIT = 60.0  # seconds for HiGHS, a safety net only
 # households 200 nodes found the same trade lists as 5,000, in a third of the time.
 NODE_LIMIT = 200
 MIP_GAP = 1e-4  # relative optimality gap
-HIGHS_OPTIONS: dict[str, object] = {}  # further HiGHS options (tuning experiments)
 # Absolute optimality gap, as a share of the household's value: a trade list whose
 # tracking, costs and tax (all money) are within 0.0025% of the value of the best
 # provable one is accepted: $10 on a $400,000 household, two tickets. (0.01% let a
@@ -270,7 +269,6 @@ def solve_program(program: Program) -> tuple[np.ndarray | None, str]:
             ("mip_rel_gap", MIP_GAP),
             ("mip_abs_gap", program.abs_gap),
             ("random_seed", 0),
-            *HIGHS_OPTIONS.items(),
         ):
             if highs.setOptionValue(option, value) != highspy.HighsStatus.kOk:
                 raise RuntimeError(f"HiGHS refused option {option}={value!r}")
