@@ -147,6 +147,105 @@ def test_a_block_that_shrinks_clears_its_old_cells(tmp_path: Path):
     assert d["A13"].value == 0
 
 
+def test_filled_down_formulas_share_one_compiled_pattern(monkeypatch: pytest.MonkeyPatch):
+    """Cells equal in R1C1 form share one compiled function (issue 25), each reading its
+    own cells: relative, absolute and mixed references, another sheet, whole columns, and
+    a first row where two different references read the same cell (=A1+$A$1). Expected
+    values are closed forms of the row number, not the engine's own output."""
+    from xl_rebalancer.io import recalc
+
+    compiled: list[str] = []
+    real = recalc._compile
+
+    def counted(parser, text, sheet, known):
+        compiled.append(text)
+        return real(parser, text, sheet, known)
+
+    monkeypatch.setattr(recalc, "_compile", counted)
+    n = 60
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Grid"
+    other = wb.create_sheet("Other sheet")
+    other["B2"] = 3
+    for r in range(1, n + 1):
+        ws[f"A{r}"] = r
+        ws[f"B{r}"] = r * 0.5
+        ws[f"C{r}"] = f"=A{r}*B{r}" if r == 1 else f"=C{r - 1}+A{r}*B{r}"
+        ws[f"D{r}"] = f"=SUMPRODUCT(A{r}:B{r},A{r}:B{r})"
+        ws[f"E{r}"] = f"=A{r}+$A$1"
+        ws[f"F{r}"] = f"=SUM($A$1:A{r})"
+        ws[f"G{r}"] = f"=ROW(A{r})*'Other sheet'!$B$2"
+        ws[f"H{r}"] = f"=B$1*$A{r}"
+        ws[f"I{r}"] = "=COUNT(A:A)"
+        ws[f"J{r}"] = f'=IF(MOD(A{r},2)=0,"even","odd")'
+    result = recalc.recalculate(wb)
+    assert not result.uncomputed
+    # One compile per column, and one more where row 1 differs (C) or cannot stand for
+    # the rest (E: A1 and $A$1 are the same cell there): not one per cell.
+    assert len(compiled) == 10
+    values = {cell: v for (_, cell), v in result.values.items()}
+    for r in range(1, n + 1):
+        assert values[f"C{r}"] == pytest.approx(r * (r + 1) * (2 * r + 1) / 12)
+        assert values[f"D{r}"] == pytest.approx(1.25 * r * r)
+        assert values[f"E{r}"] == r + 1
+        assert values[f"F{r}"] == r * (r + 1) / 2
+        assert values[f"G{r}"] == 3 * r
+        assert values[f"H{r}"] == 0.5 * r
+        assert values[f"I{r}"] == n
+        assert values[f"J{r}"] == ("even" if r % 2 == 0 else "odd")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=A1+B1*C1",
+        '=IF(A1>1,B1/C1,"low")',
+        "=IFERROR(A1/C1,-1)",
+        "=SUM(A1:C1)+SUM(1,2)",
+        "=ISBLANK(C1)",
+        '=A1&"-"&TEXT(B1,"0.00")',
+        "=IF(ISERROR(B1),0,B1)",
+        "=SUMPRODUCT(A1:C1,A1:C1)",
+        "=MAX(A1:C1)-MIN(A1,B1)",
+        "=A1:C1*2",
+        "=INDEX(A1:C1,2)+INDEX(A1:C1,1,MATCH(4,A1:C1,0))",
+    ],
+)
+def test_a_compiled_formula_called_directly_gives_what_formulas_gives(text: str):
+    """The direct call of a compiled formula's steps (recalc._Direct, issue 25) against
+    the `formulas` package's own DispatchPipe on the same inputs: numbers, a blank, text,
+    an error and a division by zero."""
+    import formulas
+    import numpy as np
+    from formulas.ranges import Ranges
+    from schedula import EMPTY
+
+    from xl_rebalancer.io import recalc
+
+    known = frozenset(formulas.get_functions())
+    for row in ([2.0, 3.0, 4.0], [1.0, "x", EMPTY], [0.5, 6.0, 0.0]):
+        direct, problem = recalc._compile(formulas.Parser(), text, "S", known)
+        assert problem is None and isinstance(direct, recalc._Direct)
+        pipe = formulas.Parser().ast(text, context={"sheet": "S"})[1].compile()
+        assert list(direct.inputs) == list(pipe.inputs)
+
+        def args(values=row, pipe=pipe):
+            out = []
+            for name in pipe.inputs:
+                ref = name.split("!")[1]
+                first = "ABC".index(ref[0])
+                last = "ABC".index(ref.split(":")[-1][0])
+                cells = np.array([values[first : last + 1]], dtype=object)
+                out.append(Ranges().push(name, cells))
+            return out
+
+        got, want = direct(*args()), pipe(*args())
+        assert str(np.asarray(got, dtype=object).tolist()) == str(
+            np.asarray(want, dtype=object).tolist()
+        )
+
+
 def test_arguments_arrive_as_xlwings_passes_them():
     import numpy as np
     from schedula import EMPTY
