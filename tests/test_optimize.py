@@ -66,6 +66,36 @@ def test_optimize_min_variance_matches_pypfopt_on_the_demo(demo_files, tmp_path)
     )
 
 
+def test_risk_factors_on_the_settings_sheet_reach_the_optimizer(demo_files, tmp_path):
+    """risk_factors typed on the Settings sheet: the optimizer sees 3 principal
+    components (checked against PyPortfolioOpt on that model's covariance), the Log says
+    so, and the volatility written is the full estimate's."""
+    from pypfopt import EfficientFrontier
+
+    from xl_rebalancer.engine import estimators as est
+
+    book, prices = demo_files
+    path = with_settings(book, tmp_path / "k3.xlsm", strategy="min_variance", risk_factors=3)
+    report = run_engine(path, "optimize", RunOptions(prices_file=prices))
+    rows = {r["Symbol"]: r for r in sheet_rows(path, "OptimizedTargets")}
+    cash = rows["CASH"]["Weight"]
+    symbols = [s for s in rows if s not in {"CASH", "Portfolio"}]
+    wide = closes(prices, 756)[symbols]
+    full = est.covariance(est.simple_returns(wide.to_numpy()), "ledoit_wolf")
+    model = est.principal_factors(full, 3)
+    frontier = EfficientFrontier(None, pd.DataFrame(model.cov, index=symbols, columns=symbols))
+    frontier.min_volatility()
+    theirs = frontier.clean_weights(rounding=None)
+    for s in symbols:
+        assert rows[s]["Weight"] / (1 - cash) == pytest.approx(theirs[s], abs=1e-4)
+    weights = np.array([rows[s]["Weight"] / (1 - cash) for s in symbols])
+    assert report.optimized.allocation.portfolio_volatility == pytest.approx(
+        np.sqrt(full.variance(weights)), rel=1e-4
+    )
+    log = " ".join(str(r["Message"]) for r in sheet_rows(path, "Log"))
+    assert "principal components" in log and "risk_factors" in log
+
+
 def test_rebalance_trades_to_the_optimized_targets(demo_files, tmp_path):
     book, prices = demo_files
     path = with_settings(book, tmp_path / "rp.xlsm", strategy="risk_parity")

@@ -151,6 +151,54 @@ def test_mean_variance_matches_pypfopt(mv_setup, name, ours, theirs, cap):
     assert got.sum() == pytest.approx(1.0) and got.min() >= 0 and got.max() <= cap + 1e-9
 
 
+def test_principal_factors_are_the_top_eigenvectors(sp500):
+    """The statistical factor model (setting risk_factors, issue 25) against numpy's
+    full eigendecomposition of the same covariance: the k largest eigenpairs, and each
+    asset's own variance kept on the diagonal."""
+    returns = est.simple_returns(sp500.to_numpy())
+    full = est.covariance(returns, "sample")
+    k = 5
+    model = est.principal_factors(full, k)
+    assert model.factor.shape == (k, full.n)
+    values, vectors = np.linalg.eigh(full.cov)
+    top = (vectors[:, -k:] * values[-k:]) @ vectors[:, -k:].T
+    np.testing.assert_allclose(model.factor.T @ model.factor, top, atol=1e-9 * values[-1])
+    np.testing.assert_allclose(np.diag(model.cov), np.diag(full.cov), rtol=1e-10)
+    assert est.principal_factors(full, k).factor.tolist() == model.factor.tolist()  # seeded
+
+
+@pytest.mark.parametrize("cap", [1.0, 0.10])
+def test_min_variance_on_a_factor_model_matches_pypfopt(sp500, cap):
+    """The factor form of the program (k factor rows and a diagonal) against
+    PyPortfolioOpt's minimum volatility on the same model's dense covariance."""
+    from pypfopt import EfficientFrontier
+
+    returns = est.simple_returns(sp500.to_numpy())
+    model = est.principal_factors(est.covariance(returns, "sample"), 3)
+    assert model.factor.shape[0] <= mv.FACTOR_FORM_SHARE * model.n  # the factor form
+    n = model.n
+    frontier = EfficientFrontier(
+        pd.Series(np.zeros(n)), pd.DataFrame(model.cov), weight_bounds=(0, cap)
+    )
+    frontier.min_volatility()
+    expected = weights_of(frontier.clean_weights(rounding=None))
+    got = mv.min_variance(model, Limits.long_only(n, cap))
+    assert np.abs(got - expected).max() < TOL
+
+
+def test_risk_factors_setting_optimizes_on_the_model_and_reports_the_full_risk(sp500):
+    returns = est.simple_returns(sp500.to_numpy())
+    full = optimize(returns, "min_variance", covariance_method="sample")
+    approx = optimize(returns, "min_variance", covariance_method="sample", risk_factors=3)
+    model = est.principal_factors(est.covariance(returns, "sample"), 3)
+    np.testing.assert_allclose(approx.weights, mv.min_variance(model, Limits.long_only(20)))
+    assert any("risk_factors" in note for note in approx.notes)
+    whole = est.covariance(returns, "sample")
+    assert approx.portfolio_volatility == pytest.approx(np.sqrt(whole.variance(approx.weights)))
+    # Less calm under the full estimate than the portfolio made for it, never calmer.
+    assert approx.portfolio_volatility >= full.portfolio_volatility - 1e-9
+
+
 def test_group_limits_bind_like_pypfopt_sector_constraints(mv_setup, stocks):
     from pypfopt import EfficientFrontier
 

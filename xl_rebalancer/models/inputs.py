@@ -85,6 +85,15 @@ class Settings(BaseModel):
     covariance: Annotated[Literal["sample", "ledoit_wolf", "ewma"], BeforeValidator(to_token)] = (
         Field("ledoit_wolf", description="Covariance estimator.")
     )
+    risk_factors: Annotated[int, Field(ge=1, le=200)] | None = Field(
+        None,
+        description=(
+            "Principal components of the covariance to keep, for large universes "
+            "(hundreds of assets): each asset keeps its own volatility, correlations "
+            "beyond these components are dropped. Faster, an approximation; blank keeps "
+            "the full estimate."
+        ),
+    )
     expected_returns: Annotated[
         Literal["mean", "ewma", "capm", "equilibrium"], BeforeValidator(to_token)
     ] = Field("ewma", description="Expected-return estimator.")

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import InfeasibleError, Problem
-from ..estimators import RiskModel, covariance, expected_returns, implied_risk_aversion
+from ..estimators import (
+    RiskModel,
+    covariance,
+    expected_returns,
+    implied_risk_aversion,
+    principal_factors,
+)
 from .limits import Group, Limits
 from .mean_variance import (
     efficient_return,
@@ -71,6 +77,7 @@ def optimize(
     limits: Limits | None = None,
     risk_free_rate: float = 0.02,
     covariance_method: str = "ledoit_wolf",
+    risk_factors: int | None = None,
     returns_method: str = "ewma",
     target_volatility_: float | None = None,
     target_return: float | None = None,
@@ -94,16 +101,25 @@ def optimize(
         )
     n = returns.shape[1]
     limits = limits or Limits.long_only(n)
-    risk = covariance(returns, covariance_method)  # type: ignore[arg-type]
+    full = covariance(returns, covariance_method)  # type: ignore[arg-type]
+    risk = full
+    notes: list[str] = []
+    if risk_factors and risk_factors < min(full.factor.shape):
+        # The optimizer sees the factor model; the volatility and risk contributions
+        # reported are the full estimate's, so the approximation shows in them.
+        risk = principal_factors(full, risk_factors)
+        notes.append(
+            f"optimized on {risk_factors} principal components of the covariance plus "
+            "each asset's own variance (risk_factors); risk figures use the full estimate"
+        )
     mu = expected_returns(
         returns,
         returns_method,  # type: ignore[arg-type]
         risk_free_rate=risk_free_rate,
-        risk=risk,
+        risk=full,
         prior_weights=prior_weights,
     )
-    notes: list[str] = []
-    scoring_risk: RiskModel = risk
+    scoring_risk: RiskModel = full
     if strategy == "equal_weight":
         w = equal_weight(limits)
     elif strategy == "min_variance":
@@ -194,6 +210,7 @@ def settings_options(settings: Any) -> dict[str, Any]:
     return {
         "risk_free_rate": settings.risk_free_rate,
         "covariance_method": settings.covariance,
+        "risk_factors": settings.risk_factors,
         "returns_method": settings.expected_returns,
         "target_volatility_": settings.target_volatility,
         "target_return": settings.target_return,
