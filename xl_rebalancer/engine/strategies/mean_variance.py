@@ -45,11 +45,109 @@ def _check(limits: Limits, what: str) -> None:
 
 def min_variance(risk: RiskModel, limits: Limits) -> np.ndarray:
     _check(limits, "min_variance")
+    k, n = risk.factor.shape
+    if not limits.groups and k > FACTOR_FORM_SHARE * n:
+        w = box_min_variance(risk.cov, limits.lower, limits.upper)
+        if w is not None:
+            return _clean(w)
     prog = Program()
     w = prog.variables(risk.n)
     _risk(prog, risk, w)
     limits.impose(prog, w)
     return _clean(prog.solve("min_variance")[w])
+
+
+def box_min_variance(
+    cov: np.ndarray, lower: np.ndarray, upper: np.ndarray, max_iterations: int = 60
+) -> np.ndarray | None:
+    """Least wᵀΣw with Σw = 1 and lower ≤ w ≤ upper, by block principal pivoting on the
+    active set; None when it does not settle (the interior point then solves it).
+
+    Why: the dense interior point factors the whole (n+1)-square KKT system at every
+    one of its ~15 iterations (2,000 assets: about 3 s, slower than PyPortfolioOpt's
+    OSQP). With the bounds only, the optimum is the solution of one linear system over
+    the assets not at a bound, so this guesses that set, solves, and moves every asset
+    that breaks a bound, or whose bound pushes the wrong way, to the other side, until
+    none does (Júdice & Pires 1994; a handful of Cholesky factorizations of the free
+    block). The result meets the optimality conditions to rounding, checked before it
+    is returned, so it is exact, not a tolerance-stopped approximation.
+    """
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    n = cov.shape[0]
+    lower = np.asarray(lower, dtype=float)
+    upper = np.asarray(upper, dtype=float)
+    state = np.zeros(n, dtype=np.int8)  # 0 free, -1 at its lower bound, +1 at its upper
+    state[upper <= lower] = -1  # a fixed weight
+    scale = float(np.abs(np.diag(cov)).max()) or 1.0
+    best = n + 1
+    stalled = 0
+    for _ in range(max_iterations):
+        free = np.flatnonzero(state == 0)
+        bound = np.flatnonzero(state != 0)
+        w = np.where(state < 0, lower, np.where(state > 0, upper, 0.0))
+        budget = 1.0 - float(w[bound].sum())
+        if free.size == 0:
+            if abs(budget) > 1e-12:
+                return None
+            g = cov @ w  # any budget price between the two sides' gradients will do
+            at_lower, at_upper = g[state < 0], g[state > 0]
+            ends = [float(at_lower.min())] if at_lower.size else []
+            ends += [float(at_upper.max())] if at_upper.size else []
+            lam = sum(ends) / len(ends)
+        else:
+            block = cov[np.ix_(free, free)]
+            push = -(cov[np.ix_(free, bound)] @ w[bound]) if bound.size else np.zeros(free.size)
+            try:
+                factor = cho_factor(block, check_finite=False)
+            except LinAlgError:
+                return None
+            a = cho_solve(factor, np.ones(free.size), check_finite=False)
+            c = cho_solve(factor, push, check_finite=False)
+            if a.sum() <= 0:
+                return None
+            lam = (budget - c.sum()) / a.sum()
+            w[free] = c + lam * a
+        reduced = cov @ w - lam  # the gradient's part the budget does not absorb
+        tol_w = 1e-12
+        tol_g = 1e-11 * scale
+        below = (state == 0) & (w < lower - tol_w)
+        above = (state == 0) & (w > upper + tol_w)
+        release = ((state < 0) & (reduced < -tol_g) & (upper > lower)) | (
+            (state > 0) & (reduced > tol_g)
+        )
+        wrong = int(below.sum() + above.sum() + release.sum())
+        if wrong == 0:
+            return np.clip(w, lower, upper)
+        if wrong < best:
+            best, stalled = wrong, 0
+        else:
+            stalled += 1
+        if stalled >= 3:
+            # Block moves can cycle; one move at a time (the worst) cannot (Murty).
+            score = np.where(below, lower - w, 0.0) + np.where(above, w - upper, 0.0)
+            score = score / (np.abs(upper - lower) + 1.0) + np.where(
+                release, np.abs(reduced) / scale, 0.0
+            )
+            only = int(np.argmax(score))
+            below, above, release = (
+                below & (np.arange(n) == only),
+                above & (np.arange(n) == only),
+                release & (np.arange(n) == only),
+            )
+        moved = state.copy()
+        moved[below] = -1
+        moved[above] = 1
+        moved[release] = 0
+        if not np.any(moved == 0):
+            # The budget needs a free weight: keep the one that overshot its bound least.
+            over = np.flatnonzero(below | above)
+            if over.size == 0:
+                return None
+            miss = np.maximum(lower - w, w - upper)[over]
+            moved[over[int(np.argmin(miss))]] = 0
+        state = moved
+    return None
 
 
 def efficient_return(
