@@ -88,10 +88,8 @@ class Settings(BaseModel):
     risk_factors: Annotated[int, Field(ge=1, le=200)] | None = Field(
         None,
         description=(
-            "Principal components of the covariance to keep, for large universes "
-            "(hundreds of assets): each asset keeps its own volatility, correlations "
-            "beyond these components are dropped. Faster, an approximation; blank keeps "
-            "the full estimate."
+            "For hundreds of assets: optimize on this many principal components of the "
+            "covariance (faster, an approximation); blank: the full estimate."
         ),
     )
     expected_returns: Annotated[
