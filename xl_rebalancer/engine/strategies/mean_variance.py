@@ -60,8 +60,9 @@ def min_variance(risk: RiskModel, limits: Limits) -> np.ndarray:
 def box_min_variance(
     cov: np.ndarray, lower: np.ndarray, upper: np.ndarray, max_iterations: int = 60
 ) -> np.ndarray | None:
-    """Least wᵀΣw with Σw = 1 and lower ≤ w ≤ upper, by block principal pivoting on the
-    active set; None when it does not settle (the interior point then solves it).
+    """Least wᵀΣw with the weights summing to 1 and lower ≤ w ≤ upper, by block principal
+    pivoting on the active set; None when it does not settle (the interior point then
+    solves it).
 
     Why: the dense interior point factors the whole (n+1)-square KKT system at every
     one of its ~15 iterations (2,000 assets: about 3 s, slower than PyPortfolioOpt's
@@ -124,7 +125,8 @@ def box_min_variance(
         else:
             stalled += 1
         if stalled >= 3:
-            # Block moves can cycle; one move at a time (the worst) cannot (Murty).
+            # Block moves can cycle: then one move at a time, the worst first (Murty's
+            # single pivots); should that not settle either, the interior point solves it.
             score = np.where(below, lower - w, 0.0) + np.where(above, w - upper, 0.0)
             score = score / (np.abs(upper - lower) + 1.0) + np.where(
                 release, np.abs(reduced) / scale, 0.0
