@@ -159,3 +159,21 @@ def test_wash_sale_warnings_name_their_cells(tmp_path: Path):
     assert blocked and blocked[0].sheet == "Transactions" and blocked[0].cell == "C2"
     log = [r for r in load_workbook(book)["Log"].iter_rows(min_row=2, values_only=True)]
     assert any(r[2] == "Transactions" and r[3] == "C2" and "no BUY of BBB" in r[4] for r in log)
+
+
+def test_a_long_list_shows_its_first_rows_and_says_where_the_rest_are():
+    """A large household's 5,000 trade rows took rich seconds to lay out on the terminal
+    (issue 25); the terminal shows the first TERMINAL_ROWS and names the sheet."""
+    from rich.console import Console
+
+    from xl_rebalancer.cli import TERMINAL_ROWS, _table
+
+    rows = [[f"S{i:04d}", f"{i:,}"] for i in range(1, 1201)]
+    console = Console(record=True, width=100)
+    console.print(_table("Trades", ["Symbol", "Value"], rows, {"Value"}, sheet="Trades"))
+    text = console.export_text()
+    assert f"S{TERMINAL_ROWS:04d}" in text and f"S{TERMINAL_ROWS + 1:04d}" not in text
+    assert f"The first {TERMINAL_ROWS} of 1,200 rows; all are on the Trades sheet" in text
+    short = Console(record=True, width=100)
+    short.print(_table("Trades", ["Symbol", "Value"], rows[:3], {"Value"}, sheet="Trades"))
+    assert "S0003" in short.export_text() and "The first" not in short.export_text()
