@@ -36,12 +36,9 @@ def returns_for(n: int, t: int = 756, seed: int = 3) -> np.ndarray:
     return _generated(n, t, seed)[0]
 
 
-def true_cov(n: int, t: int = 756, seed: int = 3) -> np.ndarray:
-    """The daily covariance the returns are drawn from (5 factors and own noise)."""
-    return _generated(n, t, seed)[1]
-
-
 def _generated(n: int, t: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns, and the daily covariance they are drawn from (5 factors and own
+    noise)."""
     rng = np.random.default_rng(seed)
     loadings = rng.normal(0.0, 1.0, (n, 5)) * 0.006
     factors = rng.normal(0.0, 1.0, (t, 5))

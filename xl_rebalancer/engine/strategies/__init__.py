@@ -102,12 +102,12 @@ def optimize(
     n = returns.shape[1]
     limits = limits or Limits.long_only(n)
     full = covariance(returns, covariance_method)  # type: ignore[arg-type]
-    risk = full
+    # With risk_factors the optimizer sees the factor model (principal_factors gives the
+    # full estimate back when k is not below its rank); the volatility and risk
+    # contributions reported are the full estimate's, so the approximation shows there.
+    risk = principal_factors(full, risk_factors) if risk_factors else full
     notes: list[str] = []
-    if risk_factors and risk_factors < min(full.factor.shape):
-        # The optimizer sees the factor model; the volatility and risk contributions
-        # reported are the full estimate's, so the approximation shows in them.
-        risk = principal_factors(full, risk_factors)
+    if risk is not full:
         notes.append(
             f"optimized on {risk_factors} principal components of the covariance plus "
             "each asset's own variance (risk_factors); risk figures use the full estimate"

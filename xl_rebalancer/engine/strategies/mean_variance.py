@@ -131,12 +131,8 @@ def box_min_variance(
             score = score / (np.abs(upper - lower) + 1.0) + np.where(
                 release, np.abs(reduced) / scale, 0.0
             )
-            only = int(np.argmax(score))
-            below, above, release = (
-                below & (np.arange(n) == only),
-                above & (np.arange(n) == only),
-                release & (np.arange(n) == only),
-            )
+            only = np.arange(n) == int(np.argmax(score))
+            below, above, release = below & only, above & only, release & only
         moved = state.copy()
         moved[below] = -1
         moved[above] = 1
