@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from . import __version__
 from .errors import InfeasibleError, InputError, PriceError, Problem, XlRebalancerError
 from .io import schema as s
+from .io.edits import InputRewrite, SheetOutput, WorkbookEdit
 from .io.outputs import (
     drift_sheet,
     harvest_sheet,
@@ -30,7 +31,6 @@ from .io.outputs import (
     trades_sheet,
 )
 from .io.reader import WorkbookInput, read_workbook
-from .io.writer import InputRewrite, SheetOutput, WorkbookEdit, save_workbook
 from .models.results import RebalanceResult
 from .prices.base import Quote
 from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
@@ -185,6 +185,8 @@ class FileDoor:
         return read_raw_sheets(self.path, specs)
 
     def save(self, edit: WorkbookEdit, out: Path | None) -> Path:
+        from .io.writer import save_workbook
+
         return save_workbook(self.path, edit, out)
 
     def backup(self, stamp: dt.datetime, kind: str = "actions") -> Path | None:

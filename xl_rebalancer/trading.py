@@ -18,8 +18,8 @@ from . import __version__
 from .app import Door, RunOptions, RunReport, as_door, journaled
 from .errors import InputError, Problem
 from .io import schema as s
+from .io.edits import InputRewrite, WorkbookEdit
 from .io.outputs import log_entries, log_sheet
-from .io.writer import InputRewrite, WorkbookEdit
 
 
 @dataclass

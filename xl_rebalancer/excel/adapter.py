@@ -21,9 +21,9 @@ from typing import Any
 from ..errors import Problem
 from ..io import schema as s
 from ..io.edit import plan_rows
+from ..io.edits import InputRewrite, SheetOutput, WorkbookEdit
 from ..io.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
 from ..io.tables import cell_value
-from ..io.writer import InputRewrite, SheetOutput, WorkbookEdit
 from ..models.types import safe_text
 
 CHART_PREFIX = "xlrb"

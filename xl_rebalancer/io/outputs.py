@@ -10,7 +10,7 @@ from ..errors import Problem
 from ..models.results import LogEntry, RebalanceResult
 from . import schema as s
 from .charts import draw_file
-from .writer import SheetOutput
+from .edits import SheetOutput
 
 
 def log_rows(entries: list[LogEntry]) -> list[dict[str, Any]]:

@@ -96,29 +96,6 @@ def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
         return out
 
 
-# A formula cell with no <v> (or an empty one): saved by a program that does not compute.
-_UNCALCULATED = re.compile(
-    rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*>\s*<f\b(?:[^>]*/>|[^>]*>[^<]*</f>)\s*(?:<v\s*/>|<v></v>)?\s*</c>'
-)
-
-
-def formulas_without_values(path: str | Path, titles: set[str]) -> dict[str, set[str]]:
-    """Cells of the sheets titled `titles` holding a formula without a saved result.
-    A read-only reader sees such a cell as blank, which is not what the user typed."""
-    out: dict[str, set[str]] = {}
-    with zipfile.ZipFile(path) as archive:
-        for title, part in _sheet_parts(archive).items():
-            if title not in titles:
-                continue
-            data = archive.read(part)
-            if b"<f" not in data:
-                continue
-            cells = {m.decode() for m in _UNCALCULATED.findall(data)}
-            if cells:
-                out[title] = cells
-    return out
-
-
 # A cell whose formula is a dynamic array carries cell metadata (cm) pointing at the
 # XLDAPR entry of xl/metadata.xml; openpyxl drops both, so they are read and written here.
 _DYNAMIC_CELL = re.compile(

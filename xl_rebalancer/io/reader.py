@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from openpyxl.utils.cell import get_column_letter, range_boundaries
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem, WorkbookError
 from ..models import inputs as m
 from ..models.checks import Followups, Locator, check_portfolio
 from . import schema as s
-from .package import TableRef, formulas_without_values, read_tables
+from .cells import Package, SheetCells, column_letter, range_bounds
+from .package import TableRef, read_tables
 from .safety import check_package
 
 ROW_MODELS: dict[str, type[m.Row]] = {
@@ -92,25 +91,14 @@ def read_workbook(
     return build_portfolio(sheets, as_of=as_of, today=today)
 
 
-def open_workbook_readonly(path: str | Path) -> Any:
-    from openpyxl import load_workbook
-
-    path = Path(path)
-    if not path.exists():
-        raise WorkbookError(f"{path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not read
-            return load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # BadZipFile, KeyError, openpyxl's InvalidFileException, ...
-        raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
-
-
 def read_raw_sheets(
     path: str | Path, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS
 ) -> dict[str, SheetData | list[Problem]]:
     """Every contract sheet of `specs` found in the workbook (the input sheets unless
     told), as raw values with cell positions."""
+    path = Path(path)
+    if not path.exists():
+        raise WorkbookError(f"{path}: no such file")
     check_package(path)
     try:
         tables = read_tables(path)
@@ -118,25 +106,20 @@ def read_raw_sheets(
         raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
     except Exception as exc:  # defusedxml refuses entity tricks with its own exceptions
         raise WorkbookError(f"{path}: the workbook's XML was refused ({exc})") from exc
-    book = open_workbook_readonly(path)
-    try:
+    with Package(path) as book:
         out: dict[str, SheetData | list[Problem]] = {}
-        found_titles = {}
         for spec in specs:
-            found = _locate(book.sheetnames, tables, spec)
+            found = _locate(book.titles, tables, spec)
             if found is None:
                 continue
             title, table = found
-            out[spec.name] = _read_sheet(book[title], title, spec, table)
-            found_titles[spec.name] = title
-        uncalculated = formulas_without_values(path, set(found_titles.values()))
-        for name, title in found_titles.items():
-            data = out[name]
-            if isinstance(data, SheetData):
-                data.uncalculated = uncalculated.get(title, set())
+            try:
+                out[spec.name] = _read_sheet(book, title, spec, table)
+            except (KeyError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
+                raise WorkbookError(
+                    f"{path}: sheet {title} cannot be read ({type(exc).__name__}: {exc})"
+                ) from exc
         return out
-    finally:
-        book.close()
 
 
 def _locate(
@@ -159,18 +142,23 @@ def _locate(
 
 
 def _read_sheet(
-    ws: Any, title: str, spec: s.SheetSpec, table: TableRef | None
+    book: Package, title: str, spec: s.SheetSpec, table: TableRef | None
 ) -> SheetData | list[Problem]:
     # The table gives the header row and columns; rows typed just below a table that
     # did not grow (openpyxl, LibreOffice) still count, as the sheet holds one table.
+    # The sheet's <dimension> is not trusted (some writers store a wrong one): the rows
+    # are read to the real end.
     if table is not None and table.ref:
-        min_col, min_row, max_col, _ = range_boundaries(table.ref)
+        min_col, min_row, max_col, _ = range_bounds(table.ref)
     else:
         min_col, min_row, max_col = 1, 1, None
-    if hasattr(ws, "reset_dimensions"):
-        ws.reset_dimensions()  # some writers store a wrong <dimension>; read to the real end
-    rows = ws.iter_rows(min_row=min_row, min_col=min_col, max_col=max_col, values_only=True)
-    return sheet_from_rows(rows, title, spec, min_row, min_col)
+    found = SheetCells()
+    data = sheet_from_rows(
+        book.rows(title, min_row, min_col, max_col, found), title, spec, min_row, min_col
+    )
+    if isinstance(data, SheetData):
+        data.uncalculated = found.uncalculated
+    return data
 
 
 def sheet_from_rows(
@@ -188,7 +176,7 @@ def sheet_from_rows(
     positions: dict[str, int] = {}
     problems: list[Problem] = []
     for offset, text in enumerate(header):
-        letter = get_column_letter(min_col + offset)
+        letter = column_letter(min_col + offset)
         col = known.get(s.normalize_header(text))
         if col is None:
             continue
@@ -205,7 +193,7 @@ def sheet_from_rows(
         positions[col.field] = offset
     data.columns = seen
     unknown = {
-        s.normalize_header(text): f"{get_column_letter(min_col + offset)}{min_row}"
+        s.normalize_header(text): f"{column_letter(min_col + offset)}{min_row}"
         for offset, text in enumerate(header)
         if text is not None and known.get(s.normalize_header(text)) is None
     }

@@ -409,23 +409,45 @@ def _scratch(outputs: Sequence[Any], code_names: dict[str, str], shown: str | No
 
     wb = Workbook()
     wb.remove(wb.active)
+    # A plain table's data rows are written as sheet XML straight away (tables.write_table)
+    # and put in below its header once openpyxl has written the rest of the sheet; a
+    # sheet whose hook reads or styles its cells (charts, the Summary's formats) is made
+    # of openpyxl cells.
+    direct: dict[str, tuple[list[str], str]] = {}
     for output in outputs:
-        ws = replace_sheet(wb, replace(output, show=False, first=False))
+        rows_xml: list[str] | None = None
+        if output.decorate is None and output.report is None:
+            rows_xml = []
+        ws = replace_sheet(wb, replace(output, show=False, first=False), rows_xml)
         ws.sheet_view.tabSelected = output.spec.name == shown
         if output.spec.name in code_names:
             ws.sheet_properties.codeName = code_names[output.spec.name]
+        if rows_xml:
+            direct[ws.title] = (rows_xml, next(iter(ws.tables.values())).ref)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         ExcelWriter(wb, archive).save()
     with zipfile.ZipFile(buffer) as archive:
         members = {n: archive.read(n) for n in archive.namelist()}
         parts = _sheet_parts(archive)
+    for title, (rows_xml, ref) in direct.items():
+        members[parts[title]] = _with_rows(members[parts[title]], rows_xml, ref)
     return _Scratch(
         members,
         parts,
         members["[Content_Types].xml"].decode("utf-8"),
         members["xl/workbook.xml"].decode("utf-8"),
     )
+
+
+def _with_rows(sheet: bytes, rows_xml: list[str], ref: str) -> bytes:
+    """A sheet openpyxl wrote with only its header, given its data rows and the extent
+    they make (the <dimension> Excel writes and readers size a sheet by)."""
+    text = sheet.decode("utf-8")
+    end = text.index("</sheetData>")
+    text = text[:end] + "".join(rows_xml) + text[end:]
+    text = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{ref}"', text, count=1)
+    return text.encode("utf-8")
 
 
 def _free_name(wanted: str, taken: set[str]) -> str:

@@ -19,6 +19,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import schema as s
+from .package import xml_text
 from .schema import BODY_FONT, FMT_DATE, Column, SheetSpec
 
 TABLE_STYLE = "TableStyleMedium2"
@@ -58,62 +59,83 @@ def write_table(
     *,
     columns: Sequence[Column] | None = None,
     blank_rows: int = 0,
+    rows_xml: list[str] | None = None,
 ) -> int:
     """Write header and rows from A1 as an Excel table named tbl<Sheet>; returns the row count.
 
     An Excel table needs at least one row below its header, so an empty table gets
     one blank row (the reader skips blank rows).
+
+    With `rows_xml`, the data rows are not made as openpyxl cells: each row's sheet XML,
+    spelt as openpyxl spells it with its styles registered in the workbook, is appended
+    to the list for the caller to put into the saved sheet (io/splice.py). Making and
+    serializing an openpyxl cell per value was 2 of the 3 s a large household's save took.
     """
     columns = list(columns or spec.columns)
     for index, col in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=index, value=col.header)
         cell.font = HEADER_FONT
         cell.alignment = Alignment(vertical="center")
-    count = 0
-    # Widths are measured as the cells are written (reading 20,000 rows back through
-    # ws.cell took half a second on a large household's Trades and Realized).
-    longest = [0] * len(columns)
-    long_text: list[list[tuple[Cell, int]]] = [[] for _ in columns]
-    # Each cell is made with its format's style already in place: through ws.cell and
-    # the number_format setter, 176,000 cells of a large household's sheets took 40%
-    # longer (the setter looks the format up again for every cell).
-    styles: dict[str, StyleArray] = {}
-    for count, row in enumerate(rows, start=1):
-        for index, col in enumerate(columns, start=1):
-            value = cell_value(row.get(col.field))
-            fmt = None
-            if isinstance(value, bool):
-                fmt = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
-            elif col.number_format and value is not None:
-                fmt = col.number_format
-            elif isinstance(value, dt.date):
-                fmt = FMT_DATE
-            style = None
-            if fmt is not None:
-                if fmt not in styles:
-                    probe = Cell(ws)
-                    probe.number_format = fmt
-                    styles[fmt] = probe._style
-                style = StyleArray(styles[fmt])
-            cell = Cell(ws, row=count + 1, column=index, style_array=style)
-            set_value(cell, value)
-            ws._add_cell(cell)
-            if value is None:
-                continue
-            longest[index - 1] = max(longest[index - 1], display_width(value, fmt))
-            if isinstance(value, str):
-                length = display_width(value, None)
-                if length + 2 > WRAP_AT:
-                    long_text[index - 1].append((cell, length))
+    grid, longest, long_text = _measure(rows, columns)
+    count = len(grid)
+    # A column of long text wraps at WRAP_AT: its long cells wrap, the row grows to the
+    # lines they take (not every program grows a row to its wrapped text on open), and
+    # the row's other cells stay level with its first line.
+    wrapping = [longest[i] + 2 > WRAP_AT for i in range(len(columns))]
+    wrapped: dict[int, set[int]] = {}
+    heights: dict[int, float] = {}
+    for index, cells in enumerate(long_text):
+        if not wrapping[index]:
+            continue
+        for row_index, length, text in cells:
+            wrapped.setdefault(row_index, set()).add(index)
+            lines = -(-length // LINE_CHARS) + text.count("\n")
+            heights[row_index] = max(heights.get(row_index, 15), 15 * lines)
+    styles = _Styles(ws)
+    if rows_xml is None:
+        for row_index, row in enumerate(grid, start=2):
+            around = wrapped.get(row_index)
+            for index, (value, fmt) in enumerate(row, start=1):
+                align = None if around is None else ("wrap" if index - 1 in around else "top")
+                style = styles.array(fmt, align, quote=False)
+                cell = Cell(ws, row=row_index, column=index, style_array=style)
+                set_value(cell, value)
+                ws._add_cell(cell)
+            if row_index in heights:
+                ws.row_dimensions[row_index].height = heights[row_index]
+    else:
+        letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+        for row_index, row in enumerate(grid, start=2):
+            around = wrapped.get(row_index)
+            height = heights.get(row_index)
+            parts = [
+                f'<row r="{row_index}">'
+                if height is None
+                else f'<row r="{row_index}" ht="{height:.16g}" customHeight="1">'
+            ]
+            for index, (value, fmt) in enumerate(row):
+                align = None if around is None else ("wrap" if index in around else "top")
+                quote = isinstance(value, str) and value.startswith(FORMULA_LEADS)
+                parts.append(
+                    _cell_xml(f"{letters[index]}{row_index}", styles.xf(fmt, align, quote), value)
+                )
+            parts.append("</row>")
+            rows_xml.append("".join(parts))
     last_row = max(count, blank_rows, 1) + 1
     for row_index in range(count + 2, last_row + 1):
         for index, col in enumerate(columns, start=1):
             if col.number_format:
                 ws.cell(row=row_index, column=index).number_format = col.number_format
-    fit_columns(ws, columns, longest, long_text)
+    fit_columns(ws, columns, longest)
     ref = f"A1:{get_column_letter(len(columns))}{last_row}"
     table = Table(displayName=spec.table, ref=ref)
     table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
+    # The columns named here: left to openpyxl, they are named on save from the header
+    # cells, read through ws[ref], which makes a cell for every position of the table
+    # (0.9 s of a large household's save).
+    table._initialise_columns()
+    for table_column, col in zip(table.tableColumns, columns, strict=True):
+        table_column.name = col.header
     ws.add_table(table)
     ws.freeze_panes = "A2"
     print_setup(
@@ -122,6 +144,119 @@ def write_table(
         sum(ws.column_dimensions[get_column_letter(i)].width for i in range(1, len(columns) + 1)),
     )
     return count
+
+
+def _measure(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]
+) -> tuple[list[list[tuple[Any, str | None]]], list[int], list[list[tuple[int, int, str]]]]:
+    """Each cell's value and number format, each column's widest value as shown, and
+    its text cells too wide for the column to hold on one line (row, width, text).
+    Widths are measured here rather than read back (reading 20,000 rows back through
+    ws.cell took half a second on a large household's Trades and Realized)."""
+    grid: list[list[tuple[Any, str | None]]] = []
+    longest = [0] * len(columns)
+    long_text: list[list[tuple[int, int, str]]] = [[] for _ in columns]
+    for row_index, row in enumerate(rows, start=2):
+        cells = []
+        for index, col in enumerate(columns):
+            value = cell_value(row.get(col.field))
+            fmt = None
+            if isinstance(value, bool):
+                fmt = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
+            elif col.number_format and value is not None:
+                fmt = col.number_format
+            elif isinstance(value, dt.date):
+                fmt = FMT_DATE
+            cells.append((value, fmt))
+            if value is None:
+                continue
+            if isinstance(value, str):
+                width = display_width(value, None)
+                if width + 2 > WRAP_AT:
+                    long_text[index].append((row_index, width, value))
+            else:
+                width = display_width(value, fmt)
+            if width > longest[index]:
+                longest[index] = width
+        grid.append(cells)
+    return grid, longest, long_text
+
+
+class _Styles:
+    """Cell styles by number format, alignment and quote prefix, each registered once:
+    through ws.cell and the number_format setter, 176,000 cells of a large household's
+    sheets took 40% longer (the setter looks the format up again for every cell)."""
+
+    def __init__(self, ws: Worksheet) -> None:
+        self.ws = ws
+        self.arrays: dict[tuple[str | None, str | None, bool], StyleArray | None] = {}
+        self.ids: dict[tuple[str | None, str | None, bool], int] = {}
+
+    def array(self, fmt: str | None, align: str | None, quote: bool) -> StyleArray | None:
+        key = (fmt, align, quote)
+        if key not in self.arrays:
+            if fmt is None and align is None and not quote:
+                self.arrays[key] = None
+            else:
+                probe = Cell(self.ws)
+                if fmt is not None:
+                    probe.number_format = fmt
+                if align == "wrap":
+                    probe.alignment = Alignment(wrap_text=True, vertical="top")
+                elif align == "top":
+                    probe.alignment = Alignment(vertical="top")
+                if quote:
+                    probe.quotePrefix = True
+                self.arrays[key] = probe._style
+        found = self.arrays[key]
+        return None if found is None else StyleArray(found)
+
+    def xf(self, fmt: str | None, align: str | None, quote: bool) -> int:
+        """The style's position in the workbook's cell formats (0: none)."""
+        key = (fmt, align, quote)
+        if key not in self.ids:
+            found = self.array(fmt, align, quote)
+            self.ids[key] = 0 if found is None else self.ws.parent._cell_styles.add(found)
+        return self.ids[key]
+
+
+def _excel_serial(value: dt.date) -> float:
+    """A date as Excel's 1900 serial number, as openpyxl converts it."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+    days = (moment - EXCEL_EPOCH).days
+    if 0 < days <= 60:
+        days -= 1
+    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
+    return days + (seconds + moment.microsecond / 10**6) / 86400
+
+
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+MAX_TEXT = 32767  # characters a cell holds
+
+
+def _cell_xml(ref: str, xf: int, value: Any) -> str:
+    """One cell as openpyxl writes it (the same sheet XML, checked by a test), except
+    that a character XML cannot carry is written as Excel's _xHHHH_ escape where
+    openpyxl refuses the whole save."""
+    style = f' s="{xf}"' if xf else ""
+    if value is None:
+        return f'<c r="{ref}"{style} t="n"></c>' if xf else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):
+        number = "" if value != value or value in (INF, -INF) else f"{value:.16g}"
+        return f'<c r="{ref}"{style} t="n"><v>{number}</v></c>'
+    if isinstance(value, dt.date):
+        return f'<c r="{ref}"{style} t="n"><v>{_excel_serial(value):.16g}</v></c>'
+    text = str(value)[:MAX_TEXT]
+    if not text:
+        return f'<c r="{ref}"{style} t="inlineStr"></c>'
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    body = xml_text(text).replace("\r", "&#13;")
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{body}</t></is></c>'
+
+
+INF = float("inf")
 
 
 # Widths in Excel's character units. A column whose text is longer than WRAP_AT wraps
@@ -162,34 +297,13 @@ def display_width(value: Any, number_format: str | None) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def fit_columns(
-    ws: Worksheet,
-    columns: Sequence[Column],
-    longest: Sequence[int],
-    long_text: Sequence[Sequence[tuple[Cell, int]]],
-) -> None:
-    """Column widths from the header and the values written (no cut account names); long
-    text wraps at WRAP_AT characters with the row top-aligned. `longest` is each column's
-    widest value as shown, `long_text` its cells of text wider than WRAP_AT."""
+def fit_columns(ws: Worksheet, columns: Sequence[Column], longest: Sequence[int]) -> None:
+    """Column widths from the header and the values written (no cut account names), at
+    most WRAP_AT (longer text wraps). `longest` is each column's widest value as shown."""
     for index, col in enumerate(columns, start=1):
-        letter = get_column_letter(index)
         widest = len(col.header) + FILTER_BUTTON
         width = max(widest, longest[index - 1] + 2, col.width or 0, MIN_WIDTH)
-        if longest[index - 1] + 2 > WRAP_AT:
-            width = WRAP_AT
-            for cell, length in long_text[index - 1]:
-                row = cell.row
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-                # Not every program grows a row to its wrapped text on open.
-                lines = -(-length // LINE_CHARS) + str(cell.value).count("\n")
-                current = ws.row_dimensions[row].height or 15
-                ws.row_dimensions[row].height = max(current, 15 * lines)
-                for other in ws[row]:  # the row's other cells level with its first line
-                    if other is not cell and not other.alignment.wrap_text:
-                        other.alignment = Alignment(
-                            horizontal=other.alignment.horizontal, vertical="top"
-                        )
-        ws.column_dimensions[letter].width = min(width, WRAP_AT)
+        ws.column_dimensions[get_column_letter(index)].width = min(width, WRAP_AT)
 
 
 def print_setup(ws: Worksheet, area: str, width_chars: float, *, titles: bool = True) -> None:

@@ -15,58 +15,19 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbookError
 from . import schema as s
+from .edits import InputRewrite, SheetOutput, WorkbookEdit
 from .lock import temp_prefix
 from .package import VBA_PART, dynamic_arrays, rewrite_package, ribbon_relationships
 from .safety import check_package
 from .tables import write_table
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
-
-
-@dataclass
-class SheetOutput:
-    """Rows for one engine sheet, plus an optional hook that adds charts or notes."""
-
-    spec: s.SheetSpec
-    rows: Sequence[Mapping[str, Any]]
-    decorate: Callable[[Any], None] | None = None
-    columns: Sequence[s.Column] | None = None
-    # A laid-out page (io/report.Report) drawn instead of a table.
-    report: Any = None
-    # The workbook opens on this sheet after the save.
-    show: bool = False
-    # A new sheet goes first rather than last (the Report).
-    first: bool = False
-
-
-@dataclass(frozen=True)
-class InputRewrite:
-    """An input table whose data rows become `records` (origin row or None, field values);
-    the sheet is found by its title in the workbook, or created when `create`."""
-
-    spec: s.SheetSpec
-    title: str
-    records: Sequence[tuple[int | None, Mapping[str, Any]]]
-    create: bool = False
-
-
-@dataclass
-class WorkbookEdit:
-    """Everything one run changes: engine sheets replaced, input sheets edited in place.
-    Plain data, so the file writer and the live-Excel adapter apply the same edit."""
-
-    sheets: list[SheetOutput] = field(default_factory=list)
-    rewrites: list[InputRewrite] = field(default_factory=list)
-    # Compute every formula before saving (io.recalc); what it found is left here.
-    recalc: bool = False
-    recalculated: Any = None
 
 
 def load_for_edit(path: Path) -> Any:
@@ -215,8 +176,9 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     return recalc.cached_values(result)
 
 
-def replace_sheet(wb: Any, output: SheetOutput) -> Any:
-    """Drop the sheet of that name (if any) and write a fresh one in the same place."""
+def replace_sheet(wb: Any, output: SheetOutput, rows_xml: list[str] | None = None) -> Any:
+    """Drop the sheet of that name (if any) and write a fresh one in the same place.
+    With `rows_xml`, a table's data rows come back as sheet XML (tables.write_table)."""
     name = output.spec.name
     index = None
     code_name = None
@@ -235,7 +197,7 @@ def replace_sheet(wb: Any, output: SheetOutput) -> Any:
 
         draw_file(ws, output.report)
     else:
-        write_table(ws, output.spec, output.rows, columns=output.columns)
+        write_table(ws, output.spec, output.rows, columns=output.columns, rows_xml=rows_xml)
     if output.decorate is not None:
         output.decorate(ws)
     if output.show:

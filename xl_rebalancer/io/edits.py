@@ -1,0 +1,51 @@
+"""What a run changes in a workbook, as plain data: the file writer (io/writer.py) and
+the live-Excel adapter (excel/adapter.py) apply the same edit. Kept apart from the
+writer so that commands that only read (`validate`) do not import openpyxl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import schema as s
+
+
+@dataclass
+class SheetOutput:
+    """Rows for one engine sheet, plus an optional hook that adds charts or notes."""
+
+    spec: s.SheetSpec
+    rows: Sequence[Mapping[str, Any]]
+    decorate: Callable[[Any], None] | None = None
+    columns: Sequence[s.Column] | None = None
+    # A laid-out page (io/report.Report) drawn instead of a table.
+    report: Any = None
+    # The workbook opens on this sheet after the save.
+    show: bool = False
+    # A new sheet goes first rather than last (the Report).
+    first: bool = False
+
+
+@dataclass(frozen=True)
+class InputRewrite:
+    """An input table whose data rows become `records` (origin row or None, field values);
+    the sheet is found by its title in the workbook, or created when `create`."""
+
+    spec: s.SheetSpec
+    title: str
+    records: Sequence[tuple[int | None, Mapping[str, Any]]]
+    create: bool = False
+
+
+@dataclass
+class WorkbookEdit:
+    """Everything one run changes: engine sheets replaced, input sheets edited in place.
+    Plain data, so the file writer and the live-Excel adapter apply the same edit."""
+
+    sheets: list[SheetOutput] = field(default_factory=list)
+    rewrites: list[InputRewrite] = field(default_factory=list)
+    # Compute every formula before saving (io.recalc); what it found is left here.
+    recalc: bool = False
+    recalculated: Any = None
