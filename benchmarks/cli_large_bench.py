@@ -58,14 +58,16 @@ def phases(book: Path) -> dict[str, float]:
 
         return run
 
-    read, save = app.read_workbook, app.save_workbook
-    app.read_workbook, app.save_workbook = timed("read", read), timed("save", save)
+    from xl_rebalancer.io import writer
+
+    read, save = app.read_workbook, writer.save_workbook
+    app.read_workbook, writer.save_workbook = timed("read", read), timed("save", save)
     try:
         start = time.perf_counter()
         app.run_engine(book, "rebalance", app.RunOptions(network=False))
         total = time.perf_counter() - start
     finally:
-        app.read_workbook, app.save_workbook = read, save
+        app.read_workbook, writer.save_workbook = read, save
     spent["engine and the rest"] = total - spent["read"] - spent["save"]
     return spent
 

@@ -50,6 +50,7 @@ from .package import (
     si_items,
     xml_text,
 )
+from .tables import DeferredRows
 
 REL_WORKSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 REL_CALC_CHAIN = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/calcChain"
@@ -349,14 +350,19 @@ class _Strings:
         count = re.search(r'<sst\b[^>]*?\bcount="(\d+)"', self.text)
         self.references = int(count.group(1)) if count else 0
 
+    def add(self, text: str) -> int:
+        """One more cell holding `text` (already XML-escaped): its index in the table."""
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = self.size + len(self.added)
+            self.added.append(text)
+        self.references += 1
+        return found
+
     def share(self, sheet: str) -> str:
         def shared(match: re.Match[str]) -> str:
-            text = match.group(3)
-            if text not in self.index:
-                self.index[text] = self.size + len(self.added)
-                self.added.append(text)
-            self.references += 1
-            return f'<c {match.group(1)}t="s"{match.group(2)}><v>{self.index[text]}</v></c>'
+            index = self.add(match.group(3))
+            return f'<c {match.group(1)}t="s"{match.group(2)}><v>{index}</v></c>'
 
         sheet = _INLINE_CELL.sub(shared, sheet)
         return _EMPTY_INLINE.sub(lambda m: f"<c {m.group(1).rstrip()}{m.group(2)}></c>", sheet)
@@ -397,6 +403,7 @@ class _Scratch:
     parts: dict[str, str]  # sheet title -> part
     content_types: str
     workbook: str
+    deferred: dict[str, tuple[Any, str]] = field(default_factory=dict)  # title -> rows, ref
 
 
 def _scratch(outputs: Sequence[Any], code_names: dict[str, str], shown: str | None) -> _Scratch:
@@ -409,45 +416,40 @@ def _scratch(outputs: Sequence[Any], code_names: dict[str, str], shown: str | No
 
     wb = Workbook()
     wb.remove(wb.active)
-    # A plain table's data rows are written as sheet XML straight away (tables.write_table)
-    # and put in below its header once openpyxl has written the rest of the sheet; a
-    # sheet whose hook reads or styles its cells (charts, the Summary's formats) is made
-    # of openpyxl cells.
-    direct: dict[str, tuple[list[str], str]] = {}
+    # A plain table's data rows are kept as values (tables.DeferredRows) and written as
+    # sheet XML below the header openpyxl writes, once the package's style and string
+    # numbering is known (_plan); a sheet whose hook reads or styles its cells (charts,
+    # the Summary's formats) is made of openpyxl cells.
+    deferred: dict[str, tuple[DeferredRows, str]] = {}
     for output in outputs:
-        rows_xml: list[str] | None = None
-        if output.decorate is None and output.report is None:
-            rows_xml = []
-        ws = replace_sheet(wb, replace(output, show=False, first=False), rows_xml)
+        rows = DeferredRows() if output.decorate is None and output.report is None else None
+        ws = replace_sheet(wb, replace(output, show=False, first=False), rows)
         ws.sheet_view.tabSelected = output.spec.name == shown
         if output.spec.name in code_names:
             ws.sheet_properties.codeName = code_names[output.spec.name]
-        if rows_xml:
-            direct[ws.title] = (rows_xml, next(iter(ws.tables.values())).ref)
+        if rows is not None and rows.rows:
+            deferred[ws.title] = (rows, next(iter(ws.tables.values())).ref)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         ExcelWriter(wb, archive).save()
     with zipfile.ZipFile(buffer) as archive:
         members = {n: archive.read(n) for n in archive.namelist()}
         parts = _sheet_parts(archive)
-    for title, (rows_xml, ref) in direct.items():
-        members[parts[title]] = _with_rows(members[parts[title]], rows_xml, ref)
     return _Scratch(
         members,
         parts,
         members["[Content_Types].xml"].decode("utf-8"),
         members["xl/workbook.xml"].decode("utf-8"),
+        deferred,
     )
 
 
-def _with_rows(sheet: bytes, rows_xml: list[str], ref: str) -> bytes:
+def _with_rows(sheet: str, rows_xml: str, ref: str) -> str:
     """A sheet openpyxl wrote with only its header, given its data rows and the extent
     they make (the <dimension> Excel writes and readers size a sheet by)."""
-    text = sheet.decode("utf-8")
-    end = text.index("</sheetData>")
-    text = text[:end] + "".join(rows_xml) + text[end:]
-    text = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{ref}"', text, count=1)
-    return text.encode("utf-8")
+    end = sheet.index("</sheetData>")
+    sheet = sheet[:end] + rows_xml + sheet[end:]
+    return re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{ref}"', sheet, count=1)
 
 
 def _free_name(wanted: str, taken: set[str]) -> str:
@@ -638,6 +640,9 @@ def _plan(
             types = _add_override(types, part, _content_type(scratch.content_types, scratch_part))
         xml = scratch.members[scratch_part].decode("utf-8")
         xml = strings.share(_restyle(xml, xf_map, dxf_map))
+        if title in scratch.deferred:
+            rows, ref = scratch.deferred[title]
+            xml = _with_rows(xml, rows.xml(xf_map, strings.add), ref)
         plan.edited[part] = xml.encode("utf-8")
         renamed: dict[str, str] = {}
         for child in sorted(_closure(scratch_part, _scratch_rels(scratch)) - {scratch_part}):

@@ -7,7 +7,8 @@ demo, so every table the project writes looks and reads the same.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl.cell.cell import Cell
@@ -59,17 +60,18 @@ def write_table(
     *,
     columns: Sequence[Column] | None = None,
     blank_rows: int = 0,
-    rows_xml: list[str] | None = None,
+    deferred: DeferredRows | None = None,
 ) -> int:
     """Write header and rows from A1 as an Excel table named tbl<Sheet>; returns the row count.
 
     An Excel table needs at least one row below its header, so an empty table gets
     one blank row (the reader skips blank rows).
 
-    With `rows_xml`, the data rows are not made as openpyxl cells: each row's sheet XML,
-    spelt as openpyxl spells it with its styles registered in the workbook, is appended
-    to the list for the caller to put into the saved sheet (io/splice.py). Making and
-    serializing an openpyxl cell per value was 2 of the 3 s a large household's save took.
+    With `deferred`, the data rows are not made as openpyxl cells: their values and
+    styles (registered in the workbook) are kept there, and the caller writes them as
+    sheet XML once it knows the saved package's style and string numbering (io/splice.py).
+    Making and serializing an openpyxl cell per value was 2 of the 3 s a large
+    household's save took.
     """
     columns = list(columns or spec.columns)
     for index, col in enumerate(columns, start=1):
@@ -92,7 +94,7 @@ def write_table(
             lines = -(-length // LINE_CHARS) + text.count("\n")
             heights[row_index] = max(heights.get(row_index, 15), 15 * lines)
     styles = _Styles(ws)
-    if rows_xml is None:
+    if deferred is None:
         for row_index, row in enumerate(grid, start=2):
             around = wrapped.get(row_index)
             for index, (value, fmt) in enumerate(row, start=1):
@@ -104,23 +106,16 @@ def write_table(
             if row_index in heights:
                 ws.row_dimensions[row_index].height = heights[row_index]
     else:
-        letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+        deferred.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+        deferred.heights = heights
         for row_index, row in enumerate(grid, start=2):
             around = wrapped.get(row_index)
-            height = heights.get(row_index)
-            parts = [
-                f'<row r="{row_index}">'
-                if height is None
-                else f'<row r="{row_index}" ht="{height:.16g}" customHeight="1">'
-            ]
+            cells = []
             for index, (value, fmt) in enumerate(row):
                 align = None if around is None else ("wrap" if index in around else "top")
                 quote = isinstance(value, str) and value.startswith(FORMULA_LEADS)
-                parts.append(
-                    _cell_xml(f"{letters[index]}{row_index}", styles.xf(fmt, align, quote), value)
-                )
-            parts.append("</row>")
-            rows_xml.append("".join(parts))
+                cells.append((value, styles.xf(fmt, align, quote)))
+            deferred.rows.append(cells)
     last_row = max(count, blank_rows, 1) + 1
     for row_index in range(count + 2, last_row + 1):
         for index, col in enumerate(columns, start=1):
@@ -232,31 +227,54 @@ def _excel_serial(value: dt.date) -> float:
 
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 MAX_TEXT = 32767  # characters a cell holds
-
-
-def _cell_xml(ref: str, xf: int, value: Any) -> str:
-    """One cell as openpyxl writes it (the same sheet XML, checked by a test), except
-    that a character XML cannot carry is written as Excel's _xHHHH_ escape where
-    openpyxl refuses the whole save."""
-    style = f' s="{xf}"' if xf else ""
-    if value is None:
-        return f'<c r="{ref}"{style} t="n"></c>' if xf else ""
-    if isinstance(value, bool):
-        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int | float):
-        number = "" if value != value or value in (INF, -INF) else f"{value:.16g}"
-        return f'<c r="{ref}"{style} t="n"><v>{number}</v></c>'
-    if isinstance(value, dt.date):
-        return f'<c r="{ref}"{style} t="n"><v>{_excel_serial(value):.16g}</v></c>'
-    text = str(value)[:MAX_TEXT]
-    if not text:
-        return f'<c r="{ref}"{style} t="inlineStr"></c>'
-    space = ' xml:space="preserve"' if text != text.strip() else ""
-    body = xml_text(text).replace("\r", "&#13;")
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{body}</t></is></c>'
-
-
 INF = float("inf")
+
+
+@dataclass
+class DeferredRows:
+    """A table's data rows as values and the workbook's style ids, from row 2 down."""
+
+    rows: list[list[tuple[Any, int]]] = field(default_factory=list)
+    letters: list[str] = field(default_factory=list)
+    heights: dict[int, float] = field(default_factory=dict)
+
+    def xml(self, xfs: Mapping[int, int], share: Callable[[str], int]) -> str:
+        """The rows as sheet XML, each style id mapped through `xfs` and each text put in
+        the shared-string table by `share` (its already escaped text → its index): what
+        openpyxl writes for the same cells, then restyled and shared by the splice, in
+        one pass (a test compares the two). A character XML cannot carry is written as
+        Excel's _xHHHH_ escape where openpyxl refuses the whole save."""
+        out = []
+        letters, heights = self.letters, self.heights
+        for row_index, cells in enumerate(self.rows, start=2):
+            height = heights.get(row_index)
+            out.append(
+                f'<row r="{row_index}">'
+                if height is None
+                else f'<row r="{row_index}" ht="{height:.16g}" customHeight="1">'
+            )
+            for index, (value, xf) in enumerate(cells):
+                style = f' s="{xfs[xf]}"' if xf else ""
+                ref = f"{letters[index]}{row_index}"
+                if value is None:
+                    if xf:
+                        out.append(f'<c r="{ref}"{style} t="n"></c>')
+                elif isinstance(value, str):
+                    text = value[:MAX_TEXT]
+                    if text:
+                        index_ = share(xml_text(text).replace("\r", "&#13;"))
+                        out.append(f'<c r="{ref}"{style} t="s"><v>{index_}</v></c>')
+                    else:  # an empty text: Excel's blank cell
+                        out.append(f'<c r="{ref}"{style}></c>')
+                elif isinstance(value, bool):
+                    out.append(f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>')
+                elif isinstance(value, int | float):
+                    number = "" if value != value or value in (INF, -INF) else f"{value:.16g}"
+                    out.append(f'<c r="{ref}"{style} t="n"><v>{number}</v></c>')
+                else:  # a date (cell_value leaves nothing else)
+                    out.append(f'<c r="{ref}"{style} t="n"><v>{_excel_serial(value):.16g}</v></c>')
+            out.append("</row>")
+        return "".join(out)
 
 
 # Widths in Excel's character units. A column whose text is longer than WRAP_AT wraps

@@ -176,9 +176,9 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     return recalc.cached_values(result)
 
 
-def replace_sheet(wb: Any, output: SheetOutput, rows_xml: list[str] | None = None) -> Any:
+def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
     """Drop the sheet of that name (if any) and write a fresh one in the same place.
-    With `rows_xml`, a table's data rows come back as sheet XML (tables.write_table)."""
+    With `deferred` (tables.DeferredRows), a table's data rows are kept there as values."""
     name = output.spec.name
     index = None
     code_name = None
@@ -197,7 +197,7 @@ def replace_sheet(wb: Any, output: SheetOutput, rows_xml: list[str] | None = Non
 
         draw_file(ws, output.report)
     else:
-        write_table(ws, output.spec, output.rows, columns=output.columns, rows_xml=rows_xml)
+        write_table(ws, output.spec, output.rows, columns=output.columns, deferred=deferred)
     if output.decorate is not None:
         output.decorate(ws)
     if output.show:
