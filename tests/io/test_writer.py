@@ -13,7 +13,7 @@ from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.excel.template import build_workbook
 from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.package import REL_UI, REL_VBA, read_tables
+from xl_rebalancer.io.package import NS_MAIN, REL_UI, REL_VBA, read_tables
 from xl_rebalancer.io.writer import SheetOutput, WorkbookEdit, save_workbook
 
 # An opaque stand-in for a compiled VBA project: the writer must carry it byte for byte.
@@ -172,3 +172,98 @@ def test_text_is_stored_in_a_shared_string_table_as_excel_writes_it(tmp_path: Pa
     assert f'count="{count}" uniqueCount="{unique}"' in sst
     assert sst.count("<t>same</t>") == 1
     assert "sharedStrings+xml" in types and "sharedStrings.xml" in rels
+
+
+def test_deferred_rows_are_the_sheet_xml_openpyxl_writes(tmp_path: Path):
+    """A table's rows written from values straight into the package (tables.DeferredRows,
+    the splice's path for long engine sheets) against the same rows made as openpyxl
+    cells, saved by openpyxl and then given shared strings as the package rewrite does:
+    the same <sheetData>, cell for cell, for every kind of value the engine writes."""
+    import datetime as dt
+    import io
+    import re
+
+    from openpyxl import Workbook
+
+    from xl_rebalancer.io.package import _share_strings
+    from xl_rebalancer.io.splice import _Strings
+    from xl_rebalancer.io.tables import DeferredRows, write_table
+
+    spec = s.SheetSpec(
+        "Mixed",
+        (
+            s.Column("Text", "text"),
+            s.Column("Money", "money", number_format=s.FMT_MONEY),
+            s.Column("Shares", "shares", number_format=s.FMT_SHARES),
+            s.Column("Weight", "weight", number_format=s.FMT_PCT),
+            s.Column("When", "when"),
+            s.Column("Flag", "flag"),
+            s.Column("Note", "note"),
+        ),
+    )
+    long = "a reason long enough to wrap in its column, " * 3
+    rows = [
+        {"text": "VTI", "money": 1234.5, "shares": 10, "weight": 0.25, "flag": True},
+        {"text": " edge ", "money": -0.0, "shares": 1 / 3, "when": dt.date(2026, 12, 1)},
+        {"text": "AT&T <B>", "money": 1e17, "when": dt.datetime(2026, 12, 1, 9, 30, 15)},
+        {"text": "=HYPERLINK(1)", "note": long, "flag": False, "weight": -1.5},
+        {"text": "", "note": "two\nlines & a\rreturn", "shares": 2**40},
+        {"text": "VTI", "money": 1900, "when": dt.date(1900, 1, 15)},
+    ]
+
+    def sheet_data(xml: bytes | str) -> str:
+        text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
+        return text[text.index("<sheetData>") : text.index("</sheetData>")]
+
+    def styles_spelt(xml: str, book: Workbook) -> str:
+        """Style ids as what they stand for: the two workbooks number them apart."""
+        return re.sub(r' s="(\d+)"', lambda m: f' s="{book._cell_styles[int(m[1])]}"', xml)
+
+    # Made as openpyxl cells, saved, strings moved into the table.
+    wb = Workbook()
+    ws = wb.active
+    ws.title = spec.name
+    write_table(ws, spec, rows)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    _share_strings(members)
+    expected = styles_spelt(sheet_data(members["xl/worksheets/sheet1.xml"]), wb)
+    table = ElementTree.fromstring(members["xl/sharedStrings.xml"])
+    expected_strings = [
+        "".join(t.text or "" for t in si.iter(f"{{{NS_MAIN}}}t"))
+        for si in table.iter(f"{{{NS_MAIN}}}si")
+    ]
+    # Kept as values and written straight: the same workbook's style ids, no remapping.
+    wb = Workbook()
+    ws = wb.active
+    ws.title = spec.name
+    deferred = DeferredRows()
+    write_table(ws, spec, rows, deferred=deferred)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        header = sheet_data(archive.read("xl/worksheets/sheet1.xml"))
+    strings = _Strings(None)
+    header = strings.share(header)
+    body = deferred.xml({i: i for i in range(len(wb._cell_styles))}, strings.add)
+    assert styles_spelt(header + body, wb) == expected
+    ours = ElementTree.fromstring(strings.xml())
+    assert [
+        "".join(t.text or "" for t in si.iter(f"{{{NS_MAIN}}}t"))
+        for si in ours.iter(f"{{{NS_MAIN}}}si")
+    ] == expected_strings
+    assert re.search(r'<row r="5" ht="\d+" customHeight="1">', body)  # the wrapped note
+
+
+def test_deferred_rows_escape_what_openpyxl_refuses():
+    """A control character in an engine value (a name pasted from a web page) is written
+    as Excel's _xHHHH_ escape (ECMA-376 Part 1, 22.9.2.19), not an unreadable sheet."""
+    from xl_rebalancer.io.splice import _Strings
+    from xl_rebalancer.io.tables import DeferredRows
+
+    rows = DeferredRows(rows=[[("bell\x07", 0)]], letters=["A"])
+    strings = _Strings(None)
+    assert rows.xml({}, strings.add) == '<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
+    assert strings.added == ["bell_x0007_"]

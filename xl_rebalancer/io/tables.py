@@ -7,6 +7,7 @@ demo, so every table the project writes looks and reads the same.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,30 +152,55 @@ def _measure(
     grid: list[list[tuple[Any, str | None]]] = []
     longest = [0] * len(columns)
     long_text: list[list[tuple[int, int, str]]] = [[] for _ in columns]
+    numbers: list[list[int | float]] = [[] for _ in columns]  # measured per column below
     for row_index, row in enumerate(rows, start=2):
         cells = []
         for index, col in enumerate(columns):
             value = cell_value(row.get(col.field))
-            fmt = None
-            if isinstance(value, bool):
-                fmt = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
-            elif col.number_format and value is not None:
-                fmt = col.number_format
-            elif isinstance(value, dt.date):
-                fmt = FMT_DATE
-            cells.append((value, fmt))
             if value is None:
-                continue
-            if isinstance(value, str):
-                width = display_width(value, None)
+                cells.append((None, None))
+            elif isinstance(value, str):
+                cells.append((value, col.number_format))
+                width = len(value) if "\n" not in value else display_width(value, None)
                 if width + 2 > WRAP_AT:
                     long_text[index].append((row_index, width, value))
+                if width > longest[index]:
+                    longest[index] = width
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                cells.append((value, col.number_format))
+                numbers[index].append(value)
             else:
+                fmt = col.number_format
+                if isinstance(value, bool):
+                    fmt = FMT_BOOL  # LibreOffice shows bare booleans as 1 and 0
+                elif fmt is None and isinstance(value, dt.date):
+                    fmt = FMT_DATE
+                cells.append((value, fmt))
                 width = display_width(value, fmt)
-            if width > longest[index]:
-                longest[index] = width
+                if width > longest[index]:
+                    longest[index] = width
         grid.append(cells)
+    for index, values in enumerate(numbers):
+        if values:
+            longest[index] = max(longest[index], _widest(values, columns[index].number_format))
     return grid, longest, long_text
+
+
+# Number formats whose shown width never shrinks as a number grows away from zero (a
+# fixed count of decimals): a column's widest number is its largest or its smallest.
+_FIXED_DECIMALS = ("#,##0.0000", "#,##0.00")
+
+
+def _widest(values: list[int | float], fmt: str | None) -> int:
+    """The widest a column's numbers are shown, measuring as few as that takes."""
+    fixed = fmt is not None and ("%" in fmt or fmt.startswith(_FIXED_DECIMALS))
+    if not fixed or any(v != v for v in values):  # NaN does not order
+        return max(display_width(v, fmt) for v in set(values))
+    low, high = min(values), max(values)
+    candidates = [low, high]
+    if low == 0 and any(v == 0 and math.copysign(1, v) < 0 for v in values):
+        candidates.append(-0.0)  # shown with its minus sign
+    return max(display_width(v, fmt) for v in candidates)
 
 
 class _Styles:
@@ -246,6 +272,7 @@ class DeferredRows:
         Excel's _xHHHH_ escape where openpyxl refuses the whole save."""
         out = []
         letters, heights = self.letters, self.heights
+        escaped: dict[str, str] = {}  # symbols and accounts repeat down a column
         for row_index, cells in enumerate(self.rows, start=2):
             height = heights.get(row_index)
             out.append(
@@ -260,10 +287,12 @@ class DeferredRows:
                     if xf:
                         out.append(f'<c r="{ref}"{style} t="n"></c>')
                 elif isinstance(value, str):
-                    text = value[:MAX_TEXT]
-                    if text:
-                        index_ = share(xml_text(text).replace("\r", "&#13;"))
-                        out.append(f'<c r="{ref}"{style} t="s"><v>{index_}</v></c>')
+                    if value:
+                        text = escaped.get(value)
+                        if text is None:
+                            text = xml_text(value[:MAX_TEXT]).replace("\r", "&#13;")
+                            escaped[value] = text
+                        out.append(f'<c r="{ref}"{style} t="s"><v>{share(text)}</v></c>')
                     else:  # an empty text: Excel's blank cell
                         out.append(f'<c r="{ref}"{style}></c>')
                 elif isinstance(value, bool):
