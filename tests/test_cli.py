@@ -177,3 +177,25 @@ def test_a_long_list_shows_its_first_rows_and_says_where_the_rest_are():
     short = Console(record=True, width=100)
     short.print(_table("Trades", ["Symbol", "Value"], rows[:3], {"Value"}, sheet="Trades"))
     assert "S0003" in short.export_text() and "The first" not in short.export_text()
+
+
+def test_the_command_exits_quickly_but_runs_exit_handlers_and_flushes():
+    """cli.run leaves without the interpreter's teardown; what a library registered with
+    atexit still runs, the output is all there, and the exit code is main's."""
+    script = (
+        "import atexit, sys\n"
+        "from xl_rebalancer import cli\n"
+        "atexit.register(lambda: print('handler ran', flush=True))\n"
+        "sys.argv = ['xl-rebalancer', *sys.argv[1:]]\n"
+        "print('x' * 100000, end='')\n"  # buffered, unflushed output must not be lost
+        "cli.run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("x" * 100000)
+    assert "version" in done.stdout and done.stdout.rstrip().endswith("handler ran")
+    bad = subprocess.run([sys.executable, "-c", script, "--bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "No such option" in bad.stderr
+    assert "handler ran" in bad.stdout

@@ -1,5 +1,5 @@
 """`python -m xl_rebalancer` is the same as the `xl-rebalancer` command."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()
