@@ -43,16 +43,19 @@ def drift_sheet(result: RebalanceResult) -> SheetOutput:
     return SheetOutput(s.DRIFT, rows, decorate=lambda ws: draw_file(ws, s.DRIFT.name))
 
 
+# The writer only reads a row's fields, and a result row's fields are its __dict__ (flat
+# models, nothing computed): a copy through model_dump for each of a large household's
+# 10,000 trade and realized rows cost about 0.1 s.
 def trades_sheet(result: RebalanceResult) -> SheetOutput:
-    return SheetOutput(s.TRADES, [t.model_dump() for t in result.trades])
+    return SheetOutput(s.TRADES, [vars(t) for t in result.trades])
 
 
 def harvest_sheet(result: RebalanceResult) -> SheetOutput:
-    return SheetOutput(s.TAX_HARVEST, [h.model_dump() for h in result.harvest])
+    return SheetOutput(s.TAX_HARVEST, [vars(h) for h in result.harvest])
 
 
 def realized_sheet(result: RebalanceResult) -> SheetOutput:
-    return SheetOutput(s.REALIZED, [r.model_dump() for r in result.realized])
+    return SheetOutput(s.REALIZED, [vars(r) for r in result.realized])
 
 
 def summary_sheet(result: RebalanceResult, extra: list[tuple[str, Any]]) -> SheetOutput:
