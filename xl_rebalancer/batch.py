@@ -21,6 +21,7 @@ The workers must see the same paths (a shared disk) and have xl-rebalancer insta
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import glob
 import os
 import time
@@ -270,6 +271,10 @@ def run_batch(
     """Run `options.command` on every workbook named by `items`; rows in input order."""
     if options.command not in BATCH_COMMANDS:
         raise ValueError(options.command)
+    # The command line turns the cyclic collector off for its one-shot commands
+    # (cli.run); a batch runs for minutes over thousands of workbooks, in this process
+    # when there is one worker, so it keeps the collector on.
+    gc.enable()
     clock = time.perf_counter()
     paths, rows = collect_workbooks(items)
     result = BatchResult(rows=list(rows))
