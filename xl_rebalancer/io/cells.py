@@ -29,7 +29,7 @@ from typing import Any
 from xml.etree.ElementTree import iterparse
 
 from ..errors import WorkbookError
-from .package import NS_MAIN, NS_PKG_REL, NS_REL
+from .package import NS_MAIN, NS_REL, relationships
 
 _C = f"{{{NS_MAIN}}}c"
 _V = f"{{{NS_MAIN}}}v"
@@ -310,20 +310,7 @@ class Package:
         """A part's relationships as (Id, Type, absolute target)."""
         folder, name = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", name + ".rels")
-        if rels not in self._names:
-            return []
-        out = []
-        for _, rel in iterparse(io.BytesIO(self._part(rels))):
-            if rel.tag != f"{{{NS_PKG_REL}}}Relationship" or rel.get("TargetMode") == "External":
-                continue
-            target = rel.get("Target", "")
-            absolute = (
-                target.lstrip("/")
-                if target.startswith("/")
-                else posixpath.normpath(posixpath.join(folder, target))
-            )
-            out.append((rel.get("Id", ""), rel.get("Type", ""), absolute))
-        return out
+        return relationships(self._part(rels), folder) if rels in self._names else []
 
     def _read_workbook(self, part: str) -> tuple[dict[str, str], dt.datetime]:
         targets = {rid: target for rid, _, target in self._rels(part)}

@@ -47,7 +47,13 @@ def _rels(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
     rels_name = posixpath.join(folder, "_rels", name + ".rels")
     if rels_name not in archive.namelist():
         return []
-    root = ElementTree.fromstring(archive.read(rels_name))
+    return relationships(archive.read(rels_name), folder)
+
+
+def relationships(rels_xml: bytes, folder: str) -> list[tuple[str, str, str]]:
+    """A .rels part's internal relationships as (Id, Type, absolute target), targets
+    resolved against the folder of the part they belong to."""
+    root = ElementTree.fromstring(rels_xml)
     out = []
     for rel in root.findall(f"{{{NS_PKG_REL}}}Relationship"):
         target = rel.get("Target", "")
