@@ -5,10 +5,11 @@ and time in proportion to everything else in the file (a user's 37 MB sheet of n
 took 4.7 GB to rebalance), and it drops every part openpyxl does not model: pivot
 tables, slicers, data connections, images when Pillow is missing, Excel's cached
 formula values. So the engine's sheets are written by openpyxl into a small scratch
-workbook and moved into the user's package: their cell formats merged into the
-package's style sheet (equal formats reused, so repeated runs do not grow it), their
-text into its shared-string table, their tables, drawings and charts given free part
-names. Every other part is copied as it was, byte for byte, streamed, so memory stays
+workbook (a plain table's data rows kept as values and written as sheet XML here, once
+the package's numbering of styles and strings is known: tables.DeferredRows) and moved
+into the user's package: their cell formats merged into the package's style sheet
+(equal formats reused, so repeated runs do not grow it), their text into its
+shared-string table, their tables, drawings and charts given free part names. Every other part is copied as it was, byte for byte, streamed, so memory stays
 bounded whatever the user keeps beside the portfolio.
 
 The package is edited as text where Excel's own spelling must survive (a re-serialized
