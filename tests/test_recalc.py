@@ -504,3 +504,52 @@ def test_a_save_without_recalc_makes_excel_compute_on_open(recalculated_demo: di
     recalculated = tmp_path / "recalculated.xlsm"
     _cli("recalc", again, "--out", recalculated)
     assert 'fullCalcOnLoad="1"' not in calc_pr(recalculated)
+
+
+def test_a_filled_down_formulas_tokens_are_its_own():
+    """Tokens reused from a formula of the same shape (recalc._Workbook._tokens) are the
+    tokenizer's own for every formula, digits in names, numbers, text and functions."""
+    from openpyxl.formula.tokenizer import Tokenizer
+
+    from xl_rebalancer.io.recalc import _Workbook
+
+    book = _Workbook(Workbook(), {}, {})
+    formulas = [
+        "=A1+B1",
+        "=A10+B10",
+        "=SUM($A$1:A123)*1.5",
+        "=SUM($A$1:A9)*22.25",
+        '=IF(C7>0,"lot 7"&D7,LOG10(E7))',
+        '=IF(C88>0,"lot 123"&D88,LOG10(E88))',
+        "=IMLOG2(A1)+IMLOG10(A2)",
+        "=IMLOG10(A1)+IMLOG10(A2)",
+        "=1E+5*A1",
+        "=0E+5*A2",  # a digit's value decides how 1E+5 tokenizes: never reused
+        "=Sheet2!B3-'My 2 Sheet'!C4",
+        "=Sheet9!B30-'My 7 Sheet'!C44",
+        "= A1 + 2",
+        "= A10 + 3",
+    ]
+    for text in formulas * 2:
+        expected = [(t.type, t.subtype, t.value) for t in Tokenizer(text).items]
+        assert book._tokens(text) == expected, text
+
+
+def test_ranges_made_from_numbers_are_the_ones_formulas_reads_from_text():
+    """recalc._range against formulas' Ranges.get_range on the A1 text of the same area."""
+    import random
+
+    from formulas.ranges import Ranges
+
+    from xl_rebalancer.io.recalc import _range
+    from xl_rebalancer.io.references import area
+
+    rng = random.Random(7)
+    titles = ["Grid", "My Sheet", "O'Brien", "Trades", "a.b", "2024", "A1", "Ünï-x"]
+    for _ in range(3000):
+        title = rng.choice(titles)
+        c1, r1 = rng.randint(1, 16000), rng.randint(1, 1_000_000)
+        c2 = min(c1 + rng.choice([0, 0, 1, 5]), 16384)
+        r2 = min(r1 + rng.choice([0, 0, 1, 100]), 1_048_576)
+        text = area(title, c1, r1, c2, r2).replace("$", "")
+        assert _range(title, c1, r1, c2, r2) == Ranges.get_range(text), text
