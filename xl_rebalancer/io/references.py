@@ -220,6 +220,8 @@ def _expand_code(
     tables: Mapping[str, TableInfo],
     names: Mapping[str, str],
 ) -> str:
+    if not tables and not names and "[" not in code:
+        return code  # nothing here to expand (a plain grid's formulas)
     out, i = [], 0
     while i < len(code):
         ch = code[i]
