@@ -446,9 +446,10 @@ def _scratch(outputs: Sequence[Any], code_names: dict[str, str], shown: str | No
 
 
 def _with_rows(sheet: str, rows_xml: str, ref: str) -> str:
-    """A sheet openpyxl wrote with only its header, given its data rows and the extent
-    they make (the <dimension> Excel writes and readers size a sheet by)."""
-    end = sheet.index("</sheetData>")
+    """A sheet openpyxl wrote with its header row, given its data rows (right below the
+    header, where rows must be in order) and the extent they make (the <dimension> Excel
+    writes and readers size a sheet by)."""
+    end = sheet.index("</row>") + len("</row>")
     sheet = sheet[:end] + rows_xml + sheet[end:]
     return re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{ref}"', sheet, count=1)
 
