@@ -82,7 +82,7 @@ SHEET = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 </x:sheetData></x:worksheet>"""
 
 
-def package(path: Path, *, date1904: bool = False, sheet: str = SHEET) -> Path:
+def package(path: Path, *, date1904: bool = False, sheet: str = SHEET, title: str = "Lots") -> Path:
     """A workbook written as Excel lays it out (prefixed names as some writers use)."""
     pr = '<workbookPr date1904="1"/>' if date1904 else "<workbookPr/>"
     members = {
@@ -108,7 +108,7 @@ def package(path: Path, *, date1904: bool = False, sheet: str = SHEET) -> Path:
         # by their relationships, as the packaging rules say.
         "xl/book.xml": (
             f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" '
-            f'xmlns:r="{REL}">{pr}<sheets><sheet name="Lots" sheetId="1" r:id="rId1"/>'
+            f'xmlns:r="{REL}">{pr}<sheets><sheet name="{title}" sheetId="1" r:id="rId1"/>'
             "</sheets></workbook>"
         ),
         "xl/_rels/book.xml.rels": (
@@ -248,3 +248,14 @@ def test_damaged_packages_are_workbook_errors(tmp_path: Path) -> None:
     broken = package(tmp_path / "broken.xlsx", sheet="<worksheet><sheetData><row>")
     with Package(broken) as opened, pytest.raises(SyntaxError):
         list(opened.rows("Lots"))
+
+
+def test_a_damaged_sheet_is_named_and_nothing_else_is_said(tmp_path: Path) -> None:
+    """A text cell pointing past the shared-string table (a damaged or hand-edited file):
+    the run stops with the file and the sheet named, not a traceback."""
+    from xl_rebalancer.io.reader import read_raw_sheets
+
+    broken = SHEET.replace('<x:c r="A1" t="s"><x:v>0</x:v>', '<x:c r="A1" t="s"><x:v>99</x:v>')
+    book = package(tmp_path / "damaged.xlsx", sheet=broken, title="TaxLots")
+    with pytest.raises(WorkbookError, match=r"damaged\.xlsx: sheet TaxLots cannot be read"):
+        read_raw_sheets(book)

@@ -1,7 +1,7 @@
 """Read a workbook into validated models, collecting every problem with its cell.
 
-The file is opened read-only (openpyxl streams it and never writes), so `validate`
-leaves it byte-for-byte untouched. Tables are found by sheet name, then by table
+The file is only read (io/cells.py parses its sheets' XML), so `validate` leaves it
+byte-for-byte untouched. Tables are found by sheet name, then by table
 name (tbl<Sheet>); the header is the table's first row, or row 1 without a table.
 """
 
@@ -115,7 +115,7 @@ def read_raw_sheets(
             title, table = found
             try:
                 out[spec.name] = _read_sheet(book, title, spec, table)
-            except (KeyError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
+            except (KeyError, IndexError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
                 raise WorkbookError(
                     f"{path}: sheet {title} cannot be read ({type(exc).__name__}: {exc})"
                 ) from exc
