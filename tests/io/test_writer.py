@@ -267,3 +267,20 @@ def test_deferred_rows_escape_what_openpyxl_refuses():
     strings = _Strings(None)
     assert rows.xml({}, strings.add) == '<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
     assert strings.added == ["bell_x0007_"]
+
+
+def test_cell_text_is_escaped_as_the_standard_library_escapes_it():
+    """package.xml_text against xml.sax.saxutils.escape on text without control
+    characters or _xHHHH_ look-alikes (those are Excel's escapes, tested elsewhere)."""
+    import random
+    from xml.sax.saxutils import escape
+
+    from xl_rebalancer.io.package import xml_text
+
+    rng = random.Random(5)
+    alphabet = "ab &<>\"';=_x0Ü€\t\n"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        if "_x" in text:
+            continue
+        assert xml_text(text) == escape(text), repr(text)
