@@ -23,7 +23,6 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import iterparse
@@ -165,15 +164,6 @@ def _iso(text: str) -> Any:
     return dt.datetime(*day, *clock, micro)
 
 
-@dataclass
-class SheetCells:
-    """What one pass over a sheet found besides its rows."""
-
-    # Formula cells with no saved result (a program that does not calculate saved the
-    # file): they read as blank, which is not what the user typed.
-    uncalculated: set[str] = field(default_factory=set)
-
-
 class Package:
     """One open workbook package: its sheets by title, shared strings and date styles."""
 
@@ -216,12 +206,13 @@ class Package:
         min_row: int = 1,
         min_col: int = 1,
         max_col: int | None = None,
-        found: SheetCells | None = None,
+        uncalculated: set[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """The sheet's rows from `min_row` on, each a tuple of the values from `min_col`
         to `max_col` (to the row's last cell without one), a missing row as blanks: the
         shape openpyxl's read-only `iter_rows(values_only=True)` gives. Formula cells
-        without a saved result are added to `found`."""
+        without a saved result (a program that does not calculate saved the file: they
+        read as blank, which is not what the user typed) are added to `uncalculated`."""
         data = self._part(self.sheets[title])
         strings = self._shared_strings() if b't="s"' in data or b"t='s'" in data else []
         empty: tuple[Any, ...] = (None,) * (max_col + 1 - min_col) if max_col else ()
@@ -262,8 +253,8 @@ class Package:
                 else:
                     value = cell.findtext(_V) or None
                     if value is None:
-                        if found is not None and cell.find(_F) is not None:
-                            found.uncalculated.add(ref or f"{column_letter(column)}{row_number}")
+                        if uncalculated is not None and cell.find(_F) is not None:
+                            uncalculated.add(ref or f"{column_letter(column)}{row_number}")
                     elif kind == "n":
                         value = (
                             float(value)

@@ -21,7 +21,7 @@ from ..errors import InputError, Problem, WorkbookError
 from ..models import inputs as m
 from ..models.checks import Followups, Locator, check_portfolio
 from . import schema as s
-from .cells import Package, SheetCells, column_letter, range_bounds
+from .cells import Package, column_letter, range_bounds
 from .package import TableRef, read_tables
 from .safety import check_package
 
@@ -152,12 +152,12 @@ def _read_sheet(
         min_col, min_row, max_col, _ = range_bounds(table.ref)
     else:
         min_col, min_row, max_col = 1, 1, None
-    found = SheetCells()
+    uncalculated: set[str] = set()
     data = sheet_from_rows(
-        book.rows(title, min_row, min_col, max_col, found), title, spec, min_row, min_col
+        book.rows(title, min_row, min_col, max_col, uncalculated), title, spec, min_row, min_col
     )
     if isinstance(data, SheetData):
-        data.uncalculated = found.uncalculated
+        data.uncalculated = uncalculated
     return data
 
 

@@ -404,7 +404,7 @@ class _Scratch:
     parts: dict[str, str]  # sheet title -> part
     content_types: str
     workbook: str
-    deferred: dict[str, tuple[Any, str]] = field(default_factory=dict)  # title -> rows, ref
+    deferred: dict[str, tuple[DeferredRows, str]] = field(default_factory=dict)  # title: rows, ref
 
 
 def _scratch(outputs: Sequence[Any], code_names: dict[str, str], shown: str | None) -> _Scratch:

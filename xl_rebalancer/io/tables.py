@@ -16,6 +16,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
@@ -241,19 +242,7 @@ class _Styles:
         return self.ids[key]
 
 
-def _excel_serial(value: dt.date) -> float:
-    """A date as Excel's 1900 serial number, as openpyxl converts it."""
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
-    days = (moment - EXCEL_EPOCH).days
-    if 0 < days <= 60:
-        days -= 1
-    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
-    return days + (seconds + moment.microsecond / 10**6) / 86400
-
-
-EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 MAX_TEXT = 32767  # characters a cell holds
-INF = float("inf")
 
 
 @dataclass
@@ -298,10 +287,10 @@ class DeferredRows:
                 elif isinstance(value, bool):
                     out.append(f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>')
                 elif isinstance(value, int | float):
-                    number = "" if value != value or value in (INF, -INF) else f"{value:.16g}"
+                    number = f"{value:.16g}" if math.isfinite(value) else ""
                     out.append(f'<c r="{ref}"{style} t="n"><v>{number}</v></c>')
                 else:  # a date (cell_value leaves nothing else)
-                    out.append(f'<c r="{ref}"{style} t="n"><v>{_excel_serial(value):.16g}</v></c>')
+                    out.append(f'<c r="{ref}"{style} t="n"><v>{to_excel(value):.16g}</v></c>')
             out.append("</row>")
         return "".join(out)
 
