@@ -295,8 +295,12 @@ def solve_program(program: Program) -> tuple[np.ndarray | None, str]:
                 for column, value in zip(fixed, values, strict=True):
                     highs.changeColBounds(column, value, value)
                 highs.run()
-                optimal = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-                bounds[k] = float(highs.getInfo().objective_function_value) if optimal else math.inf
+                status = highs.getModelStatus()
+                if status == highspy.HighsModelStatus.kOptimal:
+                    bounds[k] = float(highs.getInfo().objective_function_value)
+                elif status == highspy.HighsModelStatus.kInfeasible:
+                    bounds[k] = math.inf
+                # Any other end (a limit, a numerical failure) proves nothing: searched.
             lp.integrality_ = [kinds[i] for i in program.integer]
         highs.passModel(lp)
         best: tuple[np.ndarray | None, str, float] | None = None
