@@ -79,6 +79,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/rebalance_bench.py
 	$(BIN)/python benchmarks/strategies_bench.py
 	$(BIN)/python benchmarks/batch_bench.py
+	$(BIN)/python benchmarks/small_solve_bench.py
 	$(BIN)/python benchmarks/recalc_bench.py
 
 clean:
