@@ -1,4 +1,5 @@
-"""The trade solver on the demo household: limits honoured, better than the greedy path."""
+"""The trade solver on the demo household: limits honoured, better than the greedy path;
+and the enumeration of the netting regime against brute force on small programs."""
 
 from __future__ import annotations
 
