@@ -25,10 +25,11 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import iterparse
+from xml.etree.ElementTree import fromstring, iterparse
 
 from ..errors import WorkbookError
-from .package import NS_MAIN, NS_REL, relationships
+from .package import NS_MAIN, NS_REL, REL_TABLE, TableRef, relationships
+from .safety import DTD
 
 _C = f"{{{NS_MAIN}}}c"
 _V = f"{{{NS_MAIN}}}v"
@@ -76,7 +77,6 @@ _ISO = re.compile(
 )
 _WINDOWS_EPOCH = dt.datetime(1899, 12, 30)
 _MAC_EPOCH = dt.datetime(1904, 1, 1)
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def is_date_format(code: str | None) -> bool:
@@ -285,9 +285,21 @@ class Package:
                     values[number - min_col] = value
             yield tuple(values)
 
+    def tables(self) -> dict[str, list[TableRef]]:
+        """Excel tables (ListObjects) per sheet title."""
+        out: dict[str, list[TableRef]] = {}
+        for title, part in self.sheets.items():
+            out[title] = []
+            for _, kind, target in self._rels(part):
+                if kind == REL_TABLE and target in self._names:
+                    table = fromstring(self._part(target))
+                    name = table.get("displayName") or table.get("name", "")
+                    out[title].append(TableRef(name, table.get("ref", "")))
+        return out
+
     def _part(self, name: str) -> bytes:
         data = self._zip.read(name)
-        if b"<!" in data and _DTD.search(data):
+        if b"<!" in data and DTD.search(data):
             raise WorkbookError(f"{self.path}: refused, part {name} declares a DTD")
         return data
 

@@ -85,21 +85,10 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 
 def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
     """Excel tables (ListObjects) per sheet title, read straight from the package."""
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-        out: dict[str, list[TableRef]] = {}
-        for title, part in _sheet_parts(archive).items():
-            tables = []
-            for _, rel_type, target in _rels(archive, part):
-                if rel_type == REL_TABLE and target in names:
-                    table = ElementTree.fromstring(archive.read(target))
-                    tables.append(
-                        TableRef(
-                            table.get("displayName") or table.get("name", ""), table.get("ref", "")
-                        )
-                    )
-            out[title] = tables
-        return out
+    from .cells import Package  # cells reads packages with this module's helpers
+
+    with Package(path) as book:
+        return book.tables()
 
 
 # A cell whose formula is a dynamic array carries cell metadata (cm) pointing at the

@@ -22,7 +22,7 @@ from ..models import inputs as m
 from ..models.checks import Followups, Locator, check_portfolio
 from . import schema as s
 from .cells import Package, column_letter, range_bounds
-from .package import TableRef, read_tables
+from .package import TableRef
 from .safety import check_package
 
 ROW_MODELS: dict[str, type[m.Row]] = {
@@ -100,13 +100,13 @@ def read_raw_sheets(
     if not path.exists():
         raise WorkbookError(f"{path}: no such file")
     check_package(path)
-    try:
-        tables = read_tables(path)
-    except (zipfile.BadZipFile, OSError, KeyError) as exc:
-        raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
-    except Exception as exc:  # defusedxml refuses entity tricks with its own exceptions
-        raise WorkbookError(f"{path}: the workbook's XML was refused ({exc})") from exc
     with Package(path) as book:
+        try:
+            tables = book.tables()
+        except (zipfile.BadZipFile, OSError, KeyError) as exc:
+            raise WorkbookError(f"{path}: not a readable Excel workbook ({exc})") from exc
+        except SyntaxError as exc:  # a table part's XML that does not parse
+            raise WorkbookError(f"{path}: the workbook's XML was refused ({exc})") from exc
         out: dict[str, SheetData | list[Problem]] = {}
         for spec in specs:
             found = _locate(book.titles, tables, spec)

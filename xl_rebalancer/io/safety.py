@@ -37,7 +37,7 @@ RATIO_FLOOR_BYTES = 4 << 20  # small parts may compress as they like
 # The parts' usual names (the tests tamper with each); the check itself reads every part.
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 _CHUNK = 1 << 20
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _DTD_UTF16 = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -237,13 +237,13 @@ def _check_xml(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> N
                 text = (head + member.read()).decode(codec, errors="replace")
                 found = _DTD_UTF16.search(text) is not None
             else:
-                found = _DTD.search(head) is not None
+                found = DTD.search(head) is not None
                 tail = head[-16:]
                 while not found:
                     chunk = member.read(_CHUNK)
                     if not chunk:
                         break
-                    found = _DTD.search(tail + chunk) is not None
+                    found = DTD.search(tail + chunk) is not None
                     tail = chunk[-16:]
     except Exception as exc:  # BadZipFile, zlib.error, an encrypted or unknown method
         raise WorkbookError(f"{path}: part {info.filename} is damaged ({exc})") from exc

@@ -9,8 +9,9 @@ workbook (a plain table's data rows kept as values and written as sheet XML here
 the package's numbering of styles and strings is known: tables.DeferredRows) and moved
 into the user's package: their cell formats merged into the package's style sheet
 (equal formats reused, so repeated runs do not grow it), their text into its
-shared-string table, their tables, drawings and charts given free part names. Every other part is copied as it was, byte for byte, streamed, so memory stays
-bounded whatever the user keeps beside the portfolio.
+shared-string table, their tables, drawings and charts given free part names. Every
+other part is copied as it was, byte for byte, streamed, so memory stays bounded
+whatever the user keeps beside the portfolio.
 
 The package is edited as text where Excel's own spelling must survive (a re-serialized
 workbook.xml would lose the prefixes its `mc:Ignorable` names). Anything this module
