@@ -76,12 +76,18 @@ def measure(path: Path, folder: Path, profile: Path, repeat: int) -> dict:
     work = folder / f"work-{path.name}"
     shutil.copyfile(path, work)
     dynamic = dynamic_arrays(work)
-    recalculate_workbook(load_workbook(work, keep_vba=True), dynamic)  # warm imports
+
+    def compute() -> int:
+        wb = load_workbook(work, keep_vba=True)
+        try:
+            return recalculate_workbook(wb, dynamic).formulas
+        finally:
+            wb.vba_archive.close()  # as save_workbook does (io/writer.py)
+
+    compute()  # warm imports
     row: dict = {}
-    row["count"] = recalculate_workbook(load_workbook(work, keep_vba=True), dynamic).formulas
-    row["compute"] = timed(
-        lambda: recalculate_workbook(load_workbook(work, keep_vba=True), dynamic), repeat
-    )
+    row["count"] = compute()
+    row["compute"] = timed(compute, repeat)
     row["full"] = timed(lambda: save_workbook(path, WorkbookEdit(recalc=True), work), repeat)
     try:
         row["model"] = timed(lambda: formulas.ExcelModel().loads(str(work)).finish().calculate(), 1)

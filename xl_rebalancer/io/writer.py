@@ -110,7 +110,15 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
             with contextlib.suppress(OSError):
                 raw.unlink()
 
-    _atomic_write(dest, produce)
+    try:
+        _atomic_write(dest, produce)
+    finally:
+        # openpyxl keeps the macro parts in a ZipFile over a BytesIO; left to the garbage
+        # collector, the buffer can be finalized first and the ZipFile's own finalizer
+        # then prints "Exception ignored ... I/O operation on closed file" to stderr, in
+        # a long-lived process (Excel's Python, a batch worker) long after the save.
+        if getattr(wb, "vba_archive", None) is not None:
+            wb.vba_archive.close()
     return dest
 
 
