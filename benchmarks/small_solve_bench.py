@@ -16,7 +16,7 @@ the baseline's.
 workbooks); --households are the trade-quality households of
 benchmarks/trade_quality_bench.py.
 
-Why `split`: about 40% of HiGHS's time on the batch clients goes to reduced-cost fixing,
+Why `split`: nearly half of HiGHS's time on the batch clients goes to reduced-cost fixing,
 which records up to 1,024 "lurking bounds" per integer column whose domain is wide (a
 sale or buy of thousands of shares) in a sorted map, re-walked on every insert, after
 every root cut round (HiGHS issue #2508; its budget shrinks only past 320 such
