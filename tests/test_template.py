@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from tests.conftest import REPO
 from xl_rebalancer.excel.template import TEMPLATE_NAME, build_workbook
 from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.package import read_tables
+from xl_rebalancer.io.cells import Package
 from xl_rebalancer.models import Settings
 
 
@@ -27,7 +27,8 @@ def test_committed_template_matches_the_builder(tmp_path: Path):
 
 def test_template_has_every_input_table_and_default():
     path = REPO / TEMPLATE_NAME
-    tables = read_tables(path)
+    with Package(path) as book:
+        tables = book.tables()
     for spec in s.INPUT_SHEETS:
         assert [t.name for t in tables[spec.name]] == [spec.table]
     wb = load_workbook(path, keep_vba=True)

@@ -15,7 +15,8 @@ from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.excel.template import build_workbook
 from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.package import NS_MAIN, REL_UI, REL_VBA, read_tables
+from xl_rebalancer.io.cells import Package
+from xl_rebalancer.io.package import NS_MAIN, REL_UI, REL_VBA
 from xl_rebalancer.io.writer import SheetOutput, WorkbookEdit, save_workbook
 
 # An opaque stand-in for a compiled VBA project: the writer must carry it byte for byte.
@@ -93,7 +94,8 @@ def test_engine_sheets_are_tables_replaced_whole(tmp_path: Path):
     run_engine(book, "rebalance")
     wb = load_workbook(book)
     assert len(wb["Log"]["A"]) == first, "Log was appended to instead of replaced"
-    tables = read_tables(book)
+    with Package(book) as package:
+        tables = package.tables()
     for name in ("Drift", "Trades", "Summary", "Log"):
         assert [t.name for t in tables[name]] == [f"tbl{name}"]
         assert wb[name].freeze_panes == "A2"

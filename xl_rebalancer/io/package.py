@@ -83,14 +83,6 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def read_tables(path: str | Path) -> dict[str, list[TableRef]]:
-    """Excel tables (ListObjects) per sheet title, read straight from the package."""
-    from .cells import Package  # cells reads packages with this module's helpers
-
-    with Package(path) as book:
-        return book.tables()
-
-
 # A cell whose formula is a dynamic array carries cell metadata (cm) pointing at the
 # XLDAPR entry of xl/metadata.xml; openpyxl drops both, so they are read and written here.
 _DYNAMIC_CELL = re.compile(

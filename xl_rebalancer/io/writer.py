@@ -117,7 +117,7 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         # collector, the buffer can be finalized first and the ZipFile's own finalizer
         # then prints "Exception ignored ... I/O operation on closed file" to stderr, in
         # a long-lived process (Excel's Python, a batch worker) long after the save.
-        if getattr(wb, "vba_archive", None) is not None:
+        if wb.vba_archive is not None:
             wb.vba_archive.close()
     return dest
 
