@@ -262,14 +262,29 @@ def main(debug: bool, verbose: bool) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    "into",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Add the input sheets to this workbook of yours instead (and, to a .xlsm, the "
+    "Rebalancer tab and its macros), touching nothing else.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @JSON_OPTION
 @handle_errors
-def init(path: Path, force: bool, as_json: bool) -> None:
-    """Copy the template to a new workbook at PATH."""
+def init(path: Path | None, into: Path | None, force: bool, as_json: bool) -> None:
+    """Copy the template to a new workbook at PATH, or add the rebalancer's sheets to a
+    workbook you already have (--into BOOK)."""
     from .errors import WorkbookError
 
+    if into is not None:
+        if path is not None:
+            raise click.UsageError("give PATH (a new workbook) or --into BOOK, not both")
+        _init_into(into, as_json)
+        return
+    if path is None:
+        raise click.UsageError("name the new workbook (PATH), or --into BOOK")
     if path.exists() and not force:
         raise WorkbookError(f"{path} exists; pass --force to overwrite it")
     if path.suffix.lower() != ".xlsm":
@@ -280,6 +295,43 @@ def init(path: Path, force: bool, as_json: bool) -> None:
         emit_json({"ok": True, "command": "init", "created": str(path), "warnings": []})
         return
     _console().print(f"Created {path}")
+
+
+def _init_into(book: Path, as_json: bool) -> None:
+    from .io.attach import attach
+    from .io.lock import workbook_lock
+
+    with workbook_lock(book):
+        done = attach(book)
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "command": "init",
+                "workbook": str(done.path),
+                "added": done.added,
+                "present": done.present,
+                "changed": bool(done.added),
+                "warnings": done.notes,
+            }
+        )
+        return
+    console = _console()
+    if not done.added:
+        console.print(f"{book} already has the rebalancer's sheets; nothing was changed.")
+        return
+    console.print(f"Added to {done.path}: {', '.join(done.added)}.")
+    for note in done.notes:
+        console.print(f"Note: {note}.")
+    if not done.doors:
+        console.print(
+            "A .xlsx carries no macros: run the commands from the command line (or save the "
+            "workbook as .xlsm and run init --into again for the Rebalancer tab)."
+        )
+    console.print(
+        f"Next: fill Accounts, Holdings and Targets (or `xl-rebalancer import {book} "
+        "DOWNLOADS...`), then `xl-rebalancer rebalance`."
+    )
 
 
 def template_path() -> Path:

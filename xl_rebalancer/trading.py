@@ -125,12 +125,19 @@ def _import(
     mapping: str | None,
     options: RunOptions,
 ) -> ImportReport:
-    from .engine.sync import Current, merge
+    from .engine.sync import Change, Current, merge
+    from .io import model_file
     from .io.brokers import read_statement
 
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
-    statements = [read_statement(Path(f), broker, mapping) for f in files]
+    models = [Path(f) for f in files if broker is None and model_file.looks_like(Path(f))]
+    if len(models) > 1:
+        raise InputError(
+            [Problem(f"one model file at a time: {', '.join(m.name for m in models)}")]
+        )
+    model = model_file.read_model(models[0]) if models else None
+    statements = [read_statement(Path(f), broker, mapping) for f in files if Path(f) not in models]
     raw = door.read_raw()
     current = Current(
         accounts=_rows(raw, s.ACCOUNTS),
@@ -139,6 +146,10 @@ def _import(
         transactions=_rows(raw, s.TRANSACTIONS),
     )
     result = merge(current, statements, accounts)
+    targets = None
+    if model is not None:
+        targets, changes = model_file.target_records(_rows(raw, s.TARGETS), model)
+        result.changes += [Change(s.TARGETS.name, kind, text) for kind, text in changes]
     report = ImportReport("import", door.path, input_hash=door.digest())
     report.sync = result
     report.files = [Path(f).name for f in files]
@@ -165,6 +176,8 @@ def _import(
         notes,
         options,
     )
+    if targets is not None and result.changed(s.TARGETS.name):
+        edit.rewrites.append(InputRewrite(s.TARGETS, _title(raw, s.TARGETS), targets, create=True))
     report.output = door.save(edit, options.out)
     report.seconds = time.perf_counter() - clock
     return report

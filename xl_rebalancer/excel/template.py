@@ -116,17 +116,7 @@ def build_workbook(
     wb.remove(wb.active)
     _instructions(wb.create_sheet(s.INSTRUCTIONS))
     for spec in s.INPUT_SHEETS:
-        ws = wb.create_sheet(spec.name)
-        if spec is s.SETTINGS:
-            rows = settings_rows()
-            for row in rows:
-                if settings and row["setting"] in settings:
-                    row["value"] = settings[row["setting"]]
-            write_table(ws, spec, rows)
-            _settings_formats(ws, rows)
-        else:
-            write_table(ws, spec, data.get(spec.name, []), blank_rows=1)
-            add_dropdowns(ws, spec)
+        write_input_sheet(wb.create_sheet(spec.name), spec, data.get(spec.name, []), settings)
     if extra_sheets is not None:
         extra_sheets(wb)
     macro = path.suffix.lower() == ".xlsm"
@@ -169,6 +159,27 @@ def build_workbook(
         with contextlib.suppress(FileNotFoundError):
             raw.unlink()
     return path
+
+
+def write_input_sheet(
+    ws: Any,
+    spec: s.SheetSpec,
+    rows: Sequence[Mapping[str, Any]] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """One input sheet as the template has it: its table (Settings with every setting and
+    its default), dropdowns and formats. `init --into` adds the same sheets to a user's
+    own workbook, so both start alike."""
+    if spec is s.SETTINGS:
+        values = settings_rows()
+        for row in values:
+            if settings and row["setting"] in settings:
+                row["value"] = settings[row["setting"]]
+        write_table(ws, spec, values)
+        _settings_formats(ws, values)
+    else:
+        write_table(ws, spec, rows, blank_rows=1)
+        add_dropdowns(ws, spec)
 
 
 def _fix_core_dates(path: Path) -> None:

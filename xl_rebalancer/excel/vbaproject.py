@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 # --- MS-OVBA 2.4.1: compression ------------------------------------------------------
@@ -403,15 +403,16 @@ def _encrypt(data: bytes, project_id: str, seed: int) -> str:
     return "".join(f"{b:02X}" for b in out)
 
 
+def _project_line(module: Module) -> str:
+    """A module's line in the PROJECT stream (MS-OVBA 2.3.1.3 to 2.3.1.6)."""
+    if module.kind == "document":
+        return f"Document={module.name}/&H00000000"
+    return f"{'Class' if module.kind == 'class' else 'Module'}={module.name}"
+
+
 def _project_stream(modules: Sequence[Module], project: str, project_id: str) -> bytes:
     lines = [f'ID="{project_id}"']
-    for module in modules:
-        if module.kind == "document":
-            lines.append(f"Document={module.name}/&H00000000")
-        elif module.kind == "class":
-            lines.append(f"Class={module.name}")
-        else:
-            lines.append(f"Module={module.name}")
+    lines += [_project_line(module) for module in modules]
     lines += [
         f'Name="{project}"',
         'HelpContextID="0"',
@@ -520,6 +521,30 @@ def _read_project(project: bytes) -> dict[str, bytes]:
         ole.close()
 
 
+# Mac Excel writes its projects in the Mac code pages, which Python names otherwise.
+_MAC_CODECS = {
+    10000: "mac_roman",
+    10006: "mac_greek",
+    10007: "mac_cyrillic",
+    10029: "mac_latin2",
+    10079: "mac_iceland",
+    10081: "mac_turkish",
+}
+
+
+def _codec(codepage: int) -> str:
+    """Python's codec for a project's code page; one Python does not know leaves the
+    project as it was (ProjectNotEditable) rather than failing the save."""
+    import codecs
+
+    name = _MAC_CODECS.get(codepage, f"cp{codepage}")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ProjectNotEditable(f"the project's code page {codepage} is not known") from None
+    return name
+
+
 def _split_dir(data: bytes) -> tuple[list[tuple[int, bytes]], list[_DirModule], str]:
     records = _dir_records(data)
     codepage = "cp1252"
@@ -528,7 +553,7 @@ def _split_dir(data: bytes) -> tuple[list[tuple[int, bytes]], list[_DirModule], 
     current: list[tuple[int, bytes]] | None = None
     for rid, body in records:
         if rid == 0x03:
-            codepage = f"cp{struct.unpack('<H', body)[0]}"
+            codepage = _codec(struct.unpack("<H", body)[0])
         if rid == 0x19:
             current = []
         if current is None:
@@ -576,7 +601,17 @@ class Project:
         """Every module's name (a new sheet's codeName must differ from all)."""
         return [m.name for m in self.modules]
 
-    def with_sheet_modules(self, code_names: Sequence[str]) -> bytes:
+    @property
+    def sheet_module_names(self) -> list[str]:
+        """The document modules of sheets and chart sheets (not the workbook's)."""
+        return [m.name for m in self.modules if _is_sheet_module(self.streams, m, self.codepage)]
+
+    def with_sheet_modules(
+        self,
+        code_names: Sequence[str],
+        extra: Sequence[Module] = (),
+        charts: Collection[str] = (),
+    ) -> bytes:
         """The project with one document module per sheet code name and none for a sheet
         that is gone; every other module, reference and setting kept as it was.
 
@@ -585,7 +620,10 @@ class Project:
         deleted sheet, or a sheet without one, is what a damaged macro workbook looks
         like. The bytes come back unchanged when nothing is missing or left over;
         otherwise the compiled cache is marked stale (NO_CACHE) so Excel compiles the
-        edited project from source.
+        edited project from source. A chart sheet's module (`charts`) has the chart's
+        base class. `extra` modules (standard and class modules: the
+        rebalancer's macros, added by `init --into`) join unless one of that name is
+        there already.
         """
         streams, modules, codepage = self.streams, self.modules, self.codepage
         wanted = {name.lower(): name for name in code_names}
@@ -596,10 +634,13 @@ class Project:
         }
         present = {m.name.lower() for m in modules}
         missing = [name for key, name in wanted.items() if key not in present]
-        if not orphans and not missing:
+        joining = [m for m in extra if m.name.lower() not in present | set(wanted)]
+        if not orphans and not missing and not joining:
             return self.original
         kept = [m for m in modules if m.name.lower() not in orphans]
-        added = [document_module(name, DOC_SHEET) for name in missing]
+        added = [
+            document_module(name, DOC_CHART if name in charts else DOC_SHEET) for name in missing
+        ] + joining
         count = len(kept) + len(added)
         body = bytearray(
             _pack(
@@ -626,10 +667,10 @@ class Project:
         for new in added:
             out[f"VBA/{new.name}"] = compress(new.source)
         gone = {m.name for m in modules if m.name.lower() in orphans}
-        names = [m.name for m in added]
         if "PROJECT" in out:
-            out["PROJECT"] = _edit_project_stream(out["PROJECT"], gone, names, codepage)
+            out["PROJECT"] = _edit_project_stream(out["PROJECT"], gone, added, codepage)
         if "PROJECTwm" in out:
+            names = [m.name for m in added]
             out["PROJECTwm"] = _edit_project_wm(out["PROJECTwm"], gone, names, codepage)
         return compound_file(out)
 
@@ -643,7 +684,9 @@ def _streams_of(modules: list[_DirModule], names: set[str]) -> set[str]:
     return {m.stream.lower() for m in modules if m.name.lower() in names}
 
 
-def _edit_project_stream(data: bytes, gone: set[str], added: list[str], codepage: str) -> bytes:
+def _edit_project_stream(
+    data: bytes, gone: set[str], added: Sequence[Module], codepage: str
+) -> bytes:
     """MS-OVBA 2.3.1: drop the Document= and [Workspace] lines of removed modules and add
     lines for new ones after the last module line."""
     lines = data.decode(codepage).split("\r\n")
@@ -658,12 +701,12 @@ def _edit_project_stream(data: bytes, gone: set[str], added: list[str], codepage
     lines = [line for line in lines if keep(line)]
     module_keys = ("ID=", "Document=", "Module=", "Class=", "Package=", "BaseClass=")
     last = max((i for i, line in enumerate(lines) if line.startswith(module_keys)), default=-1)
-    lines[last + 1 : last + 1] = [f"Document={name}/&H00000000" for name in added]
+    lines[last + 1 : last + 1] = [_project_line(module) for module in added]
     if "[Workspace]" in lines:
         at = len(lines)
         while at > 0 and lines[at - 1] == "":
             at -= 1
-        lines[at:at] = [f"{name}=0, 0, 0, 0, C" for name in added]
+        lines[at:at] = [f"{module.name}=0, 0, 0, 0, C" for module in added]
     return "\r\n".join(lines).encode(codepage)
 
 

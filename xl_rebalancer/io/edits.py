@@ -26,6 +26,9 @@ class SheetOutput:
     show: bool = False
     # A new sheet goes first rather than last (the Report).
     first: bool = False
+    # Writes the whole sheet instead of a table of `rows` (an input sheet added by
+    # `init --into`, with its dropdowns and formats, as the template has it).
+    write: Callable[[Any], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,4 +51,9 @@ class WorkbookEdit:
     rewrites: list[InputRewrite] = field(default_factory=list)
     # Compute every formula before saving (io.recalc); what it found is left here.
     recalc: bool = False
+    # Add the Excel doors (VBA modules, ribbon, xlwings.conf) to a macro-enabled
+    # workbook that lacks them (`init --into`); the save must then be a splice.
+    doors: bool = False
+    # What the save wants the user to know (a ribbon of their own kept as it was).
+    notes: list[str] = field(default_factory=list)
     recalculated: Any = None

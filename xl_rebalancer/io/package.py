@@ -29,6 +29,7 @@ REL_VBA = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 CT_VBA = "application/vnd.ms-office.vbaProject"
 VBA_PART = "xl/vbaProject.bin"
 RIBBON_PART = "customUI/customUI14.xml"
+CT_RELS = "application/vnd.openxmlformats-package.relationships+xml"
 CT_XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 CT_XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 # The deterministic timestamp used when the template is normalized.
@@ -176,6 +177,13 @@ def xml_text(text: str) -> str:
     # What xml.sax.saxutils.escape does; importing it pulls in urllib.request and
     # http.client, 0.05 s of every save's first call.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xml_attr(text: str) -> str:
+    """`xml_text` for an attribute value in double quotes: a number format such as
+    `"TRUE";"TRUE";"FALSE"` written with bare quotes ends the attribute early, and the
+    whole style sheet stops being XML (every workbook Excel wrote came out so)."""
+    return xml_text(text).replace('"', "&quot;")
 
 
 def _install_cached(
@@ -435,6 +443,15 @@ def _fix_content_types(ct_xml: bytes, parts: set[str], macro_enabled: bool) -> b
         new_defaults.append('<Default Extension="xml" ContentType="application/xml"/>')
     if "png" not in defaults and any(p.endswith(".png") for p in parts):
         new_defaults.append('<Default Extension="png" ContentType="image/png"/>')
+    # Some writers declare each .rels part by an Override and no Default for the
+    # extension: a .rels we add would then have no content type.
+    overridden = {
+        o.get("PartName", "").lstrip("/").lower() for o in root.iter(f"{{{NS_CT}}}Override")
+    }
+    if "rels" not in defaults and any(
+        p.endswith(".rels") and p.lower() not in overridden for p in parts
+    ):
+        new_defaults.append(f'<Default Extension="rels" ContentType="{CT_RELS}"/>')
     if VBA_PART in parts and f"/{VBA_PART}" not in text:
         new_overrides.append(f'<Override PartName="/{VBA_PART}" ContentType="{CT_VBA}"/>')
     if new_defaults:  # the schema wants every Default before the first Override

@@ -44,18 +44,22 @@ from .package import (
     NS_PKG_REL,
     NS_REL,
     REL_SST,
+    REL_UI,
+    REL_VBA,
+    RIBBON_PART,
     SST_PART,
     VBA_PART,
     _add_relationships,
     _fix_content_types,
     _now,
     si_items,
-    xml_text,
+    xml_attr,
 )
 from .tables import DeferredRows
 
 REL_WORKSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 REL_CALC_CHAIN = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/calcChain"
+REL_CHARTSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/chartsheet"
 CALC_CHAIN = "xl/calcChain.xml"
 _CHUNK = 1 << 20
 # How far into a sheet part its sheetPr and sheetViews may lie (before <sheetData>).
@@ -259,7 +263,7 @@ class _StyleMerge:
             code, old = attrs.get("formatCode"), int(attrs.get("numFmtId", "0"))
             if code not in by_code:
                 by_code[code] = free
-                added.append(f'<numFmt numFmtId="{free}" formatCode="{xml_text(code or "")}"/>')
+                added.append(f'<numFmt numFmtId="{free}" formatCode="{xml_attr(code or "")}"/>')
                 free += 1
             mapping[old] = by_code[code]
         self.maps["numFmt"] = mapping
@@ -276,10 +280,14 @@ class _StyleMerge:
         return text[:start] + block + text[end:]
 
     def _remap_xf(self, item: str) -> str:
+        # A style sheet without cell styles has no entry 0 to point at (xfId is optional).
+        styles = _list_span(self.styles, "cellStyleXfs")
+        has_normal = styles is not None and bool(_items(styles[2], "xf"))
+
         def swap(match: re.Match[str]) -> str:
             name, value = match.group(1), int(match.group(2))
-            if name == "xfId":
-                return 'xfId="0"'  # the scratch workbook has only the Normal style
+            if name == "xfId":  # the scratch workbook has only the Normal style
+                return 'xfId="0"' if has_normal else ""
             if name == "numFmtId":
                 value = self.maps["numFmt"].get(value, value)
             else:
@@ -408,23 +416,52 @@ class _Scratch:
     deferred: dict[str, tuple[DeferredRows, str]] = field(default_factory=dict)  # title: rows, ref
 
 
-def _scratch(outputs: Sequence[Any], code_names: dict[str, str], shown: str | None) -> _Scratch:
-    """The engine's sheets written by openpyxl alone, as a package in memory."""
+@dataclass
+class _Rewritten:
+    """An input sheet whose table rows an import or a fill rewrites, placed like an
+    engine sheet: it replaces the sheet of its title, or is added when there is none."""
+
+    spec: Any
+    rewrite: Any
+    first: bool = False
+    show: bool = False
+
+
+def _scratch(
+    outputs: Sequence[Any],
+    code_names: dict[str, str],
+    shown: str | None,
+    base: bytes | None = None,
+) -> _Scratch:
+    """The engine's sheets written by openpyxl alone, as a package in memory; with `base`
+    (the package cut down to the input sheets being rewritten), those sheets edited in
+    place by openpyxl and saved beside them."""
     from openpyxl import Workbook
     from openpyxl.writer.excel import ExcelWriter
 
     from .package import _sheet_parts
-    from .writer import replace_sheet
+    from .writer import _rewrite, load_bytes, replace_sheet
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    if base is None:
+        wb = Workbook()
+        wb.remove(wb.active)
+    else:
+        wb = load_bytes(base)
+    for output in outputs:
+        if isinstance(output, _Rewritten):
+            _rewrite(wb, output.rewrite)
+            title = output.spec.name
+            if title in code_names and title in wb.sheetnames:
+                wb[title].sheet_properties.codeName = code_names[title]
+    outputs = [o for o in outputs if not isinstance(o, _Rewritten)]
     # A plain table's data rows are kept as values (tables.DeferredRows) and written as
     # sheet XML below the header openpyxl writes, once the package's style and string
     # numbering is known (_plan); a sheet whose hook reads or styles its cells (charts,
     # the Summary's formats) is made of openpyxl cells.
     deferred: dict[str, tuple[DeferredRows, str]] = {}
     for output in outputs:
-        rows = DeferredRows() if output.decorate is None and output.report is None else None
+        plain = output.decorate is None and output.report is None and output.write is None
+        rows = DeferredRows() if plain else None
         ws = replace_sheet(wb, replace(output, show=False, first=False), rows)
         ws.sheet_view.tabSelected = output.spec.name == shown
         if output.spec.name in code_names:
@@ -456,13 +493,16 @@ def _with_rows(sheet: str, rows_xml: str, ref: str) -> str:
 
 
 def _free_name(wanted: str, taken: set[str]) -> str:
+    """A part name no part has, compared without case (`taken` holds lowercased names):
+    OPC part names are case-insensitive, and a new sheet1.xml beside a Sheet1.xml is a
+    package Excel cannot open."""
     folder, name = posixpath.split(wanted)
     stem, ext = posixpath.splitext(name)
     stem = stem.rstrip("0123456789")
     number = 1
-    while (candidate := posixpath.join(folder, f"{stem}{number}{ext}")) in taken:
+    while (candidate := posixpath.join(folder, f"{stem}{number}{ext}")).lower() in taken:
         number += 1
-    taken.add(candidate)
+    taken.add(candidate.lower())
     return candidate
 
 
@@ -485,6 +525,71 @@ class _Plan:
     removed: set[str] = field(default_factory=set)
     heads: dict[str, Callable[[bytes], bytes]] = field(default_factory=dict)
     added: list[str] = field(default_factory=list)
+    # What the user should know of the save (a ribbon of their own kept, say).
+    notes: list[str] = field(default_factory=list)
+
+
+def _as_spec(title: str) -> Any:
+    from .schema import SheetSpec
+
+    return SheetSpec(title, ())
+
+
+def _mini_package(archive: zipfile.ZipFile, titles: set[str]) -> bytes:
+    """The package with only the sheets `titles` (and what they refer to), the styles,
+    strings and theme: what openpyxl needs to edit those sheets, in memory bounded by
+    them and not by the user's other sheets."""
+    names = set(archive.namelist())
+    workbook = _text(archive, "xl/workbook.xml")
+    workbook_rels = _text(archive, "xl/_rels/workbook.xml.rels")
+    rels = _relationships(workbook_rels, "xl/workbook.xml")
+    sheets = [s for s in _workbook_sheets(workbook, rels) if s.name.lower() in titles]
+    kept_ids = {s.rid for s in sheets}
+    kept_rels = [
+        r for r in rels if r["Id"] in kept_ids or r.get("Type", "").rsplit("/", 1)[-1] in _MINI_KEEP
+    ]
+    block = _SHEETS.search(workbook)
+    assert block is not None
+    workbook = (
+        workbook[: block.start(1)] + "".join(s.xml for s in sheets) + workbook[block.end(1) :]
+    )
+    for element in ("definedNames", "pivotCaches", "externalReferences", "extLst"):
+        workbook = re.sub(rf"<{element}\b[^>]*?(?:/>|>.*?</{element}>)", "", workbook, flags=re.S)
+    workbook = re.sub(r'\sactiveTab="\d+"', "", workbook)
+    workbook = re.sub(r'\sfirstSheet="\d+"', "", workbook)
+    all_rels = {
+        n: _relationships(_text(archive, n), _owner_of(n)) for n in names if n.endswith(".rels")
+    }
+    parts = {"[Content_Types].xml"}
+    for rel in kept_rels:
+        if "part" in rel and rel["part"] in names:
+            parts |= _closure(rel["part"], all_rels)
+    parts = {p for p in parts if p in names}
+    parts |= {_rels_name(p) for p in parts if _rels_name(p) in names}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as out:
+        out.writestr("_rels/.rels", _MINI_ROOT_RELS)
+        out.writestr("xl/workbook.xml", workbook)
+        out.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<Relationships xmlns="{NS_PKG_REL}">{"".join(r["xml"] for r in kept_rels)}'
+            "</Relationships>",
+        )
+        for name in sorted(parts):
+            if name not in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+                out.writestr(name, archive.read(name))
+    return buffer.getvalue()
+
+
+# The workbook's own parts an edited input sheet needs beside it.
+_MINI_KEEP = {"styles", "sharedStrings", "theme"}
+_MINI_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{NS_PKG_REL}"><Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
 
 
 def splice_save(
@@ -494,12 +599,20 @@ def splice_save(
     *,
     macro_enabled: bool,
     ribbon: list[tuple[str, str, str]],
-) -> None:
+    doors: bool = False,
+    rewrites: Sequence[Any] = (),
+) -> list[str]:
     """Write `source` with the engine sheets `outputs` (writer.SheetOutput) replaced or
-    added to `dest`. Raises NotSpliceable before writing anything it cannot do."""
+    added to `dest`; with `doors`, a macro-enabled workbook also gets the rebalancer's
+    VBA modules and ribbon where it lacks them. Raises NotSpliceable before writing
+    anything it cannot do. `rewrites` (edits.InputRewrite) are input tables whose rows
+    change: their sheets are edited by openpyxl apart from the rest of the package and
+    replace their old parts. Returns notes for the user."""
     with zipfile.ZipFile(source) as archive:
-        plan = _plan(archive, outputs, macro_enabled=macro_enabled, ribbon=ribbon)
+        outputs = [*(_Rewritten(_as_spec(r.title), r) for r in rewrites), *outputs]
+        plan = _plan(archive, outputs, macro_enabled=macro_enabled, ribbon=ribbon, doors=doors)
         _write(archive, dest, plan)
+    return plan.notes
 
 
 def _plan(
@@ -508,6 +621,7 @@ def _plan(
     *,
     macro_enabled: bool,
     ribbon: list[tuple[str, str, str]],
+    doors: bool = False,
 ) -> _Plan:
     names = archive.namelist()
     for needed in (
@@ -546,6 +660,10 @@ def _plan(
     # Code names: every sheet keeps its own; a sheet without one (a new engine sheet, a
     # user's sheet written by a script) takes a free SheetN, as writer._code_names does.
     project = _project(archive) if macro_enabled and VBA_PART in names else None
+    doors = doors and macro_enabled
+    fresh_project = doors and VBA_PART not in names
+    if fresh_project:
+        workbook, project = _new_project(workbook)
     code_of: dict[int, str] = {}
     if project is not None:
 
@@ -557,14 +675,24 @@ def _plan(
 
         taken_codes = {n.lower() for n in project.module_names}
         taken_codes |= {c.lower() for s in sheets if (c := code_in(s))}
+        # A sheet without a codeName (LibreOffice saves none) takes the module of its own
+        # name, with the code in it, before any new one is made.
+        unclaimed = {
+            n.lower(): n
+            for n in project.sheet_module_names
+            if n.lower() not in {c.lower() for s in sheets if (c := code_in(s))}
+        }
         number = 1
         for entry in order:
             code = code_in(entry)
             if code is None:
-                while f"sheet{number}" in taken_codes:
-                    number += 1
-                taken_codes.add(f"sheet{number}")
-                code = f"Sheet{number}"
+                title = entry.name if isinstance(entry, _Sheet) else entry.spec.name
+                code = unclaimed.pop(title.lower(), None)
+                if code is None:
+                    while f"sheet{number}" in taken_codes:
+                        number += 1
+                    taken_codes.add(f"sheet{number}")
+                    code = f"Sheet{number}"
                 if isinstance(entry, _Sheet) and entry not in replaced.values():
                     plan.heads[entry.part] = _add_code_name(code)
             code_of[id(entry)] = code
@@ -577,7 +705,11 @@ def _plan(
     if shown is None and 0 <= active < len(old_order):
         was = old_order[active]
         shown = next((n for n, o in replaced.items() if o is was), None)
-    scratch = _scratch(outputs, code_names, shown)
+    rewritten = {o.spec.name.lower() for o in outputs if isinstance(o, _Rewritten)}
+    base = None
+    if rewritten:
+        base = _mini_package(archive, {n for n in rewritten if n in by_name})
+    scratch = _scratch(outputs, code_names, shown, base)
 
     # Every relationship in the package: who refers to which part.
     referrers: dict[str, set[str]] = {}
@@ -603,7 +735,7 @@ def _plan(
                 plan.removed.add(part)
         plan.removed.add(_rels_name(old.part))
         plan.removed |= {_rels_name(p) for p in plan.removed if _rels_name(p) in all_rels}
-    taken = set(names) - plan.removed
+    taken = {n.lower() for n in set(names) - plan.removed}
 
     # Styles.
     merge = _StyleMerge(_text(archive, "xl/styles.xml"))
@@ -635,7 +767,7 @@ def _plan(
             rid = _free_id(rel_ids)
             new_rels.append((rid, REL_WORKSHEET, "/" + part))
             new_entries[title] = (
-                f'<sheet xmlns:r="{NS_REL}" name="{xml_text(title)}" '
+                f'<sheet xmlns:r="{NS_REL}" name="{xml_attr(title)}" '
                 f'sheetId="{next_sheet_id}" r:id="{rid}"/>'
             )
             next_sheet_id += 1
@@ -685,18 +817,27 @@ def _plan(
     assert block is not None
     workbook = workbook[: block.start(1)] + "".join(elements) + workbook[block.end(1) :]
     old_to_new = {i: position[id(s)] for i, s in enumerate(sheets)}
-    replaced_old = {i for i, s in enumerate(sheets) if s in replaced.values()}
-    scratch_names = _defined_names(scratch.workbook)
+    # A rewritten input sheet keeps every name it had; an engine sheet gives way to the
+    # new sheet's own (its print area and titles), and keeps the names a user gave it.
     scratch_titles = list(scratch.parts)
     local = []
-    for attrs_text, body in scratch_names:
+    redefined: dict[str, set[str]] = {}
+    for attrs_text, body in _defined_names(scratch.workbook):
         attrs = _attrs(attrs_text)
         if "localSheetId" not in attrs:
             continue
         title = scratch_titles[int(attrs["localSheetId"])]
+        if title.lower() in rewritten:
+            continue
+        redefined.setdefault(title.lower(), set()).add(attrs.get("name", "").lower())
         matching = next(i for i, t in enumerate(titles_new) if t.lower() == title.lower())
         attrs_text = re.sub(r'localSheetId="\d+"', f'localSheetId="{matching}"', attrs_text)
         local.append(f"<definedName{attrs_text}>{body}</definedName>")
+    replaced_old = {
+        i: redefined.get(s.name.lower(), set())
+        for i, s in enumerate(sheets)
+        if s in replaced.values() and s.name.lower() not in rewritten
+    }
     workbook = _rewrite_defined_names(workbook, old_to_new, replaced_old, local)
     shown_index = next(
         (i for i, t in enumerate(titles_new) if shown and t.lower() == shown.lower()), None
@@ -729,23 +870,93 @@ def _plan(
             plan.added.append(SST_PART)
         else:
             plan.edited[SST_PART] = strings.xml().encode("utf-8")
+    if doors:
+        ribbon = _install_ribbon(plan, names, ribbon)
     if ribbon and "_rels/.rels" in names:
         plan.edited["_rels/.rels"] = _add_relationships(archive.read("_rels/.rels"), ribbon)
+    if project is not None:
+        charts = {code_of[id(e)] for e in order if _is_chart(e)}
+        extra = _door_modules() if doors else ()
+        try:
+            edited = project.with_sheet_modules([code_of[id(e)] for e in order], extra, charts)
+        except (ValueError, OSError):  # ProjectNotEditable too: left as it was
+            edited = project.original
+            if doors:
+                plan.notes.append(
+                    "the workbook's VBA project holds forms or a layout xl-rebalancer does "
+                    "not edit, so the rebalancer's macros were not added to it"
+                )
+        if edited != project.original or fresh_project:
+            plan.edited[VBA_PART] = edited
+        if fresh_project:
+            plan.added.append(VBA_PART)
+            plan.edited["xl/_rels/workbook.xml.rels"] = _add_relationships(
+                plan.edited["xl/_rels/workbook.xml.rels"],
+                [("rIdVBA", REL_VBA, "vbaProject.bin")],
+            )
     plan.edited["[Content_Types].xml"] = _fix_content_types(
         plan.edited["[Content_Types].xml"],
         set(names) - plan.removed | set(plan.added),
         macro_enabled,
     )
-    if project is not None:
-        try:
-            edited = project.with_sheet_modules([code_of[id(e)] for e in order])
-        except (ValueError, OSError):  # ProjectNotEditable too: left as it was
-            edited = project.original
-        if edited != project.original:
-            plan.edited[VBA_PART] = edited
+    if "docProps/app.xml" in names:
+        plan.edited["docProps/app.xml"] = _drop_titles(_text(archive, "docProps/app.xml")).encode()
     if "docProps/core.xml" in names:
         plan.edited["docProps/core.xml"] = _touch_core(_text(archive, "docProps/core.xml")).encode()
     return plan
+
+
+def _is_chart(entry: Any) -> bool:
+    return isinstance(entry, _Sheet) and entry.rel_type == REL_CHARTSHEET
+
+
+def _door_modules() -> list[Any]:
+    """The rebalancer's standard and class modules (not the document modules)."""
+    from ..excel import doors
+
+    return [m for m in doors.vba_modules([]) if m.kind != "document"]
+
+
+_WORKBOOK_PR = re.compile(r"<workbookPr\b[^>]*?/?>")
+
+
+def _new_project(workbook: str) -> tuple[str, Any]:
+    """A VBA project for a macro-enabled workbook that has none: the workbook's document
+    module under its codeName (given one when it lacks it); sheet modules follow."""
+    from ..excel.vbaproject import DOC_WORKBOOK, Project, build_vba_project, document_module
+
+    found = _WORKBOOK_PR.search(workbook)
+    code = re.search(r'\bcodeName="([^"]*)"', found.group(0)) if found else None
+    name = code.group(1) if code else "ThisWorkbook"
+    if found is None:
+        at = re.search(r"<fileSharing\b[^>]*?/>|<fileVersion\b[^>]*?/>", workbook)
+        if at is None:
+            at = re.search(r"<workbook\b[^>]*>", workbook)
+        assert at is not None  # _workbook_sheets found the transitional root already
+        workbook = workbook[: at.end()] + f'<workbookPr codeName="{name}"/>' + workbook[at.end() :]
+    elif code is None:
+        tag = found.group(0).replace("<workbookPr", f'<workbookPr codeName="{name}"', 1)
+        workbook = workbook[: found.start()] + tag + workbook[found.end() :]
+    project = build_vba_project([document_module(name, DOC_WORKBOOK)], project="VBAProject")
+    return workbook, Project(project)
+
+
+def _install_ribbon(
+    plan: _Plan, names: list[str], ribbon: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """The Rebalancer tab, unless the workbook has a ribbon of its own: one customUI part
+    per workbook, and a user's own tab is theirs to keep."""
+    from ..excel import doors
+
+    if ribbon or any(n.lower().startswith("customui/") for n in names):
+        plan.notes.append(
+            "the workbook has a ribbon of its own, kept as it is: the Rebalancer tab was "
+            "not added (use the command line, or the add-in)"
+        )
+        return ribbon
+    plan.edited[RIBBON_PART] = doors.ribbon_xml()
+    plan.added.append(RIBBON_PART)
+    return [("rIdRibbon", REL_UI[1], RIBBON_PART)]
 
 
 def _closure(part: str, all_rels: dict[str, list[dict[str, str]]]) -> set[str]:
@@ -842,7 +1053,7 @@ def _drop_relationships(rels: str, rel_type: str) -> str:
     )
 
 
-_DEFINED_NAMES = re.compile(r"<definedNames>(.*?)</definedNames>|<definedNames/>", re.S)
+_DEFINED_NAMES = re.compile(r"<definedNames\s*>(.*?)</definedNames>|<definedNames\s*/>", re.S)
 _DEFINED_NAME = re.compile(r"<definedName\b([^>]*?)(?:/>|>(.*?)</definedName>)", re.S)
 
 
@@ -854,15 +1065,20 @@ def _defined_names(workbook: str) -> list[tuple[str, str]]:
 
 
 def _rewrite_defined_names(
-    workbook: str, old_to_new: dict[int, int], replaced: set[int], added: list[str]
+    workbook: str, old_to_new: dict[int, int], replaced: dict[int, set[str]], added: list[str]
 ) -> str:
-    """Names scoped to a sheet follow it to its new position; those of a replaced sheet
-    (its print area and titles) give way to the new sheet's."""
+    """Names scoped to a sheet follow it to its new position; a replaced sheet's built-in
+    names (its print area and titles) and those the new sheet defines give way to the
+    new sheet's, and the names a user gave it stay."""
     kept = []
     for attrs_text, body in _defined_names(workbook):
-        local = _attrs(attrs_text).get("localSheetId")
+        attrs = _attrs(attrs_text)
+        local = attrs.get("localSheetId")
         if local is not None:
-            if int(local) in replaced:
+            name = attrs.get("name", "").lower()
+            if int(local) in replaced and (
+                name.startswith("_xlnm.") or name in replaced[int(local)]
+            ):
                 continue
             new = old_to_new.get(int(local), int(local))
             attrs_text = re.sub(r'localSheetId="\d+"', f'localSheetId="{new}"', attrs_text)
@@ -969,6 +1185,15 @@ def _project(archive: zipfile.ZipFile) -> Any:
         return Project(archive.read(VBA_PART))
     except (ValueError, OSError):
         return None
+
+
+def _drop_titles(app: str) -> str:
+    """docProps/app.xml lists the sheets by title (TitlesOfParts, counted in HeadingPairs):
+    a list that no longer matches the workbook is worse than none, and both are optional
+    (Excel writes them anew on its next save)."""
+    for element in ("HeadingPairs", "TitlesOfParts"):
+        app = re.sub(rf"<{element}\b[^>]*?(?:/>|>.*?</{element}>)", "", app, flags=re.S)
+    return app
 
 
 def _touch_core(core: str) -> str:

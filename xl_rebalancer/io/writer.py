@@ -43,6 +43,17 @@ def load_for_edit(path: Path) -> Any:
         raise WorkbookError(f"{path}: cannot open the workbook for writing ({exc})") from exc
 
 
+def load_bytes(data: bytes) -> Any:
+    """A package in memory opened for editing (the input sheets a splice rewrites)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_workbook(io.BytesIO(data), keep_links=False)
+
+
 def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None = None) -> Path:
     """Apply `edit` to the workbook at `source` and save to `out` (default: in place)."""
     source = Path(source)
@@ -58,21 +69,33 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     ribbon = ribbon_relationships(source)
     macro_enabled = dest.suffix.lower() in MACRO_SUFFIXES
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if not edit.rewrites and not edit.recalc and not os.environ.get("XL_REBALANCER_FULL_SAVE"):
+    full_save = os.environ.get("XL_REBALANCER_FULL_SAVE") and not edit.doors
+    if not edit.recalc and not full_save:
         # Only engine sheets change: move them into the package and copy the rest as
         # it is (io/splice.py), in bounded memory, keeping what openpyxl cannot model.
         from .splice import NotSpliceable, splice_save
 
-        try:
-            _atomic_write(
-                dest,
-                lambda final: splice_save(
-                    source, final, edit.sheets, macro_enabled=macro_enabled, ribbon=ribbon
-                ),
+        def splice(final: Path) -> None:
+            edit.notes = splice_save(
+                source,
+                final,
+                edit.sheets,
+                macro_enabled=macro_enabled,
+                ribbon=ribbon,
+                doors=edit.doors,
+                rewrites=edit.rewrites,
             )
+
+        try:
+            _atomic_write(dest, splice, source, inputs=bool(edit.rewrites) or edit.doors)
             return dest
-        except NotSpliceable:
-            pass
+        except NotSpliceable as exc:
+            if edit.doors:  # a whole-workbook rewrite would lose what openpyxl cannot keep
+                raise WorkbookError(
+                    f"{source}: xl-rebalancer cannot add its sheets to this workbook without "
+                    f"rewriting all of it ({exc}); nothing was changed. To fix: save it from "
+                    "Excel as a regular .xlsx or .xlsm workbook and run again."
+                ) from exc
     extra = _ribbon_parts(source) if ribbon else {}
     dynamic = dynamic_arrays(source)
     wb = load_for_edit(source)
@@ -111,7 +134,7 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
                 raw.unlink()
 
     try:
-        _atomic_write(dest, produce)
+        _atomic_write(dest, produce, source, inputs=True)
     finally:
         # openpyxl keeps the macro parts in a ZipFile over a BytesIO; left to the garbage
         # collector, the buffer can be finalized first and the ZipFile's own finalizer
@@ -134,26 +157,51 @@ def _code_names(wb: Any) -> dict[str, bytes]:
         return {}
     original = archive.read(VBA_PART)
     sheets = [*wb.worksheets, *wb.chartsheets]
+    charts = {id(ws) for ws in wb.chartsheets}
     try:
         project = Project(original)
     except (ValueError, OSError):  # ProjectNotEditable too: a project with forms
         return {}  # left exactly as it was
     taken = {name.lower() for name in project.module_names}
-    taken |= {ws.sheet_properties.codeName.lower() for ws in sheets if _code_name(ws)}
+    taken |= {code.lower() for ws in sheets if (code := _code_name(ws))}
+    claimed = {code.lower() for ws in sheets if (code := _code_name(ws))}
+    # A sheet without a codeName (LibreOffice saves none) takes the module of its own
+    # name, with the code in it (io/splice.py does the same).
+    unclaimed = {n.lower(): n for n in project.sheet_module_names if n.lower() not in claimed}
     number = 1
     for ws in sheets:
         if _code_name(ws):
             continue
+        if ws.title.lower() in unclaimed:
+            _properties(ws).codeName = unclaimed.pop(ws.title.lower())
+            continue
         while f"sheet{number}" in taken:
             number += 1
-        ws.sheet_properties.codeName = f"Sheet{number}"
+        _properties(ws).codeName = f"Sheet{number}"
         taken.add(f"sheet{number}")
-    edited = project.with_sheet_modules([ws.sheet_properties.codeName for ws in sheets])
+    codes = [_code_name(ws) or "" for ws in sheets]
+    chart_codes = {_code_name(ws) or "" for ws in sheets if id(ws) in charts}
+    try:
+        edited = project.with_sheet_modules(codes, charts=chart_codes)
+    except (ValueError, OSError):
+        return {}
     return {} if edited == original else {VBA_PART: edited}
 
 
+def _properties(ws: Any) -> Any:
+    """A sheet's properties element, where its codeName is: openpyxl names it
+    `sheet_properties` on a worksheet and `sheetPr` on a chart sheet (None until set)."""
+    if hasattr(ws, "sheet_properties"):
+        return ws.sheet_properties
+    if ws.sheetPr is None:
+        from openpyxl.chartsheet.properties import ChartsheetProperties
+
+        ws.sheetPr = ChartsheetProperties()
+    return ws.sheetPr
+
+
 def _code_name(ws: Any) -> str | None:
-    props = getattr(ws, "sheet_properties", None)
+    props = getattr(ws, "sheet_properties", None) or getattr(ws, "sheetPr", None)
     return getattr(props, "codeName", None) if props is not None else None
 
 
@@ -200,7 +248,9 @@ def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
     ws = wb.create_sheet(name, index)
     if code_name:  # the new sheet takes over the old one's VBA module
         ws.sheet_properties.codeName = code_name
-    if output.report is not None:
+    if output.write is not None:
+        output.write(ws)
+    elif output.report is not None:
         from .report import draw_file
 
         draw_file(ws, output.report)
@@ -239,9 +289,13 @@ def _ribbon_parts(source: Path) -> dict[str, bytes]:
         return {n: archive.read(n) for n in archive.namelist() if n.startswith("customUI")}
 
 
-def _atomic_write(dest: Path, produce: Callable[[Path], None]) -> None:
-    """`produce` writes the new file beside `dest` under a temporary name; it is flushed
-    to disk and renamed over `dest`, so a crash leaves the old file or the new one."""
+def _atomic_write(
+    dest: Path, produce: Callable[[Path], None], source: Path | None = None, inputs: bool = False
+) -> None:
+    """`produce` writes the new file beside `dest` under a temporary name; it is read back
+    (io.gate, against `source`; with `inputs`, the input sheets are read too), flushed to
+    disk and renamed over `dest`, so a crash leaves the old file or the new one, and a
+    damaged package never replaces a good one."""
     folder = dest.parent
     prefix = temp_prefix(dest)  # a killed save's leftovers are cleared under the lock
     final: Path | None = None
@@ -250,6 +304,7 @@ def _atomic_write(dest: Path, produce: Callable[[Path], None]) -> None:
         os.close(fd)
         final = Path(name)
         produce(final)
+        _gate(final, dest, source, inputs)
         with open(final, "rb+") as handle:
             os.fsync(handle.fileno())
         if dest.exists():
@@ -262,6 +317,31 @@ def _atomic_write(dest: Path, produce: Callable[[Path], None]) -> None:
         if final is not None:
             with contextlib.suppress(OSError):
                 final.unlink()
+
+
+def _gate(new: Path, dest: Path, source: Path | None, inputs: bool) -> None:
+    """Refuse a package that would not open cleanly; keep it beside the workbook under a
+    name of its own, for a bug report, and leave the workbook as it was."""
+    from .gate import PackageDamaged, check_inputs, check_save
+
+    try:
+        check_save(new, source)
+        if inputs and source is not None:
+            check_inputs(new, source)
+    except PackageDamaged as exc:
+        import datetime as dt
+
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        kept = dest.with_name(f"{dest.stem}.rejected-{stamp}{dest.suffix}")
+        try:
+            os.replace(new, kept)
+            where = f"the rejected file is kept at {kept} for a bug report"
+        except OSError:
+            where = "the rejected file could not be kept"
+        raise WorkbookError(
+            f"{dest}: xl-rebalancer's check of the file it was about to save failed ({exc}); "
+            f"the workbook is unchanged and {where}. Please report it with that file."
+        ) from None
 
 
 def _write_openpyxl(wb: Any, path: Path) -> None:

@@ -1,0 +1,276 @@
+"""Workbooks Excel wrote, taken through `init --into`, `import` and `rebalance`.
+
+The corpus is XlsxWriter's comparison files (tests/data/excel-written, BSD 2-Clause,
+LICENSE-XlsxWriter.txt beside them): XlsxWriter's own tests compare its output with
+these, which Excel itself wrote, so they carry Excel's spelling of styles, themes,
+charts, chart sheets, comments, tables, images and VBA projects. Every test here starts
+from one of them, never from our template. The whole corpus runs in
+benchmarks/corpus_run.py (figures in docs/reliability.md); a sample runs here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.io.corpus import CORPUS, parts, run_one, unparsed
+from xl_rebalancer.io import schema as s
+from xl_rebalancer.io.edits import SheetOutput
+from xl_rebalancer.io.splice import splice_save
+from xl_rebalancer.io.tables import FMT_BOOL
+
+# The ten files the project's before-stop check attaches to, and the five Excel .xlsm.
+NAMED = [
+    "chart_axis21.xlsx",
+    "chartsheet02.xlsx",
+    "comment04.xlsx",
+    "cond_format10.xlsx",
+    "format25.xlsx",
+    "hyperlink12.xlsx",
+    "image14.xlsx",
+    "protect08.xlsx",
+    "table24.xlsx",
+    "textbox05.xlsx",
+    "macro01.xlsm",
+    "macro02.xlsm",
+    "button07.xlsm",
+]
+SAMPLE = sorted(random.Random(41).sample(sorted(p.name for p in CORPUS.glob("*.xlsx")), 12))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("name", NAMED + [n for n in SAMPLE if n not in NAMED])
+def test_an_excel_written_workbook_attaches_imports_and_rebalances_clean(
+    name: str, tmp_path: Path
+):
+    outcome = run_one(CORPUS / name, tmp_path)
+    assert outcome.status == "clean", f"{outcome.step}: {outcome.detail}"
+    book = tmp_path / name
+    with zipfile.ZipFile(book) as archive:
+        sheets = archive.read("xl/workbook.xml").decode()
+    for title in ("Holdings", "Targets", "Trades", "Summary", "Report"):
+        assert f'name="{title}"' in sheets
+
+
+def test_the_boolean_format_is_escaped_in_a_style_sheet_excel_wrote(tmp_path: Path):
+    """The format `"TRUE";"TRUE";"FALSE"` went into styles.xml with bare quotes, so every
+    workbook Excel wrote came out of the first save with a style sheet that is not XML
+    (issue 41: 993 of 993). Excel's own style sheet has no such format yet."""
+    source = CORPUS / "format25.xlsx"
+    assert b"TRUE" not in parts(source)["xl/styles.xml"]
+    spec = s.SheetSpec("Flags", (s.Column("Flag", "flag", number_format=FMT_BOOL),))
+    dest = tmp_path / "out.xlsx"
+    splice_save(source, dest, [SheetOutput(spec, [{"flag": True}])], macro_enabled=False, ribbon=[])
+    styles = parts(dest)["xl/styles.xml"]
+    root = etree.fromstring(styles)
+    codes = [f.get("formatCode") for f in root.iter("{*}numFmt")]
+    assert FMT_BOOL in codes
+    assert b"&quot;TRUE&quot;" in styles
+
+
+def test_init_into_twice_changes_nothing_the_second_time(tmp_path: Path):
+    book = tmp_path / "mine.xlsx"
+    shutil.copyfile(CORPUS / "table24.xlsx", book)
+    first = cli("init", "--into", str(book), "--json")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert json.loads(first.stdout)["changed"] is True
+    attached = book.read_bytes()
+    second = cli("init", "--into", str(book))
+    assert second.returncode == 0
+    assert "already has the rebalancer's sheets; nothing was changed" in second.stdout
+    assert book.read_bytes() == attached
+
+
+def test_a_sheet_of_the_users_under_an_input_sheets_name_is_refused_untouched(tmp_path: Path):
+    """A user's own `Holdings` sheet (no tblHoldings) is theirs: the command stops with a
+    sentence and the file stays byte for byte as it was."""
+    from openpyxl import load_workbook
+
+    book = tmp_path / "mine.xlsx"
+    wb = load_workbook(CORPUS / "format25.xlsx")
+    wb.active.title = "Holdings"
+    wb.save(book)
+    before = book.read_bytes()
+    run = cli("init", "--into", str(book))
+    assert run.returncode == 1
+    said = " ".join((run.stdout + run.stderr).split())
+    assert "the sheet Holdings is not xl-rebalancer's" in said
+    assert "rename your sheet Holdings" in said
+    assert book.read_bytes() == before
+
+
+def test_init_into_an_excel_macro_workbook_adds_the_tab_and_keeps_its_macros(tmp_path: Path):
+    from oletools.olevba import VBA_Parser
+
+    book = tmp_path / "macro01.xlsm"
+    shutil.copyfile(CORPUS / "macro01.xlsm", book)
+
+    def modules(path: Path) -> dict[str, str]:
+        parser = VBA_Parser(str(path))
+        try:
+            return {name: code for _, _, name, code in parser.extract_macros()}
+        finally:
+            parser.close()
+
+    before = modules(book)
+    run = cli("init", "--into", str(book))
+    assert run.returncode == 0, run.stdout + run.stderr
+    after = modules(book)
+    for name, code in before.items():  # the user's modules, code and all
+        assert after.get(name) == code
+    for ours in ("XlRebalancer.bas", "xlwings.bas", "Dictionary.cls"):
+        assert ours in after
+    package = parts(book)
+    assert "customUI/customUI14.xml" in package
+    assert b"ui/extensibility" in package["_rels/.rels"]
+    assert b"macroEnabled.main+xml" in package["[Content_Types].xml"]
+    assert not unparsed(book)
+    titles = etree.fromstring(package["xl/workbook.xml"])
+    assert "xlwings.conf" in [t.get("name") for t in titles.iter("{*}sheet")]
+
+
+def test_the_write_gate_keeps_the_workbook_when_the_new_package_is_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The escape bug put back: the save is read back before it replaces the file, the
+    workbook is left exactly as it was and the bad package kept beside it."""
+    from xl_rebalancer.io import splice
+
+    book = tmp_path / "mine.xlsx"
+    shutil.copyfile(CORPUS / "format25.xlsx", book)
+    before = book.read_bytes()
+    monkeypatch.setattr(splice, "xml_attr", lambda text: text.replace("&", "&amp;"))
+    from click.testing import CliRunner
+
+    from xl_rebalancer.cli import main
+
+    result = CliRunner().invoke(main, ["init", "--into", str(book)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "check of the file it was about to save failed" in said
+    assert "xl/styles.xml is not well-formed XML" in said
+    assert "the workbook is unchanged" in said
+    assert book.read_bytes() == before
+    kept = list(tmp_path.glob("mine.rejected-*.xlsx"))
+    assert len(kept) == 1 and "xl/styles.xml" in parts(kept[0])
+
+
+def test_a_mac_roman_vba_project_saves(tmp_path: Path):
+    """Mac Excel writes its VBA projects in code page 10000 (Mac Roman), which Python
+    calls mac_roman: every save of such a workbook stopped with LookupError."""
+    from xl_rebalancer.excel.vbaproject import (
+        Project,
+        _dir_records,
+        _pack,
+        build_vba_project,
+        compound_file,
+        compress,
+        decompress,
+    )
+    from xl_rebalancer.excel.vbaproject import _read_project as streams_of
+
+    project = build_vba_project([])
+    streams = streams_of(project)
+    records = [
+        (rid, (10000).to_bytes(2, "little") if rid == 0x03 else body)
+        for rid, body in _dir_records(decompress(streams["VBA/dir"]))
+    ]
+    streams["VBA/dir"] = compress(_pack(records))
+    mac = compound_file(streams)
+    edited = Project(mac).with_sheet_modules(["Sheet1"])
+    assert Project(edited).codepage == "mac_roman"
+    assert "Sheet1" in Project(edited).module_names
+
+
+def test_a_chart_sheet_gets_a_chart_module_and_survives_recalc_and_import(tmp_path: Path):
+    from oletools.olevba import VBA_Parser
+
+    book = tmp_path / "chartsheet02.xlsx"
+    shutil.copyfile(CORPUS / "chartsheet02.xlsx", book)
+    outcome = run_one(book, tmp_path / "run")
+    assert outcome.status == "clean", outcome.detail
+    run = tmp_path / "run" / "chartsheet02.xlsx"
+    recalc = cli("recalc", str(run))
+    assert recalc.returncode == 0, recalc.stdout + recalc.stderr
+    assert not unparsed(run)
+    # As a macro workbook: the chart sheet's module has the chart's base class.
+    xlsm = tmp_path / "charts.xlsm"
+    shutil.copyfile(CORPUS / "chartsheet02.xlsx", xlsm)
+    assert cli("init", "--into", str(xlsm)).returncode == 0
+    parser = VBA_Parser(str(xlsm))
+    try:
+        bases = {
+            name: code.split("VB_Base = ")[1].split("\n")[0].strip().strip('"')
+            for _, _, name, code in parser.extract_macros()
+            if "VB_Base" in code
+        }
+    finally:
+        parser.close()
+    assert "0{00020821-0000-0000-C000-000000000046}" in bases.values()  # a chart's
+
+
+def test_a_model_portfolio_file_replaces_the_targets(tmp_path: Path):
+    """A model file keeps what the user set beside a kept line's weight."""
+    from openpyxl import load_workbook
+
+    book = tmp_path / "mine.xlsx"
+    shutil.copyfile(CORPUS / "format25.xlsx", book)
+    assert cli("init", "--into", str(book)).returncode == 0
+    first = tmp_path / "model.csv"
+    first.write_text("Symbol,Weight\nVTI,60\nBND,40\n")
+    assert cli("import", str(book), str(first)).returncode == 0
+    wb = load_workbook(book)
+    ws = wb["Targets"]
+    ws["D2"] = 0.02  # BandAbs on VTI's row, typed by the user
+    wb.save(book)
+    second = tmp_path / "model2.csv"
+    second.write_text("AssetClass,TargetWeight\nUS Stocks,70%\nBonds,30%\n")
+    mixed = cli("import", str(book), str(second))
+    assert mixed.returncode == 0, mixed.stdout + mixed.stderr
+    third = tmp_path / "model3.csv"
+    third.write_text("Ticker,Allocation\nVTI,0.5\nVXUS,0.2\nBND,0.29\n")
+    short = cli("import", str(book), str(third))
+    assert short.returncode == 1
+    assert "the weights add up to 99.00%, not 100%" in " ".join((short.stdout + short.stderr).split())
+    fourth = tmp_path / "model4.csv"
+    fourth.write_text("Symbol,Weight\nVTI,55%\nVXUS,15%\nBND,30%\n")
+    shutil.copyfile(CORPUS / "format25.xlsx", book)
+    assert cli("init", "--into", str(book)).returncode == 0
+    assert cli("import", str(book), str(first)).returncode == 0
+    wb = load_workbook(book)
+    wb["Targets"]["D2"] = 0.02
+    wb.save(book)
+    run = cli("import", str(book), str(fourth), "--json")
+    assert run.returncode == 0, run.stdout
+    answer = json.loads(run.stdout)
+    assert {c["kind"] for c in answer["changes"]} == {"added", "changed"}
+    assert answer["backup"]
+    rows = list(load_workbook(book)["Targets"].iter_rows(min_row=2, values_only=True))
+    weights = {r[0]: (r[2], r[3]) for r in rows if r[0]}
+    assert weights == {"VTI": (0.55, 0.02), "BND": (0.30, None), "VXUS": (0.15, None)}
+    log = [r[-1] for r in load_workbook(book)["Log"].iter_rows(values_only=True)]
+    assert any("model4.csv" in str(text) for text in log)
+
+
+def test_every_xml_part_of_an_attached_workbook_parses_with_lxml(tmp_path: Path):
+    book = tmp_path / "image14.xlsx"
+    shutil.copyfile(CORPUS / "image14.xlsx", book)
+    assert cli("init", "--into", str(book)).returncode == 0
+    with zipfile.ZipFile(book) as archive:
+        for name in archive.namelist():
+            if name.endswith((".xml", ".rels")):
+                etree.parse(io.BytesIO(archive.read(name)))
