@@ -79,6 +79,21 @@ def main() -> None:
             times = [t for t, _ in results[name]]
             peaks = [m for _, m in results[name]]
             print(f"| {name} | {statistics.median(times):.1f} | {max(peaks):,.0f} |")
+        # The write gate (io/gate.py) reads the new package back before it replaces the
+        # user's file: its share of the save, timed on the file the last splice wrote.
+        from xl_rebalancer.io.gate import check_save
+
+        gate = []
+        for _ in range(3):
+            started = time.perf_counter()
+            check_save(Path(folder) / "splice.xlsm", base)
+            gate.append(time.perf_counter() - started)
+        gate_s = statistics.median(gate)
+        splice_s = statistics.median(t for t, _ in results["splice"])
+        print(
+            f"write gate: {gate_s:.3f} s of the {splice_s:.1f} s rebalance "
+            f"({gate_s / splice_s:.1%})"
+        )
         if not args.no_full:
             t_s = statistics.median(t for t, _ in results["splice"])
             t_f = statistics.median(t for t, _ in results["full"])

@@ -105,9 +105,9 @@ def changed_user_parts(before: dict[str, bytes], after_path: Path) -> list[str]:
             continue
         if after[new] == data:
             continue
-        if name.startswith(("xl/worksheets/sheet", "xl/chartsheets/sheet")):
-            if _SHEET_ATTRS.sub(b"", after[new]) == _SHEET_ATTRS.sub(b"", data):
-                continue
+        sheet = name.startswith(("xl/worksheets/sheet", "xl/chartsheets/sheet"))
+        if sheet and _SHEET_ATTRS.sub(b"", after[new]) == _SHEET_ATTRS.sub(b"", data):
+            continue
         changed.append(name)
     return changed
 

@@ -23,6 +23,7 @@ import pytest
 from lxml import etree
 
 from tests.io.corpus import CORPUS, parts, run_one, unparsed
+from tests.libreoffice import convert, needs_libreoffice
 from xl_rebalancer.io import schema as s
 from xl_rebalancer.io.edits import SheetOutput
 from xl_rebalancer.io.splice import splice_save
@@ -54,9 +55,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("name", NAMED + [n for n in SAMPLE if n not in NAMED])
-def test_an_excel_written_workbook_attaches_imports_and_rebalances_clean(
-    name: str, tmp_path: Path
-):
+def test_an_excel_written_workbook_attaches_imports_and_rebalances_clean(name: str, tmp_path: Path):
     outcome = run_one(CORPUS / name, tmp_path)
     assert outcome.status == "clean", f"{outcome.step}: {outcome.detail}"
     book = tmp_path / name
@@ -245,7 +244,9 @@ def test_a_model_portfolio_file_replaces_the_targets(tmp_path: Path):
     third.write_text("Ticker,Allocation\nVTI,0.5\nVXUS,0.2\nBND,0.29\n")
     short = cli("import", str(book), str(third))
     assert short.returncode == 1
-    assert "the weights add up to 99.00%, not 100%" in " ".join((short.stdout + short.stderr).split())
+    assert "the weights add up to 99.00%, not 100%" in " ".join(
+        (short.stdout + short.stderr).split()
+    )
     fourth = tmp_path / "model4.csv"
     fourth.write_text("Symbol,Weight\nVTI,55%\nVXUS,15%\nBND,30%\n")
     shutil.copyfile(CORPUS / "format25.xlsx", book)
@@ -274,3 +275,108 @@ def test_every_xml_part_of_an_attached_workbook_parses_with_lxml(tmp_path: Path)
         for name in archive.namelist():
             if name.endswith((".xml", ".rels")):
                 etree.parse(io.BytesIO(archive.read(name)))
+
+
+# --- workbooks LibreOffice saved -------------------------------------------------------
+
+
+@needs_libreoffice
+def test_workbooks_libreoffice_saved_attach_import_and_rebalance_clean(tmp_path: Path):
+    """LibreOffice's spelling differs from Excel's (no codeNames, its own extLst, styles
+    with every attribute spelled out): Excel's files saved again by LibreOffice go the
+    same way as Excel's own."""
+    profile = tmp_path / "profile"
+    for name in ("chart_axis21.xlsx", "table24.xlsx", "comment04.xlsx"):
+        saved = convert(CORPUS / name, "xlsx", tmp_path / "lo", profile)
+        outcome = run_one(saved, tmp_path / "run" / name)
+        assert outcome.status == "clean", f"{name}: {outcome.step}: {outcome.detail}"
+
+
+@needs_libreoffice
+def test_a_libreoffice_saved_macro_workbook_keeps_each_sheets_module(tmp_path: Path):
+    """LibreOffice saves no codeName: the sheet's module (MySheet1, of the sheet named
+    Sheet1) is matched to it, not dropped for a new empty one."""
+    from oletools.olevba import VBA_Parser
+
+    saved = convert(
+        CORPUS / "macro02.xlsm", "xlsm:Calc MS Excel 2007 VBA XML", tmp_path / "lo", tmp_path / "p"
+    )
+    book = tmp_path / "macro02.xlsm"
+    shutil.copyfile(saved, book)
+    run = cli("init", "--into", str(book))
+    assert run.returncode == 0, run.stdout + run.stderr
+    parser = VBA_Parser(str(book))
+    try:
+        names = [name for _, _, name, _ in parser.extract_macros()]
+    finally:
+        parser.close()
+    assert "MySheet1.cls" in names and "Module1.bas" in names
+    sheet = parts(book)["xl/worksheets/sheet1.xml"]
+    assert b'codeName="MySheet1"' in sheet
+
+
+@needs_libreoffice
+def test_an_attached_and_rebalanced_excel_workbook_opens_in_libreoffice(tmp_path: Path):
+    outcome = run_one(CORPUS / "chart_axis21.xlsx", tmp_path / "run")
+    assert outcome.status == "clean", outcome.detail
+    pdf = convert(tmp_path / "run" / "chart_axis21.xlsx", "pdf", tmp_path / "pdf", tmp_path / "p")
+    assert pdf.stat().st_size > 10_000
+
+
+# --- the user's own sheets under the engine's names --------------------------------------
+
+
+def test_a_users_own_summary_sheet_survives_every_run(tmp_path: Path):
+    """A user's `Summary` (and `report`, in any case) stays theirs: the engine writes its
+    sheets beside them, marked, and finds its own again on the next run and in
+    export-orders, whatever the save path (splice, or the --recalc rewrite)."""
+    from openpyxl import load_workbook
+
+    source = tmp_path / "mine.xlsx"
+    wb = load_workbook(CORPUS / "format25.xlsx")
+    wb.active.title = "Summary"
+    wb.active["A1"] = "my own summary"
+    wb.create_sheet("report")["B2"] = "my own report"
+    wb.create_sheet("Trades")["A1"] = "my trade journal"
+    wb.save(source)
+    outcome = run_one(source, tmp_path / "run")
+    assert outcome.status == "clean", outcome.detail
+    book = tmp_path / "run" / "mine.xlsx"
+    model = tmp_path / "model.csv"
+    model.write_text("Symbol,Weight\nVTI,30%\nVXUS,40%\nBND,30%\n")
+    assert cli("import", str(book), str(model)).returncode == 0
+    for extra in (["--recalc"], []):
+        args = ["rebalance", str(book), "--prices", str(tmp_path / "run" / "prices.csv")]
+        again = cli(*args, "--as-of", "2026-12-04", *extra)
+        assert again.returncode == 0, again.stdout + again.stderr
+    wb = load_workbook(book)
+    assert wb["Summary"]["A1"].value == "my own summary"
+    assert wb["report"]["B2"].value == "my own report"
+    assert wb["Trades"]["A1"].value == "my trade journal"
+    ours = [t for t in wb.sheetnames if "(rebalancer" in t]
+    assert sorted(ours) == ["Report (rebalancer)", "Summary (rebalancer)", "Trades (rebalancer)"]
+    assert "tblSummary" in wb["Summary (rebalancer)"].tables
+    assert "_xlrb_engine" in wb["Summary (rebalancer)"].defined_names
+    assert "_xlrb_engine" not in wb["Summary"].defined_names
+    orders = cli("export-orders", str(book), "--out", str(tmp_path / "orders"), "--json")
+    assert orders.returncode == 0, orders.stdout + orders.stderr
+    assert json.loads(orders.stdout)["orders"]
+
+
+def test_a_template_workbook_from_before_the_marks_keeps_replacing_its_sheets(tmp_path: Path):
+    """A workbook our template made, run before engine sheets were marked, has unmarked
+    engine sheets: they are still the engine's (the document's creator says so)."""
+    from openpyxl import load_workbook
+
+    run = cli("demo", str(tmp_path / "demo"))
+    assert run.returncode == 0, run.stderr
+    book = tmp_path / "demo" / "demo_household.xlsm"
+    wb = load_workbook(book, keep_vba=True)
+    for ws in wb.worksheets:
+        ws.defined_names.pop("_xlrb_engine", None)
+    wb.save(book)
+    prices = next((tmp_path / "demo").glob("*.csv"))
+    again = cli("rebalance", str(book), "--prices", str(prices))
+    assert again.returncode == 0, again.stdout + again.stderr
+    titles = load_workbook(book, read_only=True).sheetnames
+    assert not [t for t in titles if "(rebalancer)" in t]

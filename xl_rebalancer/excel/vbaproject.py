@@ -606,6 +606,24 @@ class Project:
         """The document modules of sheets and chart sheets (not the workbook's)."""
         return [m.name for m in self.modules if _is_sheet_module(self.streams, m, self.codepage)]
 
+    def modules_for(self, codeless: Sequence[str], claimed: Collection[str]) -> dict[str, str]:
+        """Which of its sheet modules the sheets without a codeName take: the module of the
+        sheet's own name, then, when as many modules as sheets are left, the rest in order.
+        LibreOffice saves no codeName, and a sheet given a new module would leave its own
+        (with the code in it) behind, to be dropped. Keys are the sheets' titles."""
+        taken = {name.lower() for name in claimed}
+        free = [n for n in self.sheet_module_names if n.lower() not in taken]
+        out: dict[str, str] = {}
+        for title in codeless:
+            match = next((n for n in free if n.lower() == title.lower()), None)
+            if match is not None:
+                out[title] = match
+                free.remove(match)
+        rest = [title for title in codeless if title not in out]
+        if rest and len(rest) == len(free):
+            out.update(zip(rest, free, strict=True))
+        return out
+
     def with_sheet_modules(
         self,
         code_names: Sequence[str],

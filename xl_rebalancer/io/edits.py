@@ -56,4 +56,6 @@ class WorkbookEdit:
     doors: bool = False
     # What the save wants the user to know (a ribbon of their own kept as it was).
     notes: list[str] = field(default_factory=list)
+    # Parts the splice copied with only their head patched (io/gate.py reads just that).
+    patched: set[str] = field(default_factory=set)
     recalculated: Any = None

@@ -22,19 +22,23 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 from xml.parsers import expat
 
 NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 _CHUNK = 1 << 20
+_HEAD = 1 << 16
 
 
 class PackageDamaged(Exception):
     """The new package would not open cleanly; the message says what is wrong."""
 
 
-def _parse(archive: zipfile.ZipFile, name: str) -> None:
-    """Stream one part through expat; refuse a DTD as the reader does."""
+def _parse(archive: zipfile.ZipFile, name: str, head_only: bool = False) -> None:
+    """Stream one part through expat; refuse a DTD as the reader does. `head_only`: the
+    part is the source's with its head patched (a sheet's codeName, its tab selection),
+    the rest byte for byte the source's, which parsed there: read up to its cells."""
     parser = expat.ParserCreate()
 
     def doctype(*_: object) -> None:
@@ -43,8 +47,10 @@ def _parse(archive: zipfile.ZipFile, name: str) -> None:
     parser.StartDoctypeDeclHandler = doctype
     try:
         with archive.open(name) as stream:
-            while chunk := stream.read(_CHUNK):
+            while chunk := stream.read(_HEAD if head_only else _CHUNK):
                 parser.Parse(chunk, False)
+                if head_only:
+                    return
             parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise PackageDamaged(f"{name} is not well-formed XML ({exc})") from None
@@ -63,9 +69,19 @@ def _root(archive: zipfile.ZipFile, name: str) -> object:
     return ElementTree.fromstring(archive.read(name))
 
 
-def defects(path: Path, source: zipfile.ZipFile | None = None) -> list[str]:
-    """What is wrong with the package at `path`, one sentence each. With `source`, parts
-    copied from it unchanged are taken as read (they parsed there already)."""
+def _identical(path: Path, other: Path) -> set[str]:
+    """Parts the two packages hold with the same name, size and CRC-32."""
+    with zipfile.ZipFile(path) as one, zipfile.ZipFile(other) as two:
+        before = {i.filename: (i.file_size, i.CRC) for i in two.infolist()}
+        return {
+            i.filename for i in one.infolist() if before.get(i.filename) == (i.file_size, i.CRC)
+        }
+
+
+def defects(path: Path, same: Collection[str] = (), heads: Collection[str] = ()) -> list[str]:
+    """What is wrong with the package at `path`, one sentence each. Parts in `same` (held
+    unchanged by the package it is compared with) are not parsed: their verdict is the
+    same in both; of parts in `heads` (the same but for a patched head), the head is."""
     from defusedxml import ElementTree
 
     problems: list[str] = []
@@ -80,10 +96,6 @@ def defects(path: Path, source: zipfile.ZipFile | None = None) -> list[str]:
         present = set(by_lower)
         if "[content_types].xml" not in present:
             return [*problems, "no [Content_Types].xml"]
-        same: set[str] = set()
-        if source is not None:
-            before = {i.filename: (i.file_size, i.CRC) for i in source.infolist()}
-            same = {i.filename for i in infos if before.get(i.filename) == (i.file_size, i.CRC)}
         try:
             _parse(archive, by_lower["[content_types].xml"])
             types = ElementTree.fromstring(archive.read(by_lower["[content_types].xml"]))
@@ -103,15 +115,16 @@ def defects(path: Path, source: zipfile.ZipFile | None = None) -> list[str]:
         for name in names:
             if name == "[Content_Types].xml":
                 continue
-            kind = overrides.get(name.lower()) or defaults.get(
-                posixpath.splitext(name)[1].lstrip(".").lower()
-            )
+            # By the text after the last dot: `_rels/.rels` has the extension rels
+            # (posixpath.splitext takes `.rels` for a hidden file's name).
+            extension = posixpath.basename(name).rsplit(".", 1)[-1].lower()
+            kind = overrides.get(name.lower()) or defaults.get(extension)
             if kind is None:
                 problems.append(f"{name} has no content type")
             if name in same or not _is_xml(name, kind):
                 continue
             try:
-                _parse(archive, name)
+                _parse(archive, name, head_only=name in heads)
             except PackageDamaged as exc:
                 problems.append(str(exc))
         problems += _relationship_defects(archive, names, present)
@@ -202,15 +215,15 @@ def defined_names_lower(defined: set[tuple[str, str]]) -> set[str]:
     return {name for name, scope in defined if scope == ""}
 
 
-def check_save(new: Path, source: Path | None) -> None:
+def check_save(new: Path, source: Path | None, heads: Collection[str] = ()) -> None:
     """Raise PackageDamaged when `new` has a defect `source` (the file it replaces, if
-    any) did not have."""
+    any) did not have. `heads`: parts copied from the source with only their head patched."""
     if source is not None and source.exists():
-        with zipfile.ZipFile(source) as before:
-            found = defects(new, before)
-            if found:
-                already = set(defects(source))
-                found = [p for p in found if p not in already]
+        same = _identical(new, source)
+        found = defects(new, same, heads)
+        if found:
+            already = set(defects(source, same, heads))
+            found = [p for p in found if p not in already]
     else:
         found = defects(new)
     if found:

@@ -125,19 +125,18 @@ def read_raw_sheets(
 def _locate(
     titles: list[str], tables: dict[str, list[TableRef]], spec: s.SheetSpec
 ) -> tuple[str, TableRef | None] | None:
+    # The sheet of the spec's name holding its table, then any sheet holding the table
+    # (an engine sheet written beside a user's sheet of its name: io/engine_sheets.py),
+    # then the sheet of that name whatever table it has.
     wanted = s.normalize_header(spec.name)
-    for title in titles:
-        if s.normalize_header(title) == wanted:
-            table = next(
-                (t for t in tables.get(title, []) if t.name.lower() == spec.table.lower()), None
-            )
-            if table is None and len(tables.get(title, [])) == 1:
-                table = tables[title][0]
-            return title, table
-    for title in titles:
+    named = [title for title in titles if s.normalize_header(title) == wanted]
+    for title in [*named, *titles]:
         for table in tables.get(title, []):
             if table.name.lower() == spec.table.lower():
                 return title, table
+    for title in named:
+        only = tables.get(title, [])
+        return title, only[0] if len(only) == 1 else None
     return None
 
 

@@ -48,10 +48,13 @@ class SheetSpec:
     columns: tuple[Column, ...]
     required: bool = False
     description: str = ""
+    # The table's name when the sheet is written under another title (an engine sheet
+    # beside a user's sheet of its name: io/engine_sheets.py).
+    table_name: str | None = None
 
     @property
     def table(self) -> str:
-        return f"tbl{self.name}"
+        return self.table_name or f"tbl{self.name}"
 
     @property
     def headers(self) -> list[str]:

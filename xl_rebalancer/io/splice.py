@@ -601,6 +601,7 @@ def splice_save(
     ribbon: list[tuple[str, str, str]],
     doors: bool = False,
     rewrites: Sequence[Any] = (),
+    patched: set[str] | None = None,
 ) -> list[str]:
     """Write `source` with the engine sheets `outputs` (writer.SheetOutput) replaced or
     added to `dest`; with `doors`, a macro-enabled workbook also gets the rebalancer's
@@ -612,6 +613,8 @@ def splice_save(
         outputs = [*(_Rewritten(_as_spec(r.title), r) for r in rewrites), *outputs]
         plan = _plan(archive, outputs, macro_enabled=macro_enabled, ribbon=ribbon, doors=doors)
         _write(archive, dest, plan)
+    if patched is not None:
+        patched |= set(plan.heads) - set(plan.edited) - plan.removed
     return plan.notes
 
 
@@ -639,6 +642,7 @@ def _plan(
     rels = _relationships(workbook_rels, "xl/workbook.xml")
     sheets = _workbook_sheets(workbook, rels)
     heads = {sheet.part: _head(archive, sheet.part) for sheet in sheets if sheet.part in names}
+    outputs = _engine_titles(archive, workbook, sheets, outputs)
 
     # Which engine sheets replace a sheet, which are new, and where each goes.
     by_name = {sheet.name.lower(): sheet for sheet in sheets}
@@ -675,19 +679,15 @@ def _plan(
 
         taken_codes = {n.lower() for n in project.module_names}
         taken_codes |= {c.lower() for s in sheets if (c := code_in(s))}
-        # A sheet without a codeName (LibreOffice saves none) takes the module of its own
-        # name, with the code in it, before any new one is made.
-        unclaimed = {
-            n.lower(): n
-            for n in project.sheet_module_names
-            if n.lower() not in {c.lower() for s in sheets if (c := code_in(s))}
-        }
+        # A sheet without a codeName (LibreOffice saves none) keeps its own module.
+        own = project.modules_for(
+            [s.name for s in sheets if code_in(s) is None], [c for s in sheets if (c := code_in(s))]
+        )
         number = 1
         for entry in order:
             code = code_in(entry)
             if code is None:
-                title = entry.name if isinstance(entry, _Sheet) else entry.spec.name
-                code = unclaimed.pop(title.lower(), None)
+                code = own.get(entry.name) if isinstance(entry, _Sheet) else None
                 if code is None:
                     while f"sheet{number}" in taken_codes:
                         number += 1
@@ -904,6 +904,36 @@ def _plan(
     if "docProps/core.xml" in names:
         plan.edited["docProps/core.xml"] = _touch_core(_text(archive, "docProps/core.xml")).encode()
     return plan
+
+
+def _engine_titles(
+    archive: zipfile.ZipFile, workbook: str, sheets: list[_Sheet], outputs: Sequence[Any]
+) -> list[Any]:
+    """Engine sheets under titles no sheet of the user's has (io/engine_sheets.py)."""
+    from .engine_sheets import MARKER, is_output, ownership, renamed, title_for
+
+    marked = set()
+    for attrs_text, _ in _defined_names(workbook):
+        attrs = _attrs(attrs_text)
+        local = attrs.get("localSheetId", "")
+        is_mark = attrs.get("name", "").lower() == MARKER.lower() and local.isdigit()
+        if is_mark and int(local) < len(sheets):
+            marked.add(sheets[int(local)].name)
+    creator = None
+    if "docProps/core.xml" in archive.namelist():
+        found = re.search(
+            r"<dc:creator\b[^>]*>([^<]*)</dc:creator>", _text(archive, "docProps/core.xml")
+        )
+        creator = unescape(found.group(1)) if found else None
+    engine = ownership(marked, creator)
+    titles = [sheet.name for sheet in sheets]
+    out = []
+    for output in outputs:
+        if not isinstance(output, _Rewritten) and is_output(output.spec):
+            title = title_for(output.spec.name, titles, engine)
+            output = replace(output, spec=renamed(output.spec, title))
+        out.append(output)
+    return out
 
 
 def _is_chart(entry: Any) -> bool:

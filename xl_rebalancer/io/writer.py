@@ -16,6 +16,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,13 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
                 ribbon=ribbon,
                 doors=edit.doors,
                 rewrites=edit.rewrites,
+                patched=edit.patched,
             )
 
         try:
-            _atomic_write(dest, splice, source, inputs=bool(edit.rewrites) or edit.doors)
+            _atomic_write(
+                dest, splice, source, inputs=bool(edit.rewrites) or edit.doors, heads=edit.patched
+            )
             return dest
         except NotSpliceable as exc:
             if edit.doors:  # a whole-workbook rewrite would lose what openpyxl cannot keep
@@ -164,16 +168,17 @@ def _code_names(wb: Any) -> dict[str, bytes]:
         return {}  # left exactly as it was
     taken = {name.lower() for name in project.module_names}
     taken |= {code.lower() for ws in sheets if (code := _code_name(ws))}
-    claimed = {code.lower() for ws in sheets if (code := _code_name(ws))}
-    # A sheet without a codeName (LibreOffice saves none) takes the module of its own
-    # name, with the code in it (io/splice.py does the same).
-    unclaimed = {n.lower(): n for n in project.sheet_module_names if n.lower() not in claimed}
+    # A sheet without a codeName (LibreOffice saves none) keeps its own module.
+    own = project.modules_for(
+        [ws.title for ws in sheets if not _code_name(ws)],
+        [code for ws in sheets if (code := _code_name(ws))],
+    )
     number = 1
     for ws in sheets:
         if _code_name(ws):
             continue
-        if ws.title.lower() in unclaimed:
-            _properties(ws).codeName = unclaimed.pop(ws.title.lower())
+        if ws.title in own:
+            _properties(ws).codeName = own[ws.title]
             continue
         while f"sheet{number}" in taken:
             number += 1
@@ -226,7 +231,9 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     dynamic = {titles[t.lower()]: cells for t, cells in dynamic.items() if t.lower() in titles}
     result = recalc.recalculate_workbook(wb, dynamic)
     edit.recalculated = result
-    log = next((wb[t] for t in wb.sheetnames if t.lower() == s.LOG.name.lower()), None)
+    log = next((ws for ws in wb.worksheets if s.LOG.table in ws.tables), None)
+    if log is None:
+        log = next((wb[t] for t in wb.sheetnames if t.lower() == s.LOG.name.lower()), None)
     now = dt.datetime.now().replace(microsecond=0)
     replace_sheet(wb, SheetOutput(s.LOG, recalc.merge_log(log, recalc.log_rows(result, now))))
     return recalc.cached_values(result)
@@ -235,7 +242,15 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
 def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
     """Drop the sheet of that name (if any) and write a fresh one in the same place.
     With `deferred` (tables.DeferredRows), a table's data rows are kept there as values."""
-    name = output.spec.name
+    from .engine_sheets import MARKER, is_output, ownership, renamed, title_for
+
+    spec = output.spec
+    if is_output(spec):  # never over a sheet of the user's (io/engine_sheets.py)
+        marked = [ws.title for ws in wb.worksheets if MARKER in ws.defined_names]
+        engine = ownership(marked, wb.properties.creator)
+        spec = renamed(spec, title_for(spec.name, wb.sheetnames, engine))
+        output = replace(output, spec=spec)
+    name = spec.name
     index = None
     code_name = None
     for title in list(wb.sheetnames):
@@ -248,6 +263,10 @@ def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
     ws = wb.create_sheet(name, index)
     if code_name:  # the new sheet takes over the old one's VBA module
         ws.sheet_properties.codeName = code_name
+    if is_output(spec):
+        from openpyxl.workbook.defined_name import DefinedName
+
+        ws.defined_names.add(DefinedName(MARKER, attr_text="TRUE", hidden=True))
     if output.write is not None:
         output.write(ws)
     elif output.report is not None:
@@ -290,7 +309,11 @@ def _ribbon_parts(source: Path) -> dict[str, bytes]:
 
 
 def _atomic_write(
-    dest: Path, produce: Callable[[Path], None], source: Path | None = None, inputs: bool = False
+    dest: Path,
+    produce: Callable[[Path], None],
+    source: Path | None = None,
+    inputs: bool = False,
+    heads: set[str] | None = None,
 ) -> None:
     """`produce` writes the new file beside `dest` under a temporary name; it is read back
     (io.gate, against `source`; with `inputs`, the input sheets are read too), flushed to
@@ -304,7 +327,7 @@ def _atomic_write(
         os.close(fd)
         final = Path(name)
         produce(final)
-        _gate(final, dest, source, inputs)
+        _gate(final, dest, source, inputs, heads or set())
         with open(final, "rb+") as handle:
             os.fsync(handle.fileno())
         if dest.exists():
@@ -319,13 +342,13 @@ def _atomic_write(
                 final.unlink()
 
 
-def _gate(new: Path, dest: Path, source: Path | None, inputs: bool) -> None:
+def _gate(new: Path, dest: Path, source: Path | None, inputs: bool, heads: set[str]) -> None:
     """Refuse a package that would not open cleanly; keep it beside the workbook under a
     name of its own, for a bug report, and leave the workbook as it was."""
     from .gate import PackageDamaged, check_inputs, check_save
 
     try:
-        check_save(new, source)
+        check_save(new, source, heads)
         if inputs and source is not None:
             check_inputs(new, source)
     except PackageDamaged as exc:
