@@ -380,3 +380,34 @@ def test_a_template_workbook_from_before_the_marks_keeps_replacing_its_sheets(tm
     assert again.returncode == 0, again.stdout + again.stderr
     titles = load_workbook(book, read_only=True).sheetnames
     assert not [t for t in titles if "(rebalancer)" in t]
+
+
+def test_repeated_runs_do_not_grow_the_shared_strings_and_keep_the_users_text(tmp_path: Path):
+    """Each run's new text (the Log's times, say) went into the shared-string table
+    beside the text of the sheets it replaced (385 -> 425 items over 11 runs): items no
+    kept sheet refers to now take the new text, and the user's own text reads the same."""
+    from openpyxl import load_workbook
+
+    outcome = run_one(CORPUS / "autofilter00.xlsx", tmp_path / "run")
+    assert outcome.status == "clean", outcome.detail
+    book = tmp_path / "run" / "autofilter00.xlsx"
+    prices = tmp_path / "run" / "prices.csv"
+
+    def unique() -> int:
+        root = etree.fromstring(parts(book)["xl/sharedStrings.xml"])
+        return len(root)
+
+    sizes = []
+    for day in ("2026-12-04", "2026-12-05", "2026-12-06", "2026-12-07"):
+        run = cli("rebalance", str(book), "--prices", str(prices), "--as-of", day)
+        assert run.returncode == 0, run.stdout + run.stderr
+        sizes.append(unique())
+    assert max(sizes) - min(sizes) <= 2, sizes
+    original = load_workbook(CORPUS / "autofilter00.xlsx")
+    now = load_workbook(book)
+    for ws in original.worksheets:
+        assert [[c.value for c in row] for row in ws.iter_rows()] == [
+            [c.value for c in row] for row in now[ws.title].iter_rows()
+        ]
+    log = [r[-1] for r in now["Log"].iter_rows(min_row=2, values_only=True)]
+    assert any("valuation date 2026-12-07" in str(text) for text in log)

@@ -346,6 +346,12 @@ class _Strings:
     added: list[str] = field(default_factory=list)
     size: int = 0
     references: int = 0
+    # Items no kept sheet refers to (the replaced sheets' own text), reused for new text
+    # so that repeated runs do not grow the table; with their new text, by position.
+    free: list[int] = field(default_factory=list)
+    unused: set[int] = field(default_factory=set)
+    reused: dict[int, str] = field(default_factory=dict)
+    plain_at: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.text is None:
@@ -356,16 +362,42 @@ class _Strings:
             plain = _PLAIN_SI.match(match.group(1) or "")
             if plain is not None:
                 self.index.setdefault(plain.group(1), i)
+                self.plain_at[i] = plain.group(1)
             self.size = i + 1
         count = re.search(r'<sst\b[^>]*?\bcount="(\d+)"', self.text)
         self.references = int(count.group(1)) if count else 0
+
+    def release(self, kept: set[int]) -> None:
+        """Every item outside `kept` (the items the sheets that stay refer to) may take
+        new text."""
+        self.unused = {i for i in range(self.size) if i not in kept}
+        self.free = sorted(self.unused, reverse=True)  # popped from the end: lowest first
+
+    def _take(self) -> int | None:
+        """A free item for new text, its old text forgotten."""
+        while self.free:
+            slot = self.free.pop()
+            if slot in self.unused:
+                self.unused.discard(slot)
+                old = self.plain_at.pop(slot, None)
+                if old is not None and self.index.get(old) == slot:
+                    del self.index[old]
+                return slot
+        return None
 
     def add(self, text: str) -> int:
         """One more cell holding `text` (already XML-escaped): its index in the table."""
         found = self.index.get(text)
         if found is None:
-            found = self.index[text] = self.size + len(self.added)
-            self.added.append(text)
+            found = self._take()
+            if found is None:
+                found = self.size + len(self.added)
+                self.added.append(text)
+            else:
+                self.reused[found] = text
+            self.index[text] = found
+        else:
+            self.unused.discard(found)
         self.references += 1
         return found
 
@@ -381,9 +413,26 @@ class _Strings:
         """A replaced sheet's references leave the table's total count."""
         self.references = max(0, self.references - len(re.findall(rb'\st="s"', sheet)))
 
+    def _compacted(self) -> str:
+        """The table with reused items given their new text and unused ones emptied."""
+        assert self.text is not None
+        unused = self.unused
+        position = -1
+
+        def item(match: re.Match[str]) -> str:
+            nonlocal position
+            position += 1
+            if position in self.reused:
+                return si_items([self.reused[position]])
+            return "<si><t/></si>" if position in unused else match.group(0)
+
+        return _SI.sub(item, self.text)
+
     def xml(self) -> str:
         items = si_items(self.added)
         unique = self.size + len(self.added)
+        if self.text is not None and (self.reused or self.unused):
+            self.text = self._compacted()
         if self.text is None:
             return (
                 '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -725,6 +774,10 @@ def _plan(
     # The replaced sheets' own parts (tables, drawings, charts) go with them.
     strings_text = _text(archive, SST_PART) if SST_PART in names else None
     strings = _Strings(strings_text)
+    if strings_text is not None and replaced:
+        kept = _kept_strings(archive, [s.part for s in sheets if s not in replaced.values()])
+        if kept is not None:
+            strings.release(kept)
     for old in replaced.values():
         strings.forget(archive.read(old.part))
         gone = _closure(old.part, all_rels)
@@ -987,6 +1040,26 @@ def _install_ribbon(
     plan.edited[RIBBON_PART] = doors.ribbon_xml()
     plan.added.append(RIBBON_PART)
     return [("rIdRibbon", REL_UI[1], RIBBON_PART)]
+
+
+# Sheets kept beside the replaced ones are read for the strings they use only up to this
+# size in all: past it the table keeps every item (it grows by the new text of a run).
+_STRING_SCAN_LIMIT = 64 << 20
+_SHARED_CELL = re.compile(rb'<c\b[^>]*?\bt="s"[^>]*>(?:(?!</c>).)*?<v>(\d+)</v>', re.S)
+
+
+def _kept_strings(archive: zipfile.ZipFile, parts: list[str]) -> set[int] | None:
+    """The shared-string items the sheets that stay refer to, or None when they are too
+    large to read on every save."""
+    infos = [archive.getinfo(p) for p in parts if p in archive.NameToInfo]
+    if sum(i.file_size for i in infos) > _STRING_SCAN_LIMIT:
+        return None
+    kept: set[int] = set()
+    for info in infos:
+        data = archive.read(info)
+        if b't="s"' in data:
+            kept.update(int(m) for m in _SHARED_CELL.findall(data))
+    return kept
 
 
 def _closure(part: str, all_rels: dict[str, list[dict[str, str]]]) -> set[str]:
