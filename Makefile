@@ -11,7 +11,10 @@ LOCK   := requirements.lock
 # pip itself is pinned too: --build-constraint (pip 25.3+) keeps source builds on the lock.
 PIP_VERSION := 26.3
 UV_VERSION  := 0.13.9
-PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# setuptools reports every editable install as a warning ("Editable installation ...
+# folders with the same name as your package"): information, not a fault, so hidden.
+PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip --quiet \
+          --disable-pip-version-check
 LOCKED := -c $(LOCK) --build-constraint $(LOCK)
 
 .PHONY: demo test test-latest lint system-deps template docs bench lock clean
