@@ -178,4 +178,4 @@ def test_the_wheel_runs_the_demo_on_the_lowest_and_newest_python(dist: Path, tmp
     assert low["ok"] and low["trades"]
     trades = [(t["account"], t["symbol"], t["action"], t["shares"]) for t in low["trades"]]
     assert trades == [(t["account"], t["symbol"], t["action"], t["shares"]) for t in new["trades"]]
-    assert low["summary"]["Estimated tax"] == pytest.approx(new["summary"]["Estimated tax"])
+    assert low["summary"]["estimated_tax"] == pytest.approx(new["summary"]["estimated_tax"])

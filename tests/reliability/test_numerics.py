@@ -229,8 +229,8 @@ def test_extreme_but_accepted_magnitudes_rebalance_correctly(tmp_path: Path):
         run = cli("rebalance", str(book), "--json")
         assert run.returncode == 0, run.stderr
         summary = json.loads(run.stdout)["summary"]
-        assert summary["Largest drift after"] < 0.001
-        assert summary["Cash after"] >= 0
+        assert summary["largest_drift_after"] < 0.001
+        assert summary["cash_after"] >= 0
 
 
 def test_a_native_solver_crash_is_a_message_and_the_workbook_is_unchanged(tmp_path: Path):

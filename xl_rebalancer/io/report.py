@@ -91,10 +91,10 @@ def _money(value: Any) -> str:
 
 def build_report(result: RebalanceResult) -> Report:
     """The page's blocks and charts from one run's result."""
-    total_before = float(_value(result, "Total value before", 0.0) or 0.0)
-    total_after = float(_value(result, "Total value after", total_before) or 0.0)
+    total_before = float(_value(result, "total_value_before", 0.0) or 0.0)
+    total_after = float(_value(result, "total_value_after", total_before) or 0.0)
     trades = list(result.trades)
-    tax = _value(result, "Estimated tax", 0.0)
+    tax = _value(result, "estimated_tax", 0.0)
     subtitle = (
         f"Valuation date {_value(result, 'Valuation date', '')}; household value "
         f"{_money(total_before)} before, {_money(total_after)} after; {len(trades)} trades; "
