@@ -259,7 +259,9 @@ class _StyleMerge:
             code, old = attrs.get("formatCode"), int(attrs.get("numFmtId", "0"))
             if code not in by_code:
                 by_code[code] = free
-                added.append(f'<numFmt numFmtId="{free}" formatCode="{xml_text(code or "")}"/>')
+                # An attribute: its quotes escaped too (a format's literal text, "$").
+                quoted = xml_text(code or "").replace('"', "&quot;")
+                added.append(f'<numFmt numFmtId="{free}" formatCode="{quoted}"/>')
                 free += 1
             mapping[old] = by_code[code]
         self.maps["numFmt"] = mapping
