@@ -3,7 +3,7 @@
 # Every install takes its versions from requirements.lock (known-good releases, all
 # Python versions we claim), so a new release of a dependency cannot break a user's
 # install or CI. `make test-latest` installs without the lock to find out early what a
-# new release breaks; `make lock` refreshes the lock on purpose (README, "The lock").
+# new release breaks; `make lock` refreshes the lock on purpose (docs/development.md, "The lock").
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin

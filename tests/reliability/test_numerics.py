@@ -198,7 +198,7 @@ def test_a_solver_failure_is_a_message_and_nothing_is_written(tmp_path: Path, mo
 def test_magnitudes_beyond_the_documented_range_are_refused_at_their_cell(
     tmp_path: Path, extra: dict[str, Any], settings: dict[str, Any], cell: str, words: str
 ):
-    """README "What the engine accepts": money within ±1e10, prices 0.0001 … 1,000,000,
+    """docs/decisions.md "What the engine accepts": money within ±1e10, prices 0.0001 … 1,000,000,
     at most 1e9 shares a row. validate refuses the rest at its cell; rebalance never
     reaches a solver with them (it used to end in OverflowError or a dtype error)."""
     book = book_with(tmp_path, "huge", extra, settings)
