@@ -3,7 +3,7 @@
 # Every install takes its versions from requirements.lock (known-good releases, all
 # Python versions we claim), so a new release of a dependency cannot break a user's
 # install or CI. `make test-latest` installs without the lock to find out early what a
-# new release breaks; `make lock` refreshes the lock on purpose (README, "The lock").
+# new release breaks; `make lock` refreshes the lock on purpose (docs/development.md, "The lock").
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,7 +11,10 @@ LOCK   := requirements.lock
 # pip itself is pinned too: --build-constraint (pip 25.3+) keeps source builds on the lock.
 PIP_VERSION := 26.3
 UV_VERSION  := 0.13.9
-PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# setuptools reports every editable install as a warning ("Editable installation ...
+# folders with the same name as your package"): information, not a fault, so hidden.
+PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip --quiet \
+          --disable-pip-version-check
 LOCKED := -c $(LOCK) --build-constraint $(LOCK)
 
 .PHONY: demo test test-latest lint system-deps template docs bench lock clean

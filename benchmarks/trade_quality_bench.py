@@ -112,8 +112,8 @@ def gain_lots_locked(portfolio: Portfolio, plan: RebalanceResult) -> Portfolio |
 def taxed(portfolio: Portfolio, result: RebalanceResult) -> float:
     """The tax a plan costs: the run's netted tax, and the loss carried to next year that
     its gains use up, at the long-term rate (what the objective charges for it)."""
-    used = result.summary_value("Carried loss used by this run's gains")
-    return result.summary_value("Estimated tax") + carryover_rate(portfolio.settings) * used
+    used = result.summary_value("carried_loss_used")
+    return result.summary_value("estimated_tax") + carryover_rate(portfolio.settings) * used
 
 
 def regret(portfolio: Portfolio, prices: dict[str, float]) -> tuple[float, float, float]:
@@ -126,8 +126,8 @@ def regret(portfolio: Portfolio, prices: dict[str, float]) -> tuple[float, float
     if locked is None:
         return tax, 0.0, seconds
     other = rebalance(locked, prices)
-    drift = plan.summary_value("Drift distance after")
-    if other.summary_value("Drift distance after") > drift + 1e-6:
+    drift = plan.summary_value("drift_distance_after")
+    if other.summary_value("drift_distance_after") > drift + 1e-6:
         return tax, 0.0, seconds
     return tax, max(tax - taxed(locked, other), 0.0), seconds
 

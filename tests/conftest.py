@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
 import shutil
 import subprocess
 import uuid
@@ -19,13 +18,8 @@ from xl_rebalancer.excel.template import build_workbook
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "tests" / "data" / "yahoo"
-REFERENCE = Path(
-    os.environ.get("XL_REBALANCER_REFERENCE", REPO.parent / "shared" / "data" / "reference")
-)
-needs_reference = pytest.mark.skipif(
-    not (REFERENCE / "pypfopt_stock_prices.csv").exists(),
-    reason=f"peer reference price data not found at {REFERENCE} (set XL_REBALANCER_REFERENCE)",
-)
+# PyPortfolioOpt's and skfolio's own test prices, cut to the rows the tests use (README there).
+REFERENCE = REPO / "tests" / "data" / "reference"
 
 
 def sha256(path: Path) -> str:

@@ -293,7 +293,7 @@ def test_same_trades_whatever_the_hash_seed(clients, tmp_path):
             check=True,
         )
         data = json.loads(done.stdout)
-        outputs.add(json.dumps([data["trades"], data["summary"]["Estimated tax"]], sort_keys=True))
+        outputs.add(json.dumps([data["trades"], data["summary"]["estimated_tax"]], sort_keys=True))
     assert len(outputs) == 1
 
 

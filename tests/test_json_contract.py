@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.conftest import REPO, TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
 from tests.reliability.test_numerics import _history_file, _walk
 
 BROKER_FILES = Path(__file__).parent / "brokers" / "files"
@@ -142,6 +143,20 @@ def test_every_command_prints_one_json_document(files: dict[str, Path]):
     no_price = doc(f"rebalance {files['no_price']}")
     assert {(p["sheet"], p["cell"]) for p in no_price["problems"]} >= {("Holdings", "B2")}
     assert doc("rebalance")["trades"] and doc("run")["summary"]
+    # Summary keys are stable snake_case names, each documented (issue 46: they were the
+    # sheet's labels, "Total value before"); the Summary sheet keeps the labels.
+    documented = (REPO / "docs" / "json.md").read_text(encoding="utf-8")
+    summary = doc("demo")["summary"]
+    for key in summary:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", key) and f"| `{key}` |" in documented, key
+    assert summary["total_value_after"] + summary["estimated_costs"] == pytest.approx(
+        summary["total_value_before"] + summary["cash_flow"], abs=0.01
+    )
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(doc("demo")["output"], read_only=True)["Summary"]
+    labels = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert labels["Total value before"] == summary["total_value_before"]
     assert doc("optimize")["optimized"]["weights"]
     batch = doc(f"batch {files['book']} {files['broken']}")
     assert sorted(r["status"] for r in batch["rows"]) == ["invalid", "ok"]
@@ -249,3 +264,13 @@ def test_offline_never_asks_yahoo_for_a_symbol_the_file_lacks(files, tmp_path, r
     assert recorded_yahoo == [], "an offline run asked Yahoo"
     vtip = [p for p in data["problems"] if "VTIP" in p["message"]]
     assert vtip and "partial.csv" in vtip[0]["message"] and vtip[0]["cell"]
+
+
+def test_every_summary_name_is_documented():
+    """docs/json.md lists every name the summary can carry (tracking error only comes
+    with a covariance, so not every run shows all of them)."""
+    from xl_rebalancer.engine.summary import SUMMARY_LABELS
+
+    documented = (REPO / "docs" / "json.md").read_text(encoding="utf-8")
+    for name, label in SUMMARY_LABELS.items():
+        assert f"| `{name}` | {label} |" in documented, name

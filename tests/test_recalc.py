@@ -413,7 +413,7 @@ def test_libreoffice_agrees_and_shows_our_values(recalculated_demo: dict, tmp_pa
     # A viewer that never recalculates (LibreOffice's default for Excel files) shows the
     # values we stored, our functions' single-cell formulas included. LibreOffice
     # recomputes array formulas on every load whatever that setting says, so our
-    # functions' spilled blocks are the exception there (README, Limits).
+    # functions' spilled blocks are the exception there (docs/recalc.md, Limits).
     shown = convert(book, "xlsx", tmp_path / "shown", tmp_path / "lo1", recalc=False)
     viewed = load_workbook(shown, data_only=True)[DASHBOARD]
     blocks = set()

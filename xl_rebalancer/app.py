@@ -114,7 +114,7 @@ class RunReport:
             },
         }
         if self.result is not None:
-            data["summary"] = {i.key: i.value for i in self.result.summary}
+            data["summary"] = {i.name: i.value for i in self.result.summary}
             data["trades"] = [t.model_dump(mode="json") for t in self.result.trades]
             data["drift"] = [r.model_dump(mode="json") for r in self.result.drift]
             data["realized"] = [r.model_dump(mode="json") for r in self.result.realized]
@@ -353,7 +353,7 @@ def _journal(report: RunReport, options: RunOptions, failed: Exception | None = 
         if report.result is not None:
             entry["trades_sha256"] = report.trades_hash
             entry["trade_count"] = len(report.result.trades)
-            entry["estimated_tax"] = report.result.summary_value("Estimated tax")
+            entry["estimated_tax"] = report.result.summary_value("estimated_tax")
         if report.actions is not None:
             entry["applied"] = list(report.actions.applied)
             entry["backup"] = str(report.backup) if report.backup else None
@@ -585,7 +585,7 @@ def _sheets(
     sources = sorted({q.source for q in report.quotes.values()})
     valuation = next(iter(report.quotes.values())).as_of if report.quotes else None
     if report.result is not None:
-        valuation = report.result.summary_value("Valuation date")
+        valuation = report.result.summary_value("valuation_date")
     notes = [
         f"xl-rebalancer {__version__} {report.command}: input sha256 {report.input_hash}, "
         f"prices from {', '.join(sources) or 'nowhere'}, valuation date {valuation}",

@@ -180,11 +180,11 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
             row.solve_seconds = timings.get("solve", 0.0)
             row.write_seconds = timings.get("write", 0.0)
             if report.result is not None:
-                summary = {i.key: i.value for i in report.result.summary}
+                summary = {i.name: i.value for i in report.result.summary}
                 row.trades = len(report.result.trades)
-                row.estimated_tax = _number(summary.get("Estimated tax"))
-                row.largest_drift = _number(summary.get("Largest drift before"))
-                row.largest_drift_after = _number(summary.get("Largest drift after"))
+                row.estimated_tax = _number(summary.get("estimated_tax"))
+                row.largest_drift = _number(summary.get("largest_drift_before"))
+                row.largest_drift_after = _number(summary.get("largest_drift_after"))
     except InputError as exc:
         errors = [p for p in exc.problems if p.level == "error"]
         first = errors[0] if errors else None

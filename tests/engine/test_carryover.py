@@ -110,4 +110,4 @@ def test_the_same_household_through_the_command_line(tmp_path):
     assert {(t["account"], t["symbol"]) for t in doc["trades"] if t["action"] == "SELL"} == {
         ("IRA", "X")
     }
-    assert doc["summary"]["Carried loss used by this run's gains"] == 0
+    assert doc["summary"]["carried_loss_used"] == 0

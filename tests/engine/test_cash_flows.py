@@ -156,9 +156,9 @@ def test_cash_flows_table_moves_money_per_account_through_the_command_line(tmp_p
     assert out.returncode == 0, out.stdout + out.stderr
     doc = json.loads(out.stdout)
     summary = doc["summary"]
-    assert summary["Cash flow"] == 5_000
-    assert summary["Total value after"] == pytest.approx(
-        100_000 + 5_000 - summary["Estimated costs"], abs=0.01
+    assert summary["cash_flow"] == 5_000
+    assert summary["total_value_after"] == pytest.approx(
+        100_000 + 5_000 - summary["estimated_costs"], abs=0.01
     )
     trades = doc["trades"]
 

@@ -1,7 +1,7 @@
 """Estimators and allocation strategies, side by side with PyPortfolioOpt and skfolio.
 
 The data are the real price histories from those projects' own test suites
-(../shared/data/reference). Weights must agree within 1e-4, or where the peer's
+(tests/data/reference, cut to the days used here). Weights must agree within 1e-4, or where the peer's
 problem has several optima (an LP), our objective must be at least as good.
 """
 
@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import REFERENCE, needs_reference
+from tests.conftest import REFERENCE
 from xl_rebalancer.engine import estimators as est
 from xl_rebalancer.engine.strategies import Group, Limits, ViewSet, optimize
 from xl_rebalancer.engine.strategies import mean_variance as mv
 from xl_rebalancer.engine.strategies import risk_based as rb
 from xl_rebalancer.errors import InfeasibleError
 
-pytestmark = needs_reference
 TOL = 1e-4
 
 

@@ -63,7 +63,7 @@ def test_a_wash_sale_blocked_buy_goes_to_the_substitute(tmp_path):
         "wash sale: VTI may not be bought within 30 days of its loss sale; "
         "its Substitute ITOT keeps the exposure (VTI under target by"
     )
-    assert doc["summary"]["Cash after"] < 500
+    assert doc["summary"]["cash_after"] < 500
     drift = {r["symbol"]: r for r in doc["drift"]}
     assert abs(drift["VTI"]["post_trade_weight"] - 0.60) < 0.005
 

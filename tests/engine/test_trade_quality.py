@@ -103,7 +103,7 @@ def test_no_tax_paid_for_the_fund_mix_through_the_command_line(tmp_path):
     out = cli("rebalance", str(book), "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     doc = json.loads(out.stdout)
-    assert doc["summary"]["Estimated tax"] == pytest.approx(39.0)
+    assert doc["summary"]["estimated_tax"] == pytest.approx(39.0)
     assert not [t for t in doc["trades"] if t["symbol"] == "A"]
 
 

@@ -133,11 +133,9 @@ def test_risk_matches_skfolio_and_the_closed_form():
 
 def test_optimize_matches_the_engine_and_pypfopt():
     pypfopt = pytest.importorskip("pypfopt")
-    from tests.conftest import REFERENCE
-
-    if not (REFERENCE / "pypfopt_stock_prices.csv").exists():
-        pytest.skip("reference data not present")
     import pandas as pd
+
+    from tests.conftest import REFERENCE
 
     prices = pd.read_csv(
         REFERENCE / "pypfopt_stock_prices.csv", parse_dates=["date"], index_col="date"

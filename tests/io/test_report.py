@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xl_rebalancer.app import RunOptions, run_engine
-from xl_rebalancer.io.report import LARGEST_TRADES
+from xl_rebalancer.io.report import ACCOUNT_TYPES, LARGEST_TRADES
 
 
 def block(ws: Any, title: str) -> list[dict[str, Any]]:
@@ -38,12 +40,16 @@ def table(ws: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    from xl_rebalancer.demo import write_demo
-
-    folder = tmp_path_factory.mktemp("report")
-    book, prices = write_demo(folder)
-    report = run_engine(book, "rebalance", RunOptions(prices_file=prices))
-    return book, report
+    """The demo household rebalanced as a user does it: `xl-rebalancer demo FOLDER`."""
+    folder = tmp_path_factory.mktemp("report") / "demo"
+    run = subprocess.run(
+        [sys.executable, "-m", "xl_rebalancer", "demo", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    return folder / "demo_household.xlsm", None
 
 
 def test_report_adds_up_to_the_summary_trades_and_accounts(demo_run):
@@ -65,14 +71,19 @@ def test_report_adds_up_to_the_summary_trades_and_accounts(demo_run):
     accounts = block(ws, "By account")
     sheet_accounts = {r["Account"]: r for r in table(wb["Accounts"])}
     assert {r["Account"] for r in accounts} == set(sheet_accounts)
-    assert sum(r["Before"] for r in accounts) == pytest.approx(summary["Total value before"])
-    assert sum(r["After"] for r in accounts) == pytest.approx(summary["Total value after"])
+    assert sum(r["Value"] for r in accounts) == pytest.approx(summary["Total value before"])
+    assert sum(r["Cash before"] for r in accounts) == pytest.approx(summary["Cash before"])
     assert sum(r["Cash after"] for r in accounts) == pytest.approx(summary["Cash after"])
     for row in accounts:
-        # At unchanged prices an account's value moves only by its trading costs.
-        costs = sum(t["EstCost"] for t in trades if t["Account"] == row["Account"])
-        assert row["After"] == pytest.approx(row["Before"] - costs, abs=0.01)
-        assert row["Type"] == sheet_accounts[row["Account"]]["Type"]
+        # What changes in a rebalance is what each account sells and buys (its value
+        # moves only by its trading costs, so "before and after" bars were identical).
+        mine = [t for t in trades if t["Account"] == row["Account"]]
+        assert row["Sold"] == pytest.approx(sum(t["Value"] for t in mine if t["Action"] == "SELL"))
+        assert row["Bought"] == pytest.approx(sum(t["Value"] for t in mine if t["Action"] == "BUY"))
+        # Types in words for the client; the Accounts sheet keeps its codes.
+        assert row["Type"] == ACCOUNT_TYPES[sheet_accounts[row["Account"]]["Type"]]
+        assert "_" not in row["Type"]
+    assert sum(r["Sold"] for r in accounts) == pytest.approx(summary["Sells"])
 
     figures = {r[None]: r["Amount"] for r in block(ws, "Tax and costs of the proposal")}
     assert figures["Estimated tax"] == pytest.approx(summary["Estimated tax"])
@@ -87,7 +98,33 @@ def test_report_adds_up_to_the_summary_trades_and_accounts(demo_run):
     harvest = block(ws, "Losses available to harvest")
     losses = [r["Loss"] for r in harvest]
     assert losses == sorted(losses, reverse=True)
-    assert losses[0] == max(r["UnrealizedLoss"] for r in table(wb["TaxHarvest"]))
+    sheet = {r["LotId"]: r for r in table(wb["TaxHarvest"])}
+    assert losses[0] == max(r["UnrealizedLoss"] for r in sheet.values())
+    # The page says what the TaxHarvest sheet says (it said "blocked" for every lot the
+    # sheet called "clear", the text "clear" being true in Python).
+    for row in harvest:
+        assert row["Wash sale"] == sheet[row["Lot"]]["WashSale"]
+    assert "clear" in {r["Wash sale"] for r in harvest}
+
+
+def test_amounts_carry_the_currency_sign_and_stand_off_the_next_column(demo_run):
+    book, _ = demo_run
+    wb = load_workbook(book)
+    ws = wb["Report"]
+    subtitle = ws["A2"].value
+    assert "$322,031.50 before" in subtitle and "estimated tax -$1,110.00" in subtitle
+    title = next(c for row in ws.iter_rows() for c in row if c.value == "By asset class")
+    amount = ws.cell(row=title.row + 2, column=title.column + 1)
+    assert amount.number_format == '"$"#,##0.00_);[Red]-"$"#,##0.00_)'
+    # A text right after a figure is indented, so "1,110.00blocked" no longer touches.
+    title = next(
+        c for row in ws.iter_rows() for c in row if c.value == "Losses available to harvest"
+    )
+    assert ws.cell(row=title.row + 2, column=title.column + 5).alignment.indent == 1
+    # The sheets' money keeps a parenthesis' width on its right ("6,085.00IJR-1").
+    trades = wb["Trades"]
+    header = [c.value for c in trades[1]]
+    assert trades.cell(row=2, column=header.index("Value") + 1).number_format.endswith("_)")
 
 
 def test_workbook_opens_on_the_report_printed_on_one_page(demo_run):
@@ -100,10 +137,15 @@ def test_workbook_opens_on_the_report_printed_on_one_page(demo_run):
     setup = ws.page_setup
     assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 1)
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    # Two native charts, each labelled by its block's first column.
+    # Two native charts, each labelled by its block's first column; the accounts' one
+    # shows what they sell and buy.
     charts = ws._charts
     assert len(charts) == 2
     assert [len(c.series) for c in charts] == [3, 2]
+    title = next(c for row in ws.iter_rows() for c in row if c.value == "By account")
+    header = [ws.cell(row=title.row + 1, column=title.column + i).value for i in range(7)]
+    shown = [ws[s.tx.strRef.f.split("!")[1].replace("$", "")].value for s in charts[1].series]
+    assert shown == ["Sold", "Bought"] and set(shown) <= set(header)
     # A second run replaces the page in place and keeps it first.
     work = book.with_name("again.xlsm")
     shutil.copy(book, work)

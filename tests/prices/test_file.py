@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REFERENCE, needs_reference
+from tests.conftest import REFERENCE
 from xl_rebalancer.errors import PriceError
 from xl_rebalancer.prices.base import last_bar, total_return_index
 from xl_rebalancer.prices.file import FilePriceProvider
@@ -15,7 +15,6 @@ from xl_rebalancer.prices.file import FilePriceProvider
 D = dt.date
 
 
-@needs_reference
 def test_wide_reference_file_last_close_on_or_before():
     provider = FilePriceProvider(REFERENCE / "pypfopt_stock_prices.csv")
     result = provider.history(["AAPL", "FB", "NOPE"], D(2017, 12, 1), D(2018, 1, 1))

@@ -1,6 +1,6 @@
 """From a strategy's weights to the targets the rebalance trades to.
 
-Decisions (README, "Strategies"):
+Decisions (docs/guide.md, "Strategies"):
 - the universe is the Targets sheet's symbol rows (CASH aside); with asset-class targets
   only, it is every symbol held, and the class rows' MinWeight/MaxWeight become group
   limits;

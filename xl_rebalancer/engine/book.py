@@ -3,7 +3,7 @@ lot and account by account, so the rules hold whatever chose the trades (the pro
 the simple fallback): no lot oversold, no account below zero, wash sales kept or
 reported as the IRS treats them, NoBuy/NoSell and rebalance_mode obeyed.
 
-Decisions (also in the README):
+Decisions (also in docs/decisions.md):
 - Each CashFlows row goes into (or out of) its own account; Settings.cash_flow is a
   shorthand for a row on the first account on the Accounts sheet.
 - A symbol held in several accounts is sold first where selling is tax-free

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InfeasibleError, PriceError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
-from ..models.results import AccountRow, RebalanceResult, SummaryItem, Trade
+from ..models.results import AccountRow, RebalanceResult, Trade
 from ..models.types import MAX_PRICE, MIN_PRICE, show_number, usable_price
 from .book import Book, Restrictions, check_withdrawal, flow_cells, wash_adjusted
 from .drift import (
@@ -31,6 +31,7 @@ from .harvest import harvest_candidates
 from .limits import check_limits
 from .lots import averaged
 from .plan import apply_decision, greedy_trade, risk_scales, solve, tradable, weight_limits
+from .summary import item as summary_item
 from .summary import summary_items, symbol_gaps, tracking_error
 from .tax import realized_rows, year_to_date
 from .wash import (
@@ -179,8 +180,8 @@ def rebalance(
         gaps_before = symbol_gaps(lines, values_before, total_before)
         gaps_after = symbol_gaps(lines, values_after, household.total_value, values_before)
         summary += [
-            SummaryItem(key="Tracking error before", value=tracking_error(gaps_before, risk)),
-            SummaryItem(key="Tracking error after", value=tracking_error(gaps_after, risk)),
+            summary_item("tracking_error_before", tracking_error(gaps_before, risk)),
+            summary_item("tracking_error_after", tracking_error(gaps_after, risk)),
         ]
     harvest = harvest_candidates(portfolio, prices, purchases, ytd=ytd)
     accounts_after = household.account_values()

@@ -8,7 +8,7 @@ plus money-valued deviations of each target line above/below its goal, slacks on
 soft limits, and binaries for minimum trade sizes, fixed lot order and same-run
 wash sales.
 
-Objective (money), as the README states it:
+Objective (money), as docs/decisions.md states it:
     Σ lines  1 × money beyond the band edge + risk_aversion × money off target inside
              the band (0 inside with rebalance_to = band_edge), each line's price
              scaled by its volatility relative to the others when a risk model is at

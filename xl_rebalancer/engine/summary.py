@@ -42,6 +42,53 @@ def symbol_gaps(
     return gaps
 
 
+# The summary's stable names (the keys of `--json`'s "summary", docs/json.md) and the
+# labels the Summary sheet shows. Scripts read the names; the labels may be reworded.
+SUMMARY_LABELS: dict[str, str] = {
+    "valuation_date": "Valuation date",
+    "strategy": "Strategy",
+    "base_currency": "Base currency",
+    "total_value_before": "Total value before",
+    "cash_flow": "Cash flow",
+    "total_value_after": "Total value after",
+    "cash_before": "Cash before",
+    "cash_after": "Cash after",
+    "largest_drift_before": "Largest drift before",
+    "largest_drift_after": "Largest drift after",
+    "drift_distance_before": "Drift distance before",
+    "drift_distance_after": "Drift distance after",
+    "rebalance_triggered": "Rebalance triggered",
+    "trade_count": "Trade count",
+    "minimum_trade": "Minimum trade",
+    "buys": "Buys",
+    "sells": "Sells",
+    "turnover": "Turnover",
+    "estimated_costs": "Estimated costs",
+    "realized_st_gain": "Realized ST gain",
+    "realized_lt_gain": "Realized LT gain",
+    "estimated_tax": "Estimated tax",
+    "carried_loss_used": "Carried loss used by this run's gains",
+    "estimated_tax_per_row": "Estimated tax per row, before netting",
+    "filing_status": "Filing status",
+    "year_st_gain_before_run": "Year ST gain before this run",
+    "year_lt_gain_before_run": "Year LT gain before this run",
+    "year_net_st": "Year net ST, carryover included",
+    "year_net_lt": "Year net LT, carryover included",
+    "year_net_capital_gain": "Year net capital gain (loss)",
+    "year_loss_against_ordinary_income": "Year loss against ordinary income",
+    "st_loss_carryforward": "ST loss carried to next year",
+    "lt_loss_carryforward": "LT loss carried to next year",
+    "year_tax_on_capital_gains": "Year tax on capital gains",
+    "tracking_error_before": "Tracking error before",
+    "tracking_error_after": "Tracking error after",
+}
+
+
+def item(name: str, value: object) -> SummaryItem:
+    """One summary line under its stable name, labelled for the sheet."""
+    return SummaryItem(name=name, key=SUMMARY_LABELS[name], value=value)  # type: ignore[arg-type]
+
+
 def tracking_error(gaps: dict[str, float], risk: tuple[list[str], Any]) -> float:
     """Annualized ex-ante tracking error √(dᵀΣd) of the weight gaps."""
     import numpy as np
@@ -84,39 +131,39 @@ def summary_items(
         (abs((r.post_trade_weight or 0.0) - r.target_weight) for r in rows), default=0.0
     )
     items: list[tuple[str, object]] = [
-        ("Valuation date", st.valuation_date.isoformat() if st.valuation_date else None),
-        ("Strategy", st.strategy),
-        ("Base currency", st.base_currency),
-        ("Total value before", round(total_before, 2)),
-        ("Cash flow", round(sum(portfolio.flows().values()), 2)),
-        ("Total value after", round(total_after, 2)),
-        ("Cash before", round(cash_before, 2)),
-        ("Cash after", round(household.total_cash, 2)),
-        ("Largest drift before", largest_before),
-        ("Largest drift after", largest_after),
-        ("Drift distance before", drift_distance(rows)),
-        ("Drift distance after", drift_distance(rows, post=True)),
-        ("Rebalance triggered", triggered),
-        ("Trade count", len(trades)),
-        ("Minimum trade", st.min_trade_value),
-        ("Buys", round(buys, 2)),
-        ("Sells", round(sells, 2)),
-        ("Turnover", (buys + sells) / 2 / total_before if total_before else 0.0),
-        ("Estimated costs", round(sum(t.est_cost for t in trades), 2)),
-        ("Realized ST gain", round(st_gain, 2)),
-        ("Realized LT gain", round(lt_gain, 2)),
-        ("Estimated tax", round(year.tax - year_before.tax, 2)),
-        ("Carried loss used by this run's gains", round(used, 2)),
-        ("Estimated tax per row, before netting", round(sum(t.est_tax for t in trades), 2)),
-        ("Filing status", st.filing_status),
-        ("Year ST gain before this run", round(ytd_st, 2)),
-        ("Year LT gain before this run", round(ytd_lt, 2)),
-        ("Year net ST, carryover included", year.st_net),
-        ("Year net LT, carryover included", year.lt_net),
-        ("Year net capital gain (loss)", round(year.net, 2)),
-        ("Year loss against ordinary income", year.loss_deducted),
-        ("ST loss carried to next year", year.st_carryforward),
-        ("LT loss carried to next year", year.lt_carryforward),
-        ("Year tax on capital gains", year.tax),
+        ("valuation_date", st.valuation_date.isoformat() if st.valuation_date else None),
+        ("strategy", st.strategy),
+        ("base_currency", st.base_currency),
+        ("total_value_before", round(total_before, 2)),
+        ("cash_flow", round(sum(portfolio.flows().values()), 2)),
+        ("total_value_after", round(total_after, 2)),
+        ("cash_before", round(cash_before, 2)),
+        ("cash_after", round(household.total_cash, 2)),
+        ("largest_drift_before", largest_before),
+        ("largest_drift_after", largest_after),
+        ("drift_distance_before", drift_distance(rows)),
+        ("drift_distance_after", drift_distance(rows, post=True)),
+        ("rebalance_triggered", triggered),
+        ("trade_count", len(trades)),
+        ("minimum_trade", st.min_trade_value),
+        ("buys", round(buys, 2)),
+        ("sells", round(sells, 2)),
+        ("turnover", (buys + sells) / 2 / total_before if total_before else 0.0),
+        ("estimated_costs", round(sum(t.est_cost for t in trades), 2)),
+        ("realized_st_gain", round(st_gain, 2)),
+        ("realized_lt_gain", round(lt_gain, 2)),
+        ("estimated_tax", round(year.tax - year_before.tax, 2)),
+        ("carried_loss_used", round(used, 2)),
+        ("estimated_tax_per_row", round(sum(t.est_tax for t in trades), 2)),
+        ("filing_status", st.filing_status),
+        ("year_st_gain_before_run", round(ytd_st, 2)),
+        ("year_lt_gain_before_run", round(ytd_lt, 2)),
+        ("year_net_st", year.st_net),
+        ("year_net_lt", year.lt_net),
+        ("year_net_capital_gain", round(year.net, 2)),
+        ("year_loss_against_ordinary_income", year.loss_deducted),
+        ("st_loss_carryforward", year.st_carryforward),
+        ("lt_loss_carryforward", year.lt_carryforward),
+        ("year_tax_on_capital_gains", year.tax),
     ]
-    return [SummaryItem(key=k, value=v) for k, v in items]  # type: ignore[arg-type]
+    return [item(name, value) for name, value in items]

@@ -8,7 +8,7 @@ Schedule D instructions (and IRS Pub. 550, "Capital Losses").
 
 The tax is figured at two flat rates, the user's `st_tax_rate` (ordinary income, which
 short-term gains and the $3,000 deduction are taxed at) and `lt_tax_rate`. What is not
-modelled is said in the README: brackets, the 0%/15%/20% thresholds, the 3.8% net
+modelled is said in docs/guide.md (5b): brackets, the 0%/15%/20% thresholds, the 3.8% net
 investment income tax, state tax, 28% collectibles and unrecaptured §1250 gain, and a
 taxable income too small to absorb the whole $3,000 (worksheet line 1).
 """

@@ -184,7 +184,7 @@ def _success_message(report: Any) -> str:
     if result is not None:
         trades = len(result.trades)
         lines.append(f"{trades} trade{'s' if trades != 1 else ''} (see the Trades sheet).")
-        tax = result.summary_value("Estimated tax")
+        tax = result.summary_value("estimated_tax")
         if isinstance(tax, int | float):
             lines.append(f"Estimated tax: {tax:,.2f}.")
     if report.actions is not None:

@@ -64,6 +64,7 @@ class Report:
     blocks: tuple[Block, ...]
     charts: tuple[ReportChart, ...] = ()
     widths: dict[int, float] = field(default_factory=dict)
+    axis_format: str = "#,##0"  # an amount axis, with the currency sign
 
     @property
     def last_row(self) -> int:
@@ -85,20 +86,47 @@ def _value(result: RebalanceResult, key: str, default: Any = None) -> Any:
         return default
 
 
-def _money(value: Any) -> str:
-    return f"{float(value):,.2f}" if isinstance(value, int | float) else "n/a"
+# The base currency's sign where it has a common one; otherwise its code, as "CHF 1.00".
+CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "C$", "AUD": "A$"}
+# Account types as a client reads them (the Accounts sheet takes the codes).
+ACCOUNT_TYPES = {
+    "taxable": "Taxable",
+    "tax_deferred": "Tax-deferred",
+    "tax_exempt": "Tax-exempt",
+}
+
+
+def currency_sign(code: Any) -> str:
+    code = str(code or "USD").strip().upper()
+    return CURRENCY_SIGNS.get(code, f"{code} ")
+
+
+def money_format(sign: str) -> str:
+    """The sheets' money format with the currency sign, negatives red with the minus first
+    ("-$1,110.00"), a parenthesis' width kept clear on the right like theirs."""
+    quoted = '"' + sign.replace('"', "") + '"'
+    return f"{quoted}#,##0.00_);[Red]-{quoted}#,##0.00_)"
+
+
+def _money(value: Any, sign: str = "") -> str:
+    if not isinstance(value, int | float):
+        return "n/a"
+    number = float(value)
+    return f"{'-' if number < 0 else ''}{sign}{abs(number):,.2f}"
 
 
 def build_report(result: RebalanceResult) -> Report:
     """The page's blocks and charts from one run's result."""
-    total_before = float(_value(result, "Total value before", 0.0) or 0.0)
-    total_after = float(_value(result, "Total value after", total_before) or 0.0)
+    total_before = float(_value(result, "total_value_before", 0.0) or 0.0)
+    total_after = float(_value(result, "total_value_after", total_before) or 0.0)
     trades = list(result.trades)
-    tax = _value(result, "Estimated tax", 0.0)
+    tax = _value(result, "estimated_tax", 0.0)
+    sign = currency_sign(_value(result, "base_currency", "USD"))
+    money = money_format(sign)
     subtitle = (
-        f"Valuation date {_value(result, 'Valuation date', '')}; household value "
-        f"{_money(total_before)} before, {_money(total_after)} after; {len(trades)} trades; "
-        f"estimated tax {_money(tax)}"
+        f"Valuation date {_value(result, 'valuation_date', '')}; household value "
+        f"{_money(total_before, sign)} before, {_money(total_after, sign)} after; "
+        f"{len(trades)} trades; estimated tax {_money(tax, sign)}"
     )
 
     classes: dict[str, list[float]] = {}
@@ -127,18 +155,35 @@ def build_report(result: RebalanceResult) -> Report:
         LEFT,
         ("Asset class", "Before", "Before %", "After", "After %", "Target %"),
         class_rows,
-        (None, s.FMT_MONEY, s.FMT_PCT, s.FMT_MONEY, s.FMT_PCT, s.FMT_PCT),
+        (None, money, s.FMT_PCT, money, s.FMT_PCT, s.FMT_PCT),
     )
+    # An account's value does not change in a rebalance (only by its trading costs):
+    # what changes is what it sells and buys and the cash left, so those are shown and
+    # charted, and the value once.
+    sold: dict[str, float] = {}
+    bought: dict[str, float] = {}
+    for t in trades:
+        side = sold if t.action == "SELL" else bought
+        side[t.account] = side.get(t.account, 0.0) + t.value
     by_account = Block(
         "By account",
         top,
         RIGHT,
-        ("Account", "Type", "Before", "After", "Cash after"),
+        ("Account", "Type", "Value", "Sold", "Bought", "Cash before", "Cash after"),
         tuple(
-            (a.account, a.type, a.value_before, a.value_after, a.cash_after)
+            (
+                a.account,
+                ACCOUNT_TYPES.get(a.type, a.type),
+                a.value_before,
+                round(sold.get(a.account, 0.0), 2),
+                round(bought.get(a.account, 0.0), 2),
+                a.cash_before,
+                a.cash_after,
+            )
             for a in result.accounts
         ),
-        (None, None, s.FMT_MONEY, s.FMT_MONEY, s.FMT_MONEY),
+        (None, None, money, money, money, money, money),
+        note="after the trades each account is worth its value less its trading costs",
     )
     second = max(by_class.bottom, by_account.bottom) + 2
     figures = Block(
@@ -147,7 +192,7 @@ def build_report(result: RebalanceResult) -> Report:
         LEFT,
         ("", "Amount"),
         tuple((label, _value(result, key, 0.0)) for label, key in FIGURES),
-        (None, s.FMT_MONEY),
+        (None, money),
     )
     largest = sorted(trades, key=lambda t: -abs(t.value))[:LARGEST_TRADES]
     left_out = len(trades) - len(largest)
@@ -157,7 +202,7 @@ def build_report(result: RebalanceResult) -> Report:
         RIGHT,
         ("Account", "Symbol", "Action", "Value", "Est. tax"),
         tuple((t.account, t.symbol, t.action, t.value, t.est_tax) for t in largest),
-        (None, None, None, s.FMT_MONEY, s.FMT_MONEY),
+        (None, None, None, money, money),
         note=(
             f"and {left_out} smaller trade{'s' if left_out > 1 else ''} (Trades sheet)"
             if left_out > 0
@@ -167,7 +212,14 @@ def build_report(result: RebalanceResult) -> Report:
     third = max(figures.bottom, trade_block.bottom) + 2
     harvest = sorted(result.harvest, key=lambda h: -abs(h.unrealized_loss))
     shown = harvest[:HARVEST_ROWS]
-    harvest_note = f"{len(harvest)} lots, {_money(sum(h.unrealized_loss for h in harvest))} in all"
+    # A lot this proposal sells is named, so "clear" beside it is not read as a loss left
+    # on the table (the Trades sheet has the shares).
+    selling = sorted({t.lot_id for t in trades if t.action == "SELL" and t.lot_id})
+    harvested = [h.lot_id for h in harvest if h.lot_id in selling]
+    harvest_note = (
+        f"{len(harvest)} lots, {_money(sum(h.unrealized_loss for h in harvest), sign)} in all"
+        + (f"; this proposal sells from {', '.join(harvested)}" if harvested else "")
+    )
     harvest_block = Block(
         "Losses available to harvest",
         third,
@@ -180,11 +232,11 @@ def build_report(result: RebalanceResult) -> Report:
                 h.lot_id,
                 h.unrealized_loss,
                 h.est_tax_saving,
-                "blocked" if h.wash_sale else "clear",
+                h.wash_sale,  # as the TaxHarvest sheet says it ("clear" or "blocked")
             )
             for h in shown
         ),
-        (None, None, None, s.FMT_MONEY, s.FMT_MONEY, None),
+        (None, None, None, money, money, None),
         note=harvest_note if harvest else "none: no lot is below its basis",
     )
     charts_top = max(harvest_block.bottom, third) + 2
@@ -199,7 +251,12 @@ def build_report(result: RebalanceResult) -> Report:
             percent=True,
         ),
         ReportChart(
-            "xlrbReportAccounts", "Accounts: before and after", 1, (2, 3), charts_top, RIGHT
+            "xlrbReportAccounts",
+            "Trading by account: sold and bought",
+            1,
+            (3, 4),
+            charts_top,
+            RIGHT,
         ),
     )
     blocks = (by_class, by_account, figures, trade_block, harvest_block)
@@ -207,7 +264,8 @@ def build_report(result: RebalanceResult) -> Report:
     charts = tuple(
         replace(chart, width_cm=_span_cm(widths, blocks[chart.block])) for chart in charts
     )
-    return Report("Rebalance proposal", subtitle, blocks, charts, widths=widths)
+    axis = '"' + sign.replace('"', "") + '"#,##0'
+    return Report("Rebalance proposal", subtitle, blocks, charts, widths=widths, axis_format=axis)
 
 
 def _span_cm(widths: dict[int, float], block: Block) -> float:
@@ -216,30 +274,38 @@ def _span_cm(widths: dict[int, float], block: Block) -> float:
     return max(10.0, 0.2 * chars)
 
 
-def _widths(blocks: Sequence[Block]) -> dict[int, float]:
-    """Each sheet column as wide as the widest text or figure any block puts in it."""
+def _shown_width(value: Any, fmt: str | None) -> int:
+    """Characters a cell shows: an amount with its currency sign, else as the sheets."""
     from .tables import display_width
 
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and fmt and fmt.startswith('"'):  # money_format: the sign quoted in front
+        return len(_money(value, fmt.split('"')[1])) + 1
+    return display_width(value, fmt)
+
+
+def _widths(blocks: Sequence[Block]) -> dict[int, float]:
+    """Each sheet column as wide as the widest text or figure any block puts in it."""
     widths: dict[int, float] = {LEFT + 6: 3.0}  # the gutter
     for block in blocks:
         for offset, header in enumerate(block.header):
             column = block.left + offset
             fmt = block.formats[offset]
-            longest = max([len(header), *(display_width(row[offset], fmt) for row in block.rows)])
+            longest = max([len(header), *(_shown_width(row[offset], fmt) for row in block.rows)])
             widths[column] = max(widths.get(column, 8.0), min(longest + 3, 32))
     return widths
 
 
 FIGURES = (
-    ("Bought", "Buys"),
-    ("Sold", "Sells"),
-    ("Realized short-term gain", "Realized ST gain"),
-    ("Realized long-term gain", "Realized LT gain"),
-    ("Estimated tax", "Estimated tax"),
-    ("Estimated trading costs", "Estimated costs"),
-    ("Turnover", "Turnover"),
-    ("Largest drift before", "Largest drift before"),
-    ("Largest drift after", "Largest drift after"),
+    ("Bought", "buys"),
+    ("Sold", "sells"),
+    ("Realized short-term gain", "realized_st_gain"),
+    ("Realized long-term gain", "realized_lt_gain"),
+    ("Estimated tax", "estimated_tax"),
+    ("Estimated trading costs", "estimated_costs"),
+    ("Turnover", "turnover"),
+    ("Largest drift before", "largest_drift_before"),
+    ("Largest drift after", "largest_drift_after"),
 )
 PERCENT_LABELS = {"Turnover", "Largest drift before", "Largest drift after"}
 
@@ -275,6 +341,8 @@ def draw_file(ws: Any, report: Report) -> None:
             cell.border = rule
             if offset and block.formats[offset]:
                 cell.alignment = Alignment(horizontal="right")
+            elif offset and block.formats[offset - 1]:
+                cell.alignment = Alignment(horizontal="left", indent=1)
         for index, row in enumerate(block.rows):
             for offset, value in enumerate(row):
                 cell = ws.cell(row=block.top + 2 + index, column=block.left + offset)
@@ -282,6 +350,9 @@ def draw_file(ws: Any, report: Report) -> None:
                 fmt = cell_format(block, row, offset)
                 if fmt and isinstance(value, int | float):
                     cell.number_format = fmt
+                elif offset and block.formats[offset - 1] and isinstance(value, str):
+                    # Text right after a right-aligned figure, set off from it.
+                    cell.alignment = Alignment(horizontal="left", indent=1)
         if block.note:
             note = ws.cell(row=block.bottom, column=block.left, value=block.note)
             note.font = Font(name=BODY_FONT, italic=True, color="666666")
@@ -297,7 +368,7 @@ def draw_file(ws: Any, report: Report) -> None:
         chart.grouping = "clustered"
         chart.title = spec.title
         chart.width, chart.height = spec.width_cm, spec.height_cm
-        chart.y_axis.numFmt = "0%" if spec.percent else "#,##0"
+        chart.y_axis.numFmt = "0%" if spec.percent else report.axis_format
         chart.y_axis.majorGridlines = None
         chart.x_axis.tickLblPos = "low"
         chart.legend.position = "b"

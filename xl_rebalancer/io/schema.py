@@ -11,8 +11,10 @@ from dataclasses import dataclass
 # Excel's default body font, named on every styled cell: a font without a name is drawn
 # in LibreOffice's default serif.
 BODY_FONT = "Calibri"
-# Number formats shared by the writer and the template.
-FMT_MONEY = "#,##0.00;[Red]-#,##0.00"
+# Number formats shared by the writer and the template. Money keeps a parenthesis' width
+# clear on its right (`_)`): right-aligned amounts otherwise touch the left-aligned text
+# of the next column ("6,085.00IJR-1" on Trades).
+FMT_MONEY = "#,##0.00_);[Red]-#,##0.00_)"
 FMT_PRICE = "#,##0.0000"
 FMT_SHARES = "#,##0.######"
 FMT_PCT = "0.00%"

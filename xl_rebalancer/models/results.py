@@ -90,6 +90,9 @@ class RealizedRow(Result):
 
 
 class SummaryItem(Result):
+    # `name` is stable snake_case (the --json key, docs/json.md); `key` is the label the
+    # Summary sheet shows, free to be reworded.
+    name: str
     key: str
     value: str | float | int | bool | None
 
@@ -125,7 +128,8 @@ class RebalanceResult(Result):
     accounts: tuple[AccountRow, ...] = ()
 
     def summary_value(self, key: str) -> object:
+        """A summary figure by its stable name (`estimated_tax`) or its sheet label."""
         for item in self.summary:
-            if item.key == key:
+            if key in (item.name, item.key):
                 return item.value
         raise KeyError(key)

@@ -152,7 +152,7 @@ def to_upper_token(value: Any) -> Any:
     return token.upper() if isinstance(token, str) else token
 
 
-# The documented ranges (README, "What the engine accepts"). A value beyond them is a
+# The documented ranges (docs/decisions.md, "What the engine accepts"). A value beyond them is a
 # typing slip or test data, never a household, and would take the solvers to their
 # numeric limits (a $0.0001 share beside $1e12 of cash is fourteen orders of magnitude
 # in one program), so it is refused at its cell before any solver sees it.

@@ -40,7 +40,7 @@ def default_cache_path() -> Path:
     return user_cache_path("xl-rebalancer", appauthor=False) / "prices.sqlite"
 
 
-# A cached close outside this range cannot be a real price (the README promises a price
+# A cached close outside this range cannot be a real price (docs/guide.md promises a price
 # is never 0 or NaN); such rows are skipped with a warning, never divided by.
 MAX_PRICE = 1e7
 

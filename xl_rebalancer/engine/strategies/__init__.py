@@ -3,7 +3,7 @@
 `optimize(returns, strategy, ...)` takes a T × n matrix of daily simple returns (oldest
 first) and returns an Allocation. The workbook path (app.optimize), the worksheet
 functions and the benchmarks all call it, so the numbers are the same through every
-door. Each method lives in its own module; see the README for what each one does.
+door. Each method lives in its own module; see docs/guide.md (4b) for what each one does.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def read_statement(
         [
             Problem(
                 f"not a {broker} file this version reads (positions, realized gain/loss or history); "
-                "see the README's 'From your broker and back'",
+                "see docs/brokers.md in the project",
                 file,
             )
         ]

@@ -1,6 +1,6 @@
 """Charles Schwab downloads: positions, realized gain/loss (closed lots), transactions.
 
-Layouts as the public importers' fixtures show them (see the README, "From your broker and
+Layouts as the public importers' fixtures show them (see docs/brokers.md, "From your broker and
 back"): a title row `Positions for account Individual ...1234 as of 09:31 AM ET,
 2024/01/15`, a blank row, the header, the positions, then `Cash & Cash Investments` and
 `Account Total`. The all-accounts download repeats a title line (`Individual ...1234`)
