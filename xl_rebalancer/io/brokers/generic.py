@@ -11,7 +11,8 @@ from ...models.brokers import BrokerLot, BrokerPosition, BrokerStatement
 from .common import Collector, Line, find_header, is_cusip, records
 
 FIELDS = {
-    "account": ["Account", "Account Number", "Account Name", "Acct"],
+    # An account number beats a name (see common.match_header).
+    "account": ["Account Number", "Account", "Acct", "Account Name"],
     "symbol": ["Symbol", "Ticker"],
     "shares": ["Shares", "Quantity", "Qty", "Units"],
     "cost_basis": ["Cost Basis", "CostBasis", "Basis", "Cost Basis Total"],
