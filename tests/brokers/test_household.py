@@ -83,3 +83,54 @@ def test_fidelity_history_is_keyed_by_account_number_not_name(tmp_path: Path):
         ("Joint WROS X12345678", "VEA", 100)
     ]
     run("validate", book)
+
+
+NAMES = [
+    "Joint WROS=Joint Taxable",
+    "ROTH IRA=Roth IRA",
+    "Health Savings Account=HSA",
+    "Rollover IRA=Rollover IRA",
+    "...518=Schwab Individual",
+]
+
+
+def import_household(book: Path, *extra: str) -> dict:
+    args = [str(f) for f in FIDELITY + SCHWAB]
+    for mapping in NAMES:
+        args += ["--account", mapping]
+    return run("import", book, *args, *extra)
+
+
+def test_name_mappings_are_remembered_and_the_second_import_changes_nothing(tmp_path: Path):
+    book = start(tmp_path)
+    import_household(book)
+    found = accounts(book)
+    assert sorted(found) == [
+        "HSA",
+        "Joint Taxable",
+        "Rollover IRA",
+        "Roth IRA",
+        "Schwab Individual",
+    ]
+    assert found["Joint Taxable"]["BrokerAccount"] == "X12345678"
+    assert found["Joint Taxable"]["BrokerName"] == "Joint WROS"
+    assert found["Joint Taxable"]["Broker"] == "fidelity"
+    assert found["Schwab Individual"]["BrokerAccount"] == "...518"
+    assert found["Schwab Individual"]["Broker"] == "schwab"
+    assert found["Rollover IRA"]["Type"] == "tax_deferred"
+    assert found["Joint Taxable"]["Cash"] == 12500 and found["Schwab Individual"]["Cash"] == 7200
+    # The per-account Schwab file names its account only in its file name: its buys are
+    # the Individual account's.
+    bought = {
+        (r["Account"], r["Symbol"], r["Shares"])
+        for r in sheet(book, "Transactions")
+        if r["Action"] == "BUY"
+    }
+    assert ("Schwab Individual", "VEA", 500) in bought
+    assert ("Roth IRA", "VTI", 50) in bought
+    transactions = len(sheet(book, "Transactions"))
+    # Without --account, the same downloads land on the same accounts: nothing changes.
+    again = run("import", book, *[str(f) for f in FIDELITY + SCHWAB])
+    assert again["changes"] == []
+    assert sorted(accounts(book)) == sorted(found)
+    assert len(sheet(book, "Transactions")) == transactions

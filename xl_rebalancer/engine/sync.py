@@ -63,6 +63,34 @@ class SyncResult:
         return any(c.sheet == sheet for c in self.changes)
 
 
+MASKED = re.compile(r"^(?:\.{3}|X{2,}|\*+)\s?(\d{3,})$", re.IGNORECASE)
+
+
+def same_number(a: str, b: str) -> bool:
+    """`...518` (Schwab's masked number, or `XXX518` in a file name) and `12345518` are
+    the same account's number: one masked, the other ending in its digits."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    for masked, full in ((a, b), (b, a)):
+        hit = MASKED.match(masked)
+        other = MASKED.match(full)
+        if hit and other:
+            return hit.group(1) == other.group(1)
+        if hit and full.endswith(hit.group(1)) and not MASKED.match(full):
+            return True
+    return False
+
+
+def is_number(broker_id: str, broker_name: str) -> bool:
+    """Whether a file's account key is the broker's number (`X12345678`, `...518`) rather
+    than a name (a generic file's `Joint Taxable`)."""
+    return bool(broker_id) and (
+        broker_id != broker_name or bool(re.search(r"\d{4}|\d{3}$", broker_id))
+    )
+
+
 def guess_type(name: str) -> str:
     """An account's tax treatment from its name: Roth and HSA are tax-exempt, IRAs and
     employer plans tax-deferred, anything else taxable."""
@@ -133,20 +161,57 @@ class _Merge:
                 return values
         return None
 
-    def account_for(self, broker_id: str, names: Mapping[str, str], file: str) -> str | None:
+    def _wanted(self, broker_id: str, broker_name: str) -> str | None:
+        """The workbook account `--account` names for this file account: by its number,
+        or by the broker's name for it (`Joint WROS=Joint Taxable`), or `*` for a file
+        that names none."""
+        if not broker_id:
+            return self.account_map.get("")
+        by_key = {k.lower(): v for k, v in self.account_map.items() if k}
+        return by_key.get(broker_id.lower()) or (
+            by_key.get(broker_name.lower()) if broker_name else None
+        )
+
+    def _remembered(self, broker_id: str, broker_name: str, broker: str) -> dict[str, Any] | None:
+        """The account row that remembers this file account: by its number (a masked
+        `...518` matches the full number the user typed over it, and back), else by the
+        broker's name for it. Only rows of the same broker, or of none yet."""
+
+        def same_broker(values: Mapping[str, Any]) -> bool:
+            mine = as_text(values.get("broker")).lower()
+            return not mine or broker in ("", "generic") or mine == broker
+
+        rows = [v for _, v in self.accounts if same_broker(v)]
+        numbered = is_number(broker_id, broker_name)
+        if numbered:
+            for values in rows:
+                if as_text(values.get("broker_account")) == broker_id:
+                    return values
+            alike = [v for v in rows if same_number(as_text(v.get("broker_account")), broker_id)]
+            if len(alike) == 1:
+                return alike[0]
+        name = (broker_name or broker_id).lower()
+        if name:
+            for values in rows:
+                if as_text(values.get("broker_name")).lower() == name:
+                    return values
+        if broker_id and not numbered:  # a name kept as BrokerAccount by an older version
+            for values in rows:
+                if as_text(values.get("broker_account")) == broker_id:
+                    return values
+        return None
+
+    def account_for(
+        self, broker_id: str, names: Mapping[str, str], file: str, broker: str = ""
+    ) -> str | None:
         if broker_id in self.mapping:
             return self.mapping[broker_id]
-        wanted = self.account_map.get(broker_id) or (
-            self.account_map.get("*") if not broker_id else None
-        )
+        broker_name = names.get(broker_id, "")
+        wanted = self._wanted(broker_id, broker_name)
         row = None
         if wanted is None:
-            for _, values in self.accounts:
-                if broker_id and as_text(values.get("broker_account")) == broker_id:
-                    row = values
-                    break
+            row = self._remembered(broker_id, broker_name, broker)
             if row is None and broker_id:
-                broker_name = names.get(broker_id, "")
                 row = self._account_row(broker_id) or (
                     self._account_row(broker_name)
                     if broker_name and broker_name != broker_id
@@ -163,15 +228,15 @@ class _Merge:
                 )
             )
             return None
+        numbered = is_number(broker_id, broker_name)
         if row is None:
-            broker_name = names.get(broker_id, "")
             name = wanted or (
                 f"{broker_name} {broker_id}"
                 if broker_name and broker_name != broker_id
                 else broker_id
             )
             kind = guess_type(f"{broker_name} {name}")
-            row = {"account": name, "type": kind, "cash": 0.0, "broker_account": broker_id or None}
+            row = {"account": name, "type": kind, "cash": 0.0}
             self.accounts.append((None, row))
             self.changes.append(
                 Change("Accounts", "added", f"{name} ({kind}, broker account {broker_id or '-'})")
@@ -185,17 +250,34 @@ class _Merge:
                     "warning",
                 )
             )
-        elif broker_id and not as_text(row.get("broker_account")):
-            row["broker_account"] = broker_id
-            self.changes.append(
-                Change(
-                    "Accounts",
-                    "changed",
-                    f"{as_text(row['account'])}: BrokerAccount {broker_id} remembered",
-                )
-            )
+        self._remember(row, broker_id if numbered else "", broker_name or broker_id, broker)
         self.mapping[broker_id] = as_text(row["account"])
         return self.mapping[broker_id]
+
+    def _remember(self, row: dict[str, Any], number: str, broker_name: str, broker: str) -> None:
+        """What the next import needs to find this account without `--account`: the
+        broker's number, the broker, and the broker's name for it; never over what the
+        row already says (the user may have typed the full number over a masked one)."""
+        account = as_text(row["account"])
+        remembered = []
+        if number and not as_text(row.get("broker_account")):
+            row["broker_account"] = number
+            remembered.append(f"BrokerAccount {number}")
+        if broker and broker != "generic" and not as_text(row.get("broker")):
+            row["broker"] = broker
+            remembered.append(f"Broker {broker}")
+        if (
+            broker_name
+            and broker_name.lower() != account.lower()
+            and not as_text(row.get("broker_name"))
+            and broker_name != as_text(row.get("broker_account"))
+        ):
+            row["broker_name"] = broker_name
+            remembered.append(f"BrokerName {broker_name}")
+        if remembered:
+            self.changes.append(
+                Change("Accounts", "changed", f"{account}: {', '.join(remembered)} remembered")
+            )
 
     def accounts_from_files(self) -> None:
         for st in self.statements:
@@ -203,7 +285,7 @@ class _Merge:
                 dict.fromkeys([*st.snapshot_accounts, *(t.account for t in st.transactions)])
             )
             for broker_id in ids:
-                self.account_for(broker_id, st.account_names, st.file)
+                self.account_for(broker_id, st.account_names, st.file, st.broker)
 
     def _taxable(self, name: str) -> bool:
         row = self._account_row(name)

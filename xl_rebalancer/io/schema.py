@@ -118,7 +118,25 @@ ACCOUNTS = SheetSpec(
             "BrokerAccount",
             "broker_account",
             width=16,
-            description="the broker's account number, remembered by `import`",
+            description="the broker's account number, remembered by `import`; a masked one "
+            "(`...518`) matches the downloads but cannot go into an order file: type the full "
+            "number over it",
+        ),
+        C(
+            "Broker",
+            "broker",
+            width=10,
+            description="who holds the account (`fidelity`, `schwab`, `ibkr`, `vanguard`, `ofx`), "
+            "remembered by `import` from the file it came from; `export-orders --format` writes "
+            "only its broker's accounts",
+        ),
+        C(
+            "BrokerName",
+            "broker_name",
+            width=16,
+            description="the broker's own name for the account (`Joint WROS`), remembered by "
+            "`import` (and from `--account NAME=...`): a file that names the account rather "
+            "than numbering it is matched by it",
         ),
     ),
     required=True,

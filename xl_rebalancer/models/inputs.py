@@ -287,6 +287,8 @@ class Account(Row):
     type: AccountType
     cash: Money = 0.0
     broker_account: Text | None = None
+    broker: Text | None = None
+    broker_name: Text | None = None
 
     @property
     def taxable(self) -> bool:
