@@ -131,6 +131,16 @@ def _import(
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
     statements = [read_statement(Path(f), broker, mapping) for f in files]
+    if mapping and not any(st.broker == "generic" for st in statements):
+        raise InputError(
+            [
+                Problem(
+                    f"--map {mapping!r}: no file has all these headers; it names the columns "
+                    "of your own CSV (the brokers' downloads are read without it)",
+                    ", ".join(Path(f).name for f in files),
+                )
+            ]
+        )
     raw = door.read_raw()
     current = Current(
         accounts=_rows(raw, s.ACCOUNTS),

@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from tests.tax.helpers import run, sheet
+from xl_rebalancer.cli import main
 from xl_rebalancer.excel.template import build_workbook
 
 FILES = Path(__file__).parent / "files" / "household"
@@ -134,3 +137,41 @@ def test_name_mappings_are_remembered_and_the_second_import_changes_nothing(tmp_
     assert again["changes"] == []
     assert sorted(accounts(book)) == sorted(found)
     assert len(sheet(book, "Transactions")) == transactions
+
+
+LOTS_MAP = "account=Acct,symbol=Ticker,shares=Qty,acquired=Opened,cost_basis=Total Cost"
+
+
+def test_a_lots_only_file_keeps_cash_and_its_map_is_its_own(tmp_path: Path):
+    book = start(tmp_path)
+    import_household(book)
+    before = {name: r["Cash"] for name, r in accounts(book).items()}
+    # The lots file and a broker's positions in one import: --map is the lots file's.
+    run(
+        "import",
+        book,
+        str(FILES / "schwab_individual_lots.csv"),
+        str(FIDELITY[0]),
+        "--map",
+        LOTS_MAP,
+    )
+    after = {name: r["Cash"] for name, r in accounts(book).items()}
+    assert after == before  # the lots file says nothing about cash
+    assert after["Schwab Individual"] == 7200 and after["Joint Taxable"] == 12500
+    lots = {
+        r["LotId"]: (r["Shares"], r["CostBasis"])
+        for r in sheet(book, "TaxLots")
+        if r["Account"] == "Schwab Individual"
+    }
+    assert lots == {
+        "VTI-20190510": (300, 45000),
+        "VTI-20240220": (233, 55920),
+        "VEA-20210601": (700, 35000),
+        "VEA-20250303": (500, 26000),
+    }
+    run("validate", book)
+    # A map no file answers to is named, not applied to the brokers' files.
+    result = CliRunner().invoke(
+        main, ["import", str(book), str(FIDELITY[0]), "--map", LOTS_MAP, "--json"]
+    )
+    assert result.exit_code == 1 and "no file has all these headers" in result.stdout

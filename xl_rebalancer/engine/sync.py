@@ -303,7 +303,7 @@ class _Merge:
         row = self._account_row(name)
         assert row is not None
         cash = round(st.cash.get(broker_id, 0.0), 2)
-        if not close_to(as_num(row.get("cash")), cash):
+        if broker_id in st.cash and not close_to(as_num(row.get("cash")), cash):
             self.changes.append(
                 Change(
                     "Accounts",

@@ -71,16 +71,16 @@ def csv_lines(text: str) -> list[Line]:
     return out
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
     return re.sub(r"[^a-z0-9$%]", "", text.lower())
 
 
 def header_keys(header: str) -> set[str]:
     """`Qty (Quantity)` answers to qtyquantity, qty and quantity."""
-    keys = {_norm(header)}
+    keys = {norm(header)}
     match = re.match(r"^(.*?)\((.*)\)\s*$", header)
     if match:
-        keys |= {_norm(match.group(1)), _norm(match.group(2))}
+        keys |= {norm(match.group(1)), norm(match.group(2))}
     return {k for k in keys if k}
 
 
@@ -91,10 +91,10 @@ def match_header(cells: Sequence[str], fields: Mapping[str, Sequence[str]]) -> d
     (the name answers to `Account` too). A cell that is the name in full beats one that
     only answers to it by a part in parentheses."""
     found: dict[str, int] = {}
-    whole = [{_norm(c)} - {""} for c in cells]
+    whole = [{norm(c)} - {""} for c in cells]
     keys = [header_keys(c) for c in cells]
     for name, aliases in fields.items():
-        for alias in (_norm(a) for a in aliases):
+        for alias in (norm(a) for a in aliases):
             hit = next((i for i, k in enumerate(whole) if alias in k), None)
             if hit is None:
                 hit = next((i for i, k in enumerate(keys) if alias in k), None)
