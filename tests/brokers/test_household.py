@@ -175,3 +175,56 @@ def test_a_lots_only_file_keeps_cash_and_its_map_is_its_own(tmp_path: Path):
         main, ["import", str(book), str(FIDELITY[0]), "--map", LOTS_MAP, "--json"]
     )
     assert result.exit_code == 1 and "no file has all these headers" in result.stdout
+
+
+def household_with_lots(tmp_path: Path, **settings: object) -> Path:
+    book = start(tmp_path, **settings)
+    import_household(book)
+    run("import", book, str(FILES / "schwab_individual_lots.csv"), "--map", LOTS_MAP)
+    return book
+
+
+def test_fills_keep_the_book_valid_ira_buys_make_no_lots_and_lot_ids_stay_unique(
+    tmp_path: Path,
+):
+    book = household_with_lots(tmp_path)
+    run("rebalance", book)  # record-fills needs a proposal to match fills to
+    fills = tmp_path / "fills.csv"
+    fills.write_text(
+        "Account,Symbol,Action,Quantity,Price,Date\n"
+        "Joint Taxable,VEA,BUY,10,50.00,2026-12-07\n"
+        "Schwab Individual,VEA,BUY,20,50.00,2026-12-07\n"
+        "Roth IRA,VTI,BUY,5,300.00,2026-12-07\n"
+        "Rollover IRA,VEA,BUY,30,50.00,2026-12-07\n"
+    )
+    run("record-fills", book, str(fills))
+    lots = sheet(book, "TaxLots")
+    ids = [r["LotId"] for r in lots]
+    assert len(ids) == len(set(ids))  # unique in the workbook
+    bought = {(r["Account"], r["LotId"]): r["Shares"] for r in lots if "20261207" in r["LotId"]}
+    assert bought == {
+        ("Joint Taxable", "VEA-20261207"): 10,
+        ("Schwab Individual", "VEA-20261207-2"): 20,
+    }
+    # The IRAs keep no lots: their Holdings grew, and the book still validates.
+    held = {(r["Account"], r["Symbol"]): r["Shares"] for r in sheet(book, "Holdings")}
+    assert held[("Roth IRA", "VTI")] == 505 and held[("Rollover IRA", "VEA")] == 1030
+    assert not [r for r in lots if r["Account"] in ("Roth IRA", "Rollover IRA")]
+    run("validate", book)
+
+
+def test_validate_refuses_a_lot_id_used_in_two_accounts(tmp_path: Path):
+    book = household_with_lots(tmp_path)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book, keep_vba=True)
+    ws = wb["TaxLots"]
+    header = [c.value for c in ws[1]]
+    account, lot_id = header.index("Account") + 1, header.index("LotId") + 1
+    rows = {ws.cell(r, account).value: r for r in range(2, ws.max_row + 1)}
+    # A user types the Joint account's VTI-20210315 as the Individual's lot's id.
+    ws.cell(rows["Schwab Individual"], lot_id).value = "VTI-20210315"
+    wb.save(book)
+    result = CliRunner().invoke(main, ["validate", str(book), "--json"])
+    assert result.exit_code == 1
+    assert "LotId VTI-20210315 is used twice" in result.stdout and "unique" in result.stdout

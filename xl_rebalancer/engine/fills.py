@@ -370,31 +370,51 @@ def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
     return True
 
 
+def _wants_lot(result: FillResult, fill: Fill) -> bool:
+    """Whether a buy becomes a lot on TaxLots. Not where Holdings holds the fund without
+    lots (the lots would no longer add up to Holdings), nor in a tax-advantaged account
+    that keeps no lots at all: lots are for taxable accounts, or wherever the user keeps
+    them."""
+    account = fill.account.lower()
+
+    def mine(values: dict[str, Any]) -> bool:
+        return as_text(values.get("account")).lower() == account
+
+    held = any(mine(v) and as_symbol(v.get("symbol")) == fill.symbol for _, v in result.holdings)
+    lots = [v for _, v in result.lots if mine(v)]
+    if held and not any(as_symbol(v.get("symbol")) == fill.symbol for v in lots):
+        return False
+    if lots:
+        return True
+    row = next((v for _, v in result.accounts if mine(v)), {})
+    return (as_text(row.get("type")).lower().replace(" ", "_") or "taxable") == "taxable"
+
+
 def _buy(result: FillResult, fill: Fill) -> None:
-    taken = {
-        as_text(v.get("lot_id"))
-        for _, v in result.lots
-        if as_text(v.get("account")).lower() == fill.account.lower()
-    }
+    # A LotId is unique in the workbook: two accounts buying a fund the same day get
+    # VEA-20261207 and VEA-20261207-2.
+    taken = {as_text(v.get("lot_id")) for _, v in result.lots}
     base = f"{fill.symbol}-{fill.date:%Y%m%d}"
     lot_id, n = base, 1
     while lot_id in taken:
         n += 1
         lot_id = f"{base}-{n}"
     cost = round(fill.shares * fill.price + fill.fees, 2)
-    result.lots.append(
-        (
-            None,
-            {
-                "account": fill.account,
-                "symbol": fill.symbol,
-                "lot_id": lot_id,
-                "acquired": fill.date,
-                "shares": fill.shares,
-                "cost_basis": cost,
-            },
+    with_lot = _wants_lot(result, fill)
+    if with_lot:
+        result.lots.append(
+            (
+                None,
+                {
+                    "account": fill.account,
+                    "symbol": fill.symbol,
+                    "lot_id": lot_id,
+                    "acquired": fill.date,
+                    "shares": fill.shares,
+                    "cost_basis": cost,
+                },
+            )
         )
-    )
     result.transactions.append(
         (
             None,
@@ -414,6 +434,9 @@ def _buy(result: FillResult, fill: Fill) -> None:
     result.changes.append(
         f"TaxLots: {fill.account} {fill.symbol} lot {lot_id} added: "
         f"{fill.shares:g} sh at {fill.price:,.4f}"
+        if with_lot
+        else f"Transactions: {fill.date} {fill.account} BUY {fill.shares:g} {fill.symbol} "
+        f"at {fill.price:,.4f} (no lots kept for it)"
     )
 
 

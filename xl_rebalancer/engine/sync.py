@@ -139,6 +139,7 @@ class _Merge:
         self.problems: list[Problem] = []
         self.mapping: dict[str, str] = {}
         self.snapshot: dict[str, BrokerStatement] = {}
+        self.taken: set[str] = set()  # LotIds other lots hold (they are unique in a workbook)
         for st in self.statements:
             self.problems.extend(st.problems)
             for broker_id in st.snapshot_accounts:
@@ -327,6 +328,7 @@ class _Merge:
                 by_symbol[as_symbol(record[1].get("symbol"))].append(record)
             else:
                 kept.append(record)
+        self.taken = {as_text(v.get("lot_id")) for _, v in kept}
         for symbol, records in by_symbol.items():
             if symbol not in positions:
                 for _, values in records:
@@ -339,6 +341,7 @@ class _Merge:
                     )
         for symbol, position in positions.items():
             old = by_symbol.get(symbol, [])
+            self.taken |= {as_text(v.get("lot_id")) for _, v in kept}
             kept.extend(
                 self._lots_for(
                     name,
@@ -513,8 +516,15 @@ class _Merge:
         out: list[Record] = []
         for lot in sorted(wanted, key=lambda x: (x.acquired or dt.date.max, x.shares)):
             base = f"{symbol}-{lot.acquired:%Y%m%d}" if lot.acquired else f"{symbol}-NODATE"
-            ids[base] = ids.get(base, 0) + 1
-            lot_id = base if ids[base] == 1 else f"{base}-{ids[base]}"
+            # Unique in the workbook: another account's lot of the same fund and day
+            # keeps its id, this one takes the next (the same on every import).
+            n = ids.get(base, 0)
+            while True:
+                n += 1
+                lot_id = base if n == 1 else f"{base}-{n}"
+                if lot_id not in self.taken:
+                    break
+            ids[base] = n
             values = {
                 "account": name,
                 "symbol": symbol,
