@@ -72,6 +72,7 @@ def _edit(
     started: dt.datetime,
     notes: list[str],
     options: RunOptions,
+    extra: Sequence[InputRewrite] = (),
 ) -> WorkbookEdit:
     """The Log, and the tables `sheets` rewritten from `result` (a SyncResult or a
     FillResult: both carry accounts, holdings, lots and transactions records)."""
@@ -87,7 +88,8 @@ def _edit(
             InputRewrite(spec, _title(raw, spec), records[spec.name], create=True)
             for spec in TABLES
             if spec.name in sheets
-        ],
+        ]
+        + list(extra),
         recalc=options.recalc,
     )
 
@@ -295,6 +297,9 @@ def _record_fills(
         trades,
     )
     report.fills = result
+    extra: list[InputRewrite] = []
+    if result.applied:
+        extra = _cash_flows(raw, result, day)
     report.warnings += result.problems
     if any(p.level == "error" for p in result.problems):
         raise InputError(report.warnings)
@@ -313,6 +318,27 @@ def _record_fills(
         for spec in TABLES
         if spec is not s.HOLDINGS or raw.get(spec.name) is not None or result.holdings
     ]
-    edit = _edit(raw, result, sheets, report, started, notes, options)
+    edit = _edit(raw, result, sheets, report, started, notes, options, extra)
     report.output = door.save(edit, options.out)
     return report
+
+
+def _cash_flows(raw: Mapping[str, Any], result: Any, day: dt.date) -> list[InputRewrite]:
+    """The run's CashFlows rows (and the cash_flow setting) applied to Cash once, with
+    the CashFlows and Settings rewrites that say so (engine.fills.apply_cash_flows)."""
+    from .engine.fills import apply_cash_flows
+    from .engine.records import as_num, as_text
+
+    settings = _rows(raw, s.SETTINGS)
+    setting_row = next(
+        (v for _, v in settings if as_text(v.get("setting")).lower() == "cash_flow"), None
+    )
+    setting = as_num(setting_row.get("value")) if setting_row else None
+    flows, cleared = apply_cash_flows(result, _rows(raw, s.CASH_FLOWS), setting or 0.0, day)
+    out: list[InputRewrite] = []
+    if raw.get(s.CASH_FLOWS.name) is not None and any(v.get("applied_on") for _, v in flows):
+        out.append(InputRewrite(s.CASH_FLOWS, _title(raw, s.CASH_FLOWS), flows))
+    if cleared and setting_row is not None:
+        setting_row["value"] = 0
+        out.append(InputRewrite(s.SETTINGS, _title(raw, s.SETTINGS), settings))
+    return out

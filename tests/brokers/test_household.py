@@ -27,11 +27,12 @@ SCHWAB = [
 PRICES = {"VTI": 300.0, "VEA": 50.0, "BND": 72.0}
 
 
-def start(tmp_path: Path, **settings: object) -> Path:
+def start(tmp_path: Path, flows: list[dict] | None = None, **settings: object) -> Path:
     """A workbook with targets, prices and settings, and no accounts yet."""
     return build_workbook(
         tmp_path / "household.xlsm",
         {
+            "CashFlows": flows or [],
             "Targets": [
                 {"symbol": "VTI", "target_weight": 0.5},
                 {"symbol": "VEA", "target_weight": 0.2},
@@ -177,8 +178,10 @@ def test_a_lots_only_file_keeps_cash_and_its_map_is_its_own(tmp_path: Path):
     assert result.exit_code == 1 and "no file has all these headers" in result.stdout
 
 
-def household_with_lots(tmp_path: Path, **settings: object) -> Path:
-    book = start(tmp_path, **settings)
+def household_with_lots(
+    tmp_path: Path, flows: list[dict] | None = None, **settings: object
+) -> Path:
+    book = start(tmp_path, flows, **settings)
     import_household(book)
     run("import", book, str(FILES / "schwab_individual_lots.csv"), "--map", LOTS_MAP)
     return book
@@ -228,3 +231,37 @@ def test_validate_refuses_a_lot_id_used_in_two_accounts(tmp_path: Path):
     result = CliRunner().invoke(main, ["validate", str(book), "--json"])
     assert result.exit_code == 1
     assert "LotId VTI-20210315 is used twice" in result.stdout and "unique" in result.stdout
+
+
+def test_recorded_fills_apply_the_runs_cash_flows_once(tmp_path: Path):
+    flows = [
+        {"account": "Joint Taxable", "amount": 50000, "note": "bonus"},
+        {"account": "Roth IRA", "amount": -20000, "note": "qualified distribution"},
+    ]
+    book = household_with_lots(tmp_path, flows)
+    before = {name: r["Cash"] for name, r in accounts(book).items()}
+    proposal = run("rebalance", book)["trades"]
+    spent: dict[str, float] = {}
+    for t in proposal:
+        sign = 1 if t["action"] == "SELL" else -1
+        spent[t["account"]] = (
+            spent.get(t["account"], 0.0) + sign * t["value"] - (t["est_cost"] or 0)
+        )
+    assert spent["Joint Taxable"] < -40000  # the deposit is spent on buys
+    # The Roth sells what its cash (3,000) lacks of the withdrawal.
+    assert before["Roth IRA"] + spent["Roth IRA"] >= 20000 - 0.01
+    run("record-fills", book, "--date", "2026-12-07")
+    after = {name: r["Cash"] for name, r in accounts(book).items()}
+    # Cash = before + the flow + what the fills brought in or spent: never negative.
+    assert (
+        abs(after["Joint Taxable"] - (before["Joint Taxable"] + 50000 + spent["Joint Taxable"]))
+        < 0.02
+    )
+    assert abs(after["Roth IRA"] - (before["Roth IRA"] - 20000 + spent["Roth IRA"])) < 0.02
+    assert min(after.values()) >= 0
+    assert [r["AppliedOn"].date() for r in sheet(book, "CashFlows")] == [dt.date(2026, 12, 7)] * 2
+    run("validate", book)
+    # The next run neither spends the deposit nor raises the withdrawal again.
+    again = run("rebalance", book)["trades"]
+    assert not [t for t in again if t["account"] == "Roth IRA" and t["action"] == "SELL"]
+    assert sum(t["value"] for t in again) < 0.01 * sum(t["value"] for t in proposal)

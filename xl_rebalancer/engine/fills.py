@@ -265,6 +265,56 @@ def apply_fills(
     return result
 
 
+def apply_cash_flows(
+    result: FillResult,
+    flows: Sequence[tuple[int, dict[str, Any]]],
+    setting: float,
+    day: dt.date,
+) -> tuple[list[Record], bool]:
+    """The run's deposits and withdrawals moved into the accounts' Cash, once.
+
+    The proposal spent a deposit (or sold to raise a withdrawal): once its fills are
+    recorded the money has moved, so each CashFlows row not yet applied is added to its
+    account's Cash and dated (AppliedOn), and the cash_flow setting, the first account's
+    shorthand, is added and goes back to 0. Without this a deposit the buys spent leaves
+    Cash negative, and a withdrawal is raised again on the next run. Returns the CashFlows
+    rows as they now are, and whether the setting was applied."""
+    by_name = {as_text(v.get("account")).lower(): v for _, v in result.accounts}
+    rows = [(r, dict(v)) for r, v in flows]
+
+    def credit(account: str, amount: float, what: str) -> bool:
+        values = by_name.get(account.lower())
+        if values is None:
+            result.problems.append(
+                Problem(
+                    f"{what}: account {account!r} is not on the Accounts sheet; not applied",
+                    "CashFlows",
+                    None,
+                    "warning",
+                )
+            )
+            return False
+        before = as_num(values.get("cash")) or 0.0
+        values["cash"] = round(before + amount, 2)
+        result.changes.append(
+            f"Accounts: {as_text(values.get('account'))} cash {before:,.2f} → "
+            f"{values['cash']:,.2f} ({what} {amount:+,.2f})"
+        )
+        return True
+
+    for row, values in rows:
+        amount = as_num(values.get("amount"))
+        if values.get("applied_on") not in (None, "") or not amount:
+            continue
+        if credit(as_text(values.get("account")), amount, f"CashFlows row {row}"):
+            values["applied_on"] = day
+    applied_setting = False
+    if setting and result.accounts:
+        first = as_text(result.accounts[0][1].get("account"))
+        applied_setting = credit(first, setting, "the cash_flow setting")
+    return rows, applied_setting
+
+
 def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
     mine = [
         (index, values)

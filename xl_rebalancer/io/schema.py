@@ -162,9 +162,18 @@ CASH_FLOWS = SheetSpec(
             description="a deposit (positive) or a withdrawal (negative) to handle in this rebalance",
         ),
         C("Note", "note", width=24, description="what the money is for (not used by the engine)"),
+        C(
+            "AppliedOn",
+            "applied_on",
+            number_format=FMT_DATE,
+            width=12,
+            description="the date `record-fills` moved it into (or out of) the account's Cash; "
+            "a row with a date is done: the next run does not raise or spend it again",
+        ),
     ),
     description="Deposits and withdrawals per account for this rebalance; several rows, "
-    "several accounts. The cash_flow setting is a shorthand for one row on the first account.",
+    "several accounts. The cash_flow setting is a shorthand for one row on the first account. "
+    "Recording the run's fills applies them once (AppliedOn; the setting goes back to 0).",
 )
 
 HOLDINGS = SheetSpec(
