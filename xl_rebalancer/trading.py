@@ -188,6 +188,11 @@ class OrdersReport:
     checksum: str
     orders: list[Any]
     files: list[Path]
+    # The lots each sale must relieve, for a format that cannot carry them (rows as
+    # io.brokers.orders.CHECKLIST_HEADER), and the file they were written to.
+    checklist: list[list[str]] = field(default_factory=list)
+    checklist_file: Path | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
@@ -202,21 +207,45 @@ def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
     return trades, raw
 
 
-def _broker_numbers(raw: Mapping[str, Any]) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Where:
+    """An account's broker and number, and the cells they are typed in."""
+
+    number: str
+    broker: str
+    number_cell: str | None
+    broker_cell: str | None
+
+
+def _broker_accounts(raw: Mapping[str, Any]) -> dict[str, _Where]:
     from .engine.records import as_text
 
+    data = raw.get(s.ACCOUNTS.name)
+    columns = data.columns if data is not None and not isinstance(data, list) else {}
+
+    def cell(fld: str, row: int) -> str | None:
+        return f"{columns[fld]}{row}" if fld in columns else None
+
     return {
-        as_text(v.get("account")): as_text(v.get("broker_account"))
-        for _, v in _rows(raw, s.ACCOUNTS)
-        if v.get("broker_account")
+        as_text(v.get("account")): _Where(
+            as_text(v.get("broker_account")),
+            as_text(v.get("broker")).lower(),
+            cell("broker_account", r),
+            cell("broker", r),
+        )
+        for r, v in _rows(raw, s.ACCOUNTS)
     }
 
 
 def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None) -> OrdersReport:
     """`export-orders`: the Trades sheet as the broker's order file(s); the workbook is
-    only read."""
+    only read. A broker's format holds only the accounts at that broker (Accounts'
+    Broker), each under its full number: a masked one (`...731`, as Schwab shows it) is
+    refused at its cell, never written. For a format that cannot carry lots, the lots
+    each sale must relieve are written as a checklist beside the orders."""
     from .engine.fills import checksum, orders
-    from .io.brokers.orders import write_orders
+    from .engine.sync import MASKED
+    from .io.brokers.orders import NO_LOTS, lot_checklist, write_checklist, write_orders
 
     door = as_door(book)
     trades, raw = _proposal(door)
@@ -226,9 +255,68 @@ def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None)
         )
     tag = checksum(trades)
     planned = orders(trades)
+    where = _broker_accounts(raw)
+    title = _title(raw, s.ACCOUNTS)
+    warnings: list[Problem] = []
+    numbers = {
+        a: w.number
+        for a, w in where.items()
+        if w.number and not MASKED.match(w.number) and "..." not in w.number
+    }
+    if fmt != "csv":
+        mine = [
+            o for o in planned if where.get(o.account, _Where("", "", None, None)).broker == fmt
+        ]
+        others = sorted({o.account for o in planned} - {o.account for o in mine})
+        if not mine:
+            raise InputError(
+                [
+                    Problem(
+                        f"no account with orders is at {fmt} (Accounts' Broker column: "
+                        + ", ".join(
+                            f"{a} {where[a].broker or 'blank'}" if a in where else a for a in others
+                        )
+                        + "); set Broker where it is wrong, or use --format csv",
+                        title,
+                        next((where[a].broker_cell for a in others if a in where), None),
+                    )
+                ]
+            )
+        if others:
+            warnings.append(
+                Problem(
+                    f"{fmt} orders only: the orders of {', '.join(others)} (at another broker, "
+                    "or with no Broker on Accounts) are not in this file; export them in "
+                    "their broker's format",
+                    title,
+                    None,
+                    "warning",
+                )
+            )
+        masked = [
+            Problem(
+                f"account {a}: BrokerAccount {where[a].number!r} is masked as the broker shows "
+                f"it; a {fmt} order file needs the full account number: type it over the "
+                "masked one (imports still match it)",
+                title,
+                where[a].number_cell,
+            )
+            for a in sorted({o.account for o in mine})
+            if a in where and where[a].number and a not in numbers
+        ]
+        if masked:
+            raise InputError(masked)
+        planned = mine
     folder = folder or door.path.parent
-    files = write_orders(planned, fmt, folder, door.path.stem, tag, _broker_numbers(raw))
-    return OrdersReport(door.path, tag, planned, files)
+    files = write_orders(planned, fmt, folder, door.path.stem, tag, numbers)
+    report = OrdersReport(door.path, tag, planned, files, warnings=warnings)
+    if fmt in NO_LOTS:
+        report.checklist = lot_checklist(planned, numbers)
+        if report.checklist:
+            report.checklist_file = write_checklist(
+                report.checklist, fmt, folder, door.path.stem, tag
+            )
+    return report
 
 
 @dataclass

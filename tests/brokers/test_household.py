@@ -8,10 +8,13 @@ name, and Schwab masks numbers to `...518`.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from tests.tax.helpers import run, sheet
 from xl_rebalancer.cli import main
@@ -27,17 +30,21 @@ SCHWAB = [
 PRICES = {"VTI": 300.0, "VEA": 50.0, "BND": 72.0}
 
 
-def start(tmp_path: Path, flows: list[dict] | None = None, **settings: object) -> Path:
+TARGETS = {"VTI": 0.5, "VEA": 0.2, "BND": 0.3}
+
+
+def start(
+    tmp_path: Path,
+    flows: list[dict] | None = None,
+    targets: dict[str, float] = TARGETS,
+    **settings: object,
+) -> Path:
     """A workbook with targets, prices and settings, and no accounts yet."""
     return build_workbook(
         tmp_path / "household.xlsm",
         {
             "CashFlows": flows or [],
-            "Targets": [
-                {"symbol": "VTI", "target_weight": 0.5},
-                {"symbol": "VEA", "target_weight": 0.2},
-                {"symbol": "BND", "target_weight": 0.3},
-            ],
+            "Targets": [{"symbol": s, "target_weight": w} for s, w in targets.items()],
             "Prices": [
                 {"symbol": s, "price": p, "as_of": VALUATION, "source": "manual"}
                 for s, p in PRICES.items()
@@ -179,9 +186,12 @@ def test_a_lots_only_file_keeps_cash_and_its_map_is_its_own(tmp_path: Path):
 
 
 def household_with_lots(
-    tmp_path: Path, flows: list[dict] | None = None, **settings: object
+    tmp_path: Path,
+    flows: list[dict] | None = None,
+    targets: dict[str, float] = TARGETS,
+    **settings: object,
 ) -> Path:
-    book = start(tmp_path, flows, **settings)
+    book = start(tmp_path, flows, targets, **settings)
     import_household(book)
     run("import", book, str(FILES / "schwab_individual_lots.csv"), "--map", LOTS_MAP)
     return book
@@ -218,8 +228,6 @@ def test_fills_keep_the_book_valid_ira_buys_make_no_lots_and_lot_ids_stay_unique
 
 def test_validate_refuses_a_lot_id_used_in_two_accounts(tmp_path: Path):
     book = household_with_lots(tmp_path)
-    from openpyxl import load_workbook
-
     wb = load_workbook(book, keep_vba=True)
     ws = wb["TaxLots"]
     header = [c.value for c in ws[1]]
@@ -265,3 +273,64 @@ def test_recorded_fills_apply_the_runs_cash_flows_once(tmp_path: Path):
     again = run("rebalance", book)["trades"]
     assert not [t for t in again if t["account"] == "Roth IRA" and t["action"] == "SELL"]
     assert sum(t["value"] for t in again) < 0.01 * sum(t["value"] for t in proposal)
+
+
+def type_full_numbers(book: Path, numbers: dict[str, str]) -> None:
+    """What the user does once: the full account numbers over Schwab's masked ones."""
+    wb = load_workbook(book, keep_vba=True)
+    ws = wb["Accounts"]
+    header = [c.value for c in ws[1]]
+    name, number = header.index("Account") + 1, header.index("BrokerAccount") + 1
+    for r in range(2, ws.max_row + 1):
+        if ws.cell(r, name).value in numbers:
+            ws.cell(r, number).value = numbers[ws.cell(r, name).value]
+    wb.save(book)
+
+
+def read_csv(path: str) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_orders_go_to_their_broker_under_full_numbers_with_a_lot_checklist(tmp_path: Path):
+    # Bonds up to 60%: the taxable accounts sell stock too, lot by lot.
+    book = household_with_lots(tmp_path, targets={"VTI": 0.15, "VEA": 0.25, "BND": 0.6})
+    trades = run("rebalance", book)["trades"]
+    out = tmp_path / "orders"
+    fidelity = run("export-orders", book, "--format", "fidelity", "--out", str(out))
+    fidelity_accounts = {"Joint Taxable", "Roth IRA", "HSA"}
+    assert {o["account"] for o in fidelity["orders"]} <= fidelity_accounts
+    written = {row[0] for f in fidelity["files"] for row in read_csv(f)}
+    assert written <= {"X12345678", "234567890", "245678901"}  # never Schwab's ...731
+    assert any("Schwab Individual" in w["message"] for w in fidelity["warnings"])
+    # Fidelity's file cannot name lots: the checklist names each lot a sale relieves.
+    sold = [t for t in trades if t["action"] == "SELL" and t["account"] == "Joint Taxable"]
+    assert sold, "the taxable Fidelity account sells"
+    checklist = read_csv(fidelity["lot_checklist_file"])
+    assert checklist[0][:3] == ["Account", "BrokerAccount", "Symbol"]
+    assert {(r[0], r[4], float(r[6])) for r in checklist[1:] if r[0] == "Joint Taxable"} == {
+        ("Joint Taxable", t["lot_id"], t["shares"]) for t in sold
+    }
+    assert all(r[7] == "specify lots when you place the order" for r in checklist[1:])
+    # Schwab's numbers are masked in its downloads: refused at their cell, not written.
+    refused = CliRunner().invoke(
+        main, ["export-orders", str(book), "--format", "schwab", "--out", str(out), "--json"]
+    )
+    problem = json.loads(refused.stdout)["problems"][0]
+    assert refused.exit_code == 1 and "...518" in problem["message"]
+    assert problem["sheet"] == "Accounts" and problem["cell"] == "D6"  # Schwab Individual
+    type_full_numbers(book, {"Rollover IRA": "44556731", "Schwab Individual": "77889518"})
+    schwab = run("export-orders", book, "--format", "schwab", "--out", str(out))
+    assert {o["account"] for o in schwab["orders"]} <= {"Rollover IRA", "Schwab Individual"}
+    rows = [r for f in schwab["files"] for r in read_csv(f)[1:]]
+    assert rows and {r[0] for r in rows} <= {"44556731", "77889518"}
+    # No account of this household is at IBKR: the basket is refused, naming why.
+    ibkr = CliRunner().invoke(
+        main, ["export-orders", str(book), "--format", "ibkr", "--out", str(out), "--json"]
+    )
+    assert ibkr.exit_code == 1 and "no account with orders is at ibkr" in ibkr.stdout
+    # The generic file has every account, and no masked number.
+    generic = run("export-orders", book, "--format", "csv", "--out", str(out))
+    assert {o["account"] for o in generic["orders"]} == {t["account"] for t in trades}
+    # The full numbers still match Schwab's masked ones: a new import maps alike.
+    assert run("import", book, *[str(f) for f in SCHWAB])["changes"] == []
