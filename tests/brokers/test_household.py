@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from tests.tax.helpers import run, sheet
+from tests.test_json_contract import yahoo_unreachable  # noqa: F401 (a fixture)
 from xl_rebalancer.cli import main
 from xl_rebalancer.excel.template import build_workbook
 
@@ -37,17 +38,24 @@ def start(
     tmp_path: Path,
     flows: list[dict] | None = None,
     targets: dict[str, float] = TARGETS,
+    prices: dict[str, float] = PRICES,
+    substitutes: dict[str, str] | None = None,
     **settings: object,
 ) -> Path:
-    """A workbook with targets, prices and settings, and no accounts yet."""
+    """A workbook with targets, prices (as manual Prices rows) and settings, and no
+    accounts yet."""
+    substitutes = substitutes or {}
     return build_workbook(
         tmp_path / "household.xlsm",
         {
             "CashFlows": flows or [],
-            "Targets": [{"symbol": s, "target_weight": w} for s, w in targets.items()],
+            "Targets": [
+                {"symbol": s, "target_weight": w, "substitute": substitutes.get(s)}
+                for s, w in targets.items()
+            ],
             "Prices": [
                 {"symbol": s, "price": p, "as_of": VALUATION, "source": "manual"}
-                for s, p in PRICES.items()
+                for s, p in prices.items()
             ],
         },
         settings={
@@ -189,9 +197,11 @@ def household_with_lots(
     tmp_path: Path,
     flows: list[dict] | None = None,
     targets: dict[str, float] = TARGETS,
+    prices: dict[str, float] = PRICES,
+    substitutes: dict[str, str] | None = None,
     **settings: object,
 ) -> Path:
-    book = start(tmp_path, flows, targets, **settings)
+    book = start(tmp_path, flows, targets, prices, substitutes, **settings)
     import_household(book)
     run("import", book, str(FILES / "schwab_individual_lots.csv"), "--map", LOTS_MAP)
     return book
@@ -334,3 +344,45 @@ def test_orders_go_to_their_broker_under_full_numbers_with_a_lot_checklist(tmp_p
     assert {o["account"] for o in generic["orders"]} == {t["account"] for t in trades}
     # The full numbers still match Schwab's masked ones: a new import maps alike.
     assert run("import", book, *[str(f) for f in SCHWAB])["changes"] == []
+
+
+def price_file(tmp_path: Path) -> Path:
+    """Closing prices of every fund held or targeted, as a price file lists them."""
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "Date,Symbol,Close\n" + "".join(f"{VALUATION},{s},{p}\n" for s, p in PRICES.items())
+    )
+    return path
+
+
+def test_realized_needs_no_prices_and_names_a_sale_after_the_valuation_date(
+    tmp_path: Path,
+    yahoo_unreachable: list[str],  # noqa: F811 (the fixture imported above)
+):
+    book = household_with_lots(tmp_path, prices={})
+    run("rebalance", book, "--prices", str(price_file(tmp_path)))
+    fills = tmp_path / "fills.csv"
+    fills.write_text(
+        "Account,Symbol,Action,Quantity,Price,Date,LotId\n"
+        "Joint Taxable,VTI,SELL,10,300.00,2026-12-07,VTI-20210315\n"
+    )
+    run("record-fills", book, str(fills))
+    asked = len(yahoo_unreachable)
+    realized = run("realized", book)  # no --prices, no price on the sheet
+    assert len(yahoo_unreachable) == asked  # and no feed asked
+    later = [w for w in realized["warnings"] if "after the valuation date" in w["message"]]
+    assert len(later) == 1 and "10 VTI in Joint Taxable on 2026-12-07" in later[0]["message"]
+    assert later[0]["sheet"] == "Transactions" and later[0]["cell"].startswith("A")
+    assert not [r for r in realized["realized"] if r["date_sold"] == "2026-12-07"]
+
+
+def test_a_price_file_covering_every_symbol_asks_no_feed_and_an_unpriced_substitute_is_named(
+    tmp_path: Path,
+    yahoo_unreachable: list[str],  # noqa: F811 (the fixture imported above)
+):
+    book = household_with_lots(tmp_path, prices={}, substitutes={"VEA": "IEFA"})
+    result = run("rebalance", book, "--prices", str(price_file(tmp_path)), "--dry-run")
+    said = [w["message"] for w in result["warnings"]]
+    assert not [m for m in said if "Yahoo" in m], said
+    named = [w for w in result["warnings"] if w["message"].startswith("Substitute IEFA")]
+    assert len(named) == 1 and named[0]["sheet"] == "Targets" and named[0]["cell"] == "F3"
