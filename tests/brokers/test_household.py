@@ -386,3 +386,45 @@ def test_a_price_file_covering_every_symbol_asks_no_feed_and_an_unpriced_substit
     assert not [m for m in said if "Yahoo" in m], said
     named = [w for w in result["warnings"] if w["message"].startswith("Substitute IEFA")]
     assert len(named) == 1 and named[0]["sheet"] == "Targets" and named[0]["cell"] == "F3"
+
+
+def test_the_households_round_trip_through_the_command_line(tmp_path: Path):
+    """Import the downloads, rebalance with a deposit, export every format, record the
+    whole proposal as filled, validate, and import the same downloads again: nothing
+    changes (the fills are newer than the files)."""
+    book = household_with_lots(
+        tmp_path,
+        flows=[{"account": "Joint Taxable", "amount": 50000, "note": "deposit"}],
+        targets={"VTI": 0.15, "VEA": 0.25, "BND": 0.6},  # every account trades
+    )
+    assert len(accounts(book)) == 5
+    type_full_numbers(book, {"Rollover IRA": "44556731", "Schwab Individual": "77889518"})
+    proposal = run("rebalance", book)
+    assert proposal["trades"]
+    out = tmp_path / "orders"
+    exported = {}
+    for fmt in ("csv", "fidelity", "schwab"):
+        exported[fmt] = run("export-orders", book, "--format", fmt, "--out", str(out))
+        assert exported[fmt]["proposal"] == exported["csv"]["proposal"]
+    by_broker = {o["account"] for fmt in ("fidelity", "schwab") for o in exported[fmt]["orders"]}
+    assert by_broker == {o["account"] for o in exported["csv"]["orders"]}  # each once
+    for name in out.iterdir():
+        assert "..." not in name.read_text()  # no masked number in any order file
+    ibkr = CliRunner().invoke(
+        main, ["export-orders", str(book), "--format", "ibkr", "--out", str(out), "--json"]
+    )
+    assert ibkr.exit_code == 1 and "no account with orders is at ibkr" in ibkr.stdout
+
+    recorded = run("record-fills", book, "--date", "2026-12-07")
+    assert recorded["recorded"] == len(proposal["trades"])
+    run("validate", book)
+    assert min(r["Cash"] for r in accounts(book).values()) >= 0
+    tables = {
+        name: sheet(book, name) for name in ("Accounts", "Holdings", "TaxLots", "Transactions")
+    }
+    again = run("import", book, *[str(f) for f in FIDELITY + SCHWAB])
+    assert again["changes"] == []
+    assert {name: sheet(book, name) for name in tables} == tables
+    # The next run spends no deposit again and finds the book on target.
+    following = run("rebalance", book)["trades"]
+    assert sum(t["value"] for t in following) < 0.01 * sum(t["value"] for t in proposal["trades"])

@@ -6,9 +6,11 @@ order, from the file itself (IBKR's LOT rows), from the user's own lots when the
 add up to the position (they may be better than anything a broker exports), or rebuilt
 from the buys, sells and splits in the history files (sales relieved first-in,
 first-out, the IRS default when no lot was named: Pub. 550, "Identifying the shares").
-What cannot be known is not invented: shares the history does not explain become one lot
-with the broker's remaining basis and no acquisition date, and the message names the
-cell to fill in. Accounts not in any file are left as they are.
+A positions file older than the fills record-fills wrote for an account shows the account
+before those trades: it is not applied (importing the same downloads again after recording
+the fills changes nothing). What cannot be known is not invented: shares the history does
+not explain become one lot with the broker's remaining basis and no acquisition date, and
+the message names the cell to fill in. Accounts not in any file are left as they are.
 
 Importing the same files twice changes nothing: lots get deterministic ids
 (SYMBOL-YYYYMMDD), trades are recognised by their reference or their date, account,
@@ -140,6 +142,14 @@ class _Merge:
         self.mapping: dict[str, str] = {}
         self.snapshot: dict[str, BrokerStatement] = {}
         self.taken: set[str] = set()  # LotIds other lots hold (they are unique in a workbook)
+        # The latest fill record-fills wrote per account: a positions file older than it
+        # shows the account before those trades.
+        self.filled: dict[str, dt.date] = {}
+        for _, values in self.transactions:
+            day = as_date(values.get("date"))
+            if day is not None and as_text(values.get("ref")).startswith("fill:"):
+                key = as_text(values.get("account")).lower()
+                self.filled[key] = max(day, self.filled.get(key, day))
         for st in self.statements:
             self.problems.extend(st.problems)
             for broker_id in st.snapshot_accounts:
@@ -303,6 +313,19 @@ class _Merge:
             return
         row = self._account_row(name)
         assert row is not None
+        filled = self.filled.get(name.lower())
+        if st.as_of is not None and filled is not None and st.as_of < filled:
+            self.problems.append(
+                Problem(
+                    f"{name}: the file's positions are as of {st.as_of}, before the fills "
+                    f"recorded on {filled}; they are left as record-fills made them (import a "
+                    "download made after the trades to check them)",
+                    st.file,
+                    None,
+                    "warning",
+                )
+            )
+            return
         cash = round(st.cash.get(broker_id, 0.0), 2)
         if broker_id in st.cash and not close_to(as_num(row.get("cash")), cash):
             self.changes.append(
