@@ -240,6 +240,7 @@ class _Merge:
             )
             return None
         numbered = is_number(broker_id, broker_name)
+        added = row is None
         if row is None:
             name = wanted or (
                 f"{broker_name} {broker_id}"
@@ -250,7 +251,18 @@ class _Merge:
             row = {"account": name, "type": kind, "cash": 0.0}
             self.accounts.append((None, row))
             self.changes.append(
-                Change("Accounts", "added", f"{name} ({kind}, broker account {broker_id or '-'})")
+                Change(
+                    "Accounts",
+                    "added",
+                    f"{name} ({kind}, broker account {broker_id or '-'}"
+                    + (f" at {broker}" if broker and broker != "generic" else "")
+                    + (
+                        f", named {broker_name!r} there"
+                        if broker_name and broker_name not in (name, broker_id)
+                        else ""
+                    )
+                    + ")",
+                )
             )
             self.problems.append(
                 Problem(
@@ -261,11 +273,15 @@ class _Merge:
                     "warning",
                 )
             )
-        self._remember(row, broker_id if numbered else "", broker_name or broker_id, broker)
+        self._remember(
+            row, broker_id if numbered else "", broker_name or broker_id, broker, quiet=added
+        )
         self.mapping[broker_id] = as_text(row["account"])
         return self.mapping[broker_id]
 
-    def _remember(self, row: dict[str, Any], number: str, broker_name: str, broker: str) -> None:
+    def _remember(
+        self, row: dict[str, Any], number: str, broker_name: str, broker: str, quiet: bool
+    ) -> None:
         """What the next import needs to find this account without `--account`: the
         broker's number, the broker, and the broker's name for it; never over what the
         row already says (the user may have typed the full number over a masked one)."""
@@ -285,7 +301,7 @@ class _Merge:
         ):
             row["broker_name"] = broker_name
             remembered.append(f"BrokerName {broker_name}")
-        if remembered:
+        if remembered and not quiet:  # a new account's own line says it all
             self.changes.append(
                 Change("Accounts", "changed", f"{account}: {', '.join(remembered)} remembered")
             )
