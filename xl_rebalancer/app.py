@@ -239,15 +239,15 @@ def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = 
     # Substitutes are priced when a source has them (the rebalance may buy one while a
     # wash sale blocks its fund) but, unlike the symbols held or targeted, not required.
     needed = portfolio.symbols()
-    substitutes = [t.substitute for t in portfolio.targets if t.substitute]
     found = latest_quotes(
         portfolio,
-        [*needed, *(s for s in dict.fromkeys(substitutes) if s not in needed)],
+        needed,
         valuation,
         prices_file=options.prices_file,
         market=market,
         history_days=history_days,
     )
+    _substitute_quotes(book, options, found, needed, valuation, market, history_days)
     sheet_rows = {p.symbol: p for p in portfolio.prices}
     for symbol, age in stale_warnings(found.quotes, valuation, settings.stale_price_days):
         quote = found.quotes[symbol]
@@ -268,6 +268,55 @@ def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = 
             f"no price for {', '.join(missing)}", missing, [*problems, *found.warnings]
         )
     return found
+
+
+def _substitute_quotes(
+    book: WorkbookInput,
+    options: RunOptions,
+    found: QuoteSet,
+    needed: Sequence[str],
+    valuation: dt.date,
+    market: Any,
+    history_days: int,
+) -> None:
+    """Substitutes' prices, asked for apart from the symbols the run needs: a feed that
+    cannot be reached for them alone is not news about the run (--prices may cover every
+    symbol held or targeted), while each Substitute left without a price is, at its
+    Targets cell: a wash sale blocking its fund could not buy it."""
+    portfolio = book.portfolio
+    rows = [t for t in portfolio.targets if t.substitute and t.substitute not in needed]
+    wanted = list(dict.fromkeys(t.substitute for t in rows if t.substitute))
+    if not wanted:
+        return
+    said = {w.message for w in found.warnings}
+    extra = latest_quotes(
+        portfolio,
+        wanted,
+        valuation,
+        prices_file=options.prices_file,
+        market=market,
+        history_days=history_days,
+    )
+    found.quotes.update(extra.quotes)
+    found.warnings += [
+        w for w in extra.warnings if w.message not in said and "unreachable" not in w.message
+    ]
+    for target in rows:
+        symbol = target.substitute
+        if symbol is None or symbol in found.quotes:
+            continue
+        why = extra.failed.get(symbol, "no price")
+        found.warnings.append(
+            book.locator.problem(
+                f"Substitute {symbol} (for {target.symbol}) has no price ({why}): if a wash "
+                f"sale blocks {target.symbol}, its money stays in cash; add {symbol} to the "
+                "Prices sheet (Source manual) or the --prices file",
+                "Targets",
+                target.row,
+                "substitute",
+                "warning",
+            )
+        )
 
 
 def _first_use(book: WorkbookInput, symbol: str, why: str) -> Problem:
@@ -381,7 +430,8 @@ def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:
     digest = door.digest()
     read_done = time.perf_counter()
     refresh = command in {"refresh-prices", "run"}
-    found = resolve_prices(book, options, history=refresh)
+    # `realized` reads Transactions only: it needs no price, so it asks no feed.
+    found = QuoteSet() if command == "realized" else resolve_prices(book, options, history=refresh)
     report = RunReport(
         command, path, None, None, [*book.warnings, *found.warnings], found.quotes, digest
     )
@@ -457,12 +507,48 @@ def _compute(book: WorkbookInput, command: str, options: RunOptions, report: Run
         portfolio = report.optimized.portfolio
         report.warnings += notes
     if command not in {"refresh-prices", "optimize"}:
+        report.warnings += _later_sales(book)
+    if command == "realized":
+        from .engine.tax import realized_rows
+        from .models.results import SummaryItem
+
+        valuation = portfolio.settings.valuation_date
+        report.result = RebalanceResult(
+            realized=tuple(realized_rows(portfolio)),
+            summary=(
+                SummaryItem(
+                    key="Valuation date", value=valuation.isoformat() if valuation else None
+                ),
+                # What the journal and the ribbon read: this command trades nothing.
+                SummaryItem(key="Estimated tax", value=0.0),
+            ),
+        )
+        return
+    if command not in {"refresh-prices", "optimize"}:
         prices = {sym: q.price for sym, q in report.quotes.items()}
         risk = _risk_model(book, options, report)
         report.result = rebalance(
             portfolio, prices, trade=command in {"rebalance", "run"}, risk=risk
         )
         report.warnings += [book.locator.place(w) for w in report.result.warnings]
+
+
+def _later_sales(book: WorkbookInput) -> list[Problem]:
+    from .engine.tax import sales_after_valuation
+
+    valuation = book.portfolio.settings.valuation_date
+    return [
+        book.locator.problem(
+            f"the sale of {t.shares:g} {t.symbol} in {t.account} on {t.date} is after the "
+            f"valuation date {valuation}: it is not in Realized nor in the year's tax; set "
+            "valuation_date to that day or later to count it",
+            "Transactions",
+            t.row,
+            "date",
+            "warning",
+        )
+        for t in sales_after_valuation(book.portfolio)
+    ]
 
 
 def _fingerprint(report: RunReport, book: WorkbookInput) -> None:

@@ -127,8 +127,10 @@ def import_command(
     type=click.Choice(["csv", "ibkr", "fidelity", "schwab"]),
     default="csv",
     show_default=True,
-    help="csv: generic, with lot instructions; ibkr: TWS basket; fidelity: Wealthscape "
-    "import, one file per account; schwab: trade orders and lot instructions.",
+    help="csv: generic, every account, with lot instructions; ibkr: TWS basket; fidelity: "
+    "Wealthscape import, one file per account; schwab: trade orders and lot instructions. "
+    "A broker's format holds only that broker's accounts (Accounts' Broker); ibkr and "
+    "fidelity come with a lot checklist.",
 )
 @click.option(
     "--out",
@@ -141,6 +143,7 @@ def import_command(
 def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bool) -> None:
     """Write the Trades sheet's proposal as the broker's order file(s); each names the
     proposal's checksum, which record-fills checks."""
+    from .io.brokers.orders import CHECKLIST_HEADER
     from .trading import export_orders
 
     report = export_orders(book, fmt, folder)
@@ -154,11 +157,16 @@ def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bo
                 "proposal": report.checksum,
                 "files": [str(f) for f in report.files],
                 "orders": [o.model_dump(mode="json") for o in report.orders],
-                "warnings": [],
+                "lot_checklist": [
+                    dict(zip(CHECKLIST_HEADER, r, strict=True)) for r in report.checklist
+                ],
+                "lot_checklist_file": str(report.checklist_file) if report.checklist_file else None,
+                "warnings": _problems_json(report.warnings),
             }
         )
         return
     console = _console()
+    _print_problems(report.warnings, "Warnings")
     rows = [
         [o.account, o.action, o.symbol, f"{o.shares:g}", ", ".join(lot.lot_id for lot in o.lots)]
         for o in report.orders
@@ -173,6 +181,17 @@ def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bo
     )
     for path in report.files:
         console.print(f"Wrote {path}")
+    if report.checklist:
+        console.print(
+            _table(
+                f"Lots to name when you place the orders ({fmt} files cannot carry them; "
+                "the broker would relieve its default lots)",
+                CHECKLIST_HEADER,
+                report.checklist,
+                {"SellShares", "LotShares"},
+            )
+        )
+        console.print(f"Wrote {report.checklist_file}")
 
 
 @main.command("record-fills")

@@ -72,6 +72,7 @@ def _edit(
     started: dt.datetime,
     notes: list[str],
     options: RunOptions,
+    extra: Sequence[InputRewrite] = (),
 ) -> WorkbookEdit:
     """The Log, and the tables `sheets` rewritten from `result` (a SyncResult or a
     FillResult: both carry accounts, holdings, lots and transactions records)."""
@@ -87,7 +88,8 @@ def _edit(
             InputRewrite(spec, _title(raw, spec), records[spec.name], create=True)
             for spec in TABLES
             if spec.name in sheets
-        ],
+        ]
+        + list(extra),
         recalc=options.recalc,
     )
 
@@ -137,7 +139,18 @@ def _import(
             [Problem(f"one model file at a time: {', '.join(m.name for m in models)}")]
         )
     model = model_file.read_model(models[0]) if models else None
-    statements = [read_statement(Path(f), broker, mapping) for f in files if Path(f) not in models]
+    brokers = [Path(f) for f in files if Path(f) not in models]
+    statements = [read_statement(f, broker, mapping) for f in brokers]
+    if mapping and not any(st.broker == "generic" for st in statements):
+        raise InputError(
+            [
+                Problem(
+                    f"--map {mapping!r}: no file has all these headers; it names the columns "
+                    "of your own CSV (the brokers' downloads are read without it)",
+                    ", ".join(f.name for f in brokers),
+                )
+            ]
+        )
     raw = door.read_raw()
     current = Current(
         accounts=_rows(raw, s.ACCOUNTS),
@@ -189,6 +202,11 @@ class OrdersReport:
     checksum: str
     orders: list[Any]
     files: list[Path]
+    # The lots each sale must relieve, for a format that cannot carry them (rows as
+    # io.brokers.orders.CHECKLIST_HEADER), and the file they were written to.
+    checklist: list[list[str]] = field(default_factory=list)
+    checklist_file: Path | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
@@ -203,21 +221,45 @@ def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
     return trades, raw
 
 
-def _broker_numbers(raw: Mapping[str, Any]) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Where:
+    """An account's broker and number, and the cells they are typed in."""
+
+    number: str
+    broker: str
+    number_cell: str | None
+    broker_cell: str | None
+
+
+def _broker_accounts(raw: Mapping[str, Any]) -> dict[str, _Where]:
     from .engine.records import as_text
 
+    data = raw.get(s.ACCOUNTS.name)
+    columns = data.columns if data is not None and not isinstance(data, list) else {}
+
+    def cell(fld: str, row: int) -> str | None:
+        return f"{columns[fld]}{row}" if fld in columns else None
+
     return {
-        as_text(v.get("account")): as_text(v.get("broker_account"))
-        for _, v in _rows(raw, s.ACCOUNTS)
-        if v.get("broker_account")
+        as_text(v.get("account")): _Where(
+            as_text(v.get("broker_account")),
+            as_text(v.get("broker")).lower(),
+            cell("broker_account", r),
+            cell("broker", r),
+        )
+        for r, v in _rows(raw, s.ACCOUNTS)
     }
 
 
 def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None) -> OrdersReport:
     """`export-orders`: the Trades sheet as the broker's order file(s); the workbook is
-    only read."""
+    only read. A broker's format holds only the accounts at that broker (Accounts'
+    Broker), each under its full number: a masked one (`...731`, as Schwab shows it) is
+    refused at its cell, never written. For a format that cannot carry lots, the lots
+    each sale must relieve are written as a checklist beside the orders."""
     from .engine.fills import checksum, orders
-    from .io.brokers.orders import write_orders
+    from .engine.sync import MASKED
+    from .io.brokers.orders import NO_LOTS, lot_checklist, write_checklist, write_orders
 
     door = as_door(book)
     trades, raw = _proposal(door)
@@ -227,9 +269,68 @@ def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None)
         )
     tag = checksum(trades)
     planned = orders(trades)
+    where = _broker_accounts(raw)
+    title = _title(raw, s.ACCOUNTS)
+    warnings: list[Problem] = []
+    numbers = {
+        a: w.number
+        for a, w in where.items()
+        if w.number and not MASKED.match(w.number) and "..." not in w.number
+    }
+    if fmt != "csv":
+        mine = [
+            o for o in planned if where.get(o.account, _Where("", "", None, None)).broker == fmt
+        ]
+        others = sorted({o.account for o in planned} - {o.account for o in mine})
+        if not mine:
+            raise InputError(
+                [
+                    Problem(
+                        f"no account with orders is at {fmt} (Accounts' Broker column: "
+                        + ", ".join(
+                            f"{a} {where[a].broker or 'blank'}" if a in where else a for a in others
+                        )
+                        + "); set Broker where it is wrong, or use --format csv",
+                        title,
+                        next((where[a].broker_cell for a in others if a in where), None),
+                    )
+                ]
+            )
+        if others:
+            warnings.append(
+                Problem(
+                    f"{fmt} orders only: the orders of {', '.join(others)} (at another broker, "
+                    "or with no Broker on Accounts) are not in this file; export them in "
+                    "their broker's format",
+                    title,
+                    None,
+                    "warning",
+                )
+            )
+        masked = [
+            Problem(
+                f"account {a}: BrokerAccount {where[a].number!r} is masked as the broker shows "
+                f"it; a {fmt} order file needs the full account number: type it over the "
+                "masked one (imports still match it)",
+                title,
+                where[a].number_cell,
+            )
+            for a in sorted({o.account for o in mine})
+            if a in where and where[a].number and a not in numbers
+        ]
+        if masked:
+            raise InputError(masked)
+        planned = mine
     folder = folder or door.path.parent
-    files = write_orders(planned, fmt, folder, door.path.stem, tag, _broker_numbers(raw))
-    return OrdersReport(door.path, tag, planned, files)
+    files = write_orders(planned, fmt, folder, door.path.stem, tag, numbers)
+    report = OrdersReport(door.path, tag, planned, files, warnings=warnings)
+    if fmt in NO_LOTS:
+        report.checklist = lot_checklist(planned, numbers)
+        if report.checklist:
+            report.checklist_file = write_checklist(
+                report.checklist, fmt, folder, door.path.stem, tag
+            )
+    return report
 
 
 @dataclass
@@ -298,6 +399,9 @@ def _record_fills(
         trades,
     )
     report.fills = result
+    extra: list[InputRewrite] = []
+    if result.applied:
+        extra = _cash_flows(raw, result, day)
     report.warnings += result.problems
     if any(p.level == "error" for p in result.problems):
         raise InputError(report.warnings)
@@ -316,6 +420,27 @@ def _record_fills(
         for spec in TABLES
         if spec is not s.HOLDINGS or raw.get(spec.name) is not None or result.holdings
     ]
-    edit = _edit(raw, result, sheets, report, started, notes, options)
+    edit = _edit(raw, result, sheets, report, started, notes, options, extra)
     report.output = door.save(edit, options.out)
     return report
+
+
+def _cash_flows(raw: Mapping[str, Any], result: Any, day: dt.date) -> list[InputRewrite]:
+    """The run's CashFlows rows (and the cash_flow setting) applied to Cash once, with
+    the CashFlows and Settings rewrites that say so (engine.fills.apply_cash_flows)."""
+    from .engine.fills import apply_cash_flows
+    from .engine.records import as_num, as_text
+
+    settings = _rows(raw, s.SETTINGS)
+    setting_row = next(
+        (v for _, v in settings if as_text(v.get("setting")).lower() == "cash_flow"), None
+    )
+    setting = as_num(setting_row.get("value")) if setting_row else None
+    flows, cleared = apply_cash_flows(result, _rows(raw, s.CASH_FLOWS), setting or 0.0, day)
+    out: list[InputRewrite] = []
+    if raw.get(s.CASH_FLOWS.name) is not None and any(v.get("applied_on") for _, v in flows):
+        out.append(InputRewrite(s.CASH_FLOWS, _title(raw, s.CASH_FLOWS), flows))
+    if cleared and setting_row is not None:
+        setting_row["value"] = 0
+        out.append(InputRewrite(s.SETTINGS, _title(raw, s.SETTINGS), settings))
+    return out

@@ -103,7 +103,7 @@ def flow_cells(portfolio: Portfolio, account: str | None, message: str) -> list[
     cells = [
         Problem(message, "CashFlows", None, row=f.row, field="amount")
         for f in portfolio.cash_flows
-        if account in (None, f.account)
+        if account in (None, f.account) and f.applied_on is None
     ]
     if portfolio.settings.cash_flow and account in (None, first):
         cells.append(Problem(message, "Settings", None, field="cash_flow"))

@@ -265,6 +265,56 @@ def apply_fills(
     return result
 
 
+def apply_cash_flows(
+    result: FillResult,
+    flows: Sequence[tuple[int, dict[str, Any]]],
+    setting: float,
+    day: dt.date,
+) -> tuple[list[Record], bool]:
+    """The run's deposits and withdrawals moved into the accounts' Cash, once.
+
+    The proposal spent a deposit (or sold to raise a withdrawal): once its fills are
+    recorded the money has moved, so each CashFlows row not yet applied is added to its
+    account's Cash and dated (AppliedOn), and the cash_flow setting, the first account's
+    shorthand, is added and goes back to 0. Without this a deposit the buys spent leaves
+    Cash negative, and a withdrawal is raised again on the next run. Returns the CashFlows
+    rows as they now are, and whether the setting was applied."""
+    by_name = {as_text(v.get("account")).lower(): v for _, v in result.accounts}
+    rows = [(r, dict(v)) for r, v in flows]
+
+    def credit(account: str, amount: float, what: str) -> bool:
+        values = by_name.get(account.lower())
+        if values is None:
+            result.problems.append(
+                Problem(
+                    f"{what}: account {account!r} is not on the Accounts sheet; not applied",
+                    "CashFlows",
+                    None,
+                    "warning",
+                )
+            )
+            return False
+        before = as_num(values.get("cash")) or 0.0
+        values["cash"] = round(before + amount, 2)
+        result.changes.append(
+            f"Accounts: {as_text(values.get('account'))} cash {before:,.2f} → "
+            f"{values['cash']:,.2f} ({what} {amount:+,.2f})"
+        )
+        return True
+
+    for row, values in rows:
+        amount = as_num(values.get("amount"))
+        if values.get("applied_on") not in (None, "") or not amount:
+            continue
+        if credit(as_text(values.get("account")), amount, f"CashFlows row {row}"):
+            values["applied_on"] = day
+    applied_setting = False
+    if setting and result.accounts:
+        first = as_text(result.accounts[0][1].get("account"))
+        applied_setting = credit(first, setting, "the cash_flow setting")
+    return rows, applied_setting
+
+
 def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
     mine = [
         (index, values)
@@ -370,31 +420,51 @@ def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
     return True
 
 
+def _wants_lot(result: FillResult, fill: Fill) -> bool:
+    """Whether a buy becomes a lot on TaxLots. Not where Holdings holds the fund without
+    lots (the lots would no longer add up to Holdings), nor in a tax-advantaged account
+    that keeps no lots at all: lots are for taxable accounts, or wherever the user keeps
+    them."""
+    account = fill.account.lower()
+
+    def mine(values: dict[str, Any]) -> bool:
+        return as_text(values.get("account")).lower() == account
+
+    held = any(mine(v) and as_symbol(v.get("symbol")) == fill.symbol for _, v in result.holdings)
+    lots = [v for _, v in result.lots if mine(v)]
+    if held and not any(as_symbol(v.get("symbol")) == fill.symbol for v in lots):
+        return False
+    if lots:
+        return True
+    row = next((v for _, v in result.accounts if mine(v)), {})
+    return (as_text(row.get("type")).lower().replace(" ", "_") or "taxable") == "taxable"
+
+
 def _buy(result: FillResult, fill: Fill) -> None:
-    taken = {
-        as_text(v.get("lot_id"))
-        for _, v in result.lots
-        if as_text(v.get("account")).lower() == fill.account.lower()
-    }
+    # A LotId is unique in the workbook: two accounts buying a fund the same day get
+    # VEA-20261207 and VEA-20261207-2.
+    taken = {as_text(v.get("lot_id")) for _, v in result.lots}
     base = f"{fill.symbol}-{fill.date:%Y%m%d}"
     lot_id, n = base, 1
     while lot_id in taken:
         n += 1
         lot_id = f"{base}-{n}"
     cost = round(fill.shares * fill.price + fill.fees, 2)
-    result.lots.append(
-        (
-            None,
-            {
-                "account": fill.account,
-                "symbol": fill.symbol,
-                "lot_id": lot_id,
-                "acquired": fill.date,
-                "shares": fill.shares,
-                "cost_basis": cost,
-            },
+    with_lot = _wants_lot(result, fill)
+    if with_lot:
+        result.lots.append(
+            (
+                None,
+                {
+                    "account": fill.account,
+                    "symbol": fill.symbol,
+                    "lot_id": lot_id,
+                    "acquired": fill.date,
+                    "shares": fill.shares,
+                    "cost_basis": cost,
+                },
+            )
         )
-    )
     result.transactions.append(
         (
             None,
@@ -414,6 +484,9 @@ def _buy(result: FillResult, fill: Fill) -> None:
     result.changes.append(
         f"TaxLots: {fill.account} {fill.symbol} lot {lot_id} added: "
         f"{fill.shares:g} sh at {fill.price:,.4f}"
+        if with_lot
+        else f"Transactions: {fill.date} {fill.account} BUY {fill.shares:g} {fill.symbol} "
+        f"at {fill.price:,.4f} (no lots kept for it)"
     )
 
 

@@ -6,9 +6,11 @@ order, from the file itself (IBKR's LOT rows), from the user's own lots when the
 add up to the position (they may be better than anything a broker exports), or rebuilt
 from the buys, sells and splits in the history files (sales relieved first-in,
 first-out, the IRS default when no lot was named: Pub. 550, "Identifying the shares").
-What cannot be known is not invented: shares the history does not explain become one lot
-with the broker's remaining basis and no acquisition date, and the message names the
-cell to fill in. Accounts not in any file are left as they are.
+A positions file older than the fills record-fills wrote for an account shows the account
+before those trades: it is not applied (importing the same downloads again after recording
+the fills changes nothing). What cannot be known is not invented: shares the history does
+not explain become one lot with the broker's remaining basis and no acquisition date, and
+the message names the cell to fill in. Accounts not in any file are left as they are.
 
 Importing the same files twice changes nothing: lots get deterministic ids
 (SYMBOL-YYYYMMDD), trades are recognised by their reference or their date, account,
@@ -63,6 +65,34 @@ class SyncResult:
         return any(c.sheet == sheet for c in self.changes)
 
 
+MASKED = re.compile(r"^(?:\.{3}|X{2,}|\*+)\s?(\d{3,})$", re.IGNORECASE)
+
+
+def same_number(a: str, b: str) -> bool:
+    """`...518` (Schwab's masked number, or `XXX518` in a file name) and `12345518` are
+    the same account's number: one masked, the other ending in its digits."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    for masked, full in ((a, b), (b, a)):
+        hit = MASKED.match(masked)
+        other = MASKED.match(full)
+        if hit and other:
+            return hit.group(1) == other.group(1)
+        if hit and full.endswith(hit.group(1)) and not MASKED.match(full):
+            return True
+    return False
+
+
+def is_number(broker_id: str, broker_name: str) -> bool:
+    """Whether a file's account key is the broker's number (`X12345678`, `...518`) rather
+    than a name (a generic file's `Joint Taxable`)."""
+    return bool(broker_id) and (
+        broker_id != broker_name or bool(re.search(r"\d{4}|\d{3}$", broker_id))
+    )
+
+
 def guess_type(name: str) -> str:
     """An account's tax treatment from its name: Roth and HSA are tax-exempt, IRAs and
     employer plans tax-deferred, anything else taxable."""
@@ -111,6 +141,15 @@ class _Merge:
         self.problems: list[Problem] = []
         self.mapping: dict[str, str] = {}
         self.snapshot: dict[str, BrokerStatement] = {}
+        self.taken: set[str] = set()  # LotIds other lots hold (they are unique in a workbook)
+        # The latest fill record-fills wrote per account: a positions file older than it
+        # shows the account before those trades.
+        self.filled: dict[str, dt.date] = {}
+        for _, values in self.transactions:
+            day = as_date(values.get("date"))
+            if day is not None and as_text(values.get("ref")).startswith("fill:"):
+                key = as_text(values.get("account")).lower()
+                self.filled[key] = max(day, self.filled.get(key, day))
         for st in self.statements:
             self.problems.extend(st.problems)
             for broker_id in st.snapshot_accounts:
@@ -133,20 +172,57 @@ class _Merge:
                 return values
         return None
 
-    def account_for(self, broker_id: str, names: Mapping[str, str], file: str) -> str | None:
+    def _wanted(self, broker_id: str, broker_name: str) -> str | None:
+        """The workbook account `--account` names for this file account: by its number,
+        or by the broker's name for it (`Joint WROS=Joint Taxable`), or `*` for a file
+        that names none."""
+        if not broker_id:
+            return self.account_map.get("")
+        by_key = {k.lower(): v for k, v in self.account_map.items() if k}
+        return by_key.get(broker_id.lower()) or (
+            by_key.get(broker_name.lower()) if broker_name else None
+        )
+
+    def _remembered(self, broker_id: str, broker_name: str, broker: str) -> dict[str, Any] | None:
+        """The account row that remembers this file account: by its number (a masked
+        `...518` matches the full number the user typed over it, and back), else by the
+        broker's name for it. Only rows of the same broker, or of none yet."""
+
+        def same_broker(values: Mapping[str, Any]) -> bool:
+            mine = as_text(values.get("broker")).lower()
+            return not mine or broker in ("", "generic") or mine == broker
+
+        rows = [v for _, v in self.accounts if same_broker(v)]
+        numbered = is_number(broker_id, broker_name)
+        if numbered:
+            for values in rows:
+                if as_text(values.get("broker_account")) == broker_id:
+                    return values
+            alike = [v for v in rows if same_number(as_text(v.get("broker_account")), broker_id)]
+            if len(alike) == 1:
+                return alike[0]
+        name = (broker_name or broker_id).lower()
+        if name:
+            for values in rows:
+                if as_text(values.get("broker_name")).lower() == name:
+                    return values
+        if broker_id and not numbered:  # a name kept as BrokerAccount by an older version
+            for values in rows:
+                if as_text(values.get("broker_account")) == broker_id:
+                    return values
+        return None
+
+    def account_for(
+        self, broker_id: str, names: Mapping[str, str], file: str, broker: str = ""
+    ) -> str | None:
         if broker_id in self.mapping:
             return self.mapping[broker_id]
-        wanted = self.account_map.get(broker_id) or (
-            self.account_map.get("*") if not broker_id else None
-        )
+        broker_name = names.get(broker_id, "")
+        wanted = self._wanted(broker_id, broker_name)
         row = None
         if wanted is None:
-            for _, values in self.accounts:
-                if broker_id and as_text(values.get("broker_account")) == broker_id:
-                    row = values
-                    break
+            row = self._remembered(broker_id, broker_name, broker)
             if row is None and broker_id:
-                broker_name = names.get(broker_id, "")
                 row = self._account_row(broker_id) or (
                     self._account_row(broker_name)
                     if broker_name and broker_name != broker_id
@@ -163,18 +239,30 @@ class _Merge:
                 )
             )
             return None
+        numbered = is_number(broker_id, broker_name)
+        added = row is None
         if row is None:
-            broker_name = names.get(broker_id, "")
             name = wanted or (
                 f"{broker_name} {broker_id}"
                 if broker_name and broker_name != broker_id
                 else broker_id
             )
             kind = guess_type(f"{broker_name} {name}")
-            row = {"account": name, "type": kind, "cash": 0.0, "broker_account": broker_id or None}
+            row = {"account": name, "type": kind, "cash": 0.0}
             self.accounts.append((None, row))
             self.changes.append(
-                Change("Accounts", "added", f"{name} ({kind}, broker account {broker_id or '-'})")
+                Change(
+                    "Accounts",
+                    "added",
+                    f"{name} ({kind}, broker account {broker_id or '-'}"
+                    + (f" at {broker}" if broker and broker != "generic" else "")
+                    + (
+                        f", named {broker_name!r} there"
+                        if broker_name and broker_name not in (name, broker_id)
+                        else ""
+                    )
+                    + ")",
+                )
             )
             self.problems.append(
                 Problem(
@@ -185,17 +273,38 @@ class _Merge:
                     "warning",
                 )
             )
-        elif broker_id and not as_text(row.get("broker_account")):
-            row["broker_account"] = broker_id
-            self.changes.append(
-                Change(
-                    "Accounts",
-                    "changed",
-                    f"{as_text(row['account'])}: BrokerAccount {broker_id} remembered",
-                )
-            )
+        self._remember(
+            row, broker_id if numbered else "", broker_name or broker_id, broker, quiet=added
+        )
         self.mapping[broker_id] = as_text(row["account"])
         return self.mapping[broker_id]
+
+    def _remember(
+        self, row: dict[str, Any], number: str, broker_name: str, broker: str, quiet: bool
+    ) -> None:
+        """What the next import needs to find this account without `--account`: the
+        broker's number, the broker, and the broker's name for it; never over what the
+        row already says (the user may have typed the full number over a masked one)."""
+        account = as_text(row["account"])
+        remembered = []
+        if number and not as_text(row.get("broker_account")):
+            row["broker_account"] = number
+            remembered.append(f"BrokerAccount {number}")
+        if broker and broker != "generic" and not as_text(row.get("broker")):
+            row["broker"] = broker
+            remembered.append(f"Broker {broker}")
+        if (
+            broker_name
+            and broker_name.lower() != account.lower()
+            and not as_text(row.get("broker_name"))
+            and broker_name != as_text(row.get("broker_account"))
+        ):
+            row["broker_name"] = broker_name
+            remembered.append(f"BrokerName {broker_name}")
+        if remembered and not quiet:  # a new account's own line says it all
+            self.changes.append(
+                Change("Accounts", "changed", f"{account}: {', '.join(remembered)} remembered")
+            )
 
     def accounts_from_files(self) -> None:
         for st in self.statements:
@@ -203,7 +312,7 @@ class _Merge:
                 dict.fromkeys([*st.snapshot_accounts, *(t.account for t in st.transactions)])
             )
             for broker_id in ids:
-                self.account_for(broker_id, st.account_names, st.file)
+                self.account_for(broker_id, st.account_names, st.file, st.broker)
 
     def _taxable(self, name: str) -> bool:
         row = self._account_row(name)
@@ -220,8 +329,21 @@ class _Merge:
             return
         row = self._account_row(name)
         assert row is not None
+        filled = self.filled.get(name.lower())
+        if st.as_of is not None and filled is not None and st.as_of < filled:
+            self.problems.append(
+                Problem(
+                    f"{name}: the file's positions are as of {st.as_of}, before the fills "
+                    f"recorded on {filled}; they are left as record-fills made them (import a "
+                    "download made after the trades to check them)",
+                    st.file,
+                    None,
+                    "warning",
+                )
+            )
+            return
         cash = round(st.cash.get(broker_id, 0.0), 2)
-        if not close_to(as_num(row.get("cash")), cash):
+        if broker_id in st.cash and not close_to(as_num(row.get("cash")), cash):
             self.changes.append(
                 Change(
                     "Accounts",
@@ -245,6 +367,7 @@ class _Merge:
                 by_symbol[as_symbol(record[1].get("symbol"))].append(record)
             else:
                 kept.append(record)
+        self.taken = {as_text(v.get("lot_id")) for _, v in kept}
         for symbol, records in by_symbol.items():
             if symbol not in positions:
                 for _, values in records:
@@ -257,6 +380,7 @@ class _Merge:
                     )
         for symbol, position in positions.items():
             old = by_symbol.get(symbol, [])
+            self.taken |= {as_text(v.get("lot_id")) for _, v in kept}
             kept.extend(
                 self._lots_for(
                     name,
@@ -431,8 +555,15 @@ class _Merge:
         out: list[Record] = []
         for lot in sorted(wanted, key=lambda x: (x.acquired or dt.date.max, x.shares)):
             base = f"{symbol}-{lot.acquired:%Y%m%d}" if lot.acquired else f"{symbol}-NODATE"
-            ids[base] = ids.get(base, 0) + 1
-            lot_id = base if ids[base] == 1 else f"{base}-{ids[base]}"
+            # Unique in the workbook: another account's lot of the same fund and day
+            # keeps its id, this one takes the next (the same on every import).
+            n = ids.get(base, 0)
+            while True:
+                n += 1
+                lot_id = base if n == 1 else f"{base}-{n}"
+                if lot_id not in self.taken:
+                    break
+            ids[base] = n
             values = {
                 "account": name,
                 "symbol": symbol,

@@ -157,6 +157,21 @@ def year_sales(portfolio: Portfolio) -> list[tuple[Transaction, Term | None]]:
     ]
 
 
+def sales_after_valuation(portfolio: Portfolio) -> list[Transaction]:
+    """Taxable sales on Transactions dated after the valuation date: year_sales leaves
+    them out (the run is as of that date), and the user must hear so: a fill recorded
+    today is one of them until valuation_date moves on."""
+    valuation = portfolio.settings.valuation_date
+    if valuation is None:
+        return []
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    return [
+        t
+        for t in portfolio.transactions
+        if t.action == "SELL" and t.account in taxable and t.date > valuation
+    ]
+
+
 def year_tax(portfolio: Portfolio, st_gain: float, lt_gain: float) -> YearTax:
     """The year netted with the settings' carryovers, filing status and rates."""
     st = portfolio.settings

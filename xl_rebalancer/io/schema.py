@@ -123,7 +123,25 @@ ACCOUNTS = SheetSpec(
             "BrokerAccount",
             "broker_account",
             width=16,
-            description="the broker's account number, remembered by `import`",
+            description="the broker's account number, remembered by `import`; a masked one "
+            "(`...518`) matches the downloads but cannot go into an order file: type the full "
+            "number over it",
+        ),
+        C(
+            "Broker",
+            "broker",
+            width=10,
+            description="who holds the account (`fidelity`, `schwab`, `ibkr`, `vanguard`, `ofx`), "
+            "remembered by `import` from the file it came from; `export-orders --format` writes "
+            "only its broker's accounts",
+        ),
+        C(
+            "BrokerName",
+            "broker_name",
+            width=16,
+            description="the broker's own name for the account (`Joint WROS`), remembered by "
+            "`import` (and from `--account NAME=...`): a file that names the account rather "
+            "than numbering it is matched by it",
         ),
     ),
     required=True,
@@ -149,9 +167,18 @@ CASH_FLOWS = SheetSpec(
             description="a deposit (positive) or a withdrawal (negative) to handle in this rebalance",
         ),
         C("Note", "note", width=24, description="what the money is for (not used by the engine)"),
+        C(
+            "AppliedOn",
+            "applied_on",
+            number_format=FMT_DATE,
+            width=12,
+            description="the date `record-fills` moved it into (or out of) the account's Cash; "
+            "a row with a date is done: the next run does not raise or spend it again",
+        ),
     ),
     description="Deposits and withdrawals per account for this rebalance; several rows, "
-    "several accounts. The cash_flow setting is a shorthand for one row on the first account.",
+    "several accounts. The cash_flow setting is a shorthand for one row on the first account. "
+    "Recording the run's fills applies them once (AppliedOn; the setting goes back to 0).",
 )
 
 HOLDINGS = SheetSpec(

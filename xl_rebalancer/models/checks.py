@@ -187,22 +187,30 @@ def _check_holdings_and_lots(
                 )
             )
         holdings[key] = h.row
-    lot_ids: dict[tuple[str, str], int | None] = {}
+    # LotId is unique in the workbook, not only in its account: a sale, a fill or an
+    # order's lot instruction names the lot by it alone.
+    lot_ids: dict[str, tuple[int | None, str]] = {}
     lots_by_position: dict[tuple[str, str], list] = defaultdict(list)
     for lot in p.lots:
         if lot.symbol == CASH:
             out.append(loc.problem("CASH is reserved", "TaxLots", lot.row, "symbol"))
-        key = (lot.account, lot.lot_id)
-        if key in lot_ids:
+        if lot.lot_id in lot_ids:
+            row, account = lot_ids[lot.lot_id]
+            text = (
+                f"LotId {lot.lot_id} is used twice in {lot.account} (also row {row})"
+                if account == lot.account
+                else f"LotId {lot.lot_id} is used twice (also row {row}, in {account}); a "
+                "LotId is unique in the workbook: rename one"
+            )
             out.append(
                 loc.problem(
-                    f"LotId {lot.lot_id} is used twice in {lot.account} (also row {lot_ids[key]})",
+                    text,
                     "TaxLots",
                     lot.row,
                     "lot_id",
                 )
             )
-        lot_ids[key] = lot.row
+        lot_ids[lot.lot_id] = (lot.row, lot.account)
         lots_by_position[(lot.account, lot.symbol)].append(lot)
         if valuation and lot.acquired > valuation:
             out.append(

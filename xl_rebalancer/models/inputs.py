@@ -287,6 +287,8 @@ class Account(Row):
     type: AccountType
     cash: Money = 0.0
     broker_account: Text | None = None
+    broker: Text | None = None
+    broker_name: Text | None = None
 
     @property
     def taxable(self) -> bool:
@@ -297,6 +299,7 @@ class CashFlow(Row):
     account: Text
     amount: Money
     note: Text | None = None
+    applied_on: Date | None = None  # record-fills moved it into Cash: done
 
 
 class Holding(Row):
@@ -425,7 +428,8 @@ class Portfolio(BaseModel):
         the CashFlows sheet keeps working)."""
         out: dict[str, float] = {}
         for flow in self.cash_flows:
-            out[flow.account] = out.get(flow.account, 0.0) + flow.amount
+            if flow.applied_on is None:  # an applied flow is in Cash already
+                out[flow.account] = out.get(flow.account, 0.0) + flow.amount
         if self.settings.cash_flow and self.accounts:
             first = self.accounts[0].account
             out[first] = out.get(first, 0.0) + self.settings.cash_flow

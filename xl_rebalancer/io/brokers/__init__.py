@@ -1,7 +1,8 @@
 """Brokers' files in (positions, lots, history) and order files out.
 
 `read_statement` detects the broker and the kind of file from its content (the name is
-only a hint users rename), unless `broker` says which. Every reader returns a
+only a hint users rename), unless `broker` says which. A `mapping` (--map) is for the
+generic file whose headers it names, not every file of the import. Every reader returns a
 models.brokers.BrokerStatement whose problems name the file and line.
 """
 
@@ -32,8 +33,10 @@ def read_statement(
         return ibkr.read(path)
     if broker == "ofx" or (broker is None and ofx.looks_like(head)):
         return ofx.read(path)
+    if mapping:
+        generic.parse_map(mapping, file)  # a malformed map is refused whatever the file
     lines = csv_lines(read_text(path))
-    if broker == "generic" or mapping:
+    if broker == "generic" or (mapping and broker is None and generic.describes(lines, mapping)):
         return generic.read(lines, file, generic.parse_map(mapping, file), account)
     readers = {
         "schwab": (

@@ -71,28 +71,35 @@ def csv_lines(text: str) -> list[Line]:
     return out
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
     return re.sub(r"[^a-z0-9$%]", "", text.lower())
 
 
 def header_keys(header: str) -> set[str]:
     """`Qty (Quantity)` answers to qtyquantity, qty and quantity."""
-    keys = {_norm(header)}
+    keys = {norm(header)}
     match = re.match(r"^(.*?)\((.*)\)\s*$", header)
     if match:
-        keys |= {_norm(match.group(1)), _norm(match.group(2))}
+        keys |= {norm(match.group(1)), norm(match.group(2))}
     return {k for k in keys if k}
 
 
 def match_header(cells: Sequence[str], fields: Mapping[str, Sequence[str]]) -> dict[str, int]:
-    """Each field's column index, by the first header cell answering to one of its names."""
+    """Each field's column index. A field's names are listed most specific first, and the
+    most specific one present wins wherever it stands: Fidelity's history header reads
+    `Run Date,Account,Account Number,...`, and the account is the number, not the name
+    (the name answers to `Account` too). A cell that is the name in full beats one that
+    only answers to it by a part in parentheses."""
     found: dict[str, int] = {}
+    whole = [{norm(c)} - {""} for c in cells]
     keys = [header_keys(c) for c in cells]
     for name, aliases in fields.items():
-        wanted = {_norm(a) for a in aliases}
-        for index, k in enumerate(keys):
-            if k & wanted:
-                found[name] = index
+        for alias in (norm(a) for a in aliases):
+            hit = next((i for i, k in enumerate(whole) if alias in k), None)
+            if hit is None:
+                hit = next((i for i, k in enumerate(keys) if alias in k), None)
+            if hit is not None:
+                found[name] = hit
                 break
     return found
 

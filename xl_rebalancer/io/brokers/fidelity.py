@@ -47,7 +47,10 @@ REALIZED = {
 }
 HISTORY = {
     "date": ["Run Date"],
+    # The current all-accounts history has both `Account` (the name) and `Account
+    # Number`: the number is the account (most specific name first, see match_header).
     "account": ["Account Number", "Account"],
+    "account_name": ["Account Name", "Account"],
     "action": ["Action"],
     "symbol": ["Symbol"],
     "shares": ["Quantity"],
@@ -163,6 +166,7 @@ def read_history(lines: list[Line], file: str, account: str | None) -> BrokerSta
     hit = header_or_problem(
         lines, HISTORY, ["date", "action", "symbol", "amount"], found, "history"
     )
+    columns = hit[1] if hit else {}
     for record in records(lines, *hit) if hit else ():
         action = record.get("action").upper()
         symbol = record.get("symbol").upper()
@@ -174,7 +178,10 @@ def read_history(lines: list[Line], file: str, account: str | None) -> BrokerSta
             kind = "SELL"
         else:
             continue  # dividends, transfers of cash, fees
-        moved = trade(found, record, record.get("account") or account or "", symbol, kind)
+        number = record.get("account")
+        if number and columns.get("account_name") != columns.get("account"):
+            statement.account_names.setdefault(number, record.get("account_name"))
+        moved = trade(found, record, number or account or "", symbol, kind)
         if moved is not None:
             statement.transactions.append(moved)
     statement.problems.extend(found.problems)

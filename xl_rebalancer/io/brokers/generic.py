@@ -1,6 +1,7 @@
 """Any CSV of positions or lots, its columns named by the user (`--map shares=Qty,...`)
 or found by their usual names. A row with an acquisition date is a lot; the position is
-the sum of its rows. A Symbol of CASH is the account's cash."""
+the sum of its rows. A Symbol of CASH is the account's cash; a file without one says
+nothing about cash, and the accounts' cash is left as it is."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Mapping
 
 from ...errors import InputError, Problem
 from ...models.brokers import BrokerLot, BrokerPosition, BrokerStatement
-from .common import Collector, Line, find_header, is_cusip, records
+from .common import Collector, Line, find_header, is_cusip, norm, records
 
 FIELDS = {
-    "account": ["Account", "Account Number", "Account Name", "Acct"],
+    # An account number beats a name (see common.match_header).
+    "account": ["Account Number", "Account", "Acct", "Account Name"],
     "symbol": ["Symbol", "Ticker"],
     "shares": ["Shares", "Quantity", "Qty", "Units"],
     "cost_basis": ["Cost Basis", "CostBasis", "Basis", "Cost Basis Total"],
@@ -44,6 +46,29 @@ def parse_map(text: str | None, file: str) -> dict[str, list[str]]:
     return fields
 
 
+def describes(lines: list[Line], text: str | None) -> bool:
+    """Whether `--map` was written for this file: one of its first lines has every
+    header the map names (an import of several files applies the map to its own file
+    only, and reads the brokers' files as their layouts say)."""
+    named = [header for _, header in _pairs(text)]
+    if not named:
+        return False
+    for line in lines[:30]:
+        cells = {norm(c) for c in line.cells}
+        if all(norm(h) in cells for h in named):
+            return True
+    return False
+
+
+def _pairs(text: str | None) -> list[tuple[str, str]]:
+    out = []
+    for part in (text or "").split(","):
+        name, _, header = part.partition("=")
+        if name.strip() and header.strip():
+            out.append((name.strip().lower(), header.strip()))
+    return out
+
+
 def read(
     lines: list[Line], file: str, mapping: Mapping[str, list[str]], account: str | None
 ) -> BrokerStatement:
@@ -66,12 +91,12 @@ def read(
         at = record.line.number
         acct = record.get("account") or account or ""
         symbol = record.get("symbol").upper()
-        if acct not in statement.cash:
+        if acct not in statement.account_names:
             statement.snapshot_accounts.append(acct)
             statement.account_names[acct] = acct
-            statement.cash[acct] = 0.0
         if symbol == "CASH":
-            statement.cash[acct] += (
+            # Only a file that states cash sets it: a lots-only file leaves cash alone.
+            statement.cash[acct] = statement.cash.get(acct, 0.0) + (
                 found.number(record, "value") or found.number(record, "shares") or 0.0
             )
             continue

@@ -13,7 +13,10 @@
 
 Market orders, good for the day: the proposal was priced at the last close, and a limit
 is the trader's call. A broker file needs the broker's account number (Accounts'
-BrokerAccount column, remembered by `import`).
+BrokerAccount column, remembered by `import`), never a masked one (`...731`), and holds
+only the accounts at that broker (Accounts' Broker column). The formats that cannot carry
+lots (`ibkr`, `fidelity`) come with a lot checklist: the lots each sale must relieve, to
+name when the order is placed.
 """
 
 from __future__ import annotations
@@ -195,6 +198,20 @@ def _rows(
     return {"-trades": trades, "-lots": lots}
 
 
+def _write_csv(path: Path, rows: Sequence[Sequence[str]]) -> None:
+    """One CSV, written whole or not at all."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".~xlreb.", suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(buffer.getvalue())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 def write_orders(
     orders: Sequence[Order], fmt: str, folder: Path, stem: str, tag: str, numbers: Mapping[str, str]
 ) -> list[Path]:
@@ -206,15 +223,56 @@ def write_orders(
     written: list[Path] = []
     for suffix, rows in planned.items():
         path = folder / f"{stem}-orders-{fmt}{suffix}-{tag}.csv"
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-        handle, temp = tempfile.mkstemp(dir=folder, prefix=".~xlreb.", suffix=".csv")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(buffer.getvalue())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        _write_csv(path, rows)
         written.append(path)
     return written
+
+
+# Formats whose files cannot say which lots a sale relieves: the broker then relieves
+# its default (Fidelity: first in, first out) unless told when the order is placed.
+NO_LOTS = ("ibkr", "fidelity")
+CHECKLIST_HEADER = [
+    "Account",
+    "BrokerAccount",
+    "Symbol",
+    "SellShares",
+    "LotId",
+    "Acquired",
+    "LotShares",
+    "Instruction",
+]
+INSTRUCTION = "specify lots when you place the order"
+
+
+def lot_checklist(orders: Sequence[Order], numbers: Mapping[str, str]) -> list[list[str]]:
+    """One row per lot a sale must relieve, for the formats that cannot carry lots: what
+    to tell the broker (specific identification, Treas. Reg. §1.1012-1(c)(8): by
+    settlement at the latest), else it sells its default lots, perhaps the very lot the
+    proposal kept to stay clear of a wash sale."""
+    rows: list[list[str]] = []
+    for o in orders:
+        if o.action != "SELL":
+            continue
+        for lot in o.lots:
+            rows.append(
+                [
+                    _safe(o.account),
+                    _safe(numbers.get(o.account, "")),
+                    _safe(o.symbol),
+                    f"{o.shares:g}",
+                    _safe(lot.lot_id),
+                    lot.acquired.isoformat() if lot.acquired else "unknown",
+                    f"{lot.shares:g}",
+                    INSTRUCTION,
+                ]
+            )
+    return rows
+
+
+def write_checklist(
+    rows: Sequence[Sequence[str]], fmt: str, folder: Path, stem: str, tag: str
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-lot-checklist-{fmt}-{tag}.csv"
+    _write_csv(path, [CHECKLIST_HEADER, *rows])
+    return path

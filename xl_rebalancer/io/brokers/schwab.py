@@ -205,7 +205,7 @@ def read_realized(lines: list[Line], file: str, account: str | None) -> BrokerSt
         lines, REALIZED, ["symbol", "shares", "closed", "proceeds"], found, "realized gain/loss"
     )
     if hit is not None:
-        account = _titled(lines, hit[0], statement) or account
+        account = _titled(lines, hit[0], statement) or account or file_account(file, statement)
         for record in records(lines, *hit):
             symbol = record.get("symbol").upper()
             if symbol and not symbol.lower().startswith("total"):
@@ -220,6 +220,21 @@ BUY_ACTIONS = ("buy", "reinvest shares", "reinvest")
 SELL_ACTIONS = ("sell",)
 
 
+FILE_ACCOUNT = re.compile(r"^(?P<name>.+?)_X{2,}(?P<digits>\d{3,})_[A-Za-z]+_")
+
+
+def file_account(file: str, statement: BrokerStatement) -> str | None:
+    """Schwab's per-account downloads name their account only in the file name:
+    `Individual_XXX518_Transactions_20261204-172245.csv` is `...518`, the number the
+    positions file's title shows (`Individual ...518`)."""
+    match = FILE_ACCOUNT.match(file)
+    if match is None:
+        return None
+    number = f"...{match.group('digits')}"
+    statement.account_names.setdefault(number, match.group("name").replace("_", " "))
+    return number
+
+
 def read_transactions(lines: list[Line], file: str, account: str | None) -> BrokerStatement:
     found = Collector(file)
     statement = BrokerStatement(broker="schwab", file=file)
@@ -227,7 +242,7 @@ def read_transactions(lines: list[Line], file: str, account: str | None) -> Brok
         lines, TRANSACTIONS, ["date", "action", "symbol", "shares", "amount"], found, "transactions"
     )
     if hit is not None:
-        account = _titled(lines, hit[0], statement) or account
+        account = _titled(lines, hit[0], statement) or account or file_account(file, statement)
         for record in records(lines, *hit):
             action = record.get("action").lower()
             symbol = record.get("symbol").upper()
