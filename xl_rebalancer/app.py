@@ -509,18 +509,16 @@ def _compute(book: WorkbookInput, command: str, options: RunOptions, report: Run
     if command not in {"refresh-prices", "optimize"}:
         report.warnings += _later_sales(book)
     if command == "realized":
+        from .engine.summary import item
         from .engine.tax import realized_rows
-        from .models.results import SummaryItem
 
         valuation = portfolio.settings.valuation_date
         report.result = RebalanceResult(
             realized=tuple(realized_rows(portfolio)),
             summary=(
-                SummaryItem(
-                    key="Valuation date", value=valuation.isoformat() if valuation else None
-                ),
+                item("valuation_date", valuation.isoformat() if valuation else None),
                 # What the journal and the ribbon read: this command trades nothing.
-                SummaryItem(key="Estimated tax", value=0.0),
+                item("estimated_tax", 0.0),
             ),
         )
         return
