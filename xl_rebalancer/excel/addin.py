@@ -143,12 +143,9 @@ def interpreter_rows(
 def build_addin(path: str | Path, settings: Sequence[tuple[str, str, str]] = ()) -> Path:
     """Write the add-in to `path` (an .xlam), reproducibly, from the sources; `settings`
     are extra rows of its xlwings.conf sheet (interpreter_rows)."""
-    import tempfile
-
     from openpyxl import Workbook
 
-    from ..io.package import rewrite_package
-    from .template import FIXED_DATE, _fix_core_dates
+    from .template import FIXED_DATE, save_reproducibly
 
     path = Path(path)
     if path.suffix.lower() != ".xlam":
@@ -165,24 +162,15 @@ def build_addin(path: str | Path, settings: Sequence[tuple[str, str, str]] = ())
     wb.properties.version = __version__
     wb.properties.created = FIXED_DATE
     wb.properties.modified = FIXED_DATE
-    fd, raw_name = tempfile.mkstemp(suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    raw = Path(raw_name)
-    try:
-        wb.save(raw)
-        rewrite_package(
-            raw,
-            path,
-            macro_enabled=True,
-            fixed_time=True,
-            vba_project=build_vba_project(addin_modules(), project="XlRebalancerAddin"),
-            ribbon_xml=addin_ribbon_xml(),
-            main_content_type=CT_ADDIN_MAIN,
-        )
-        _fix_core_dates(path)
-        _hide_window(path)
-    finally:
-        raw.unlink(missing_ok=True)
+    save_reproducibly(
+        wb,
+        path,
+        macro_enabled=True,
+        vba_project=build_vba_project(addin_modules(), project="XlRebalancerAddin"),
+        ribbon_xml=addin_ribbon_xml(),
+        main_content_type=CT_ADDIN_MAIN,
+    )
+    _hide_window(path)
     return path
 
 
