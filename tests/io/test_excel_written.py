@@ -326,6 +326,17 @@ def test_an_attached_and_rebalanced_excel_workbook_opens_in_libreoffice(tmp_path
 # --- the user's own sheets under the engine's names --------------------------------------
 
 
+def household_with_trades(source: Path, tmp_path: Path) -> Path:
+    """The corpus household attached to `source`, with a model it is far from."""
+    outcome = run_one(source, tmp_path / "run")
+    assert outcome.status == "clean", outcome.detail
+    book = tmp_path / "run" / source.name
+    model = tmp_path / "model.csv"
+    model.write_text("Symbol,Weight\nVTI,30%\nVXUS,40%\nBND,30%\n")
+    assert cli("import", str(book), str(model)).returncode == 0
+    return book
+
+
 def test_a_users_own_summary_sheet_survives_every_run(tmp_path: Path):
     """A user's `Summary` (and `report`, in any case) stays theirs: the engine writes its
     sheets beside them, marked, and finds its own again on the next run and in
@@ -339,12 +350,7 @@ def test_a_users_own_summary_sheet_survives_every_run(tmp_path: Path):
     wb.create_sheet("report")["B2"] = "my own report"
     wb.create_sheet("Trades")["A1"] = "my trade journal"
     wb.save(source)
-    outcome = run_one(source, tmp_path / "run")
-    assert outcome.status == "clean", outcome.detail
-    book = tmp_path / "run" / "mine.xlsx"
-    model = tmp_path / "model.csv"
-    model.write_text("Symbol,Weight\nVTI,30%\nVXUS,40%\nBND,30%\n")
-    assert cli("import", str(book), str(model)).returncode == 0
+    book = household_with_trades(source, tmp_path)
     for extra in (["--recalc"], []):
         args = ["rebalance", str(book), "--prices", str(tmp_path / "run" / "prices.csv")]
         again = cli(*args, "--as-of", "2026-12-04", *extra)
@@ -411,3 +417,31 @@ def test_repeated_runs_do_not_grow_the_shared_strings_and_keep_the_users_text(tm
         ]
     log = [r[-1] for r in now["Log"].iter_rows(min_row=2, values_only=True)]
     assert any("valuation date 2026-12-07" in str(text) for text in log)
+
+
+def test_an_engine_table_never_takes_a_name_the_user_has(tmp_path: Path):
+    """A user's own table named tblTrades (on a sheet of theirs) and a workbook-level
+    name tblDrift: the engine's tables take free names, the package keeps every name
+    unique (the write gate would refuse it otherwise), and the next run finds its own."""
+    from openpyxl import load_workbook
+    from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.table import Table
+
+    source = tmp_path / "mine.xlsx"
+    wb = load_workbook(CORPUS / "table24.xlsx")
+    ws = wb.create_sheet("Journal")
+    ws.append(["Date", "Note"])
+    ws.append(["2026-12-01", "bought"])
+    ws.add_table(Table(displayName="tblTrades", ref="A1:B2"))
+    wb.defined_names["tblDrift"] = DefinedName("tblDrift", attr_text="Journal!$A$1")
+    wb.save(source)
+    book = household_with_trades(source, tmp_path)
+    prices = tmp_path / "run" / "prices.csv"
+    run = cli("rebalance", str(book), "--prices", str(prices), "--as-of", "2026-12-04")
+    assert run.returncode == 0, run.stdout + run.stderr
+    wb = load_workbook(book)
+    assert "tblTrades" in wb["Journal"].tables
+    assert list(wb["Trades"].tables) == ["tblTrades_2"]
+    assert list(wb["Drift"].tables) == ["tblDrift_2"]
+    orders = cli("export-orders", str(book), "--out", str(tmp_path / "orders"), "--json")
+    assert orders.returncode == 0 and json.loads(orders.stdout)["orders"]

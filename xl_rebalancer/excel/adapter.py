@@ -202,6 +202,35 @@ class XlwingsDoor:
         with contextlib.suppress(Exception):
             self.book.app.alert(message, title=title)
 
+    def ask(self, message: str, title: str = "xl-rebalancer") -> bool:
+        """A Yes/No question in Excel; anything but Yes (a box that failed too) is no."""
+        try:
+            return str(self.book.app.alert(message, title=title, buttons="yes_no")) == "yes"
+        except Exception:
+            return False
+
+    # --- the input sheets, added to a workbook of the user's (the add-in) ----------------
+
+    def missing_input_sheets(self) -> int:
+        return sum(self._sheet(spec.name) is None for spec in s.INPUT_SHEETS)
+
+    def add_input_sheets(self) -> list[str]:
+        """The input sheets the workbook lacks, after its own, each an Excel table as the
+        template has it (Settings with every setting and its default): what `init --into`
+        does to a file, done to the open workbook."""
+        from .template import settings_rows
+
+        added = []
+        for spec in s.INPUT_SHEETS:
+            if self._sheet(spec.name) is not None:
+                continue
+            sheet = self._ensure_sheet(spec.name)
+            rows = settings_rows() if spec is s.SETTINGS else []
+            body = [[row.get(c.field) for c in spec.columns] for row in rows]
+            self._write_block(sheet, spec, spec.headers, body)
+            added.append(spec.name)
+        return added
+
 
 def _get(obj: Any, name: str, default: Any) -> Any:
     try:

@@ -99,7 +99,7 @@ def ribbon_xml() -> bytes:
     return RIBBON_FILE.read_bytes()
 
 
-def write_conf_sheet(ws: Any) -> None:
+def write_conf_sheet(ws: Any, extra: Sequence[tuple[str, Any, str]] = ()) -> None:
     from openpyxl.styles import Alignment, Font
 
     from ..io.schema import BODY_FONT
@@ -117,13 +117,14 @@ def write_conf_sheet(ws: Any) -> None:
         if lines > 1:
             ws.row_dimensions[row].height = 15 * lines
 
-    for row, (key, value, text) in enumerate(CONF_ROWS, start=1):
+    rows = [*CONF_ROWS, *extra]
+    for row, (key, value, text) in enumerate(rows, start=1):
         ws.cell(row=row, column=1, value=key)
         cell = ws.cell(row=row, column=2, value=value)
         if isinstance(value, bool):
             cell.number_format = FMT_BOOL  # LibreOffice shows a bare FALSE as 0
         note(row, text)
-    first = len(CONF_ROWS) + 2  # one blank row ends the block xlwings reads
+    first = len(rows) + 2  # one blank row ends the block xlwings reads
     note(first, CONF_OPTIONAL_NOTE, bold=True)
     for row, (key, text) in enumerate(CONF_OPTIONAL, start=first + 1):
         note(row, f"{key}: {text}")

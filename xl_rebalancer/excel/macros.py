@@ -11,54 +11,69 @@ import datetime as dt
 from typing import Any
 
 
-def refresh_prices() -> None:
+def refresh_prices(book: str | None = None) -> None:
     """Refresh Prices: the feed (or the cache) into the Prices sheet."""
-    run("refresh-prices")
+    run("refresh-prices", book)
 
 
-def validate() -> None:
+def validate(book: str | None = None) -> None:
     """Validate: check every input sheet; problems listed in the Log sheet."""
-    run("validate")
+    run("validate", book)
 
 
-def drift() -> None:
+def drift(book: str | None = None) -> None:
     """Drift: Drift, Summary and Log sheets."""
-    run("drift")
+    run("drift", book)
 
 
-def optimize() -> None:
+def optimize(book: str | None = None) -> None:
     """Optimize: target weights by the Settings sheet's strategy (Optimized sheet)."""
-    run("optimize")
+    run("optimize", book)
 
 
-def rebalance() -> None:
+def rebalance(book: str | None = None) -> None:
     """Rebalance: the whole-share, lot-level trade list."""
-    run("rebalance")
+    run("rebalance", book)
 
 
-def harvest() -> None:
+def harvest(book: str | None = None) -> None:
     """Harvest: tax-loss harvest opportunities (TaxHarvest sheet)."""
-    run("harvest")
+    run("harvest", book)
 
 
-def apply_corporate_actions() -> None:
+def apply_corporate_actions(book: str | None = None) -> None:
     """Apply Corporate Actions: pending actions applied to lots, holdings and cash."""
-    run("apply-actions")
+    run("apply-actions", book)
 
 
-def import_files(paths: list[str]) -> None:
+def import_files(paths: list[str], book: str | None = None) -> None:
     """Import: the broker files picked in Excel's file dialog into the input sheets."""
-    run("import", files=paths)
+    run("import", book, files=paths)
 
 
-def export_orders() -> None:
+def export_orders(book: str | None = None) -> None:
     """Export Orders: the Trades sheet as Settings' order_format, beside the workbook."""
-    run("export-orders")
+    run("export-orders", book)
 
 
-def record_fills(path: str | None) -> None:
+def record_fills(path: str | None, book: str | None = None) -> None:
     """Record Fills: a fills file, or the proposal as it stands (path None)."""
-    run("record-fills", fills=path)
+    run("record-fills", book, fills=path)
+
+
+def add_sheets(book: str | None = None) -> None:
+    """Add Rebalancer sheets (the add-in's button): the input sheets, as `init --into`
+    adds them, to the open workbook."""
+    door = _door(book)
+    added = door.add_input_sheets()
+    if added:
+        door.alert(
+            f"Added {', '.join(added)}. Fill Accounts, Holdings and Targets (or Import your "
+            "broker's downloads), then Rebalance.",
+            title="xl-rebalancer",
+        )
+    else:
+        door.alert("This workbook already has the Rebalancer sheets.", title="xl-rebalancer")
 
 
 def run(command: str, book: Any = None, options: Any = None, **arguments: Any) -> Any:
@@ -66,13 +81,18 @@ def run(command: str, book: Any = None, options: Any = None, **arguments: Any) -
     None when the run stopped with a message. `arguments` go to the round trip's
     commands (the files to import, a fills file)."""
     from ..app import RunOptions
-    from .adapter import XlwingsDoor
+    from ..io import schema as s
 
-    if book is None:
-        import xlwings as xw
-
-        book = xw.Book.caller()
-    door = XlwingsDoor(book)
+    door = _door(book)
+    if door.missing_input_sheets() == len(s.INPUT_SHEETS):
+        # A workbook of the user's, open beside the add-in, that has no sheets of ours.
+        if door.ask(
+            "This workbook has no Rebalancer sheets. Add them now (Accounts, Holdings, "
+            "Targets, ...)?",
+            title=f"xl-rebalancer: {command}",
+        ):
+            add_sheets(door)
+        return None
     options = options or RunOptions()
     started = dt.datetime.now().replace(microsecond=0)
     try:
@@ -82,6 +102,40 @@ def run(command: str, book: Any = None, options: Any = None, **arguments: Any) -
         return None
     door.alert(_success_message(report), title=f"xl-rebalancer: {command}")
     return report
+
+
+def _door(book: Any) -> Any:
+    """The workbook a macro acts on: the one named (the add-in passes the active
+    workbook's full name), an xlwings Book, or the workbook that called (the template's
+    own buttons)."""
+    from .adapter import XlwingsDoor
+
+    if isinstance(book, XlwingsDoor):
+        return book
+    import xlwings as xw
+
+    if book is None:
+        book = xw.Book.caller()
+    elif isinstance(book, str):
+        book = _open_book(xw, book)
+    return XlwingsDoor(book)
+
+
+def _open_book(xw: Any, fullname: str) -> Any:
+    """The open workbook of that full name. The calling workbook when it is the one
+    (RunPython's caller; in the add-in that is the add-in itself, so xlwings finds the
+    named workbook among those Excel has open)."""
+    import contextlib
+    import os
+
+    def same(a: str, b: str) -> bool:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+    with contextlib.suppress(Exception):
+        caller = xw.Book.caller()
+        if same(caller.fullname, fullname):
+            return caller
+    return xw.Book(fullname)
 
 
 def _dispatch(command: str, door: Any, options: Any, arguments: dict[str, Any]) -> Any:

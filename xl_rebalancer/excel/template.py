@@ -139,6 +139,14 @@ def build_workbook(
     wb.properties.created = FIXED_DATE
     wb.properties.modified = FIXED_DATE
     wb.active = 0
+    return save_reproducibly(
+        wb, path, macro_enabled=macro, vba_project=vba_project, ribbon_xml=ribbon_xml
+    )
+
+
+def save_reproducibly(wb: Workbook, path: Path, **package: Any) -> Path:
+    """openpyxl's save, then the package fixes it cannot make (rewrite_package's options
+    in `package`), every date fixed: the same sources give the same bytes."""
     fd, raw_name = tempfile.mkstemp(
         suffix=".xlsx", dir=path.parent if path.parent.exists() else None
     )
@@ -146,14 +154,7 @@ def build_workbook(
     raw = Path(raw_name)
     try:
         wb.save(raw)
-        rewrite_package(
-            raw,
-            path,
-            macro_enabled=macro,
-            fixed_time=True,
-            vba_project=vba_project,
-            ribbon_xml=ribbon_xml,
-        )
+        rewrite_package(raw, path, fixed_time=True, **package)
         _fix_core_dates(path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -293,6 +293,7 @@ def rewrite_package(
     dynamic: dict[str, set[str]] | None = None,
     replaced_parts: dict[str, bytes] | None = None,
     share_strings: bool = True,
+    main_content_type: str | None = None,
 ) -> None:
     """Copy a package, restoring ribbon relationships and parts openpyxl dropped.
 
@@ -310,6 +311,7 @@ def rewrite_package(
     dynamic : per sheet title, array-formula anchors to mark as dynamic arrays.
     replaced_parts : parts whose bytes replace the package's own (an edited VBA project).
     share_strings : move the cells' inline strings into a shared-string table.
+    main_content_type : the workbook part's content type instead (an add-in's).
     """
     extra_parts = dict(extra_parts or {})
     ribbon = list(ribbon or [])
@@ -348,6 +350,11 @@ def rewrite_package(
         members["[Content_Types].xml"] = _fix_content_types(
             members["[Content_Types].xml"], set(members), macro_enabled
         )
+    if main_content_type is not None:
+        types = members["[Content_Types].xml"].decode("utf-8")
+        for kind in (CT_XLSM_MAIN, CT_XLSX_MAIN):
+            types = types.replace(f'ContentType="{kind}"', f'ContentType="{main_content_type}"')
+        members["[Content_Types].xml"] = types.encode("utf-8")
     _write_members(dest, members, names, fixed_time)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -130,7 +131,14 @@ def _locate(
     # then the sheet of that name whatever table it has.
     wanted = s.normalize_header(spec.name)
     named = [title for title in titles if s.normalize_header(title) == wanted]
-    for title in [*named, *titles]:
+    # On the sheet of its name the table may carry a suffix (tblTrades_2: the engine's,
+    # beside a table of the user's named tblTrades, io/splice._free_table_name).
+    own = re.compile(rf"{re.escape(spec.table)}(?:_\d+)?", re.I)
+    for title in named:
+        for table in tables.get(title, []):
+            if own.fullmatch(table.name):
+                return title, table
+    for title in titles:
         for table in tables.get(title, []):
             if table.name.lower() == spec.table.lower():
                 return title, table

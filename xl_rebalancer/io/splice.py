@@ -796,12 +796,22 @@ def _plan(
     xf_map, dxf_map = merge.maps["xf"], merge.maps["dxf"]
 
     # Table ids are unique across the workbook.
+    # Table names too, and they must differ from every workbook-level defined name.
     table_ids = [0]
+    names_taken = {
+        _attrs(a).get("name", "").lower()
+        for a, _ in _defined_names(workbook)
+        if "localSheetId" not in _attrs(a)
+    }
     for name in names:
         if name.startswith("xl/tables/") and name.endswith(".xml") and name not in plan.removed:
-            found = re.search(rb'<table\b[^>]*?\bid="(\d+)"', archive.read(name))
+            head = archive.read(name)[:4096]
+            found = re.search(rb'<table\b[^>]*?\bid="(\d+)"', head)
             if found:
                 table_ids.append(int(found.group(1)))
+            display = re.search(rb'<table\b[^>]*?\bdisplayName="([^"]*)"', head)
+            if display:
+                names_taken.add(unescape(display.group(1).decode("utf-8")).lower())
     next_table = max(table_ids) + 1
 
     # The engine sheets and their own parts, under free names.
@@ -841,6 +851,7 @@ def _plan(
                 data = re.sub(
                     rb'(<table\b[^>]*?\bid=")\d+', rb"\g<1>%d" % next_table, data, count=1
                 )
+                data = _free_table_name(data, names_taken)
                 data = _remap_dxf_attrs(data, dxf_map)
                 next_table += 1
             plan.edited[new] = data
@@ -987,6 +998,31 @@ def _engine_titles(
             output = replace(output, spec=renamed(output.spec, title))
         out.append(output)
     return out
+
+
+def _free_table_name(data: bytes, taken: set[str]) -> bytes:
+    """An engine table named like a table or a defined name of the user's (Excel wants
+    each unique in the workbook) takes the next free `name_2`; the engine finds its
+    sheets by title first, so it still finds this one."""
+    found = re.search(rb'<table\b[^>]*?\bdisplayName="([^"]*)"', data)
+    if found is None:
+        return data
+    name = found.group(1).decode("utf-8")
+    wanted, number = name, 2
+    while wanted.lower() in taken:
+        wanted = f"{name}_{number}"
+        number += 1
+    taken.add(wanted.lower())
+    if wanted == name:
+        return data
+    for attr in (b"name", b"displayName"):
+        data = re.sub(
+            rb"(<table\b[^>]*?\b" + attr + rb'=")[^"]*"',
+            rb"\g<1>" + wanted.encode() + b'"',
+            data,
+            count=1,
+        )
+    return data
 
 
 def _is_chart(entry: Any) -> bool:
