@@ -134,7 +134,10 @@ def wash_adjusted(book: Book) -> list[Trade]:
     matches = [
         m
         for m in match_wash_sales(
-            book.loss_sales, past + run_buys, st.wash_sale_days, book.identical
+            [s for s in book.loss_sales if not s.matched],
+            past + run_buys,
+            st.wash_sale_days,
+            book.identical,
         )
         if m.sale.source.startswith("this run") or m.purchase.source.startswith("this run")
     ]
@@ -164,6 +167,9 @@ def wash_adjusted(book: Book) -> list[Trade]:
             "a retirement account (Rev. Rul. 2008-5)"
         )
         index = sale_rows.get(sale.lot_key) if sale.lot_key else None
+        if sale.row is not None and not sale.source.startswith("this run"):
+            # A recorded sale this run's buy washes: its loss leaves the year's netting.
+            book.recorded_disallowed[sale.row] += amount
         if index is not None:
             moved[index] += amount
             disallowed_by_sale[index].append(f"{amount:,.2f} {fate}")
@@ -248,6 +254,8 @@ class Book:
         self.loss_sales, notes = past_loss_sales(portfolio)
         self.warnings.extend(Problem(n, "Transactions", None, "info") for n in notes)
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}
+        # Loss of recorded sales (by Transactions row) this run's buys wash.
+        self.recorded_disallowed: dict[int, float] = defaultdict(float)
 
     def round_shares(self, shares: float) -> float:
         return snap(shares, self.step)

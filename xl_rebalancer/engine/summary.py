@@ -60,7 +60,11 @@ def summary_items(
     household: Household,
     triggered: bool,
     ytd: tuple[float, float],
+    washed: tuple[float, float] = (0.0, 0.0),
 ) -> list[SummaryItem]:
+    """The Summary's rows. `washed` is the short- and long-term loss of recorded sales
+    this run's buys wash: it leaves the year with the run (the buy is what disallows
+    it), so the run's Estimated tax includes the deduction it gives up."""
     st = portfolio.settings
     buys = sum(t.value for t in trades if t.action == "BUY")
     sells = sum(t.value for t in trades if t.action == "SELL")
@@ -71,12 +75,13 @@ def summary_items(
     # the $3,000 limit saves nothing this year.
     ytd_st, ytd_lt = ytd
     year_before = year_tax(portfolio, ytd_st, ytd_lt)
-    year = year_tax(portfolio, ytd_st + st_gain, ytd_lt + lt_gain)
+    washed_st, washed_lt = washed
+    year = year_tax(portfolio, ytd_st + st_gain + washed_st, ytd_lt + lt_gain + washed_lt)
     # A gain realized past the loss limit uses up loss that would have been carried to
     # next year; the objective charges it at the LT rate (solver._netted_tax).
     st_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "ST")
     lt_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "LT")
-    losses_only = year_tax(portfolio, ytd_st + st_loss, ytd_lt + lt_loss)
+    losses_only = year_tax(portfolio, ytd_st + st_loss + washed_st, ytd_lt + lt_loss + washed_lt)
     used = max(0.0, losses_only.carryforward - year.carryforward)
     total_after = household.total_value
     largest_before = max((abs(r.drift) for r in rows), default=0.0)
@@ -107,6 +112,7 @@ def summary_items(
         ("Realized LT gain", round(lt_gain, 2)),
         ("Estimated tax", round(year.tax - year_before.tax, 2)),
         ("Carried loss used by this run's gains", round(used, 2)),
+        ("Recorded loss washed by this run's buys", round(washed_st + washed_lt, 2)),
         ("Estimated tax per row, before netting", round(sum(t.est_tax for t in trades), 2)),
         ("Filing status", st.filing_status),
         ("Year ST gain before this run", round(ytd_st, 2)),
