@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.tax.helpers import household, run, sheet, summary
+from tests.tax.helpers import household, lot, run, sheet, summary
 
 D = dt.date
 DAY = D(2026, 6, 30)
@@ -136,3 +136,47 @@ def test_rev_rul_2008_5_ira_rebuy_disallows_the_loss_for_good(tmp_path: Path):
     row = _recorded(book)
     assert (row["Proceeds"], row["CostBasis"], row["Code"]) == (2000, 2400, "W")
     assert (row["Adjustment"], row["GainLoss"]) == (400, 0)
+
+
+def test_form_8949_code_w_for_a_recorded_sale_and_a_recorded_rebuy(tmp_path: Path):
+    # Form 8949 instructions, "Column (f)—Code" W and "Column (g)": a loss sale and the
+    # purchase that washes it, both on record (the BUY row and its lot, as record-fills
+    # writes them): 100 sh sold for 4,800 with a basis of 5,200, the same fund bought
+    # three weeks later. The row shows the 400 as the adjustment, gain 0; the year nets
+    # nothing; the Log says what the replacement lot's basis takes.
+    book = household(
+        tmp_path / "pair.xlsx",
+        lots=[lot("Taxable", "X", "X-20260522", D(2026, 5, 22), 100, 5000)],
+        targets={"X": 1.0},
+        prices={"X": 50.0},
+        valuation=DAY,
+        transactions=[
+            _sale(D(2026, 5, 1), "X", 100, 48, -400, acquired=D(2025, 3, 3), cost_basis=5200),
+            {
+                "date": D(2026, 5, 22),
+                "account": "Taxable",
+                "symbol": "X",
+                "action": "BUY",
+                "shares": 100,
+                "price": 50,
+                "acquired": D(2026, 5, 22),
+                "cost_basis": 5000,
+            },
+        ],
+    )
+    run("realized", book)
+    row = _recorded(book)
+    assert (row["Part"], row["Proceeds"], row["CostBasis"]) == ("II", 4800, 5200)
+    assert (row["Code"], row["Adjustment"], row["GainLoss"]) == ("W", 400, 0)
+    run("rebalance", book)
+    s = summary(book)
+    assert s["Year LT gain before this run"] == 0
+    assert s["Year net capital gain (loss)"] == 0
+    assert s["Recorded loss washed by this run's buys"] == 0
+    assert _recorded(book)["GainLoss"] == 0
+    log = [r["Message"] for r in sheet(book, "Log")]
+    # Its holding period tacks on the 424 days the sold shares were held (§1223(3)).
+    assert any(
+        "add 400.00 to its WashAdjustment" in m and "X-20260522" in m and "2025-03-24" in m
+        for m in log
+    ), log

@@ -32,7 +32,7 @@ from .limits import check_limits
 from .lots import averaged
 from .plan import apply_decision, greedy_trade, risk_scales, solve, tradable, weight_limits
 from .summary import summary_items, symbol_gaps, tracking_error
-from .tax import disallowed_by_term, realized_rows, year_to_date
+from .tax import disallowed_by_term, realized_rows, recorded_wash_notes, year_to_date
 from .wash import (
     PurchaseIndex,
     past_purchases,
@@ -115,6 +115,7 @@ def rebalance(
     # The year so far, read once: the solver, TaxHarvest and Summary net against it.
     ytd_st, ytd_lt, ytd_notes = year_to_date(portfolio)
     warnings.extend(ytd_notes)
+    warnings.extend(recorded_wash_notes(portfolio))
     ytd = (ytd_st, ytd_lt)
     before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
 

@@ -125,6 +125,39 @@ def recorded_disallowed(portfolio: Portfolio) -> dict[int, float]:
     return dict(out)
 
 
+def recorded_wash_notes(portfolio: Portfolio) -> list[Problem]:
+    """A Log line for each tax lot that is the replacement in a recorded wash sale and
+    carries no WashAdjustment yet: what to add to it (IRC §1091(d)), and the holding
+    start to give it (§1223(3))."""
+    lots = {(lot.account, lot.lot_id): lot for lot in portfolio.lots}
+    moved: dict[tuple[str, str], list] = defaultdict(list)
+    for match in recorded_washes(portfolio):
+        key = match.purchase.lot_key
+        if key in lots and not lots[key].wash_adjustment:
+            moved[key].append(match)
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    notes = []
+    for key, matches in moved.items():
+        lot = lots[key]
+        if lot.account not in taxable:
+            continue
+        amount = sum(m.disallowed_loss for m in matches)
+        start = matches[0].holding_start
+        notes.append(
+            Problem(
+                f"wash sale: {matches[0].sale.describe()} is washed by lot {lot.lot_id} of "
+                f"{lot.symbol} in {lot.account}: add {amount:,.2f} to its WashAdjustment"
+                + (f" and give it HoldingStart {start.isoformat()}" if start else ""),
+                "TaxLots",
+                None,
+                "info",
+                lot.row,
+                "wash_adjustment",
+            )
+        )
+    return notes
+
+
 def disallowed_by_term(
     portfolio: Portfolio, disallowed: Mapping[int, float]
 ) -> tuple[float, float]:

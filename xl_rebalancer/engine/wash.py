@@ -186,6 +186,7 @@ def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
                     t.shares,
                     -t.realized_gain,
                     f"Transactions row {t.row}",
+                    holding_start=t.acquired,
                     acquired=t.acquired,
                     row=t.row,
                     matched=broker_adjustment(t) > 0,
