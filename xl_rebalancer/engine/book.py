@@ -153,6 +153,8 @@ def wash_adjusted(book: Book) -> list[Trade]:
     moved: dict[int, float] = defaultdict(float)
     basis_in: dict[int, float] = defaultdict(float)  # into a replacement lot sold now
     tacked: dict[int, dt.date] = {}
+    replaced: dict[int, float] = defaultdict(float)  # a BUY row's replacement shares
+    starts: dict[int, list[dt.date]] = defaultdict(list)
     for match in matches:
         sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
         taxable = (
@@ -180,6 +182,9 @@ def wash_adjusted(book: Book) -> list[Trade]:
             row = buy_rows[(purchase.account, purchase.symbol)]
             if taxable:
                 moved[row] += amount
+                replaced[row] += match.shares
+                if match.holding_start is not None:
+                    starts[row].append(match.holding_start)
                 notes[row].append(f"{amount:,.2f} of the loss on {sale.describe()}, {held}")
             else:
                 book.warnings.append(
@@ -248,8 +253,13 @@ def wash_adjusted(book: Book) -> list[Trade]:
                 }
             )
         else:
+            # The lot's holding start when every share bought replaces sold shares: the
+            # latest tacked start, so no share is called long-term too early; a buy
+            # only partly a replacement keeps its own date (its Reason gives the rest).
+            whole = replaced[index] >= trade.shares - EPS and starts[index]
             out[index] = trade.model_copy(
                 update={
+                    "holding_start": max(starts[index]) if whole else None,
                     "cost_basis": round((trade.cost_basis or trade.value) + amount, 2),
                     "reason": f"{trade.reason}; wash sale: basis includes "
                     + "; ".join(notes[index]),
