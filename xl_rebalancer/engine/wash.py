@@ -80,7 +80,8 @@ class WashMatch:
 
 
 def identical_sets(portfolio: Portfolio) -> dict[str, frozenset[str]]:
-    """Each symbol's substantially identical set (itself included), from Targets.IdenticalTo.
+    """Each symbol's substantially identical set (itself included), from Targets'
+    IdenticalTo and the Identical sheet (which applies whatever the targets are).
 
     The relation is made symmetric and transitive: if VOO lists IVV and IVV lists SPY,
     all three are one set.
@@ -93,10 +94,11 @@ def identical_sets(portfolio: Portfolio) -> dict[str, frozenset[str]]:
             symbol = parent[symbol]
         return symbol
 
-    for target in portfolio.targets:
-        if target.symbol and target.identical_to:
-            for twin in target.identical_to:
-                parent[find(twin)] = find(target.symbol)
+    pairs = [(t.symbol, t.identical_to) for t in portfolio.targets if t.symbol]
+    pairs += [(row.symbol, row.identical_to) for row in portfolio.identical]
+    for symbol, twins in pairs:
+        for twin in twins or ():
+            parent[find(twin)] = find(symbol)
     groups: dict[str, set[str]] = {}
     for symbol in list(parent):
         groups.setdefault(find(symbol), set()).add(symbol)

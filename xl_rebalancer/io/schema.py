@@ -562,6 +562,23 @@ VIEWS = SheetSpec(
     description="Black-Litterman views (absolute, or relative to another asset).",
 )
 
+IDENTICAL = SheetSpec(
+    "Identical",
+    (
+        C("Symbol", "symbol", required=True, width=10, description="a fund"),
+        C(
+            "IdenticalTo",
+            "identical_to",
+            required=True,
+            width=24,
+            description="funds the IRS may see as substantially identical to it, comma-separated",
+        ),
+    ),
+    description="Substantially identical funds, whatever the Targets are (symbols or asset "
+    "classes): wash-sale checks treat each row's funds as one security, as they do "
+    "Targets' IdenticalTo.",
+)
+
 PRICES = SheetSpec(
     "Prices",
     (
@@ -595,6 +612,7 @@ INPUT_SHEETS: tuple[SheetSpec, ...] = (
     CONSTRAINTS,
     CORPORATE_ACTIONS,
     TRANSACTIONS,
+    IDENTICAL,
     VIEWS,
     PRICES,
 )

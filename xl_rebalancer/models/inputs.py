@@ -388,6 +388,11 @@ class Transaction(Row):
     ref: Text | None = None
 
 
+class Identical(Row):
+    symbol: Symbol
+    identical_to: SymbolList
+
+
 class View(Row):
     asset: Symbol
     relative_to: Symbol | None = None
@@ -416,6 +421,7 @@ class Portfolio(BaseModel):
     constraints: tuple[Constraint, ...] = ()
     actions: tuple[CorporateAction, ...] = ()
     transactions: tuple[Transaction, ...] = ()
+    identical: tuple[Identical, ...] = ()
     views: tuple[View, ...] = ()
     prices: tuple[PriceRow, ...] = ()
 
