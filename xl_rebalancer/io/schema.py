@@ -387,7 +387,8 @@ CORPORATE_ACTIONS = SheetSpec(
             "type",
             required=True,
             width=15,
-            description="`split`, `cash_dividend`, `stock_dividend`, `merger`, `spinoff` or `symbol_change`",
+            description="`split`, `cash_dividend`, `return_of_capital`, `stock_dividend`, "
+            "`merger`, `spinoff` or `symbol_change`",
         ),
         C(
             "Symbol",
