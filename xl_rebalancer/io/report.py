@@ -85,6 +85,11 @@ def _value(result: RebalanceResult, key: str, default: Any = None) -> Any:
         return default
 
 
+def _saved(tax: Any) -> bool:
+    """A negative estimated tax is a saving (a harvest), not a bill to show in red."""
+    return isinstance(tax, int | float) and tax < 0
+
+
 def _money(value: Any) -> str:
     return f"{float(value):,.2f}" if isinstance(value, int | float) else "n/a"
 
@@ -98,7 +103,7 @@ def build_report(result: RebalanceResult) -> Report:
     subtitle = (
         f"Valuation date {_value(result, 'Valuation date', '')}; household value "
         f"{_money(total_before)} before, {_money(total_after)} after; {len(trades)} trades; "
-        f"estimated tax {_money(tax)}"
+        + (f"estimated tax saved {_money(-tax)}" if _saved(tax) else f"estimated tax {_money(tax)}")
     )
 
     classes: dict[str, list[float]] = {}
@@ -146,7 +151,11 @@ def build_report(result: RebalanceResult) -> Report:
         second,
         LEFT,
         ("", "Amount"),
-        tuple((label, _value(result, key, 0.0)) for label, key in FIGURES),
+        tuple(
+            ("Estimated tax saved", -v) if key == "Estimated tax" and _saved(v) else (label, v)
+            for label, key in FIGURES
+            for v in [_value(result, key, 0.0)]
+        ),
         (None, s.FMT_MONEY),
     )
     largest = sorted(trades, key=lambda t: -abs(t.value))[:LARGEST_TRADES]
@@ -180,7 +189,7 @@ def build_report(result: RebalanceResult) -> Report:
                 h.lot_id,
                 h.unrealized_loss,
                 h.est_tax_saving,
-                "blocked" if h.wash_sale else "clear",
+                h.wash_sale,
             )
             for h in shown
         ),
