@@ -177,6 +177,8 @@ def test_form_8949_code_w_for_a_recorded_sale_and_a_recorded_rebuy(tmp_path: Pat
     log = [r["Message"] for r in sheet(book, "Log")]
     # Its holding period tacks on the 424 days the sold shares were held (§1223(3)).
     assert any(
-        "add 400.00 to its WashAdjustment" in m and "X-20260522" in m and "2025-03-24" in m
+        "add 400.00 to its CostBasis and its WashAdjustment" in m
+        and "X-20260522" in m
+        and "2025-03-24" in m
         for m in log
     ), log

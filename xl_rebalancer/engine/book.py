@@ -217,7 +217,8 @@ def wash_adjusted(book: Book) -> list[Trade]:
                 book.warnings.append(
                     Problem(
                         f"wash sale: after {sale.describe()}, add {kept:,.2f} to the basis of "
-                        f"{purchase.source} ({match.shares:g} shares) and count its {held}",
+                        f"{purchase.source} ({match.shares:g} shares: its CostBasis and its "
+                        f"WashAdjustment) and count its {held}",
                         "TaxLots",
                         None,
                         "info",

@@ -146,7 +146,8 @@ def recorded_wash_notes(portfolio: Portfolio) -> list[Problem]:
         notes.append(
             Problem(
                 f"wash sale: {matches[0].sale.describe()} is washed by lot {lot.lot_id} of "
-                f"{lot.symbol} in {lot.account}: add {amount:,.2f} to its WashAdjustment"
+                f"{lot.symbol} in {lot.account}: add {amount:,.2f} to its CostBasis and its "
+                f"WashAdjustment"
                 + (f" and give it HoldingStart {start.isoformat()}" if start else ""),
                 "TaxLots",
                 None,

@@ -231,7 +231,8 @@ TAX_LOTS = SheetSpec(
             "wash_adjustment",
             number_format=FMT_MONEY,
             width=15,
-            description="a disallowed wash-sale loss already added to the basis",
+            description="the part of CostBasis that is a disallowed wash-sale loss moved in "
+            "(already inside CostBasis: never added to it again)",
         ),
         C(
             "HoldingStart",
