@@ -699,14 +699,6 @@ TRADES = SheetSpec(
             description="the lot's acquisition date (a buy: the valuation date)",
         ),
         C(
-            "HoldingStart",
-            "holding_start",
-            number_format=FMT_DATE,
-            width=12,
-            description="a buy that replaces shares sold at a loss: its holding period's start, "
-            "the sold shares' period tacked on (IRC §1223(3)); record-fills gives it to the lot",
-        ),
-        C(
             "CostBasis",
             "cost_basis",
             number_format=FMT_MONEY,
@@ -736,6 +728,14 @@ TRADES = SheetSpec(
             description="estimated trading cost (cost_bps of the value)",
         ),
         C("Reason", "reason", width=40, description="why the trade is there"),
+        C(
+            "HoldingStart",
+            "holding_start",
+            number_format=FMT_DATE,
+            width=12,
+            description="a buy that replaces shares sold at a loss: its holding period's start, "
+            "the sold shares' period tacked on (IRC §1223(3)); record-fills gives it to the lot",
+        ),
     ),
 )
 
