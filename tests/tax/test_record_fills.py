@@ -102,3 +102,36 @@ def test_wash_adjustment_inside_cost_basis_is_not_added_twice(tmp_path: Path):
     run("record-fills", book, "--date", "2026-06-30")
     (sale,) = [r for r in sheet(book, "Transactions") if r["Action"] == "SELL"]
     assert (sale["CostBasis"], sale["RealizedGain"]) == (1200, -300)
+
+
+def test_a_replacement_lot_sold_in_the_same_run_is_booked_with_the_loss_it_took(
+    tmp_path: Path,
+):
+    # IRC §1091(d), §1223(3), the A/R household: lot A (basis 5,000, 2020) sells at $45
+    # for -500, washed into lot R (basis 4,200, bought ten days ago), which the run also
+    # sells: R's sale is booked at basis 4,700, a -200 long-term loss, as proposed.
+    book = household(
+        tmp_path / "ar.xlsx",
+        lots=[
+            lot("Taxable", "X", "A", D(2020, 3, 2), 100, 5000),
+            lot("Taxable", "X", "R", D(2026, 6, 20), 100, 4200),
+        ],
+        targets={"CASH": 1.0},
+        prices={"X": 45.0},
+        valuation=D(2026, 6, 30),
+        allow_wash_sales=True,
+    )
+    run("rebalance", book)
+    run("record-fills", book, "--date", "2026-06-30")
+    sales = {r["Acquired"].date(): r for r in sheet(book, "Transactions")}
+    r_sale = sales[D(2026, 6, 20)]
+    assert (r_sale["CostBasis"], r_sale["RealizedGain"], r_sale["Term"]) == (4700, -200, "LT")
+    # A's 500 is disallowed: booked as a gain of 0, its Form 8949 row code W.
+    assert (sales[D(2020, 3, 2)]["CostBasis"], sales[D(2020, 3, 2)]["RealizedGain"]) == (5000, 0)
+    run("realized", book)
+    rows = sheet(book, "Realized")
+    (a_row,) = [r for r in rows if r["DateAcquired"] and r["DateAcquired"].date() == D(2020, 3, 2)]
+    assert (a_row["Proceeds"], a_row["CostBasis"], a_row["Code"]) == (4500, 5000, "W")
+    assert (a_row["Adjustment"], a_row["GainLoss"]) == (500, 0)
+    totals = [r for r in rows if r["Description"].startswith("Total")]
+    assert sum(r["GainLoss"] for r in totals) == -200

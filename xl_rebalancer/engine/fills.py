@@ -48,6 +48,8 @@ class ProposedTrade(BaseModel):
     est_cost: float = 0.0
     cost_basis: float | None = None
     holding_start: dt.date | None = None
+    term: str | None = None
+    realized_gain: float | None = None
 
 
 class LotInstruction(BaseModel):
@@ -137,6 +139,8 @@ def proposal(
                 est_cost=as_num(values.get("est_cost")) or 0.0,
                 cost_basis=as_num(values.get("cost_basis")),
                 holding_start=as_date(values.get("holding_start")),
+                term=as_text(values.get("term")).upper() or None,
+                realized_gain=as_num(values.get("realized_gain")),
             )
         )
     return out, problems
@@ -331,6 +335,21 @@ def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
         wash = as_num(values.get("wash_adjustment")) or 0.0
         wash_part = wash * take / shares if shares else 0.0
         cost = part
+        # What the proposal said of the lot's shares (engine/book.wash_adjusted): a
+        # replacement lot the run also sold carries the loss moved into it and the
+        # tacked term; a loss sale keeps out of its gain the part a replacement washed,
+        # and its row shows it as the gain above proceeds less basis (code W).
+        disallowed = 0.0
+        named = next((t for t in planned if t.lot_id == as_text(values.get("lot_id"))), None)
+        if named is not None and named.cost_basis is not None and cap != float("inf"):
+            carried = named.cost_basis * take / named.shares - part
+            if carried > 0.01:
+                cost = part + carried
+                term = named.term or term
+            if named.realized_gain is not None and named.price is not None:
+                value = round(named.shares * named.price, 2)
+                washed = named.realized_gain - (value - named.est_cost - named.cost_basis)
+                disallowed = washed * take / named.shares if washed > 0.01 else 0.0
         result.transactions.append(
             (
                 None,
@@ -341,7 +360,7 @@ def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
                     "action": "SELL",
                     "shares": round(take, 6),
                     "price": round(fill.price, 6),
-                    "realized_gain": round(take * price_net - cost, 2),
+                    "realized_gain": round(take * price_net - cost + disallowed, 2),
                     "acquired": acquired,
                     "cost_basis": round(cost, 2),
                     "term": term,

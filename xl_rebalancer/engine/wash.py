@@ -362,10 +362,17 @@ def recorded_washes(
     both before the run: their disallowed loss is out of the year's netting and is
     Form 8949's code W adjustment. A sale whose gain already carries a broker's
     adjustment is left as the broker matched it."""
-    sales, _ = past_loss_sales(portfolio)
+    sales = [s for s in past_loss_sales(portfolio)[0] if not s.matched and s.loss]
+    if not sales:
+        return []
+    identical = identical_sets(portfolio)
+    # Only purchases of a fund sold at a loss can match: 20,000 lots need not be sorted.
+    wanted = {t for s in sales for t in identical.get(s.symbol, frozenset({s.symbol}))}
+    wanted |= {s.symbol for s in sales}
+    pool = past_purchases(portfolio) if purchases is None else purchases
     return match_wash_sales(
-        [s for s in sales if not s.matched],
-        list(past_purchases(portfolio) if purchases is None else purchases),
+        sales,
+        [p for p in pool if p.symbol in wanted],
         portfolio.settings.wash_sale_days,
-        identical_sets(portfolio),
+        identical,
     )
