@@ -186,3 +186,53 @@ def test_bad_action_rows_are_named_by_cell_and_nothing_is_written(tmp_path: Path
     result = CliRunner(env={"COLUMNS": "300"}).invoke(main, ["apply-actions", str(book2)])
     assert result.exit_code == 1
     assert "ZZZ is not held" in " ".join(result.output.split())
+
+
+def test_pub_550_nondividend_distributions_reduce_basis_then_are_a_gain(tmp_path: Path):
+    # IRS Pub. 550, "Nondividend Distributions", Example: stock bought for $100; a
+    # nondividend distribution of $80 reduces the basis to $20; a later one of $30
+    # first reduces it to zero and the other $10 is a long-term capital gain. Here ten
+    # shares bought for $100 in 2007, $8 then $3 a share returned.
+    book = write_book(
+        tmp_path / "roc.xlsm",
+        {
+            "Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 0.0}],
+            "Holdings": [{"account": "Brokerage", "symbol": "REIT", "shares": 10}],
+            "TaxLots": [
+                {
+                    "account": "Brokerage",
+                    "symbol": "REIT",
+                    "lot_id": "R1",
+                    "acquired": D(2007, 3, 1),
+                    "shares": 10,
+                    "cost_basis": 100.0,
+                }
+            ],
+            "Targets": [{"symbol": "REIT", "target_weight": 1.0}],
+            "CorporateActions": [
+                {
+                    "action_id": "ROC-2010",
+                    "type": "return_of_capital",
+                    "symbol": "REIT",
+                    "effective_date": D(2010, 6, 1),
+                    "cash_per_share": 8,
+                },
+                {
+                    "action_id": "ROC-2020",
+                    "type": "return_of_capital",
+                    "symbol": "REIT",
+                    "effective_date": D(2020, 6, 1),
+                    "cash_per_share": 3,
+                },
+            ],
+        },
+        {"valuation_date": D(2020, 12, 31)},
+    )
+    result = CliRunner().invoke(main, ["apply-actions", str(book), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["applied"] == ["ROC-2010", "ROC-2020"]
+    (lot,) = rows(book, "TaxLots")
+    assert (lot["Shares"], lot["CostBasis"]) == (10, 0)
+    assert rows(book, "Accounts")[0]["Cash"] == pytest.approx(110)
+    log = " ".join(str(r["Message"]) for r in rows(book, "Log"))
+    assert "ROC-2020: Brokerage REIT lot R1" in log and "gain 10.00 LT" in log

@@ -209,6 +209,16 @@ class OrdersReport:
     warnings: list[Problem] = field(default_factory=list)
 
 
+def _setting(raw: Mapping[str, Any], name: str) -> str:
+    """A Settings value as text, lower case ('' when blank or absent)."""
+    from .engine.records import as_text
+
+    for _, values in _rows(raw, s.SETTINGS):
+        if as_text(values.get("setting")).lower() == name:
+            return as_text(values.get("value")).lower()
+    return ""
+
+
 def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
     from .engine.fills import proposal
 
@@ -397,6 +407,7 @@ def _record_fills(
         _rows(raw, s.TRANSACTIONS),
         fills,
         trades,
+        lot_method=_setting(raw, "lot_method") or "fifo",
     )
     report.fills = result
     extra: list[InputRewrite] = []

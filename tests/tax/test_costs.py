@@ -43,3 +43,24 @@ def test_sale_commission_reduces_the_gain_and_purchase_commission_adds_to_basis(
     assert buy["CostBasis"] == round(buy["Value"] + buy["EstCost"], 2)
     assert buy["Acquired"].date() == D(2026, 6, 30)
     assert summary(book)["Realized LT gain"] == 765.0
+
+
+def test_form_8949_row_of_a_recorded_sale_adds_up_net_of_the_commission(tmp_path: Path):
+    # Form 8949 instructions, column (h): (d) proceeds − (e) basis + (g) adjustment. The
+    # VITA sale recorded by record-fills ($2,300 less the $35 commission): the Realized
+    # row shows proceeds of $2,265, as the gain of $765 is after the commission.
+    bps = 35 / 2300 * 10_000
+    book = household(
+        tmp_path / "recorded.xlsx",
+        lots=[lot("Taxable", "X", "X1", D(2020, 3, 2), 100, 1500)],
+        targets={"CASH": 1.0},
+        prices={"X": 23.0},
+        valuation=D(2026, 6, 30),
+        cost_bps=bps,
+    )
+    run("rebalance", book)
+    run("record-fills", book, "--date", "2026-06-30")
+    run("realized", book)
+    (row,) = [r for r in sheet(book, "Realized") if r["Source"].startswith("Transactions")]
+    assert (row["Proceeds"], row["CostBasis"], row["GainLoss"]) == (2265, 1500, 765)
+    assert row["Proceeds"] - row["CostBasis"] + (row["Adjustment"] or 0) == row["GainLoss"]

@@ -33,3 +33,29 @@ def test_last_day_of_february_and_inherited_lots(tmp_path: Path):
     sells = {r["LotId"]: r for r in sheet(book, "Trades") if r["Action"] == "SELL"}
     assert sells["F"]["Term"] == "ST" and sells["F"]["EstTax"] == 37.0  # 100 × 37%
     assert sells["I"]["Term"] == "LT" and sells["I"]["EstTax"] == 20.0  # 100 × 20%
+
+
+def test_inherited_shares_are_not_a_purchase_that_washes_a_loss(tmp_path: Path):
+    # IRC §1091(a) disallows a loss when the taxpayer "has acquired (by purchase or by an
+    # exchange on which the entire amount of gain or loss was recognized by law)"
+    # identical stock; Reg. §1.1091-1(a). Shares inherited ten days ago are neither:
+    # lot A's loss can be harvested now, and the rebalance may sell it.
+    book = household(
+        tmp_path / "inherited.xlsx",
+        lots=[
+            lot("Taxable", "X", "A", D(2024, 3, 1), 100, 6000),
+            lot("Taxable", "X", "I", D(2026, 6, 20), 50, 2500, inherited=True),
+            lot("Taxable", "Y", "Y1", D(2020, 1, 2), 100, 10000),
+        ],
+        targets={"X": 0.0, "Y": 1.0},
+        prices={"X": 50.0, "Y": 100.0},
+        valuation=D(2026, 6, 30),
+        tlh_min_loss=0,
+        tlh_min_loss_pct=0,
+    )
+    run("rebalance", book)
+    harvest = {r["LotId"]: r for r in sheet(book, "TaxHarvest")}
+    assert harvest["A"]["WashSale"] == "clear", harvest["A"]["BlockedBy"]
+    assert harvest["A"]["UnrealizedLoss"] == 1000 and harvest["A"]["EstTaxSaving"] > 0
+    sells = {r["LotId"]: r for r in sheet(book, "Trades") if r["Action"] == "SELL"}
+    assert sells["A"]["RealizedGain"] == -1000

@@ -205,3 +205,22 @@ def test_the_solver_chooses_lots_by_the_netted_year(tmp_path: Path, monkeypatch,
     assert summary(book)["Estimated tax"] == pytest.approx(370)
     log = " ".join(r["Message"] for r in sheet(book, "Log"))
     assert ("LP relaxation" in log) == (path == "relaxed")
+
+
+def test_the_report_shows_a_harvest_as_tax_saved(tmp_path: Path):
+    # Pub. 550's $3,000 limit on the $7,000 loss (married filing jointly): the run saves
+    # 3,000 × 37% = 1,110. The client Report says "tax saved" with a positive figure
+    # rather than a negative tax in red.
+    from openpyxl import load_workbook
+
+    book = _loss_book(tmp_path, filing_status="married_joint")
+    run("rebalance", book)
+    ws = load_workbook(book)["Report"]
+    labels = {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert "Estimated tax" not in labels
+    saved = labels["Estimated tax saved"]
+    assert ws.cell(row=saved.row, column=saved.column + 1).value == pytest.approx(1110)
+    assert "estimated tax saved 1,110.00" in str(ws["A2"].value)
+    # The lot harvested is not washed: its row on the Report says clear, as TaxHarvest.
+    lot = labels["X1"]
+    assert ws.cell(row=lot.row, column=lot.column + 3).value == "clear"

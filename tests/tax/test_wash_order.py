@@ -45,3 +45,40 @@ def test_same_day_losses_wash_in_the_order_the_sold_shares_were_bought(tmp_path:
     assert any(
         "add 1,000.00 to the basis of" in m and "lot R" in m and "2022-02-19" in m for m in log
     ), log
+
+
+def test_a_loss_moved_into_a_lot_the_same_run_sells_stays_in_its_basis(tmp_path: Path):
+    # IRC §1091(d): the disallowed loss is the replacement's basis, and §1223(3) tacks
+    # the sold shares' holding period on. Lot A (100 sh, basis 5,000, 2020) sells at $45
+    # for -500; lot R (100 sh, basis 4,200) was bought ten days ago and replaces it, and
+    # the run sells R too (target: all cash). R's sale carries the 500: basis 4,700, a
+    # -200 long-term loss (A's period tacked on), and the year nets -200, not +300.
+    book = household(
+        tmp_path / "ar.xlsx",
+        lots=[
+            lot("Taxable", "X", "A", D(2020, 3, 2), 100, 5000),
+            lot("Taxable", "X", "R", D(2026, 6, 20), 100, 4200),
+        ],
+        targets={"CASH": 1.0},
+        prices={"X": 45.0},
+        valuation=DAY,
+        allow_wash_sales=True,
+    )
+    run("rebalance", book)
+    sells = {r["LotId"]: r for r in sheet(book, "Trades") if r["Action"] == "SELL"}
+    assert set(sells) == {"A", "R"}
+    assert sells["A"]["RealizedGain"] == 0  # all 500 disallowed
+    assert (sells["R"]["CostBasis"], sells["R"]["RealizedGain"]) == (4700, -200)
+    assert sells["R"]["Term"] == "LT"
+    summary = {r["Key"]: r["Value"] for r in sheet(book, "Summary")}
+    assert summary["Year net capital gain (loss)"] == -200
+    assert summary["Year net LT, carryover included"] == -200
+    rows = {
+        r["Source"].split(", lot ")[-1]: r for r in sheet(book, "Realized") if "lot" in r["Source"]
+    }
+    assert (rows["R"]["Proceeds"], rows["R"]["CostBasis"], rows["R"]["GainLoss"]) == (
+        4500,
+        4700,
+        -200,
+    )
+    assert rows["R"]["Part"] == "II"

@@ -22,6 +22,11 @@ Rules (each written down here because the IRS leaves the mechanics to the issuer
 - cash_dividend: CashPerShare × shares to the account's cash; with the setting
   reinvest_dividends, whole shares are bought at NewSymbolPrice (the reinvestment
   price) or the symbol's price, as a new lot dated EffectiveDate.
+- return_of_capital (a nondividend distribution, Form 1099-DIV box 3): CashPerShare ×
+  shares to the account's cash; each lot's basis is reduced by its share, and what is
+  more than the lot's basis is a capital gain with the lot's term (IRS Pub. 550,
+  "Nondividend Distributions": $100 of basis, $80 then $30 distributed: basis 0 and a
+  $10 gain). A position without lots (a tax-advantaged account) only gets the cash.
 - merger, reorganization (the default): Ratio new shares and/or CashPerShare per old
   share, lot by lot (Reg. §1.358-2: each block on its own). Gain realized = cash +
   NewSymbolPrice × new shares − basis; gain recognized = min(gain realized, cash),
@@ -266,6 +271,30 @@ class _Book:
             self.lots.append(lot)
             self._add_holding(account, action.symbol, bought, action.symbol)
             self.log(action, f"{account}: reinvested in {_lot_text(lot)}")
+
+    def _return_of_capital(self, action: CorporateAction) -> None:
+        rate = float(action.cash_per_share or 0.0)
+        for account in self.accounts_holding(action.symbol):
+            shares = self.position(account, action.symbol)
+            amount = cents(shares * rate)
+            self.cash[account] = cents(self.cash.get(account, 0.0) + amount)
+            self.log(action, f"{account}: {shares:g} sh × {rate:g} = {amount:,.2f} to cash")
+            for lot in self.lots_of(account, action.symbol):
+                paid = cents(lot.shares * rate)
+                reduced = min(paid, lot.cost_basis)
+                basis = cents(lot.cost_basis - reduced)
+                new = lot.model_copy(
+                    update={
+                        "cost_basis": basis,
+                        "wash_adjustment": min(lot.wash_adjustment, basis),
+                    }
+                )
+                self.lots[self.lots.index(lot)] = new
+                self.log(action, f"{account} lot {lot.lot_id}: {_lot_text(lot)} → {_lot_text(new)}")
+                if paid - reduced > 0.005:
+                    self.realize(
+                        action, lot, account, action.symbol, lot.shares, cents(paid - reduced), 0.0
+                    )
 
     def _symbol_change(self, action: CorporateAction) -> None:
         new_symbol = str(action.new_symbol)

@@ -12,6 +12,7 @@ Decisions (also in docs/decisions.md):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from ..errors import InfeasibleError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
 from ..models.results import Trade
 from .drift import Household
-from .lots import basis_per_share, order_lots, relieve, tax_rate
+from .lots import basis_per_share, holding_term, order_lots, relieve, tax_rate
 from .solver import lot_take, share_step, snap
 from .wash import (
     LossSale,
@@ -134,19 +135,26 @@ def wash_adjusted(book: Book) -> list[Trade]:
     matches = [
         m
         for m in match_wash_sales(
-            book.loss_sales, past + run_buys, st.wash_sale_days, book.identical
+            [s for s in book.loss_sales if not s.matched],
+            past + run_buys,
+            st.wash_sale_days,
+            book.identical,
         )
         if m.sale.source.startswith("this run") or m.purchase.source.startswith("this run")
     ]
     if not matches:
         return trades
+    notes: dict[int, list[str]] = defaultdict(list)
     sale_rows = {
         (t.account, t.lot_id): i for i, t in enumerate(trades) if t.action == "SELL" and t.lot_id
     }
     buy_rows = {(t.account, t.symbol): i for i, t in enumerate(trades) if t.action == "BUY"}
     disallowed_by_sale: dict[int, list[str]] = defaultdict(list)
     moved: dict[int, float] = defaultdict(float)
-    notes: dict[int, list[str]] = defaultdict(list)
+    basis_in: dict[int, float] = defaultdict(float)  # into a replacement lot sold now
+    tacked: dict[int, dt.date] = {}
+    replaced: dict[int, float] = defaultdict(float)  # a BUY row's replacement shares
+    starts: dict[int, list[dt.date]] = defaultdict(list)
     for match in matches:
         sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
         taxable = (
@@ -164,6 +172,9 @@ def wash_adjusted(book: Book) -> list[Trade]:
             "a retirement account (Rev. Rul. 2008-5)"
         )
         index = sale_rows.get(sale.lot_key) if sale.lot_key else None
+        if sale.row is not None and not sale.source.startswith("this run"):
+            # A recorded sale this run's buy washes: its loss leaves the year's netting.
+            book.recorded_disallowed[sale.row] += amount
         if index is not None:
             moved[index] += amount
             disallowed_by_sale[index].append(f"{amount:,.2f} {fate}")
@@ -171,6 +182,9 @@ def wash_adjusted(book: Book) -> list[Trade]:
             row = buy_rows[(purchase.account, purchase.symbol)]
             if taxable:
                 moved[row] += amount
+                replaced[row] += match.shares
+                if match.holding_start is not None:
+                    starts[row].append(match.holding_start)
                 notes[row].append(f"{amount:,.2f} of the loss on {sale.describe()}, {held}")
             else:
                 book.warnings.append(
@@ -185,16 +199,48 @@ def wash_adjusted(book: Book) -> list[Trade]:
                     )
                 )
         elif taxable and purchase.lot_key is not None:
-            book.warnings.append(
-                Problem(
-                    f"wash sale: after {sale.describe()}, add {amount:,.2f} to the basis of "
-                    f"{purchase.source} ({match.shares:g} shares) and count its {held}",
-                    "TaxLots",
-                    None,
-                    "info",
+            # A replacement lot this run also sells takes the loss into that sale's
+            # basis (and the tacked holding period into its term): otherwise the loss
+            # would be in nobody's basis. What stays in the lot is the Log's to say.
+            row = sale_rows.get(purchase.lot_key)
+            kept = amount
+            if row is not None:
+                held_before = book.lot_shares.get(purchase.lot_key, 0.0)
+                share = min(1.0, trades[row].shares / held_before) if held_before else 1.0
+                carried = round(amount * share, 2)
+                kept = round(amount - carried, 2)
+                basis_in[row] += carried
+                if match.holding_start is not None:
+                    tacked[row] = min(tacked.get(row, match.holding_start), match.holding_start)
+                notes[row].append(f"{carried:,.2f} of the loss on {sale.describe()}, {held}")
+            if kept > 0.005:
+                book.warnings.append(
+                    Problem(
+                        f"wash sale: after {sale.describe()}, add {kept:,.2f} to the basis of "
+                        f"{purchase.source} ({match.shares:g} shares: its CostBasis and its "
+                        f"WashAdjustment) and count its {held}",
+                        "TaxLots",
+                        None,
+                        "info",
+                    )
                 )
-            )
     out = list(trades)
+    for index, amount in basis_in.items():
+        trade = out[index]
+        term = trade.term
+        if index in tacked:
+            term = holding_term(tacked[index], valuation)
+        recognized = round((trade.realized_gain or 0.0) - amount, 2)
+        rate = tax_rate(term or "ST", st.st_tax_rate, st.lt_tax_rate)
+        out[index] = trade.model_copy(
+            update={
+                "cost_basis": round((trade.cost_basis or 0.0) + amount, 2),
+                "realized_gain": recognized,
+                "term": term,
+                "est_tax": round(recognized * rate, 2),
+                "reason": f"{trade.reason}; wash sale: basis includes " + "; ".join(notes[index]),
+            }
+        )
     for index, amount in moved.items():
         trade = out[index]
         if trade.action == "SELL":
@@ -208,8 +254,13 @@ def wash_adjusted(book: Book) -> list[Trade]:
                 }
             )
         else:
+            # The lot's holding start when every share bought replaces sold shares: the
+            # latest tacked start, so no share is called long-term too early; a buy
+            # only partly a replacement keeps its own date (its Reason gives the rest).
+            whole = replaced[index] >= trade.shares - EPS and starts[index]
             out[index] = trade.model_copy(
                 update={
+                    "holding_start": max(starts[index]) if whole else None,
                     "cost_basis": round((trade.cost_basis or trade.value) + amount, 2),
                     "reason": f"{trade.reason}; wash sale: basis includes "
                     + "; ".join(notes[index]),
@@ -248,6 +299,10 @@ class Book:
         self.loss_sales, notes = past_loss_sales(portfolio)
         self.warnings.extend(Problem(n, "Transactions", None, "info") for n in notes)
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}
+        # Loss of recorded sales (by Transactions row) this run's buys wash.
+        self.recorded_disallowed: dict[int, float] = defaultdict(float)
+        # Each lot's shares before the run, to share a wash adjustment with its sale.
+        self.lot_shares = {(lot.account, lot.lot_id): lot.shares for lot in portfolio.lots}
 
     def round_shares(self, shares: float) -> float:
         return snap(shares, self.step)

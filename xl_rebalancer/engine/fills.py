@@ -46,6 +46,10 @@ class ProposedTrade(BaseModel):
     lot_id: str | None = None
     acquired: dt.date | None = None
     est_cost: float = 0.0
+    cost_basis: float | None = None
+    holding_start: dt.date | None = None
+    term: str | None = None
+    realized_gain: float | None = None
 
 
 class LotInstruction(BaseModel):
@@ -133,6 +137,10 @@ def proposal(
                 lot_id=as_text(values.get("lot_id")) or None,
                 acquired=as_date(values.get("acquired")),
                 est_cost=as_num(values.get("est_cost")) or 0.0,
+                cost_basis=as_num(values.get("cost_basis")),
+                holding_start=as_date(values.get("holding_start")),
+                term=as_text(values.get("term")).upper() or None,
+                realized_gain=as_num(values.get("realized_gain")),
             )
         )
     return out, problems
@@ -217,8 +225,14 @@ def apply_fills(
     transactions: Sequence[tuple[int, dict[str, Any]]],
     fills: Sequence[Fill],
     trades: Sequence[ProposedTrade] = (),
+    lot_method: str = "fifo",
 ) -> FillResult:
-    """The tables after `fills`; fills already on Transactions (by Ref) are left out."""
+    """The tables after `fills`; fills already on Transactions (by Ref) are left out.
+
+    What is booked is what the proposal priced (engine/book.py): under `lot_method`
+    average a sale's basis is the position's average (Reg. §1.1012-1(e)), and a buy
+    the proposal made a wash-sale replacement carries the loss moved into it and its
+    tacked holding start (IRC §1091(d), §1223(3))."""
     result = FillResult(
         accounts=[(r, dict(v)) for r, v in accounts],
         holdings=[(r, dict(v)) for r, v in holdings],
@@ -228,9 +242,16 @@ def apply_fills(
     refs = {as_text(v.get("ref")) for _, v in transactions if v.get("ref")}
     names = {as_text(v.get("account")).lower(): v for _, v in result.accounts}
     planned: dict[tuple[str, str], list[ProposedTrade]] = defaultdict(list)
+    replacing: dict[tuple[str, str], list[float]] = {}  # [wash per share, shares left]
+    starts: dict[tuple[str, str], dt.date | None] = {}
     for t in trades:
         if t.action == "SELL" and t.lot_id:
             planned[(t.account.lower(), t.symbol)].append(t)
+        if t.action == "BUY" and t.cost_basis is not None and t.price is not None:
+            moved = round(t.cost_basis - round(t.shares * t.price + t.est_cost, 2), 2)
+            if moved > 0.005:
+                replacing[(t.account.lower(), t.symbol)] = [moved / t.shares, t.shares]
+                starts[(t.account.lower(), t.symbol)] = t.holding_start
     count: dict[str, int] = defaultdict(int)
     for original in fills:
         # Two identical executions in one file (10 sh at 300, twice) are two fills.
@@ -249,11 +270,16 @@ def apply_fills(
                 )
             )
             continue
+        key = (fill.account.lower(), fill.symbol)
         if fill.action == "SELL":
-            if not _sell(result, fill, planned[(fill.account.lower(), fill.symbol)]):
+            if lot_method == "average":
+                _average(result, fill)
+            if not _sell(result, fill, planned[key]):
                 continue
         else:
             _buy(result, fill)
+            if key in replacing:
+                _wash_into(result, fill, replacing[key], starts[key])
         cash = as_num(account.get("cash")) or 0.0
         flow = fill.shares * fill.price
         account["cash"] = round(
@@ -354,9 +380,26 @@ def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
         inherited = str(values.get("inherited")).strip().lower() in ("true", "1", "yes", "x")
         term = holding_term(start, fill.date, inherited) if start else None
         acquired = as_date(values.get("acquired"))
+        # WashAdjustment is already inside CostBasis (docs/workbook.md): the lot's
+        # share of CostBasis is the whole basis of the shares sold.
         wash = as_num(values.get("wash_adjustment")) or 0.0
         wash_part = wash * take / shares if shares else 0.0
-        cost = part + wash_part
+        cost = part
+        # What the proposal said of the lot's shares (engine/book.wash_adjusted): a
+        # replacement lot the run also sold carries the loss moved into it and the
+        # tacked term; a loss sale keeps out of its gain the part a replacement washed,
+        # and its row shows it as the gain above proceeds less basis (code W).
+        disallowed = 0.0
+        named = next((t for t in planned if t.lot_id == as_text(values.get("lot_id"))), None)
+        if named is not None and named.cost_basis is not None and cap != float("inf"):
+            carried = named.cost_basis * take / named.shares - part
+            if carried > 0.01:
+                cost = part + carried
+                term = named.term or term
+            if named.realized_gain is not None and named.price is not None:
+                value = round(named.shares * named.price, 2)
+                washed = named.realized_gain - (value - named.est_cost - named.cost_basis)
+                disallowed = washed * take / named.shares if washed > 0.01 else 0.0
         result.transactions.append(
             (
                 None,
@@ -367,7 +410,7 @@ def _sell(result: FillResult, fill: Fill, planned: list[ProposedTrade]) -> bool:
                     "action": "SELL",
                     "shares": round(take, 6),
                     "price": round(fill.price, 6),
-                    "realized_gain": round(take * price_net - cost, 2),
+                    "realized_gain": round(take * price_net - cost + disallowed, 2),
                     "acquired": acquired,
                     "cost_basis": round(cost, 2),
                     "term": term,
@@ -487,6 +530,65 @@ def _buy(result: FillResult, fill: Fill) -> None:
         if with_lot
         else f"Transactions: {fill.date} {fill.account} BUY {fill.shares:g} {fill.symbol} "
         f"at {fill.price:,.4f} (no lots kept for it)"
+    )
+
+
+def _average(result: FillResult, fill: Fill) -> None:
+    """Re-base the position's lots at its average basis per share before a sale, so the
+    shares sold carry the average and the shares kept the rest (single-category method,
+    Reg. §1.1012-1(e); Pub. 564). The total basis is unchanged to the cent."""
+    mine = [
+        v
+        for _, v in result.lots
+        if as_text(v.get("account")).lower() == fill.account.lower()
+        and as_symbol(v.get("symbol")) == fill.symbol
+    ]
+    shares = sum(as_num(v.get("shares")) or 0.0 for v in mine)
+    if len(mine) < 2 or shares <= SHARE_TOL:
+        return
+    total = round(sum(as_num(v.get("cost_basis")) or 0.0 for v in mine), 2)
+    wash = round(sum(as_num(v.get("wash_adjustment")) or 0.0 for v in mine), 2)
+    left, wash_left = total, wash
+    for i, values in enumerate(mine):
+        n = as_num(values.get("shares")) or 0.0
+        last = i == len(mine) - 1
+        values["cost_basis"] = left if last else round(total * n / shares, 2)
+        left = round(left - values["cost_basis"], 2)
+        if wash:
+            values["wash_adjustment"] = wash_left if last else round(wash * n / shares, 2)
+            wash_left = round(wash_left - values["wash_adjustment"], 2)
+
+
+def _wash_into(
+    result: FillResult, fill: Fill, replacing: list[float], start: dt.date | None
+) -> None:
+    """The lot a replacement buy just made takes the loss the proposal moved into it,
+    for the shares filled (up to the proposal's), in CostBasis and WashAdjustment, and
+    the tacked holding start."""
+    per_share, left = replacing
+    shares = min(fill.shares, left)
+    replacing[1] = left - shares
+    lot = next(
+        (
+            v
+            for _, v in reversed(result.lots)
+            if as_text(v.get("account")).lower() == fill.account.lower()
+            and as_symbol(v.get("symbol")) == fill.symbol
+            and as_date(v.get("acquired")) == fill.date
+        ),
+        None,
+    )
+    moved = round(per_share * shares, 2)
+    if lot is None or moved <= 0:
+        return
+    lot["cost_basis"] = round((as_num(lot.get("cost_basis")) or 0.0) + moved, 2)
+    lot["wash_adjustment"] = round((as_num(lot.get("wash_adjustment")) or 0.0) + moved, 2)
+    if start is not None and shares >= fill.shares - SHARE_TOL:
+        lot["holding_start"] = start
+    result.changes.append(
+        f"TaxLots: lot {as_text(lot.get('lot_id'))} takes {moved:,.2f} of disallowed "
+        "wash-sale loss into its basis"
+        + (f", holding period from {start.isoformat()}" if lot.get("holding_start") else "")
     )
 
 

@@ -33,7 +33,7 @@ from .lots import averaged
 from .plan import apply_decision, greedy_trade, risk_scales, solve, tradable, weight_limits
 from .summary import item as summary_item
 from .summary import summary_items, symbol_gaps, tracking_error
-from .tax import realized_rows, year_to_date
+from .tax import disallowed_by_term, realized_rows, recorded_wash_notes, year_to_date
 from .wash import (
     PurchaseIndex,
     past_purchases,
@@ -116,10 +116,12 @@ def rebalance(
     # The year so far, read once: the solver, TaxHarvest and Summary net against it.
     ytd_st, ytd_lt, ytd_notes = year_to_date(portfolio)
     warnings.extend(ytd_notes)
+    warnings.extend(recorded_wash_notes(portfolio))
     ytd = (ytd_st, ytd_lt)
     before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
 
     trades: list[Trade] = []
+    washed: dict[int, float] = {}  # recorded sales' loss this run's buys wash, by row
     # Whether the trigger rule calls for a rebalance; `drift` reports it without trading
     # (its Summary said "triggered False" with lines out of band).
     due = bool(accounts) and (
@@ -143,7 +145,7 @@ def rebalance(
                     flow_cells(portfolio, None, "the withdrawals are larger than the household"),
                 )
             scales = risk_scales(lines, risk, values_before) if risk is not None else None
-            trades, household = _trade_within_gain_cap(
+            trades, household, washed = _trade_within_gain_cap(
                 portfolio, household, lines, accounts, warnings, purchases, scales, ytd
             )
             _hold_limits(portfolio, trades, household, lines, total_before, warnings)
@@ -174,7 +176,15 @@ def rebalance(
                 )
             )
     summary = summary_items(
-        portfolio, trades, after_rows, total_before, cash_before, household, due, ytd
+        portfolio,
+        trades,
+        after_rows,
+        total_before,
+        cash_before,
+        household,
+        due,
+        ytd,
+        disallowed_by_term(portfolio, washed),
     )
     if risk is not None:
         gaps_before = symbol_gaps(lines, values_before, total_before)
@@ -198,7 +208,7 @@ def rebalance(
             for a in accounts
         ),
         harvest=tuple(harvest),
-        realized=tuple(realized_rows(portfolio, trades)),
+        realized=tuple(realized_rows(portfolio, trades, washed)),
         drift=tuple(after_rows),
         trades=tuple(trades),
         summary=tuple(summary),
@@ -216,7 +226,7 @@ def _trade_within_gain_cap(
     purchases: PurchaseIndex,
     scales: Mapping[str, float] | None,
     ytd: tuple[float, float],
-) -> tuple[list[Trade], Household]:
+) -> tuple[list[Trade], Household, dict[int, float]]:
     """The trades, solved again with a lower cap while wash-sale adjustments push the
     run's net gain over max_realized_gain.
 
@@ -232,7 +242,7 @@ def _trade_within_gain_cap(
             dict(household.shares), dict(household.cash), household.prices, household.classes
         )
         notes: list[Problem] = []
-        trades = _trade(
+        trades, washed = _trade(
             trial_portfolio, trial, lines, accounts, notes, purchases, scales=scales, ytd=ytd
         )
         if cap is None or not portfolio.settings.allow_wash_sales:
@@ -247,7 +257,7 @@ def _trade_within_gain_cap(
             }
         )
     warnings.extend(notes)
-    return trades, trial
+    return trades, trial, washed
 
 
 def _hold_limits(
@@ -291,8 +301,9 @@ def _trade(
     method: str = "solver",
     scales: Mapping[str, float] | None = None,
     ytd: tuple[float, float] | None = None,
-) -> list[Trade]:
-    """Trades by the solver; the greedy path when asked for or when the solver fails."""
+) -> tuple[list[Trade], dict[int, float]]:
+    """Trades by the solver (the greedy path when asked for or when the solver fails),
+    and the loss of recorded sales their buys wash, by Transactions row."""
     portfolio = with_minimum_trade(portfolio, household.total_value)
     rules = Restrictions.from_portfolio(portfolio)
     lots: dict[tuple[str, str], list[TaxLot]] = defaultdict(list)
@@ -321,6 +332,6 @@ def _trade(
             )
         else:
             apply_decision(decision, book, lines)
-            return wash_adjusted(book)
+            return wash_adjusted(book), dict(book.recorded_disallowed)
     greedy_trade(portfolio, household, lines, book)
-    return wash_adjusted(book)
+    return wash_adjusted(book), dict(book.recorded_disallowed)

@@ -68,6 +68,7 @@ SUMMARY_LABELS: dict[str, str] = {
     "realized_lt_gain": "Realized LT gain",
     "estimated_tax": "Estimated tax",
     "carried_loss_used": "Carried loss used by this run's gains",
+    "recorded_loss_washed": "Recorded loss washed by this run's buys",
     "estimated_tax_per_row": "Estimated tax per row, before netting",
     "filing_status": "Filing status",
     "year_st_gain_before_run": "Year ST gain before this run",
@@ -107,7 +108,11 @@ def summary_items(
     household: Household,
     triggered: bool,
     ytd: tuple[float, float],
+    washed: tuple[float, float] = (0.0, 0.0),
 ) -> list[SummaryItem]:
+    """The Summary's rows. `washed` is the short- and long-term loss of recorded sales
+    this run's buys wash: it leaves the year with the run (the buy is what disallows
+    it), so the run's Estimated tax includes the deduction it gives up."""
     st = portfolio.settings
     buys = sum(t.value for t in trades if t.action == "BUY")
     sells = sum(t.value for t in trades if t.action == "SELL")
@@ -118,12 +123,13 @@ def summary_items(
     # the $3,000 limit saves nothing this year.
     ytd_st, ytd_lt = ytd
     year_before = year_tax(portfolio, ytd_st, ytd_lt)
-    year = year_tax(portfolio, ytd_st + st_gain, ytd_lt + lt_gain)
+    washed_st, washed_lt = washed
+    year = year_tax(portfolio, ytd_st + st_gain + washed_st, ytd_lt + lt_gain + washed_lt)
     # A gain realized past the loss limit uses up loss that would have been carried to
     # next year; the objective charges it at the LT rate (solver._netted_tax).
     st_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "ST")
     lt_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "LT")
-    losses_only = year_tax(portfolio, ytd_st + st_loss, ytd_lt + lt_loss)
+    losses_only = year_tax(portfolio, ytd_st + st_loss + washed_st, ytd_lt + lt_loss + washed_lt)
     used = max(0.0, losses_only.carryforward - year.carryforward)
     total_after = household.total_value
     largest_before = max((abs(r.drift) for r in rows), default=0.0)
@@ -154,6 +160,7 @@ def summary_items(
         ("realized_lt_gain", round(lt_gain, 2)),
         ("estimated_tax", round(year.tax - year_before.tax, 2)),
         ("carried_loss_used", round(used, 2)),
+        ("recorded_loss_washed", round(washed_st + washed_lt, 2)),
         ("estimated_tax_per_row", round(sum(t.est_tax for t in trades), 2)),
         ("filing_status", st.filing_status),
         ("year_st_gain_before_run", round(ytd_st, 2)),

@@ -15,7 +15,8 @@ taxable income too small to absorb the whole $3,000 (worksheet line 1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,7 @@ from ..errors import Problem
 from ..models.inputs import Portfolio, Settings, Transaction
 from ..models.results import RealizedRow, Trade
 from .lots import Term, holding_term
+from .wash import broker_adjustment, recorded_washes
 
 FilingStatus = Literal["single", "married_joint", "married_separate", "head_of_household"]
 
@@ -112,13 +114,72 @@ def net_year(
     )
 
 
+def recorded_disallowed(portfolio: Portfolio) -> dict[int, float]:
+    """The loss of each recorded sale (by Transactions row) that a recorded purchase
+    washes (engine/wash.recorded_washes): not deductible this year, whether it moved
+    into the replacement's basis or, bought in an IRA, is lost (Rev. Rul. 2008-5)."""
+    out: dict[int, float] = defaultdict(float)
+    for match in recorded_washes(portfolio):
+        if match.sale.row is not None:
+            out[match.sale.row] += match.disallowed_loss
+    return dict(out)
+
+
+def recorded_wash_notes(portfolio: Portfolio) -> list[Problem]:
+    """A Log line for each tax lot that is the replacement in a recorded wash sale and
+    carries no WashAdjustment yet: what to add to it (IRC §1091(d)), and the holding
+    start to give it (§1223(3))."""
+    lots = {(lot.account, lot.lot_id): lot for lot in portfolio.lots}
+    moved: dict[tuple[str, str], list] = defaultdict(list)
+    for match in recorded_washes(portfolio):
+        key = match.purchase.lot_key
+        if key in lots and not lots[key].wash_adjustment:
+            moved[key].append(match)
+    taxable = {a.account for a in portfolio.accounts if a.taxable}
+    notes = []
+    for key, matches in moved.items():
+        lot = lots[key]
+        if lot.account not in taxable:
+            continue
+        amount = sum(m.disallowed_loss for m in matches)
+        start = matches[0].holding_start
+        notes.append(
+            Problem(
+                f"wash sale: {matches[0].sale.describe()} is washed by lot {lot.lot_id} of "
+                f"{lot.symbol} in {lot.account}: add {amount:,.2f} to its CostBasis and its "
+                f"WashAdjustment"
+                + (f" and give it HoldingStart {start.isoformat()}" if start else ""),
+                "TaxLots",
+                None,
+                "info",
+                lot.row,
+                "wash_adjustment",
+            )
+        )
+    return notes
+
+
+def disallowed_by_term(
+    portfolio: Portfolio, disallowed: Mapping[int, float]
+) -> tuple[float, float]:
+    """Disallowed losses of this year's recorded sales (by Transactions row), as the
+    short- and long-term amounts they take off the year's losses."""
+    totals = {"ST": 0.0, "LT": 0.0}
+    for t, term in year_sales(portfolio):
+        if t.row in disallowed and term is not None and t.realized_gain is not None:
+            totals[term] += disallowed[t.row]
+    return round(totals["ST"], 2), round(totals["LT"], 2)
+
+
 def year_to_date(portfolio: Portfolio) -> tuple[float, float, list[Problem]]:
     """Short- and long-term gains realized this tax year before the run.
 
     From the settings when given; otherwise from the Transactions sheet's SELL rows in
     taxable accounts dated in the valuation date's calendar year, up to it, whose
-    RealizedGain is known (the term from Term, else from Acquired). Rows that cannot be
-    placed are named in the Log rather than guessed.
+    RealizedGain is known (the term from Term, else from Acquired), less the part of a
+    loss that a recorded purchase washes (it is in the replacement's basis, and counted
+    when that is sold). Rows that cannot be placed are named in the Log rather than
+    guessed.
     """
     st = portfolio.settings
     notes: list[Problem] = []
@@ -138,7 +199,8 @@ def year_to_date(portfolio: Portfolio) -> tuple[float, float, list[Problem]]:
             )
             continue
         totals[term] += t.realized_gain
-    return round(totals["ST"], 2), round(totals["LT"], 2), notes
+    washed_st, washed_lt = disallowed_by_term(portfolio, recorded_disallowed(portfolio))
+    return round(totals["ST"] + washed_st, 2), round(totals["LT"] + washed_lt, 2), notes
 
 
 def year_sales(portfolio: Portfolio) -> list[tuple[Transaction, Term | None]]:
@@ -186,28 +248,46 @@ def year_tax(portfolio: Portfolio, st_gain: float, lt_gain: float) -> YearTax:
     )
 
 
-def realized_rows(portfolio: Portfolio, trades: Sequence[Trade] = ()) -> list[RealizedRow]:
+def realized_rows(
+    portfolio: Portfolio,
+    trades: Sequence[Trade] = (),
+    run_disallowed: Mapping[int, float] | None = None,
+) -> list[RealizedRow]:
     """The tax year's sales in taxable accounts, as Form 8949 lists them, then each
     Part's totals (what Schedule D lines 1b-3 and 8b-10 take).
 
     Recorded sales come from Transactions (this calendar year, up to the valuation
     date); this run's from its SELL rows, whose proceeds are net of the estimated cost
     and whose disallowed wash-sale loss is column (g) with code W (Form 8949
-    instructions, "Column (f)—Code" and "Column (g)—Adjustment").
+    instructions, "Column (f)—Code" and "Column (g)—Adjustment"). A recorded sale's
+    proceeds are net of its selling costs too (what its gain falls short of shares ×
+    price less basis), and its code W adjustment is what its broker already took (what
+    the gain exceeds that by), plus what a recorded purchase or this run's buy
+    (`run_disallowed`, by Transactions row) washes: every row has (d) − (e) + (g) = (h).
     """
     st = portfolio.settings
     valuation = st.valuation_date
     assert valuation is not None
     taxable = {a.account for a in portfolio.accounts if a.taxable}
+    washed: dict[int, float] = defaultdict(float, recorded_disallowed(portfolio))
+    for row, amount in (run_disallowed or {}).items():
+        washed[row] += amount
     rows: list[RealizedRow] = []
     for t, term in year_sales(portfolio):
         proceeds = round(t.shares * t.price, 2) if t.price is not None else None
         basis = t.cost_basis
-        if basis is None and proceeds is not None and t.realized_gain is not None:
-            basis = round(proceeds - t.realized_gain, 2)
         gain = t.realized_gain
+        adjustment = broker_adjustment(t)
+        if basis is None and proceeds is not None and gain is not None:
+            basis = round(proceeds - gain, 2)
+        if proceeds is not None and basis is not None and gain is not None and not adjustment:
+            proceeds = round(basis + gain, 2)  # net of the selling costs
         if gain is None and proceeds is not None and basis is not None:
             gain = round(proceeds - basis, 2)
+        moved = round(washed.get(t.row, 0.0), 2) if t.row is not None else 0.0
+        if moved and gain is not None:
+            gain = round(gain + moved, 2)
+            adjustment = round(adjustment + moved, 2)
         rows.append(
             RealizedRow(
                 part=_PART.get(term or "", ""),
@@ -217,8 +297,8 @@ def realized_rows(portfolio: Portfolio, trades: Sequence[Trade] = ()) -> list[Re
                 date_sold=t.date,
                 proceeds=proceeds or 0.0,
                 cost_basis=basis,
-                code=None,
-                adjustment=None,
+                code="W" if adjustment else None,
+                adjustment=adjustment or None,
                 gain_loss=gain,
                 source=f"Transactions row {t.row}" if t.row else "Transactions",
             )

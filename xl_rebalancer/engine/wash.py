@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..models.inputs import Portfolio
+from ..models.inputs import Portfolio, Transaction
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ class LossSale:
     lot_key: tuple[str, str] | None = None  # (account, lot id) of the lot sold, if known
     acquired: dt.date | None = None  # when the sold shares were bought, if known
     row: int | None = None  # its Transactions row, so a warning can name the cell
+    matched: bool = False  # its gain already carries the broker's wash-sale adjustment
+
+    def own(self, purchase: Purchase) -> bool:
+        """Whether `purchase` bought the very shares sold: the sold lot, or for a recorded
+        sale a purchase of the fund in its account on its Acquired day (a lot sold in
+        part is not its own replacement, Rev. Rul. 56-602)."""
+        if self.lot_key is not None:
+            return purchase.lot_key == self.lot_key
+        return (
+            self.acquired is not None
+            and purchase.date == self.acquired
+            and (purchase.account, purchase.symbol) == (self.account, self.symbol)
+        )
 
     def describe(self) -> str:
         amount = f"a loss of {self.loss:,.2f}" if self.loss is not None else "a possible loss"
@@ -67,7 +80,8 @@ class WashMatch:
 
 
 def identical_sets(portfolio: Portfolio) -> dict[str, frozenset[str]]:
-    """Each symbol's substantially identical set (itself included), from Targets.IdenticalTo.
+    """Each symbol's substantially identical set (itself included), from Targets'
+    IdenticalTo and the Identical sheet (which applies whatever the targets are).
 
     The relation is made symmetric and transitive: if VOO lists IVV and IVV lists SPY,
     all three are one set.
@@ -80,10 +94,11 @@ def identical_sets(portfolio: Portfolio) -> dict[str, frozenset[str]]:
             symbol = parent[symbol]
         return symbol
 
-    for target in portfolio.targets:
-        if target.symbol and target.identical_to:
-            for twin in target.identical_to:
-                parent[find(twin)] = find(target.symbol)
+    pairs = [(t.symbol, t.identical_to) for t in portfolio.targets if t.symbol]
+    pairs += [(row.symbol, row.identical_to) for row in portfolio.identical]
+    for symbol, twins in pairs:
+        for twin in twins or ():
+            parent[find(twin)] = find(symbol)
     groups: dict[str, set[str]] = {}
     for symbol in list(parent):
         groups.setdefault(find(symbol), set()).add(symbol)
@@ -95,11 +110,21 @@ def same_security(a: str, b: str, identical: dict[str, frozenset[str]]) -> bool:
 
 
 def past_purchases(portfolio: Portfolio) -> list[Purchase]:
-    """Purchases on record: Transactions BUY rows and every tax lot's acquisition."""
+    """Purchases on record: every tax lot's acquisition and the Transactions BUY rows
+    that are not a lot's own.
+
+    `record-fills` and `import` write each buy twice, as the lot and as its BUY row; a
+    BUY on the day a lot of the same fund in the same account was acquired is that
+    lot's purchase, so it is counted once, as the lot, and a sale of the lot does not
+    wash itself (the shares sold are never their own replacement, Rev. Rul. 56-602).
+    Inherited lots are not purchases at all (§1091(a) speaks of shares "acquired by
+    purchase"; Reg. §1.1091-1(a)).
+    """
+    lot_days = {(lot.account, lot.symbol, lot.acquired) for lot in portfolio.lots}
     out = [
         Purchase(t.account, t.symbol, t.date, t.shares, f"Transactions row {t.row}")
         for t in portfolio.transactions
-        if t.action == "BUY"
+        if t.action == "BUY" and (t.account, t.symbol, t.date) not in lot_days
     ]
     out += [
         Purchase(
@@ -111,8 +136,20 @@ def past_purchases(portfolio: Portfolio) -> list[Purchase]:
             (lot.account, lot.lot_id),
         )
         for lot in portfolio.lots
+        if not lot.inherited
     ]
     return out
+
+
+def broker_adjustment(t: Transaction) -> float:
+    """The wash-sale adjustment a recorded sale's RealizedGain already carries: a broker's
+    realized gain/loss report gives the gain after its disallowed loss, so the gain
+    exceeds proceeds less basis by that amount (a gain below it is short by the selling
+    costs instead). Such a sale was matched by the broker and is not matched again."""
+    if t.price is None or t.cost_basis is None or t.realized_gain is None:
+        return 0.0
+    excess = round(t.realized_gain - (t.shares * t.price - t.cost_basis), 2)
+    return excess if excess > 0.005 else 0.0
 
 
 def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
@@ -138,6 +175,7 @@ def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
                     t.shares,
                     None,
                     f"Transactions row {t.row}",
+                    acquired=t.acquired,
                     row=t.row,
                 )
             )
@@ -150,7 +188,10 @@ def past_loss_sales(portfolio: Portfolio) -> tuple[list[LossSale], list[str]]:
                     t.shares,
                     -t.realized_gain,
                     f"Transactions row {t.row}",
+                    holding_start=t.acquired,
+                    acquired=t.acquired,
                     row=t.row,
+                    matched=broker_adjustment(t) > 0,
                 )
             )
     return sales, notes
@@ -269,7 +310,7 @@ def match_wash_sales(
                 break
             if (
                 left[id(purchase)] <= 1e-12
-                or (sale.lot_key is not None and purchase.lot_key == sale.lot_key)
+                or sale.own(purchase)
                 or not same_security(sale.symbol, purchase.symbol, identical)
                 or not in_window(purchase.date, sale.date, days)
             ):
@@ -312,3 +353,26 @@ def wash_check(
         sales, _ = past_loss_sales(portfolio)
         found += [s.describe() for s in buy_blockers(symbol, day, sales, days, identical)]
     return found
+
+
+def recorded_washes(
+    portfolio: Portfolio, purchases: Iterable[Purchase] | None = None
+) -> list[WashMatch]:
+    """Recorded loss sales washed by recorded purchases (Transactions rows and tax lots),
+    both before the run: their disallowed loss is out of the year's netting and is
+    Form 8949's code W adjustment. A sale whose gain already carries a broker's
+    adjustment is left as the broker matched it."""
+    sales = [s for s in past_loss_sales(portfolio)[0] if not s.matched and s.loss]
+    if not sales:
+        return []
+    identical = identical_sets(portfolio)
+    # Only purchases of a fund sold at a loss can match: 20,000 lots need not be sorted.
+    wanted = {t for s in sales for t in identical.get(s.symbol, frozenset({s.symbol}))}
+    wanted |= {s.symbol for s in sales}
+    pool = past_purchases(portfolio) if purchases is None else purchases
+    return match_wash_sales(
+        sales,
+        [p for p in pool if p.symbol in wanted],
+        portfolio.settings.wash_sale_days,
+        identical,
+    )

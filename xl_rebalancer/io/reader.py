@@ -35,6 +35,7 @@ ROW_MODELS: dict[str, type[m.Row]] = {
     s.CONSTRAINTS.name: m.Constraint,
     s.CORPORATE_ACTIONS.name: m.CorporateAction,
     s.TRANSACTIONS.name: m.Transaction,
+    s.IDENTICAL.name: m.Identical,
     s.VIEWS.name: m.View,
     s.PRICES.name: m.PriceRow,
 }
@@ -47,6 +48,7 @@ PORTFOLIO_FIELDS = {
     s.CONSTRAINTS.name: "constraints",
     s.CORPORATE_ACTIONS.name: "actions",
     s.TRANSACTIONS.name: "transactions",
+    s.IDENTICAL.name: "identical",
     s.VIEWS.name: "views",
     s.PRICES.name: "prices",
 }

@@ -115,6 +115,11 @@ def _money(value: Any, sign: str = "") -> str:
     return f"{'-' if number < 0 else ''}{sign}{abs(number):,.2f}"
 
 
+def _saved(tax: Any) -> bool:
+    """A negative estimated tax is a saving (a harvest), not a bill to show in red."""
+    return isinstance(tax, int | float) and tax < 0
+
+
 def build_report(result: RebalanceResult) -> Report:
     """The page's blocks and charts from one run's result."""
     total_before = float(_value(result, "total_value_before", 0.0) or 0.0)
@@ -126,7 +131,12 @@ def build_report(result: RebalanceResult) -> Report:
     subtitle = (
         f"Valuation date {_value(result, 'valuation_date', '')}; household value "
         f"{_money(total_before, sign)} before, {_money(total_after, sign)} after; "
-        f"{len(trades)} trades; estimated tax {_money(tax, sign)}"
+        f"{len(trades)} trades; "
+        + (
+            f"estimated tax saved {_money(-tax, sign)}"
+            if _saved(tax)
+            else f"estimated tax {_money(tax, sign)}"
+        )
     )
 
     classes: dict[str, list[float]] = {}
@@ -191,7 +201,11 @@ def build_report(result: RebalanceResult) -> Report:
         second,
         LEFT,
         ("", "Amount"),
-        tuple((label, _value(result, key, 0.0)) for label, key in FIGURES),
+        tuple(
+            ("Estimated tax saved", -v) if key == "estimated_tax" and _saved(v) else (label, v)
+            for label, key in FIGURES
+            for v in [_value(result, key, 0.0)]
+        ),
         (None, money),
     )
     largest = sorted(trades, key=lambda t: -abs(t.value))[:LARGEST_TRADES]

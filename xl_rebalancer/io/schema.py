@@ -263,7 +263,8 @@ TAX_LOTS = SheetSpec(
             "wash_adjustment",
             number_format=FMT_MONEY,
             width=15,
-            description="a disallowed wash-sale loss already added to the basis",
+            description="the part of CostBasis that is a disallowed wash-sale loss moved in "
+            "(already inside CostBasis: never added to it again)",
         ),
         C(
             "HoldingStart",
@@ -419,7 +420,8 @@ CORPORATE_ACTIONS = SheetSpec(
             "type",
             required=True,
             width=15,
-            description="`split`, `cash_dividend`, `stock_dividend`, `merger`, `spinoff` or `symbol_change`",
+            description="`split`, `cash_dividend`, `return_of_capital`, `stock_dividend`, "
+            "`merger`, `spinoff` or `symbol_change`",
         ),
         C(
             "Symbol",
@@ -594,6 +596,23 @@ VIEWS = SheetSpec(
     description="Black-Litterman views (absolute, or relative to another asset).",
 )
 
+IDENTICAL = SheetSpec(
+    "Identical",
+    (
+        C("Symbol", "symbol", required=True, width=10, description="a fund"),
+        C(
+            "IdenticalTo",
+            "identical_to",
+            required=True,
+            width=24,
+            description="funds the IRS may see as substantially identical to it, comma-separated",
+        ),
+    ),
+    description="Substantially identical funds, whatever the Targets are (symbols or asset "
+    "classes): wash-sale checks treat each row's funds as one security, as they do "
+    "Targets' IdenticalTo.",
+)
+
 PRICES = SheetSpec(
     "Prices",
     (
@@ -627,6 +646,7 @@ INPUT_SHEETS: tuple[SheetSpec, ...] = (
     CONSTRAINTS,
     CORPORATE_ACTIONS,
     TRANSACTIONS,
+    IDENTICAL,
     VIEWS,
     PRICES,
 )
@@ -740,6 +760,14 @@ TRADES = SheetSpec(
             description="estimated trading cost (cost_bps of the value)",
         ),
         C("Reason", "reason", width=40, description="why the trade is there"),
+        C(
+            "HoldingStart",
+            "holding_start",
+            number_format=FMT_DATE,
+            width=12,
+            description="a buy that replaces shares sold at a loss: its holding period's start, "
+            "the sold shares' period tacked on (IRC §1223(3)); record-fills gives it to the lot",
+        ),
     ),
 )
 

@@ -419,6 +419,7 @@ _ACTION_NEEDS = {
     "split": ("ratio",),
     "stock_dividend": ("ratio",),
     "cash_dividend": ("cash_per_share",),
+    "return_of_capital": ("cash_per_share",),
     "merger": (),
     "spinoff": ("new_symbol", "ratio", "basis_allocation"),
     "symbol_change": ("new_symbol",),

@@ -391,6 +391,11 @@ class Transaction(Row):
     ref: Text | None = None
 
 
+class Identical(Row):
+    symbol: Symbol
+    identical_to: SymbolList
+
+
 class View(Row):
     asset: Symbol
     relative_to: Symbol | None = None
@@ -419,6 +424,7 @@ class Portfolio(BaseModel):
     constraints: tuple[Constraint, ...] = ()
     actions: tuple[CorporateAction, ...] = ()
     transactions: tuple[Transaction, ...] = ()
+    identical: tuple[Identical, ...] = ()
     views: tuple[View, ...] = ()
     prices: tuple[PriceRow, ...] = ()
 

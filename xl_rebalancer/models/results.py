@@ -51,6 +51,7 @@ class Trade(Result):
     value: float
     lot_id: str | None = None
     acquired: dt.date | None = None
+    holding_start: dt.date | None = None  # a replacement buy's, tacked on (IRC §1223(3))
     cost_basis: float | None = None
     realized_gain: float | None = None
     term: Literal["ST", "LT"] | None = None

@@ -221,7 +221,15 @@ SymbolList = Annotated[tuple[str, ...], BeforeValidator(to_symbol_list)]
 AccountType = Annotated[Literal["taxable", "tax_deferred", "tax_exempt"], BeforeValidator(to_token)]
 ConstraintScope = Annotated[Literal["symbol", "asset_class", "account"], BeforeValidator(to_token)]
 ActionType = Annotated[
-    Literal["split", "cash_dividend", "stock_dividend", "merger", "spinoff", "symbol_change"],
+    Literal[
+        "split",
+        "cash_dividend",
+        "return_of_capital",
+        "stock_dividend",
+        "merger",
+        "spinoff",
+        "symbol_change",
+    ],
     BeforeValidator(to_token),
 ]
 ActionStatus = Annotated[Literal["pending", "applied"], BeforeValidator(to_token)]

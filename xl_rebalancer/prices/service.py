@@ -179,7 +179,7 @@ def return_history(
         if len(index) < 3:
             out.missing[symbol] = fetched.failed.get(symbol, "no price history")
         levels[symbol] = dict(index)
-    if out.missing:
+    if out.missing or not symbols:  # a household of cash only has no history to share
         return out
     common = sorted(set.intersection(*(set(v) for v in levels.values())))[-(lookback_days + 1) :]
     if len(common) < 3:
