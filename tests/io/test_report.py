@@ -114,7 +114,7 @@ def test_amounts_carry_the_currency_sign_and_stand_off_the_next_column(demo_run)
     wb = load_workbook(book)
     ws = wb["Report"]
     subtitle = ws["A2"].value
-    assert "$322,031.50 before" in subtitle and "estimated tax -$1,110.00" in subtitle
+    assert "$322,031.50 before" in subtitle and "estimated tax saved $1,110.00" in subtitle
     title = next(c for row in ws.iter_rows() for c in row if c.value == "By asset class")
     amount = ws.cell(row=title.row + 2, column=title.column + 1)
     assert amount.number_format == '"$"#,##0.00_);[Red]-"$"#,##0.00_)'

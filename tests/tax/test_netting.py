@@ -220,7 +220,7 @@ def test_the_report_shows_a_harvest_as_tax_saved(tmp_path: Path):
     assert "Estimated tax" not in labels
     saved = labels["Estimated tax saved"]
     assert ws.cell(row=saved.row, column=saved.column + 1).value == pytest.approx(1110)
-    assert "estimated tax saved 1,110.00" in str(ws["A2"].value)
+    assert "estimated tax saved $1,110.00" in str(ws["A2"].value)
     # The lot harvested is not washed: its row on the Report says clear, as TaxHarvest.
     lot = labels["X1"]
     assert ws.cell(row=lot.row, column=lot.column + 3).value == "clear"
