@@ -197,3 +197,35 @@ def test_without_excel_the_command_says_so_and_offers_dir(tmp_path: Path):
     assert run.returncode == 1
     said = " ".join((run.stdout + run.stderr).split())
     assert "Excel is not installed on this machine" in said and "--dir FOLDER" in said
+
+
+def test_the_buttons_never_overwrite_a_users_own_summary_sheet(tmp_path: Path):
+    """In Excel too (the ribbon writes through xlwings): a user's `Summary` keeps its
+    cells; the engine writes `Summary (rebalancer)` beside it and finds it again."""
+    from openpyxl import load_workbook
+
+    from tests.io.corpus import run_one
+
+    source = tmp_path / "mine.xlsx"
+    wb = load_workbook(CORPUS / "format25.xlsx")
+    wb.active.title = "Summary"
+    wb.active["A1"] = "my own summary"
+    wb.save(source)
+    assert run_one(source, tmp_path / "run").status == "clean"
+    path = tmp_path / "run" / "mine.xlsx"
+    wb = load_workbook(path)
+    del wb["Summary (rebalancer)"]  # as if the engine had never written beside it
+    prices = wb["Prices"]  # Excel has no --prices: the prices typed on the sheet
+    for row, (symbol, price) in enumerate((("VTI", 290.0), ("VXUS", 61.0), ("BND", 72.0)), 2):
+        for col, value in enumerate((symbol, price, "2026-12-04", "manual"), 1):
+            prices.cell(row=row, column=col, value=value)
+    table = prices.tables["tblPrices"]
+    table.ref = table.autoFilter.ref = "A1:D4"
+    wb.save(path)
+    book = open_book(path)
+    macros.rebalance(book=str(path))
+    macros.drift(book=str(path))
+    names = [sh.name for sh in book.sheets]
+    assert names.count("Summary (rebalancer)") == 1
+    assert book.sheets["Summary"].range("A1").value == "my own summary"
+    assert book.sheets["Summary (rebalancer)"].range("A1").value == "Key"  # its header

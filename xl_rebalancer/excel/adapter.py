@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,11 +23,13 @@ from ..errors import Problem
 from ..io import schema as s
 from ..io.edit import plan_rows
 from ..io.edits import InputRewrite, SheetOutput, WorkbookEdit
+from ..io.engine_sheets import is_output, title_for
 from ..io.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
 from ..io.tables import cell_value
 from ..models.types import safe_text
 
 CHART_PREFIX = "xlrb"
+REPORT_TITLE = "Rebalance proposal"  # io/report.build_report's title, the Report's A1
 
 
 class XlwingsDoor:
@@ -74,7 +77,7 @@ class XlwingsDoor:
         sheets: dict[str, SheetData | list[Problem]] = {}
         digest = hashlib.sha256()
         for spec in specs:
-            sheet = self._sheet(spec.name)
+            sheet = self._output_sheet(spec) if is_output(spec) else self._sheet(spec.name)
             if sheet is None:
                 continue
             values, row, col = self._block(sheet, spec)
@@ -122,6 +125,34 @@ class XlwingsDoor:
             return backup
         return None
 
+    # --- the engine's sheets beside the user's (io/engine_sheets.py) ---------------------
+
+    def _owned(self, sheet: Any, spec: s.SheetSpec) -> bool:
+        """Whether a sheet of an output's name is the engine's: it holds the engine's table
+        (the Report, which has none, its title). A sheet of the user's named `Summary`
+        holds neither and is left alone."""
+        if not spec.columns:
+            return _get(sheet.range((1, 1)), "value", None) == REPORT_TITLE
+        own = re.compile(rf"{re.escape(spec.table)}(?:_\d+)?", re.I)
+        return any(own.fullmatch(str(_get(t, "name", ""))) for t in _get(sheet, "tables", []))
+
+    def _output_title(self, spec: s.SheetSpec) -> str:
+        titles = [sheet.name for sheet in self.book.sheets]
+        by_title = {sheet.name: sheet for sheet in self.book.sheets}
+        if spec.columns and not self._owned_by_name(spec, by_title):
+            for title, sheet in by_title.items():  # where the engine put it, any title
+                if title.lower() != spec.name.lower() and self._owned(sheet, spec):
+                    return title
+        return title_for(spec.name, titles, lambda title: self._owned(by_title[title], spec))
+
+    def _owned_by_name(self, spec: s.SheetSpec, by_title: dict[str, Any]) -> bool:
+        named = next((sh for t, sh in by_title.items() if t.lower() == spec.name.lower()), None)
+        return named is not None and self._owned(named, spec)
+
+    def _output_sheet(self, spec: s.SheetSpec) -> Any | None:
+        title = self._output_title(spec)
+        return next((sh for sh in self.book.sheets if sh.name == title), None)
+
     def _ensure_sheet(self, name: str) -> Any:
         sheet = self._sheet(name)
         if sheet is None:
@@ -158,7 +189,14 @@ class XlwingsDoor:
 
     def write_sheet(self, output: SheetOutput) -> Any:
         spec = output.spec
-        sheet = self._ensure_sheet(spec.name)
+        if is_output(spec):  # never over a sheet of the user's
+            title = self._output_title(spec)
+            sheet = next((sh for sh in self.book.sheets if sh.name == title), None)
+            if sheet is None:
+                sheets = self.book.sheets
+                sheet = sheets.add(name=title, after=sheets[len(sheets) - 1])
+        else:
+            sheet = self._ensure_sheet(spec.name)
         if output.report is not None:
             from . import charts
 

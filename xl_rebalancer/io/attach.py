@@ -19,9 +19,6 @@ from ..errors import WorkbookError
 from . import schema as s
 from .edits import SheetOutput, WorkbookEdit
 
-CONF_SHEET = "xlwings.conf"
-MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
-
 
 @dataclass
 class Attached:
@@ -38,10 +35,11 @@ def attach(path: Path, *, out: Path | None = None) -> Attached:
     """Add every missing input sheet to the workbook at `path` (saved to `out`, default in
     place). A sheet of the user's under one of our names stops it with a sentence; a
     workbook that has every input sheet is left as it is."""
+    from ..excel.doors import CONF_SHEET
     from .cells import Package
     from .reader import _locate
     from .safety import check_package, regular_file
-    from .writer import save_workbook
+    from .writer import MACRO_SUFFIXES, save_workbook
 
     if not path.exists():
         raise WorkbookError(f"{path}: no such file")

@@ -190,6 +190,7 @@ def _name_defects(archive: zipfile.ZipFile, present: set[str]) -> list[str]:
         defined.add(key)
     tables: dict[str, str] = {}
     ids: dict[str, str] = {}
+    workbook_names = {name for name, scope in defined if scope == ""}
     for part in sorted(present):
         if not (part.startswith("xl/tables/") and part.endswith(".xml")):
             continue
@@ -205,14 +206,9 @@ def _name_defects(archive: zipfile.ZipFile, present: set[str]) -> list[str]:
             problems.append(f"two tables have the id {number} ({ids[number]} and {part})")
         tables.setdefault(display, part)
         ids.setdefault(number, part)
-        if display in defined_names_lower(defined):
+        if display in workbook_names:  # a table's name must differ from every one
             problems.append(f"the table name {display} is also a defined name")
     return problems
-
-
-def defined_names_lower(defined: set[tuple[str, str]]) -> set[str]:
-    """Workbook-scoped defined names (a table name must differ from every one)."""
-    return {name for name, scope in defined if scope == ""}
 
 
 def check_save(new: Path, source: Path | None, heads: Collection[str] = ()) -> None:
