@@ -445,3 +445,20 @@ def test_an_engine_table_never_takes_a_name_the_user_has(tmp_path: Path):
     assert list(wb["Drift"].tables) == ["tblDrift_2"]
     orders = cli("export-orders", str(book), "--out", str(tmp_path / "orders"), "--json")
     assert orders.returncode == 0 and json.loads(orders.stdout)["orders"]
+
+
+def test_recalc_refuses_to_lose_the_users_pictures_and_text_boxes(tmp_path: Path):
+    """--recalc still rewrites the whole workbook through openpyxl, which keeps no text
+    box, shape or (without Pillow) picture: on such a workbook it stops with a sentence
+    and the file is byte for byte as it was; without --recalc the run is spliced."""
+    outcome = run_one(CORPUS / "textbox05.xlsx", tmp_path / "run")
+    assert outcome.status == "clean", outcome.detail
+    book = tmp_path / "run" / "textbox05.xlsx"
+    before = book.read_bytes()
+    prices = tmp_path / "run" / "prices.csv"
+    run = cli("rebalance", str(book), "--prices", str(prices), "--as-of", "2026-12-04", "--recalc")
+    assert run.returncode == 1
+    said = " ".join((run.stdout + run.stderr).split())
+    assert "would lose its" in said and "shapes and text boxes" in said
+    assert "nothing was written and the workbook is unchanged" in said
+    assert book.read_bytes() == before

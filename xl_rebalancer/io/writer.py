@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -100,6 +101,19 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
                     f"rewriting all of it ({exc}); nothing was changed. To fix: save it from "
                     "Excel as a regular .xlsx or .xlsm workbook and run again."
                 ) from exc
+    lost = whole_rewrite_losses(source)
+    if lost:
+        why = (
+            "--recalc stores a value in every formula cell, so it rewrites the whole workbook"
+            if edit.recalc
+            else "a workbook in this form is rewritten whole"
+        )
+        raise WorkbookError(
+            f"{source}: {why} through openpyxl, and that would lose its "
+            f"{', '.join(lost)}; nothing was written and the workbook is unchanged. "
+            "To fix: run without --recalc (Excel computes every formula when it opens the "
+            "file), or keep those in a workbook of their own that links to this one."
+        )
     extra = _ribbon_parts(source) if ribbon else {}
     dynamic = dynamic_arrays(source)
     wb = load_for_edit(source)
@@ -147,6 +161,41 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         if wb.vba_archive is not None:
             wb.vba_archive.close()
     return dest
+
+
+# Parts openpyxl's whole-workbook rewrite drops or damages, by where they live.
+_REWRITE_LOSES = (
+    ("xl/threadedComments/", "threaded comments"),
+    ("xl/slicers/", "slicers"),
+    ("xl/timelines/", "timelines"),
+    ("xl/pivotTables/", "pivot tables"),
+    ("xl/ctrlProps/", "form controls"),
+    ("xl/activeX/", "ActiveX controls"),
+    ("xl/model/", "data model"),
+    ("customXml/", "custom XML"),
+)
+
+
+_SHAPE = re.compile(rb"<(?:\w+:)?sp[\s>]")
+
+
+def whole_rewrite_losses(source: Path) -> list[str]:
+    """What a whole-workbook rewrite through openpyxl would lose of this package: the
+    splice keeps every part, openpyxl only those it models (pictures only with Pillow,
+    no shapes or text boxes in drawings)."""
+    import importlib.util
+
+    with zipfile.ZipFile(source) as archive:
+        names = archive.namelist()
+        lost = [what for folder, what in _REWRITE_LOSES if any(n.startswith(folder) for n in names)]
+        if importlib.util.find_spec("PIL") is None and any(
+            n.startswith("xl/media/") for n in names
+        ):
+            lost.append("pictures")
+        drawings = [n for n in names if re.fullmatch(r"xl/drawings/[^/]+\.xml", n)]
+        if any(_SHAPE.search(archive.read(n)) for n in drawings):
+            lost.append("shapes and text boxes")
+    return lost
 
 
 def _code_names(wb: Any) -> dict[str, bytes]:
