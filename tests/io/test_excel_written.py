@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.conftest import REPO
 from tests.io.corpus import CORPUS, parts, run_one, unparsed
 from tests.libreoffice import convert, needs_libreoffice
 from xl_rebalancer.io import schema as s
@@ -462,3 +463,52 @@ def test_recalc_refuses_to_lose_the_users_pictures_and_text_boxes(tmp_path: Path
     assert "would lose its" in said and "shapes and text boxes" in said
     assert "nothing was written and the workbook is unchanged" in said
     assert book.read_bytes() == before
+
+
+# --- workbooks XlsxWriter built ----------------------------------------------------------
+
+
+def _xlsxwriter_book(path: Path) -> Path:
+    """What a script of the user's might build with XlsxWriter: formats, a formula, a
+    table, a chart, a picture, a comment, a defined name, a hidden sheet and, for .xlsm,
+    the VBA project of a workbook Excel wrote (macro01.xlsm's)."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    money = wb.add_format({"num_format": '"$"#,##0.00', "bold": True})
+    ws = wb.add_worksheet("Budget")
+    ws.write_row(0, 0, ["Month", "Spend"])
+    for row, (month, spend) in enumerate((("Jan", 1200.5), ("Feb", 980.25), ("Mar", 1410)), 1):
+        ws.write(row, 0, month)
+        ws.write_number(row, 1, spend, money)
+    ws.write_formula(4, 1, "=SUM(B2:B4)", money, 3590.75)
+    ws.add_table(
+        "D1:E3", {"name": "tblBudget", "columns": [{"header": "Item"}, {"header": "Cost"}]}
+    )
+    ws.write_comment("A1", "kept by the user")
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({"values": "=Budget!$B$2:$B$4", "categories": "=Budget!$A$2:$A$4"})
+    ws.insert_chart("G2", chart)
+    ws.insert_image(
+        "G20", str(REPO / "docs" / "images" / "report.png"), {"x_scale": 0.2, "y_scale": 0.2}
+    )
+    wb.define_name("Total", "=Budget!$B$5")
+    hidden = wb.add_worksheet("Notes")
+    hidden.write(0, 0, "a hidden sheet of the user's")
+    hidden.hide()
+    if path.suffix == ".xlsm":
+        with zipfile.ZipFile(CORPUS / "macro01.xlsm") as archive:
+            vba = path.with_name("vbaProject.bin")
+            vba.write_bytes(archive.read("xl/vbaProject.bin"))
+        wb.add_vba_project(str(vba))
+    wb.close()
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xlsm"])
+def test_a_workbook_xlsxwriter_built_attaches_imports_and_rebalances_clean(
+    suffix: str, tmp_path: Path
+):
+    source = _xlsxwriter_book(tmp_path / f"built{suffix}")
+    outcome = run_one(source, tmp_path / "run")
+    assert outcome.status == "clean", f"{outcome.step}: {outcome.detail}"
