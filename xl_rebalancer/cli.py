@@ -318,14 +318,20 @@ def build_template(path: Path | None, as_json: bool) -> None:
 @main.command()
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date.")
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The price file the run will use: symbols it prices need no Prices sheet row.",
+)
 @JSON_OPTION
 @handle_errors
-def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
+def validate(book: Path, as_of: dt.date | None, prices_file: Path | None, as_json: bool) -> None:
     """Check every input sheet; print errors and warnings with their cells."""
     from .app import RunOptions
     from .app import validate as run_validate
 
-    result = run_validate(book, RunOptions(as_of=as_of))
+    result = run_validate(book, RunOptions(as_of=as_of, prices_file=prices_file))
     p = result.portfolio
     if as_json:
         emit_json(

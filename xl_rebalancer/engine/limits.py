@@ -215,6 +215,32 @@ def _rules(portfolio: Portfolio, trades: list[Trade], household: Household) -> l
                     "lock",
                 )
             )
+    # A sale without a LotId (tax-deferred and Roth accounts sell the position, not a
+    # lot) still leaves every locked lot: it may take at most the unlocked shares.
+    held = {(h.account, h.symbol): h.shares for h in portfolio.holdings}
+    kept: dict[tuple[str, str], tuple[float, int | None]] = {}
+    for lot in portfolio.lots:
+        if lot.lock == "lock":
+            shares, row = kept.get((lot.account, lot.symbol), (0.0, lot.row))
+            kept[(lot.account, lot.symbol)] = (shares + lot.shares, row)
+    sold: dict[tuple[str, str], float] = {}
+    for t in trades:
+        if t.action == "SELL" and not t.lot_id and (t.account, t.symbol) in kept:
+            sold[(t.account, t.symbol)] = sold.get((t.account, t.symbol), 0.0) + t.shares
+    for key, shares in sold.items():
+        locked_shares, row = kept[key]
+        free = held.get(key, 0.0) - locked_shares
+        if shares > free + SHARE_TOL:
+            out.append(
+                _p(
+                    f"{shares:g} shares of {key[1]} in {key[0]} are sold, but "
+                    f"{locked_shares:g} of its {held.get(key, 0.0):g} are in lots whose "
+                    f"Lock is lock: at most {max(free, 0.0):g} may be sold",
+                    "TaxLots",
+                    row,
+                    "lock",
+                )
+            )
     rows = {a.account: a.row for a in portfolio.accounts}
     for account, cash in household.cash.items():
         if cash < -0.01 and math.isfinite(cash):

@@ -12,7 +12,7 @@ from pathlib import Path
 from ...errors import InputError, Problem
 from ...models.brokers import BrokerStatement
 from . import fidelity, generic, ibkr, ofx, schwab, vanguard
-from .common import csv_lines, read_text
+from .common import check_file, csv_lines, read_text
 
 BROKERS = ("schwab", "fidelity", "vanguard", "ibkr", "ofx", "generic")
 
@@ -26,13 +26,14 @@ def read_statement(
     file = path.name
     if broker not in (None, *BROKERS):
         raise InputError([Problem(f"unknown broker {broker!r}; one of {', '.join(BROKERS)}", file)])
+    check_file(path)
     with open(path, "rb") as handle:
         head = handle.read(4096).decode("latin-1")
     if broker == "ibkr" or (broker is None and ibkr.looks_like(head)):
         return ibkr.read(path)
     if broker == "ofx" or (broker is None and ofx.looks_like(head)):
         return ofx.read(path)
-    lines = csv_lines(read_text(path))
+    lines = csv_lines(read_text(path), file)
     if broker == "generic" or mapping:
         return generic.read(lines, file, generic.parse_map(mapping, file), account)
     readers = {
