@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -255,6 +256,15 @@ def backup_path(path: Path, stamp: dt.datetime, kind: str = "actions") -> Path:
     """Where apply-actions (import, record-fills) keeps the workbook as it was, whichever
     door ran it."""
     return path.with_name(f"{path.stem}.before-{kind}-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+
+
+_BACKUP_STEM = re.compile(r"\.before-[a-z]+-\d{8}-\d{6}$")
+
+
+def is_backup(path: Path) -> bool:
+    """Whether a file is one of the backups backup_path names (any kind, present or
+    future): the one rule batch uses to leave them alone, so none is ever rewritten."""
+    return _BACKUP_STEM.search(path.stem) is not None
 
 
 def as_door(book: str | Path | Door) -> Door:

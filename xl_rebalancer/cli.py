@@ -138,10 +138,15 @@ def handle_errors(func: F) -> F:
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from .models.types import MAX_DATE, MIN_DATE
+
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2024-03-15") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise click.BadParameter(f"{value} is outside {MIN_DATE} to {MAX_DATE}")
+    return day
 
 
 def _price_options() -> list[Callable[[F], F]]:

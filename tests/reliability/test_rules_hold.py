@@ -142,3 +142,26 @@ def test_validate_knows_what_the_prices_file_supplies(tmp_path: Path):
     said = [w["message"] for w in json.loads(alone.stdout)["warnings"]]
     assert any(m.startswith("VWO has no price on the Prices sheet;") for m in said), said
     assert not any("did you mean" in m for m in said), said
+
+
+def test_a_date_the_engine_cannot_compute_with_is_refused_at_validate(tmp_path: Path):
+    """Acquired 9999-12-31 passed validate with a warning, then rebalance stopped with
+    `internal error: OverflowError('date value out of range')` (a holding period adds a
+    day); --as-of 9999-12-31 and 0001-01-01 did the same through the wash-sale window and
+    the look-back."""
+    data = {k: [dict(r) for r in v] for k, v in TWO_FUNDS.items()}
+    data["TaxLots"][0]["acquired"] = dt.date(9999, 12, 31)
+    book = write_book(tmp_path / "far.xlsm", data, TWO_FUNDS_SETTINGS)
+    for command in ("validate", "rebalance"):
+        run = cli(command, str(book), "--json")
+        assert run.returncode == 1, run.stdout + run.stderr
+        doc = json.loads(run.stdout)
+        assert "internal error" not in doc.get("error", ""), doc
+        [problem] = [p for p in doc["problems"] if p["level"] == "error"]
+        assert problem["sheet"] == "TaxLots" and problem["cell"] == "D2", problem
+        assert "9999-12-31 is outside the range accepted for a date" in problem["message"]
+    fine = write_book(tmp_path / "fine.xlsm", TWO_FUNDS, TWO_FUNDS_SETTINGS)
+    for day in ("9999-12-31", "0001-01-01"):
+        run = cli("rebalance", str(fine), "--as-of", day, "--dry-run")
+        assert run.returncode == 2 and "is outside 1900-01-01 to 2999-12-31" in run.stderr
+        assert "Traceback" not in run.stderr and "internal error" not in run.stderr
