@@ -6,8 +6,10 @@ only translate their results, so all three give the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -16,7 +18,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
-from .errors import InfeasibleError, InputError, PriceError, Problem, XlRebalancerError
+from .errors import (
+    InfeasibleError,
+    InputError,
+    PriceError,
+    Problem,
+    WorkbookError,
+    XlRebalancerError,
+)
 from .io import schema as s
 from .io.edits import InputRewrite, SheetOutput, WorkbookEdit
 from .io.outputs import (
@@ -177,7 +186,12 @@ class FileDoor:
         return file_hash(self.path)
 
     def read(self, options: RunOptions) -> WorkbookInput:
-        return read_workbook(self.path, as_of=options.as_of, today=options.today)
+        return read_workbook(
+            self.path,
+            as_of=options.as_of,
+            today=options.today,
+            priced_elsewhere=file_symbols(options.prices_file),
+        )
 
     def read_raw(self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS) -> dict[str, Any]:
         from .io.reader import read_raw_sheets
@@ -190,10 +204,19 @@ class FileDoor:
         return save_workbook(self.path, edit, out)
 
     def backup(self, stamp: dt.datetime, kind: str = "actions") -> Path | None:
+        """A copy beside the workbook, or a sentence: a copy cut short by a full disk or
+        refused by a read-only folder is removed, so no half a backup is left."""
         import shutil
 
+        from .io.writer import save_failed
+
         backup = backup_path(self.path, stamp, kind)
-        shutil.copy2(self.path, backup)
+        try:
+            shutil.copy2(self.path, backup)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                backup.unlink()
+            raise save_failed(self.path, exc) from exc
         return backup
 
     def lock(self, out: Path | None) -> AbstractContextManager[None]:
@@ -205,10 +228,46 @@ class FileDoor:
         return workbook_lock(self.path if out is None else out)
 
 
+def save_backed_up(door: Door, edit: WorkbookEdit, out: Path | None, backup: Path | None) -> Path:
+    """Save, and if the save fails take the backup made for it away too: the workbook is
+    unchanged, so a backup of it would only be a stray copy (on a full disk, in the way)."""
+    try:
+        return door.save(edit, out)
+    except BaseException:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                backup.unlink()
+        raise
+
+
+def file_symbols(prices_file: Path | None) -> frozenset[str]:
+    """The symbols a --prices file prices, so validation knows what the sheet need not
+    (the file is parsed once per run; the prices are taken from the same parse)."""
+    if prices_file is None:
+        return frozenset()
+    from .prices.file import FilePriceProvider
+    from .prices.service import file_provider
+
+    provider = file_provider(Path(prices_file))
+    return frozenset(provider.closes) if isinstance(provider, FilePriceProvider) else frozenset()
+
+
 def backup_path(path: Path, stamp: dt.datetime, kind: str = "actions") -> Path:
     """Where apply-actions (import, record-fills) keeps the workbook as it was, whichever
     door ran it."""
     return path.with_name(f"{path.stem}.before-{kind}-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+
+
+# A backup (backup_path), or a package the write gate refused, kept for a bug report
+# (io/writer._gate): `book.before-import-20261207-031500.xlsm`, `book.rejected-….xlsm`.
+_BACKUP_STEM = re.compile(r"\.(?:before-[a-z]+|rejected)-\d{8}-\d{6}$")
+
+
+def is_backup(path: Path) -> bool:
+    """Whether a file is one of the copies the program keeps beside a workbook (a backup
+    of any kind, present or future, or a refused save): the one rule batch uses to leave
+    them alone, so none is ever rewritten."""
+    return _BACKUP_STEM.search(path.stem) is not None
 
 
 def as_door(book: str | Path | Door) -> Door:
@@ -379,7 +438,7 @@ def _journal(report: RunReport, options: RunOptions, failed: Exception | None = 
             "as_of": options.as_of.isoformat() if options.as_of else None,
             "prices_file": str(options.prices_file) if options.prices_file else None,
             "prices_file_sha256": file_hash(options.prices_file)
-            if options.prices_file and Path(options.prices_file).exists()
+            if options.prices_file and Path(options.prices_file).is_file()
             else None,
             "network": options.network,
             "dry_run": options.dry_run,
@@ -414,11 +473,32 @@ def _locked(door: Door, options: RunOptions) -> AbstractContextManager[None]:
     first makes sure the file may be replaced (io.safety.may_replace; --force skips it)."""
     if options.dry_run:
         return nullcontext()
+    if options.out is not None:
+        _out_is_a_file(Path(options.out))
     if isinstance(door, FileDoor) and not options.force:
         from .io.safety import may_replace
 
         may_replace(door.path, Path(options.out) if options.out else door.path)
     return door.lock(options.out)
+
+
+def _out_is_a_file(out: Path) -> None:
+    """--out may name a new file or a workbook to replace, never a pipe, device or folder:
+    a save renames its new file over the name, and a FIFO would be gone (--force too)."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(out).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise WorkbookError(f"{out}: cannot be written ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, socket or device)"
+        raise WorkbookError(
+            f"{out}: is {what}; nothing was written. To fix: give --out a workbook file name"
+        )
 
 
 def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:
@@ -809,7 +889,7 @@ def _apply_corporate_actions(door: Door, options: RunOptions) -> RunReport:
         rewrites=_action_rewrites(book, result),
         recalc=options.recalc,
     )
-    report.output = door.save(edit, options.out)
+    report.output = save_backed_up(door, edit, options.out, report.backup)
     _recalculated(report, edit)
     report.seconds = time.perf_counter() - clock
     return report

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .app import COMMANDS, RunOptions
+from .app import COMMANDS, RunOptions, is_backup
 from .errors import InputError, Problem, XlRebalancerError
 
 BATCH_COMMANDS = COMMANDS
@@ -96,9 +96,9 @@ class BatchResult:
 
 def _skipped(path: Path) -> bool:
     """Files that look like workbooks but are not the user's: Excel's lock files (~$),
-    our own temporary saves (.~) and apply-actions backups."""
-    name = path.name
-    return name.startswith(("~$", ".~")) or ".before-actions-" in name
+    our own temporary saves (.~) and every backup the program keeps (apply-actions,
+    import, record-fills: app.is_backup)."""
+    return path.name.startswith(("~$", ".~")) or is_backup(path)
 
 
 def collect_workbooks(items: Sequence[str | Path]) -> tuple[list[Path], list[BatchRow]]:

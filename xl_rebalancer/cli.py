@@ -138,10 +138,15 @@ def handle_errors(func: F) -> F:
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from .models.types import MAX_DATE, MIN_DATE
+
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2024-03-15") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise click.BadParameter(f"{value} is outside {MIN_DATE} to {MAX_DATE}")
+    return day
 
 
 def _price_options() -> list[Callable[[F], F]]:
@@ -527,14 +532,20 @@ def addin_build(path: Path, as_json: bool) -> None:
 @main.command()
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date.")
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The price file the run will use: symbols it prices need no Prices sheet row.",
+)
 @JSON_OPTION
 @handle_errors
-def validate(book: Path, as_of: dt.date | None, as_json: bool) -> None:
+def validate(book: Path, as_of: dt.date | None, prices_file: Path | None, as_json: bool) -> None:
     """Check every input sheet; print errors and warnings with their cells."""
     from .app import RunOptions
     from .app import validate as run_validate
 
-    result = run_validate(book, RunOptions(as_of=as_of))
+    result = run_validate(book, RunOptions(as_of=as_of, prices_file=prices_file))
     p = result.portfolio
     if as_json:
         emit_json(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .app import Door, RunOptions, RunReport, as_door, journaled
+from .app import Door, RunOptions, RunReport, as_door, journaled, save_backed_up
 from .errors import InputError, Problem
 from .io import schema as s
 from .io.edits import InputRewrite, WorkbookEdit
@@ -191,7 +191,7 @@ def _import(
     )
     if targets is not None and result.changed(s.TARGETS.name):
         edit.rewrites.append(InputRewrite(s.TARGETS, _title(raw, s.TARGETS), targets, create=True))
-    report.output = door.save(edit, options.out)
+    report.output = save_backed_up(door, edit, options.out, report.backup)
     report.seconds = time.perf_counter() - clock
     return report
 
@@ -432,7 +432,7 @@ def _record_fills(
         if spec is not s.HOLDINGS or raw.get(spec.name) is not None or result.holdings
     ]
     edit = _edit(raw, result, sheets, report, started, notes, options, extra)
-    report.output = door.save(edit, options.out)
+    report.output = save_backed_up(door, edit, options.out, report.backup)
     return report
 
 

@@ -208,6 +208,25 @@ def test_checker_names_fractional_shares_locked_lots_and_no_sell():
     assert check_limits(fractional, trades[:1], after, 10_600.0, []) == []
 
 
+def test_checker_counts_locked_shares_in_a_sale_without_a_lot_id():
+    """A tax-deferred sale names no lot (issue 45): the checker still knows that the
+    locked lot's shares are not for sale, and says by how many shares the sale is over."""
+    base = household(cap=None)
+    portfolio = base.model_copy(
+        update={"accounts": (Account(account="B", type="tax_deferred", cash=1000.0),)}
+    )
+    after = household_from(portfolio, PRICES)
+    sell = Trade(account="B", symbol="AAA", action="SELL", shares=110, price=60.0, value=6600.0)
+    text = [b.message for b in check_limits(portfolio, [sell], after, 10_600.0, [])]
+    assert any(
+        "110 shares of AAA in B are sold, but 10 of its 110 are in lots whose Lock is lock: "
+        "at most 100 may be sold" in m
+        for m in text
+    ), text
+    free = sell.model_copy(update={"shares": 100, "value": 6000.0})
+    assert check_limits(portfolio, [free], after, 10_600.0, []) == []
+
+
 def test_relax_writes_the_breach_to_the_log(tmp_path: Path, monkeypatch):
     """Through the workbook door: the fallback's broken turnover on the Log sheet, at the
     Settings cell of max_turnover."""

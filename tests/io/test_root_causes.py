@@ -125,8 +125,8 @@ def test_a_symbol_no_price_knows_and_a_missing_lots_sheet(tmp_path: Path):
     code, errors, _ = validate(book(tmp_path, "typo", typo))
     assert code == 1
     assert said(errors) == [
-        "Holdings!B4: AAB has no price on the Prices sheet, which prices the other "
-        "holdings; did you mean AAA?"
+        "Holdings!B4: AAB has no price on the Prices sheet, which prices every other "
+        "holding; did you mean AAA?"
     ]
     code, errors, _ = validate(book(tmp_path, "nolots", edit=lambda wb: wb.remove(wb["TaxLots"])))
     assert code == 1

@@ -330,6 +330,7 @@ class Book:
                         self.st.wash_sale_days,
                         self.identical,
                         own_lot=(account, lot.lot_id),
+                        limit=1,  # one names the block; all of them cost n² (wash.py)
                     )
                     if blockers:
                         blocked.append(lot)

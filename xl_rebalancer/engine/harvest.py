@@ -19,11 +19,14 @@ from .tax import year_tax, year_to_date
 from .wash import (
     Purchase,
     PurchaseIndex,
+    count_sale_blockers,
     identical_sets,
     past_purchases,
     sale_blockers,
     same_security,
 )
+
+SHOWN = 3  # blockers named in a BlockedBy cell
 
 
 def harvest_candidates(
@@ -65,13 +68,18 @@ def harvest_candidates(
         if loss < st.tlh_min_loss or loss < st.tlh_min_loss_pct * lot.cost_basis or loss <= 0:
             continue
         term = lot_term(lot, valuation)
+        own = (lot.account, lot.lot_id)
         blockers = sale_blockers(
-            lot.symbol,
-            valuation,
-            index,
-            st.wash_sale_days,
-            identical,
-            own_lot=(lot.account, lot.lot_id),
+            lot.symbol, valuation, index, st.wash_sale_days, identical, own, limit=SHOWN
+        )
+        # The BlockedBy cell names the first few; listing every purchase in the window
+        # for every lot grew with the square of the lots (and past a cell's 32,767
+        # characters), so the rest is a count.
+        more = (
+            count_sale_blockers(lot.symbol, valuation, index, st.wash_sale_days, identical, own)
+            - len(blockers)
+            if len(blockers) == SHOWN
+            else 0
         )
         # What harvesting this lot alone saves this year, netted with the year so far
         # (engine/tax.py): nothing once the year's losses pass the $3,000 limit.
@@ -92,7 +100,9 @@ def harvest_candidates(
                 term=term,
                 substitute=substitutes.get(lot.symbol),
                 wash_sale="blocked" if blockers else "clear",
-                blocked_by="; ".join(b.describe() for b in blockers) or None,
+                blocked_by="; ".join(b.describe() for b in blockers)
+                + (f"; and {more:,} more" if more > 0 else "")
+                or None,
                 est_tax_saving=0.0 if blockers else round(saving, 2),
             )
         )

@@ -274,11 +274,13 @@ def _hold_limits(
     order = [a.account for a in portfolio.accounts]
     limits = weight_limits(portfolio, household, order, symbols)
     named = {(w.sheet, w.row, w.field) for w in warnings if w.level != "info"}
-    breaches = [
+    found = [
         b
         for b in check_limits(portfolio, trades, household, total_before, limits)
         if (b.sheet, b.row, b.field) not in named
     ]
+    warnings.extend(b for b in found if b.level != "error")  # missed by rounding: said
+    breaches = [b for b in found if b.level == "error"]
     if not breaches:
         return
     if portfolio.settings.infeasible == "stop":

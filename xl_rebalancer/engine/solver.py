@@ -355,10 +355,13 @@ def sell_units(
         price = household.prices[symbol]
         acct = accounts[account]
         position_lots = lots.get((account, symbol), [])
-        if not acct.taxable or not position_lots:
-            units.append(SellUnit(account, symbol, None, held, 0.0, 0.0, False))
-            continue
         skip = {id(lot) for lot in blocked.get((account, symbol), [])}
+        if not acct.taxable or not position_lots:
+            # No tax to weigh, but a locked lot still stays: only the rest may be sold.
+            free = held - sum(lot.shares for lot in blocked.get((account, symbol), []))
+            if free > EPS:
+                units.append(SellUnit(account, symbol, None, free, 0.0, 0.0, False))
+            continue
         ordered = order_lots(
             position_lots,
             st.lot_method,

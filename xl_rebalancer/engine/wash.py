@@ -212,6 +212,15 @@ class PurchaseIndex:
         self.dates = {s: [p.date for p in ps] for s, ps in self.by_symbol.items()}
         # Every lot of a symbol is checked against the same sale date: remember answers.
         self._near: dict[tuple[str, dt.date, int], list[Purchase]] = {}
+        self._by_lot: dict[tuple[str, str], list[Purchase]] = {}
+        for ps in self.by_symbol.values():
+            for purchase in ps:
+                if purchase.lot_key is not None:
+                    self._by_lot.setdefault(purchase.lot_key, []).append(purchase)
+
+    def own(self, lot_key: tuple[str, str]) -> list[Purchase]:
+        """The purchases that are this lot's own acquisition."""
+        return self._by_lot.get(lot_key, [])
 
     def near(
         self, symbol: str, center: dt.date, days: int, identical: dict[str, frozenset[str]]
@@ -237,20 +246,51 @@ def sale_blockers(
     days: int,
     identical: dict[str, frozenset[str]],
     own_lot: tuple[str, str] | None = None,
+    limit: int | None = None,
 ) -> list[Purchase]:
-    """Purchases that would wash a loss sale of `symbol` on `sale_date`.
+    """Purchases that would wash a loss sale of `symbol` on `sale_date`, the first
+    `limit` of them when told (in date order with an index).
 
-    The sold lot's own purchase is not a replacement for itself.
+    The sold lot's own purchase is not a replacement for itself. A run asks this for
+    every loss lot and needs only to know whether one blocker exists (and to name it):
+    without a limit, a position of n lots bought within the window made n lists of n,
+    and 20,000 such lots took 79 s.
     """
     if isinstance(purchases, PurchaseIndex):
         purchases = purchases.near(symbol, sale_date, days, identical)
-    return [
+    out = []
+    for p in purchases:
+        if (
+            same_security(symbol, p.symbol, identical)
+            and in_window(p.date, sale_date, days)
+            and not (own_lot is not None and p.lot_key == own_lot)
+        ):
+            out.append(p)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def count_sale_blockers(
+    symbol: str,
+    sale_date: dt.date,
+    index: PurchaseIndex,
+    days: int,
+    identical: dict[str, frozenset[str]],
+    own_lot: tuple[str, str] | None = None,
+) -> int:
+    """How many purchases sale_blockers would list, without listing them: the window's
+    purchases (the index's answer is shared by every lot of the symbol) less the lot's
+    own purchase when it falls inside the window."""
+    near = index.near(symbol, sale_date, days, identical)
+    if own_lot is None:
+        return len(near)
+    own = [
         p
-        for p in purchases
-        if same_security(symbol, p.symbol, identical)
-        and in_window(p.date, sale_date, days)
-        and not (own_lot is not None and p.lot_key == own_lot)
+        for p in index.own(own_lot)
+        if same_security(symbol, p.symbol, identical) and in_window(p.date, sale_date, days)
     ]
+    return len(near) - len(own)
 
 
 def buy_blockers(

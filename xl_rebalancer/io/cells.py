@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import fromstring, iterparse
+from xml.etree.ElementTree import XMLPullParser, fromstring, iterparse
 
 from ..errors import WorkbookError
 from .package import NS_MAIN, NS_REL, REL_TABLE, TableRef, relationships
@@ -75,6 +75,11 @@ _ISO = re.compile(
     r"(?P<time>(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})"
     r"(?P<microsecond>\.\d{1,3})?)?)?Z?"
 )
+# A text cell's shared-string index, whatever the namespace prefix and attribute order.
+_STRING_REFS = re.compile(rb"""<(?:\w+:)?c\b[^>]*?\bt=["']s["'][^>]*>\s*<(?:\w+:)?v>\s*(\d+)\s*<""")
+_CHUNK = 1 << 16  # small: a stream stopped early (or restarted) parses little
+_OVERLAP = 256
+_WHOLE_STRINGS = 16 << 20  # a shared-string part up to this size is read whole, once
 _WINDOWS_EPOCH = dt.datetime(1899, 12, 30)
 _MAC_EPOCH = dt.datetime(1904, 1, 1)
 
@@ -184,7 +189,9 @@ class Package:
         except Exception as exc:  # BadZipFile, a missing part, XML that does not parse
             self.close()
             raise WorkbookError(f"{self.path}: not a readable Excel workbook ({exc})") from exc
-        self._strings: list[str] | None = None
+        self._strings: dict[int, str] = {}
+        self._strings_whole = False  # the table was read whole: nothing more to find
+        self._cursor: tuple[Iterator[Any], int] | None = None  # a large table's stream
 
     def close(self) -> None:
         if hasattr(self, "_zip"):
@@ -214,7 +221,9 @@ class Package:
         without a saved result (a program that does not calculate saved the file: they
         read as blank, which is not what the user typed) are added to `uncalculated`."""
         data = self._part(self.sheets[title])
-        strings = self._shared_strings() if b't="s"' in data or b"t='s'" in data else []
+        strings: dict[int, str] = {}
+        if b't="s"' in data or b"t='s'" in data:
+            strings = self._shared_strings({int(i) for i in _STRING_REFS.findall(data)})
         empty: tuple[Any, ...] = (None,) * (max_col + 1 - min_col) if max_col else ()
         columns: dict[str, int] = {}
         dates, durations, epoch = self._dates, self._durations, self._epoch
@@ -268,7 +277,10 @@ class Package:
                             except (OverflowError, ValueError):
                                 value = "#VALUE!"  # a date Python's calendar cannot hold
                     elif kind == "s":
-                        value = strings[int(value)]
+                        index = int(value)
+                        if index not in strings:  # a reference the pattern did not see
+                            strings = self._shared_strings({index})
+                        value = strings[index]
                     elif kind == "b":
                         value = bool(int(value))
                     elif kind == "d":
@@ -350,17 +362,69 @@ class Package:
                         durations.add(index)
         return dates, durations
 
-    def _shared_strings(self) -> list[str]:
-        if self._strings is None:
-            self._strings = []
-            if self._strings_part in self._names:
-                data = self._part(self._strings_part)  # type: ignore[arg-type]
-                for _, element in iterparse(io.BytesIO(data)):
-                    if element.tag == _SI:
-                        # openpyxl drops the escape's x005F_ prefix; so do we.
-                        self._strings.append(_text(element).replace("x005F_", ""))
-                        element.clear()
+    def _shared_strings(self, needed: set[int]) -> dict[int, str]:
+        """The shared strings at `needed` (with those read before). A table of ordinary
+        size is read whole, once. A large one can hold millions of strings the input
+        sheets never use (3 million took 783 MB in validate when all were kept), so it is
+        streamed from the zip keeping only what the sheets read refer to, each item
+        dropped once passed; the stream stops at the last index wanted and resumes there
+        for the next sheet. An index past the table raises IndexError."""
+        missing = needed - self._strings.keys()
+        if not missing:
+            return self._strings
+        part = self._strings_part
+        if part is None or part not in self._names or self._strings_whole:
+            raise IndexError(f"shared string {min(missing)} is not in the table")
+        if self._zip.getinfo(part).file_size <= _WHOLE_STRINGS:
+            self._strings_whole = True
+            for _, element in iterparse(io.BytesIO(self._part(part))):
+                if element.tag == _SI:
+                    # openpyxl drops the escape's x005F_ prefix; so do we.
+                    self._strings[len(self._strings)] = _text(element).replace("x005F_", "")
+                    element.clear()
+            return self._shared_strings(missing)
+        if self._cursor is None or min(missing) <= self._cursor[1]:
+            self._cursor = (iter(self._stream(part)), -1)
+        items, index = self._cursor
+        last = max(missing)
+        for element in items:
+            if element.tag != _SI:
+                continue
+            index += 1
+            if index in missing:
+                self._strings[index] = _text(element).replace("x005F_", "")
+            if index >= last:
+                break
+        self._cursor = (items, index)
+        if last > index:
+            raise IndexError(f"shared string {last} of {index + 1}")
         return self._strings
+
+    def _stream(self, name: str) -> Iterator[Any]:
+        """A part's elements as they end, read from the zip in chunks (each checked for a
+        DTD, the window overlapping so none hides across a boundary); every finished child
+        of the root is dropped, so memory stays one item deep whatever the part's size."""
+        parser = XMLPullParser(events=("start", "end"))
+        root = None
+        depth = 0
+        tail = b""
+        with self._zip.open(name) as handle:
+            while chunk := handle.read(_CHUNK):
+                window = tail + chunk
+                if b"<!" in window and DTD.search(window):
+                    raise WorkbookError(f"{self.path}: refused, part {name} declares a DTD")
+                tail = chunk[-_OVERLAP:]
+                parser.feed(chunk)
+                for event, element in parser.read_events():
+                    if event == "start":
+                        depth += 1
+                        root = element if root is None else root
+                        continue
+                    depth -= 1
+                    yield element
+                    if depth == 1 and root is not None:
+                        root.clear()  # the child just finished, and any before it
+        parser.close()
 
 
 def _text(element: Any) -> str:

@@ -83,15 +83,17 @@ def read_workbook(
     *,
     as_of: dt.date | None = None,
     today: dt.date | None = None,
+    priced_elsewhere: frozenset[str] = frozenset(),
 ) -> WorkbookInput:
     """Read and validate every input sheet.
 
     Raises InputError listing every error, with warnings kept on it.
     `as_of` overrides Settings.valuation_date; `today` is its fallback (the clock is
-    read here, in I/O, so the engine never has to).
+    read here, in I/O, so the engine never has to). `priced_elsewhere`: symbols the run's
+    --prices file prices, which the Prices sheet need not.
     """
     sheets = read_raw_sheets(path)
-    return build_portfolio(sheets, as_of=as_of, today=today)
+    return build_portfolio(sheets, as_of=as_of, today=today, priced_elsewhere=priced_elsewhere)
 
 
 def read_raw_sheets(
@@ -300,6 +302,7 @@ def build_portfolio(
     *,
     as_of: dt.date | None = None,
     today: dt.date | None = None,
+    priced_elsewhere: frozenset[str] = frozenset(),
 ) -> WorkbookInput:
     """Validate raw sheets into a Portfolio; shared by the file reader and the xlwings adapter."""
     problems: list[Problem] = []
@@ -349,7 +352,9 @@ def build_portfolio(
     problems[:] = kept
     portfolio = m.Portfolio(settings=settings, **collected)
     follow_ons = Followups()
-    for problem in check_portfolio(portfolio, locator, incomplete, stand_ins, follow_ons):
+    for problem in check_portfolio(
+        portfolio, locator, incomplete, stand_ins, follow_ons, priced_elsewhere
+    ):
         if (problem.sheet, problem.cell) in failed_cells:
             follow_ons.count += 1
             continue

@@ -99,6 +99,7 @@ def check_portfolio(
     incomplete: set[str] = frozenset(),
     stand_ins: set[tuple[str, int]] = frozenset(),
     follow_ons: Followups | None = None,
+    priced_elsewhere: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Cross-sheet rules; sheets in `incomplete` lost rows to cell errors, so their totals
     are not checked (a sum over the rows that survived would only mislead). Rows in
@@ -113,7 +114,7 @@ def check_portfolio(
     out += _check_actions(p, loc)
     out += _check_settings(p, loc)
     out += _check_prices(p, loc)
-    out += _check_unpriced(p, loc, stand_ins)
+    out += _check_unpriced(p, loc, stand_ins, priced_elsewhere)
     return out
 
 
@@ -165,6 +166,7 @@ def _check_holdings_and_lots(
     loc: Locator,
     stand_ins: set[tuple[str, int]] = frozenset(),
     follow_ons: Followups | None = None,
+    priced_elsewhere: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     out = []
     valuation = p.settings.valuation_date
@@ -396,6 +398,32 @@ def _check_constraints(p: Portfolio, loc: Locator) -> list[Problem]:
             out.append(
                 loc.problem("MinWeight is above MaxWeight", "Constraints", c.row, "min_weight")
             )
+    # A lot the user wants sold (Lock = sell) where a NoSell row forbids selling: the
+    # two rules contradict each other, and which one wins must not be left to chance.
+    classes = {s.upper(): c.upper() for s, c in symbol_classes(p).items()}
+    for lot in p.lots:
+        if lot.lock != "sell":
+            continue
+        for c in p.constraints:
+            if not c.no_sell:
+                continue
+            hit = (
+                (c.scope == "symbol" and c.name.upper() == lot.symbol.upper())
+                or (c.scope == "account" and c.name == lot.account)
+                or (c.scope == "asset_class" and c.name.upper() == classes.get(lot.symbol))
+            )
+            if hit:
+                where = f"{loc.title('Constraints')}!{loc.cell('Constraints', c.row, 'no_sell')}"
+                out.append(
+                    loc.problem(
+                        f"lot {lot.lot_id} of {lot.symbol} in {lot.account} is marked Lock = "
+                        f"sell, but {where} forbids selling it ({c.scope.replace('_', ' ')} "
+                        f"{c.name} is NoSell); clear one of the two",
+                        "TaxLots",
+                        lot.row,
+                        "lock",
+                    )
+                )
     # Minimums of one scope cover disjoint parts of the household, so together with
     # cash_min they cannot pass 100%: no trade list could ever meet them.
     for scope in ("symbol", "asset_class", "account"):
@@ -563,27 +591,38 @@ def _check_prices(p: Portfolio, loc: Locator) -> list[Problem]:
     return out
 
 
-def _check_unpriced(p: Portfolio, loc: Locator, stand_ins: set[tuple[str, int]]) -> list[Problem]:
-    """A held symbol the Prices sheet does not know, when it knows the others: a typo
-    (VTl for VTI) would otherwise go to the price feed, fail there or, worse, find a
-    different security. With a close known symbol it is an error with the suggestion;
-    otherwise a warning (the run will look in the cache and on Yahoo)."""
-    priced = {price.symbol for price in p.prices}
-    if not priced:
+def _check_unpriced(
+    p: Portfolio,
+    loc: Locator,
+    stand_ins: set[tuple[str, int]],
+    priced_elsewhere: frozenset[str] = frozenset(),
+) -> list[Problem]:
+    """A held symbol no price source of the run knows, when the sources know every other
+    holding: a typo (VTl for VTI) would otherwise go to the price feed, fail there or,
+    worse, find a different security. A typo is likely only then, and only for a symbol
+    nothing else names: with a close known symbol it is an error with the suggestion;
+    otherwise a warning (the run will look in the cache and on Yahoo). The --prices file
+    (`priced_elsewhere`) counts as a source: the sheet need not repeat what it prices."""
+    on_sheet = {price.symbol for price in p.prices}
+    if not on_sheet:
         return []  # a new workbook: refresh-prices fills the sheet
+    priced = on_sheet | set(priced_elsewhere)
     known = priced | {t.symbol for t in p.targets if t.symbol}
+    held = {h.symbol for h in p.holdings}
+    where = "on the Prices sheet" + (" or in the --prices file" if priced_elsewhere else "")
     out = []
     reported: set[str] = set()
     for h in p.holdings:
         if h.symbol in priced or h.symbol in reported or ("Holdings", h.row) in stand_ins:
             continue
         reported.add(h.symbol)
+        others_priced = all(o in priced for o in held - {h.symbol})
         close = difflib.get_close_matches(h.symbol, sorted(known - {h.symbol}), n=1, cutoff=0.6)
-        if close and h.symbol not in known:
+        if close and others_priced and h.symbol not in known:
             out.append(
                 loc.problem(
-                    f"{h.symbol} has no price on the Prices sheet, which prices the "
-                    f"other holdings; did you mean {close[0]}?",
+                    f"{h.symbol} has no price {where}, which prices every other holding; "
+                    f"did you mean {close[0]}?",
                     "Holdings",
                     h.row,
                     "symbol",
@@ -592,7 +631,7 @@ def _check_unpriced(p: Portfolio, loc: Locator, stand_ins: set[tuple[str, int]])
         else:
             out.append(
                 loc.problem(
-                    f"{h.symbol} has no price on the Prices sheet; the run will look for "
+                    f"{h.symbol} has no price {where}; the run will look for "
                     "it in the price cache and on Yahoo (refresh-prices fills the sheet)",
                     "Holdings",
                     h.row,

@@ -220,8 +220,10 @@ class Settings(BaseModel):
         0.0,
         description="Long-term capital loss carried into this year (Schedule D line 14).",
     )
-    max_realized_gain: Money | None = Field(
-        None, description="Cap on net realized gains of this rebalance (money)."
+    max_realized_gain: MoneyNonNegative | None = Field(
+        None,
+        description="Cap on net realized gains of this rebalance (money; 0: no net gain). "
+        "A cap below 0 would demand losses, which a cap cannot promise, so it is refused.",
     )
     tlh_min_loss: MoneyNonNegative = Field(
         500.0, description="Smallest lot loss worth harvesting (money)."

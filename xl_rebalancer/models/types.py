@@ -160,6 +160,7 @@ MAX_MONEY = 1e10  # cash, basis, cash flow, any amount: ten billion in the base 
 MAX_SHARES = 1e9  # shares in one row
 MIN_PRICE, MAX_PRICE = 1e-4, 1e6  # per share, in the base currency
 MAX_RATIO = 1e6  # split and merger ratios, both ways
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)  # Excel's first day on
 
 
 def usable_price(value: float) -> bool:
@@ -176,6 +177,20 @@ def show_number(value: float) -> str:
     if 1e-6 <= abs(value) < 1:
         return f"{value:.6f}".rstrip("0")
     return f"{value:.3g}"
+
+
+def _date_range(value: dt.date) -> dt.date:
+    """A date the engine can compute with: holding periods, wash-sale windows and
+    look-backs add and subtract days and years, and Python's calendar ends at 9999-12-31
+    (a purchase dated then passed validate and stopped rebalance with an OverflowError).
+    The range is wide for any portfolio and narrow enough for every such sum."""
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is outside the range accepted for a date "
+            f"({MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}); check the cell for a "
+            "typing slip"
+        )
+    return value
 
 
 def _range(lo: float, hi: float, what: str) -> AfterValidator:
@@ -212,7 +227,7 @@ Ratio = Annotated[
 NonNegative = Annotated[float, BeforeValidator(to_number), Field(ge=0)]
 Positive = Annotated[float, BeforeValidator(to_number), Field(gt=0)]
 Fraction = Annotated[float, BeforeValidator(to_number), Field(ge=0, le=1)]
-Date = Annotated[dt.date, BeforeValidator(to_date)]
+Date = Annotated[dt.date, BeforeValidator(to_date), AfterValidator(_date_range)]
 Bool = Annotated[bool, BeforeValidator(to_bool)]
 Symbol = Annotated[str, BeforeValidator(to_symbol), Field(min_length=1, max_length=32)]
 Text = Annotated[str, BeforeValidator(to_text), Field(min_length=1)]

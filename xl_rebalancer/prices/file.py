@@ -77,8 +77,41 @@ class FilePriceProvider:
                 [str(v)[:10] if i == 0 else str(v) for i, v in enumerate(r)]
                 for r in frame.itertuples(index=False)
             ]
-        with open(self.path, newline="", encoding="utf-8-sig") as handle:
-            return [row for row in csv.reader(handle) if row]
+        self._check_text()
+        try:
+            with open(self.path, newline="", encoding="utf-8-sig") as handle:
+                return [row for row in csv.reader(handle) if row]
+        except UnicodeDecodeError:
+            raise PriceError(
+                f"price file {self.path} is not UTF-8 text: save it as CSV UTF-8 "
+                "(date, symbol, close)"
+            ) from None
+        except csv.Error as exc:
+            raise PriceError(
+                f"price file {self.path} is not readable as CSV ({exc}); check for an "
+                "unclosed quote"
+            ) from None
+
+    def _check_text(self) -> None:
+        """What --prices must not be: a pipe or device (read forever), or a workbook,
+        which would fail as undecodable text; the workbook's own prices are its Prices
+        sheet, read without --prices."""
+        import os
+        import stat
+
+        if not stat.S_ISREG(os.stat(self.path).st_mode):
+            raise PriceError(
+                f"price file {self.path} is not a regular file (a folder, pipe or device); "
+                "name a CSV or Parquet file"
+            )
+        with open(self.path, "rb") as handle:
+            head = handle.read(8)
+        if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise PriceError(
+                f"price file {self.path} is a workbook (or another zip file), not a CSV: "
+                "--prices takes a CSV (date, symbol, close) or Parquet file; a workbook's "
+                "own prices go on its Prices sheet"
+            )
 
     def _load_long(self, rows: list[list[str]], header: list[str], date_at: int) -> None:
         sym_at = header.index("symbol")

@@ -13,7 +13,7 @@ from pathlib import Path
 from ...errors import InputError, Problem
 from ...models.brokers import BrokerStatement
 from . import fidelity, generic, ibkr, ofx, schwab, vanguard
-from .common import csv_lines, read_text
+from .common import check_file, csv_lines, read_text
 
 BROKERS = ("schwab", "fidelity", "vanguard", "ibkr", "ofx", "generic")
 
@@ -27,6 +27,7 @@ def read_statement(
     file = path.name
     if broker not in (None, *BROKERS):
         raise InputError([Problem(f"unknown broker {broker!r}; one of {', '.join(BROKERS)}", file)])
+    check_file(path)
     with open(path, "rb") as handle:
         head = handle.read(4096).decode("latin-1")
     if broker == "ibkr" or (broker is None and ibkr.looks_like(head)):
@@ -35,7 +36,7 @@ def read_statement(
         return ofx.read(path)
     if mapping:
         generic.parse_map(mapping, file)  # a malformed map is refused whatever the file
-    lines = csv_lines(read_text(path))
+    lines = csv_lines(read_text(path), file)
     if broker == "generic" or (mapping and broker is None and generic.describes(lines, mapping)):
         return generic.read(lines, file, generic.parse_map(mapping, file), account)
     readers = {

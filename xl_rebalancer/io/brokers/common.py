@@ -25,19 +25,44 @@ MAX_ROWS = 200_000
 MISSING = {"", "--", "-", "n/a", "na", "none", "null", "—"}
 
 
-def read_text(path: Path) -> str:
-    """The file's text, refusing what no broker download is (huge, binary)."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
+def check_file(path: Path) -> None:
+    """Refuse, before anything opens it, what no broker download is: a pipe or a device
+    (/dev/zero would be read forever), a folder, or more than MAX_FILE_BYTES."""
+    import os
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError([Problem("no such file", path.name)]) from None
+    except OSError as exc:
+        raise InputError([Problem(f"cannot be read ({exc.strerror or exc})", path.name)]) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError([Problem("is a folder; name the downloaded file", path.name)])
+    if not stat.S_ISREG(info.st_mode):
         raise InputError(
             [
                 Problem(
-                    f"{size:,} bytes is more than a broker download ({MAX_FILE_BYTES:,} "
-                    "at most); is this the right file?",
+                    "not a regular file (a pipe, socket or device); name the downloaded file",
                     path.name,
                 )
             ]
         )
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(
+            [
+                Problem(
+                    f"{info.st_size:,} bytes is more than a broker download "
+                    f"({MAX_FILE_BYTES:,} at most); is this the right file?",
+                    path.name,
+                )
+            ]
+        )
+
+
+def read_text(path: Path) -> str:
+    """The file's text, refusing what no broker download is (huge, binary, a device)."""
+    check_file(path)
     data = path.read_bytes()
     if b"\x00" in data[:4096]:
         raise InputError([Problem("not a text file (a spreadsheet? save it as CSV)", path.name)])
@@ -59,15 +84,28 @@ class Line:
         return not any(c.strip() for c in self.cells)
 
 
-def csv_lines(text: str) -> list[Line]:
+def csv_lines(text: str, file: str | None = None) -> list[Line]:
     reader = csv.reader(io.StringIO(text))
     out: list[Line] = []
     start = 1
-    for cells in reader:
-        out.append(Line(start, [c.strip() for c in cells]))
-        start = reader.line_num + 1
-        if len(out) > MAX_ROWS:
-            raise InputError([Problem(f"more than {MAX_ROWS:,} lines", None)])
+    try:
+        for cells in reader:
+            out.append(Line(start, [c.strip() for c in cells]))
+            start = reader.line_num + 1
+            if len(out) > MAX_ROWS:
+                raise InputError([Problem(f"more than {MAX_ROWS:,} lines", file)])
+    except csv.Error as exc:
+        # A cell past the csv module's field limit (128 KiB): no broker writes one, so
+        # the file is damaged or not a download (an unclosed quote swallows the rest).
+        raise InputError(
+            [
+                Problem(
+                    f"line {start}: not readable as CSV ({exc}); a cell that long is no "
+                    "broker's: check for an unclosed quote or download the file again",
+                    file,
+                )
+            ]
+        ) from None
     return out
 
 

@@ -33,7 +33,7 @@ def read_fills(
     """The fills, and the proposal ids the file names. `accounts` maps broker numbers and
     names (lower case) to the workbook's account names."""
     file = path.name
-    lines = csv_lines(read_text(path))
+    lines = csv_lines(read_text(path), file)
     hit = find_header(lines, FIELDS, ["account", "symbol", "action", "shares", "price"])
     if hit is None:
         raise InputError(
