@@ -342,52 +342,60 @@ class _Strings:
     """The package's shared-string table, with the engine sheets' text added to it."""
 
     text: str | None
-    index: dict[str, int] = field(default_factory=dict)
     added: list[str] = field(default_factory=list)
     size: int = 0
     references: int = 0
-    # Items no kept sheet refers to (the replaced sheets' own text), reused for new text
-    # so that repeated runs do not grow the table; with their new text, by position.
-    free: list[int] = field(default_factory=list)
-    unused: set[int] = field(default_factory=set)
+    # The items the sheets that stay refer to (release): only those are looked up for
+    # reuse and kept; every other item may take new text, so repeated runs do not grow
+    # the table, and memory follows what the sheets use, not the table's size (a user's
+    # table of 3 million strings). None: not known, every item kept and looked up.
+    kept: set[int] | None = None
     reused: dict[int, str] = field(default_factory=dict)
-    plain_at: dict[int, str] = field(default_factory=dict)
+    _index: dict[str, int] | None = None
+    _next_free: int = 0
 
     def __post_init__(self) -> None:
         if self.text is None:
             return
         if re.search(r"<\w+:sst\b", self.text):
             raise NotSpliceable("a prefixed shared-string table")
-        for i, match in enumerate(_SI.finditer(self.text)):
-            plain = _PLAIN_SI.match(match.group(1) or "")
-            if plain is not None:
-                self.index.setdefault(plain.group(1), i)
-                self.plain_at[i] = plain.group(1)
-            self.size = i + 1
+        self.size = sum(1 for _ in _SI.finditer(self.text))
         count = re.search(r'<sst\b[^>]*?\bcount="(\d+)"', self.text)
         self.references = int(count.group(1)) if count else 0
 
     def release(self, kept: set[int]) -> None:
         """Every item outside `kept` (the items the sheets that stay refer to) may take
         new text."""
-        self.unused = {i for i in range(self.size) if i not in kept}
-        self.free = sorted(self.unused, reverse=True)  # popped from the end: lowest first
+        self.kept = set(kept)
+
+    def _lookup(self) -> dict[str, int]:
+        """Plain text → item, for the items kept (all of them, before release)."""
+        if self._index is None:
+            self._index = {}
+            if self.text is not None:
+                for i, match in enumerate(_SI.finditer(self.text)):
+                    if self.kept is not None and i not in self.kept:
+                        continue
+                    plain = _PLAIN_SI.match(match.group(1) or "")
+                    if plain is not None:
+                        self._index.setdefault(plain.group(1), i)
+        return self._index
 
     def _take(self) -> int | None:
-        """A free item for new text, its old text forgotten."""
-        while self.free:
-            slot = self.free.pop()
-            if slot in self.unused:
-                self.unused.discard(slot)
-                old = self.plain_at.pop(slot, None)
-                if old is not None and self.index.get(old) == slot:
-                    del self.index[old]
+        """The lowest item no kept sheet uses and no new text has taken yet."""
+        if self.kept is None:
+            return None
+        while self._next_free < self.size:
+            slot = self._next_free
+            self._next_free += 1
+            if slot not in self.kept:
                 return slot
         return None
 
     def add(self, text: str) -> int:
         """One more cell holding `text` (already XML-escaped): its index in the table."""
-        found = self.index.get(text)
+        index = self._lookup()
+        found = index.get(text)
         if found is None:
             found = self._take()
             if found is None:
@@ -395,9 +403,7 @@ class _Strings:
                 self.added.append(text)
             else:
                 self.reused[found] = text
-            self.index[text] = found
-        else:
-            self.unused.discard(found)
+            index[text] = found
         self.references += 1
         return found
 
@@ -415,8 +421,8 @@ class _Strings:
 
     def _compacted(self) -> str:
         """The table with reused items given their new text and unused ones emptied."""
-        assert self.text is not None
-        unused = self.unused
+        assert self.text is not None and self.kept is not None
+        kept = self.kept
         position = -1
 
         def item(match: re.Match[str]) -> str:
@@ -424,14 +430,14 @@ class _Strings:
             position += 1
             if position in self.reused:
                 return si_items([self.reused[position]])
-            return "<si><t/></si>" if position in unused else match.group(0)
+            return match.group(0) if position in kept else "<si><t/></si>"
 
         return _SI.sub(item, self.text)
 
     def xml(self) -> str:
         items = si_items(self.added)
         unique = self.size + len(self.added)
-        if self.text is not None and (self.reused or self.unused):
+        if self.text is not None and self.kept is not None:
             self.text = self._compacted()
         if self.text is None:
             return (
@@ -774,7 +780,7 @@ def _plan(
     # The replaced sheets' own parts (tables, drawings, charts) go with them.
     strings_text = _text(archive, SST_PART) if SST_PART in names else None
     strings = _Strings(strings_text)
-    if strings_text is not None and replaced:
+    if strings_text is not None:
         kept = _kept_strings(archive, [s.part for s in sheets if s not in replaced.values()])
         if kept is not None:
             strings.release(kept)
