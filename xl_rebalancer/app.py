@@ -254,13 +254,19 @@ def file_symbols(prices_file: Path | None) -> frozenset[str]:
 
 def backup_path(path: Path, stamp: dt.datetime, kind: str = "actions") -> Path:
     """Where apply-actions (import, record-fills) keeps the workbook as it was, whichever
-    door ran it."""
-    return path.with_name(f"{path.stem}.before-{kind}-{stamp:%Y%m%d-%H%M%S}{path.suffix}")
+    door ran it: a name no file has yet, so two saves in one second never keep only the
+    second's backup (`….before-import-20261207-041254-2.xlsm`)."""
+    base = f"{path.stem}.before-{kind}-{stamp:%Y%m%d-%H%M%S}"
+    candidate, number = path.with_name(f"{base}{path.suffix}"), 2
+    while candidate.exists():
+        candidate = path.with_name(f"{base}-{number}{path.suffix}")
+        number += 1
+    return candidate
 
 
 # A backup (backup_path), or a package the write gate refused, kept for a bug report
 # (io/writer._gate): `book.before-import-20261207-031500.xlsm`, `book.rejected-….xlsm`.
-_BACKUP_STEM = re.compile(r"\.(?:before-[a-z]+|rejected)-\d{8}-\d{6}$")
+_BACKUP_STEM = re.compile(r"\.(?:before-[a-z]+|rejected)-\d{8}-\d{6}(?:-\d+)?$")
 
 
 def is_backup(path: Path) -> bool:

@@ -275,7 +275,12 @@ def main(debug: bool, verbose: bool) -> None:
     help="Add the input sheets to this workbook of yours instead (and, to a .xlsm, the "
     "Rebalancer tab and its macros), touching nothing else.",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite an existing file (with --into: save even when the workbook seems open "
+    "in Excel or is marked read-only).",
+)
 @JSON_OPTION
 @handle_errors
 def init(path: Path | None, into: Path | None, force: bool, as_json: bool) -> None:
@@ -286,7 +291,7 @@ def init(path: Path | None, into: Path | None, force: bool, as_json: bool) -> No
     if into is not None:
         if path is not None:
             raise click.UsageError("give PATH (a new workbook) or --into BOOK, not both")
-        _init_into(into, as_json)
+        _init_into(into, as_json, force)
         return
     if path is None:
         raise click.UsageError("name the new workbook (PATH), or --into BOOK")
@@ -302,10 +307,13 @@ def init(path: Path | None, into: Path | None, force: bool, as_json: bool) -> No
     _console().print(f"Created {path}")
 
 
-def _init_into(book: Path, as_json: bool) -> None:
+def _init_into(book: Path, as_json: bool, force: bool = False) -> None:
     from .io.attach import attach
     from .io.lock import workbook_lock
+    from .io.safety import may_replace
 
+    if not force and book.exists():  # open in Excel, or read-only: as every save checks
+        may_replace(book, book)
     with workbook_lock(book):
         done = attach(book)
     if as_json:
@@ -326,6 +334,8 @@ def _init_into(book: Path, as_json: bool) -> None:
         console.print(f"{book} already has the rebalancer's sheets; nothing was changed.")
         return
     console.print(f"Added to {done.path}: {', '.join(done.added)}.")
+    if done.doors and not any("ribbon of its own" in note for note in done.notes):
+        console.print("The Rebalancer tab and its macros are in the workbook too.")
     for note in done.notes:
         console.print(f"Note: {note}.")
     if not done.doors:
@@ -396,7 +406,7 @@ ADDIN_DIR = click.option(
     "--dir",
     "folder",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Install into this folder instead of Excel's start-up folder.",
+    help="The folder the add-in is in (default: Excel's start-up folder).",
 )
 
 
@@ -440,9 +450,14 @@ def addin_install(folder: Path | None, force: bool, conda: str | None, as_json: 
         return
     console = _console()
     if state.action == "kept":
+        newer = state.installed != state.current
         console.print(
-            f"{state.path} is version {state.installed}, as new as this one "
-            f"({state.current}): kept (--force replaces it)."
+            f"{state.path} is version {state.installed}"
+            + (
+                f", newer than this one ({state.current}): kept (--force replaces it)."
+                if newer
+                else ", with these settings already: nothing changed."
+            )
         )
     else:
         console.print(f"{state.action.capitalize()} {state.path} (version {state.current}).")
@@ -487,9 +502,11 @@ def addin_uninstall(folder: Path | None, as_json: bool) -> None:
 @handle_errors
 def addin_status(folder: Path | None, as_json: bool) -> None:
     """Which add-in is installed, against this package's version."""
-    from .excel.addin import status
+    from .excel.addin import addin_settings, status
 
     state = status(_addin_folder(folder))
+    settings = addin_settings(state.path) if state.action == "present" else {}
+    runs = {k: v for k, v in settings.items() if k.lower().startswith(("interpreter", "conda"))}
     if as_json:
         emit_json(
             {
@@ -498,6 +515,7 @@ def addin_status(folder: Path | None, as_json: bool) -> None:
                 "path": str(state.path),
                 "installed": state.installed,
                 "version": state.current,
+                "settings": runs,
                 "warnings": [],
             }
         )
@@ -509,6 +527,8 @@ def addin_status(folder: Path | None, as_json: bool) -> None:
             f"Installed: {state.path}, version {state.installed or 'unknown'}; this package "
             f"is {state.current}."
         )
+        if runs:
+            _console().print("It runs: " + "; ".join(f"{k} = {v}" for k, v in runs.items()))
 
 
 @addin.command("build")

@@ -150,7 +150,7 @@ def test_addin_install_status_and_uninstall_on_a_folder(tmp_path: Path):
     assert sys.executable in conf  # the add-in's own xlwings.conf names this Python
     before = installed.read_bytes()
     again = cli("addin", "install", "--dir", str(folder), home=home)
-    assert again.returncode == 0 and "kept" in again.stdout
+    assert again.returncode == 0 and "nothing changed" in again.stdout
     assert installed.read_bytes() == before
     status = cli("addin", "status", "--dir", str(folder), "--json", home=home)
     assert json.loads(status.stdout)["installed"] == json.loads(status.stdout)["version"]
@@ -229,3 +229,19 @@ def test_the_buttons_never_overwrite_a_users_own_summary_sheet(tmp_path: Path):
     assert names.count("Summary (rebalancer)") == 1
     assert book.sheets["Summary"].range("A1").value == "my own summary"
     assert book.sheets["Summary (rebalancer)"].range("A1").value == "Key"  # its header
+
+
+def test_other_settings_replace_an_add_in_of_the_same_version_and_status_shows_them(
+    tmp_path: Path,
+):
+    """A second install with a conda environment was 'kept' (same version), silently
+    still running the first Python; it is replaced now, and status says what it runs."""
+    folder = tmp_path / "XLSTART"
+    assert addin.install(folder, interpreter="/usr/bin/python3").action == "installed"
+    assert addin.install(folder, interpreter="/usr/bin/python3").action == "kept"
+    state = addin.install(folder, conda=("/opt/miniconda3", "rebal"))
+    assert state.action == "updated"
+    settings = addin.addin_settings(folder / addin.ADDIN_NAME)
+    assert settings["Conda Env"] == "rebal" and "Interpreter_Mac" not in settings
+    shown = cli("addin", "status", "--dir", str(folder), home=tmp_path)
+    assert "Conda Env = rebal" in shown.stdout

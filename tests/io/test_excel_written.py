@@ -512,3 +512,61 @@ def test_a_workbook_xlsxwriter_built_attaches_imports_and_rebalances_clean(
     source = _xlsxwriter_book(tmp_path / f"built{suffix}")
     outcome = run_one(source, tmp_path / "run")
     assert outcome.status == "clean", f"{outcome.step}: {outcome.detail}"
+
+
+def test_a_users_table_under_an_input_tables_name_is_refused_untouched(tmp_path: Path):
+    """A table of the user's named tblHoldings (on their own sheet, with their own
+    columns) made init --into skip Holdings without a word, and every later command
+    pointed at the user's sheet."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.table import Table
+
+    book = tmp_path / "mine.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "MyPositions"
+    ws.append(["Fund", "Value"])
+    ws.append(["VTI", 1000])
+    ws.add_table(Table(displayName="tblHoldings", ref="A1:B2"))
+    wb.save(book)
+    before = book.read_bytes()
+    run = cli("init", "--into", str(book))
+    assert run.returncode == 1
+    said = " ".join((run.stdout + run.stderr).split())
+    assert "the table tblHoldings on your sheet MyPositions" in said
+    assert "rename your table" in said
+    assert book.read_bytes() == before
+
+
+def test_init_into_leaves_a_workbook_open_in_excel_or_read_only_alone(tmp_path: Path):
+    for case in ("open", "read-only"):
+        book = tmp_path / f"{case}.xlsx"
+        shutil.copyfile(CORPUS / "table24.xlsx", book)
+        if case == "open":
+            (tmp_path / f"~${book.name}").write_bytes(b"owner")
+        else:
+            book.chmod(0o444)
+        before = book.read_bytes()
+        run = cli("init", "--into", str(book))
+        assert run.returncode == 1, case
+        said = " ".join((run.stdout + run.stderr).split())
+        assert ("open in Excel" if case == "open" else "read-only") in said
+        assert book.read_bytes() == before
+
+
+def test_two_saves_in_one_second_keep_two_backups():
+    """Backups were named to the second, and a second import in the same second
+    overwrote the first one's: the workbook's state before both was lost."""
+    import datetime as dt
+    import tempfile
+
+    from xl_rebalancer.app import backup_path, is_backup
+
+    with tempfile.TemporaryDirectory() as folder:
+        book = Path(folder) / "book.xlsm"
+        stamp = dt.datetime(2026, 12, 7, 4, 12, 54)
+        first = backup_path(book, stamp, "import")
+        first.write_bytes(b"the state before the first import")
+        second = backup_path(book, stamp, "import")
+        assert second != first and second.name == "book.before-import-20261207-041254-2.xlsm"
+        assert is_backup(first) and is_backup(second)

@@ -238,21 +238,45 @@ def install(
     an add-in there already is replaced only by a newer version (or with force)."""
     target = folder / ADDIN_NAME
     state = AddinState(folder, target, addin_version(target) if target.exists() else None)
-    newer_there = state.installed is not None and (
-        _version_key(state.installed) >= _version_key(__version__)
+    newer = state.installed is not None and (
+        _version_key(state.installed) > _version_key(__version__)
     )
-    if newer_there and not force:
+    if newer and not force:
         state.action = "kept"
         return state
     folder.mkdir(parents=True, exist_ok=True)
-    # Built beside it and renamed over it: Excel never finds half an add-in there.
+    # Built beside it and renamed over it: Excel never finds half an add-in there. The
+    # same version with the same settings is left as it is (builds are reproducible);
+    # other settings (a conda environment, another Python) replace it.
     built = build_addin(
         folder / f".~{ADDIN_NAME}.{os.getpid()}.xlam", interpreter_rows(interpreter, conda)
     )
+    if state.installed is not None and target.read_bytes() == built.read_bytes():
+        built.unlink()
+        state.action = "kept"
+        return state
+    same_version = state.installed == __version__
     os.replace(built, target)
-    state.action = "replaced" if state.installed else "installed"
+    state.action = "updated" if same_version else "replaced" if state.installed else "installed"
     state.installed = __version__
     return state
+
+
+def addin_settings(path: Path) -> dict[str, str]:
+    """The xlwings settings on an add-in's own xlwings.conf sheet (the interpreter), read
+    as xlwings reads them: column A down to the first blank key, values in column B."""
+    from ..io.cells import Package
+
+    out: dict[str, str] = {}
+    try:
+        with Package(path) as book:
+            for key, value in book.rows(CONF_SHEET, 1, 1, 2):
+                if not key:
+                    break
+                out[str(key)] = "" if value is None else str(value)
+    except Exception:  # not an add-in of ours, or damaged: nothing to show
+        return {}
+    return out
 
 
 def uninstall(folder: Path) -> AddinState:

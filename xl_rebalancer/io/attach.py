@@ -37,7 +37,7 @@ def attach(path: Path, *, out: Path | None = None) -> Attached:
     workbook that has every input sheet is left as it is."""
     from ..excel.doors import CONF_SHEET
     from .cells import Package
-    from .reader import _locate
+    from .reader import _locate, _read_sheet
     from .safety import check_package, regular_file
     from .writer import MACRO_SUFFIXES, save_workbook
 
@@ -45,24 +45,34 @@ def attach(path: Path, *, out: Path | None = None) -> Attached:
         raise WorkbookError(f"{path}: no such file")
     regular_file(path)
     check_package(path)
+    result = Attached(path=out or path)
+    missing: list[s.SheetSpec] = []
     with Package(path) as book:
         titles = book.titles
         tables = book.tables()
-    result = Attached(path=out or path)
-    missing: list[s.SheetSpec] = []
-    for spec in s.INPUT_SHEETS:
-        found = _locate(titles, tables, spec)
-        if found is None:
-            missing.append(spec)
-            continue
-        title, table = found
-        if table is None or table.name.lower() != spec.table.lower():
-            raise WorkbookError(
-                f"{path}: the sheet {title} is not xl-rebalancer's (it has no table "
-                f"{spec.table}), and the rebalancer needs that name for its {spec.name} "
-                f"sheet; nothing was changed. To fix: rename your sheet {title} and run again."
-            )
-        result.present.append(title)
+        for spec in s.INPUT_SHEETS:
+            found = _locate(titles, tables, spec)
+            if found is None:
+                missing.append(spec)
+                continue
+            title, table = found
+            if table is None or table.name.lower() != spec.table.lower():
+                raise WorkbookError(
+                    f"{path}: the sheet {title} is not xl-rebalancer's (it has no table "
+                    f"{spec.table}), and the rebalancer needs that name for its {spec.name} "
+                    f"sheet; nothing was changed. To fix: rename your sheet {title} and run "
+                    "again."
+                )
+            # A table of the user's that happens to carry our table's name (tblHoldings
+            # on a sheet of theirs) is not our sheet moved: it lacks our columns.
+            if isinstance(_read_sheet(book, title, spec, table), list):
+                raise WorkbookError(
+                    f"{path}: the table {table.name} on your sheet {title} has the name "
+                    f"xl-rebalancer gives its {spec.name} table, but not its columns; nothing "
+                    f"was changed. To fix: rename your table (Table Design > Table Name) "
+                    "and run again."
+                )
+            result.present.append(title)
     macro = path.suffix.lower() in MACRO_SUFFIXES
     has_conf = any(t.lower() == CONF_SHEET for t in titles)
     if not missing and (not macro or has_conf):

@@ -404,7 +404,10 @@ def _gate(new: Path, dest: Path, source: Path | None, inputs: bool, heads: set[s
         import datetime as dt
 
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        kept = dest.with_name(f"{dest.stem}.rejected-{stamp}{dest.suffix}")
+        kept, number = dest.with_name(f"{dest.stem}.rejected-{stamp}{dest.suffix}"), 2
+        while kept.exists():
+            kept = dest.with_name(f"{dest.stem}.rejected-{stamp}-{number}{dest.suffix}")
+            number += 1
         try:
             os.replace(new, kept)
             where = f"the rejected file is kept at {kept} for a bug report"
