@@ -428,3 +428,23 @@ def test_the_households_round_trip_through_the_command_line(tmp_path: Path):
     # The next run spends no deposit again and finds the book on target.
     following = run("rebalance", book)["trades"]
     assert sum(t["value"] for t in following) < 0.01 * sum(t["value"] for t in proposal["trades"])
+
+
+def test_an_account_mapping_that_matches_nothing_is_said(tmp_path: Path):
+    """`--account 1234=Taxable` (the digits without the `...` Schwab shows) was ignored
+    without a word and the account came in under the broker's name."""
+    from click.testing import CliRunner
+
+    from xl_rebalancer.cli import main
+    from xl_rebalancer.excel.template import build_workbook
+
+    book = build_workbook(tmp_path / "book.xlsm")
+    positions = Path(__file__).parent / "files" / "schwab_positions.csv"
+    result = CliRunner().invoke(
+        main,
+        ["import", str(book), str(positions), "--account", "1234=Taxable", "--dry-run", "--json"],
+    )
+    doc = json.loads(result.stdout)
+    said = [w["message"] for w in doc["warnings"]]
+    assert any("--account 1234=Taxable matched no account in the files" in m for m in said), said
+    assert any("...1234" in m for m in said if "matched no account" in m)

@@ -113,6 +113,7 @@ def merge(
     for broker_id in s.snapshot:
         s.position_snapshot(broker_id)
     s.trades()
+    s.unmatched_mappings()
     return SyncResult(
         accounts=s.accounts,
         holdings=s.holdings,
@@ -140,6 +141,7 @@ class _Merge:
         self.changes: list[Change] = []
         self.problems: list[Problem] = []
         self.mapping: dict[str, str] = {}
+        self.used: set[str] = set()  # the --account keys a file account answered to
         self.snapshot: dict[str, BrokerStatement] = {}
         self.taken: set[str] = set()  # LotIds other lots hold (they are unique in a workbook)
         # The latest fill record-fills wrote per account: a positions file older than it
@@ -177,11 +179,34 @@ class _Merge:
         or by the broker's name for it (`Joint WROS=Joint Taxable`), or `*` for a file
         that names none."""
         if not broker_id:
+            if "" in self.account_map:
+                self.used.add("")
             return self.account_map.get("")
         by_key = {k.lower(): v for k, v in self.account_map.items() if k}
-        return by_key.get(broker_id.lower()) or (
-            by_key.get(broker_name.lower()) if broker_name else None
-        )
+        for key in (broker_id.lower(), broker_name.lower() if broker_name else None):
+            if key and key in by_key:
+                self.used.add(key)
+                return by_key[key]
+        return None
+
+    def unmatched_mappings(self) -> None:
+        """An `--account` that names no account of the files (digits without the `...`
+        Schwab shows, a typo) was ignored without a word: say so, with what the files
+        name."""
+        named = sorted({k for k in self.mapping if k})
+        for key, name in self.account_map.items():
+            if key.lower() in self.used:
+                continue
+            shown = key or "*"
+            self.problems.append(
+                Problem(
+                    f"--account {shown}={name} matched no account in the files"
+                    + (f" (they name {', '.join(named)})" if named else ""),
+                    None,
+                    None,
+                    "warning",
+                )
+            )
 
     def _remembered(self, broker_id: str, broker_name: str, broker: str) -> dict[str, Any] | None:
         """The account row that remembers this file account: by its number (a masked
