@@ -174,8 +174,8 @@ def limits_said(data: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     summary = data["summary"]
     trades = data["trades"]
     said = " ".join(w["message"] for w in data["warnings"] if w["level"] != "info")
-    before, after = summary["Total value before"], summary["Total value after"]
-    cash = summary["Cash after"]
+    before, after = summary["total_value_before"], summary["total_value_after"]
+    cash = summary["cash_after"]
     buys = sum(t["value"] for t in trades if t["action"] == "BUY")
     sells = sum(t["value"] for t in trades if t["action"] == "SELL")
     gain = sum(t["realized_gain"] or 0.0 for t in trades if t["action"] == "SELL")

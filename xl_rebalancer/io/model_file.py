@@ -25,6 +25,8 @@ _SYMBOL = {"symbol", "ticker", "fund"}
 _CLASS = {"assetclass", "class", "sleeve"}
 _WEIGHT = {"targetweight", "weight", "target", "allocation", "targetallocation", "percent"}
 _HOLDINGS_WORDS = {"quantity", "shares", "qty", "costbasis", "price", "marketvalue"}
+# A model is a few dozen lines; a bigger file is a broker's download, or not a model.
+MAX_BYTES = 1 << 20
 # The tolerance on the weights' sum: four decimals of a percent, as a model is typed.
 SUM_TOLERANCE = 0.0005
 
@@ -34,16 +36,27 @@ def _key(text: object) -> str:
 
 
 def _header(path: Path) -> tuple[list[str], list[list[str]]] | None:
-    """The first non-blank row and the rows after it, when the file is a small CSV."""
+    """The first non-blank row and the rows after it, when the file is a small CSV: a
+    pipe, a device or anything bigger is no model (the broker readers refuse it with
+    their own sentence), and is never read here."""
+    import os
+    import stat
+
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            return None
         with open(path, "rb") as handle:
-            data = handle.read(1 << 20)
+            data = handle.read(MAX_BYTES)
     except OSError:
         return None
     if b"\0" in data[:4096]:
         return None
     text = data.decode("utf-8-sig", errors="replace")
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+    except csv.Error:  # a field past the csv module's limit: no model file has one
+        return None
     if not rows:
         return None
     return rows[0], rows[1:]
