@@ -340,8 +340,10 @@ def test_off_a_terminal_each_finished_workbook_is_a_line_in_the_log(tmp_path):
     wb["TaxLots"]["E3"] = "ten"
     wb.save(books[1])
     done = subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", "batch", str(tmp_path / "books")]
-        + ["--prices", str(prices), "--dry-run", "--workers", "1"],
+        [
+            *(sys.executable, "-m", "xl_rebalancer", "batch", str(tmp_path / "books")),
+            *("--prices", str(prices), "--dry-run", "--workers", "1"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
