@@ -335,7 +335,7 @@ def test_off_a_terminal_each_finished_workbook_is_a_line_in_the_log(tmp_path):
     import subprocess
     import sys
 
-    books, prices = write_clients(tmp_path / "books", 3, holdings=6, lots=4)
+    books, prices = write_clients(tmp_path / "books", 3, holdings=12, lots=4)
     wb = load_workbook(books[1], keep_vba=True)
     wb["TaxLots"]["E3"] = "ten"
     wb.save(books[1])
