@@ -327,3 +327,32 @@ def test_an_unreachable_scheduler_is_a_message_not_a_traceback(clients, monkeypa
     assert result.exit_code == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_off_a_terminal_each_finished_workbook_is_a_line_in_the_log(tmp_path):
+    """A nightly cron job's log got nothing until the end (the progress bar is drawn only
+    on a terminal): now a line per workbook as it finishes, failures with their reason."""
+    import subprocess
+    import sys
+
+    books, prices = write_clients(tmp_path / "books", 3, holdings=12, lots=4)
+    wb = load_workbook(books[1], keep_vba=True)
+    wb["TaxLots"]["E3"] = "ten"
+    wb.save(books[1])
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "xl_rebalancer", "batch", str(tmp_path / "books")),
+            *("--prices", str(prices), "--dry-run", "--workers", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1  # one client failed
+    lines = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 3, done.stderr
+    assert sorted(line.split("]")[0] for line in lines) == ["[1/3", "[2/3", "[3/3"]
+    failed = [line for line in lines if books[1].name in line]
+    assert len(failed) == 1 and " invalid " in failed[0] and "TaxLots!E3" in failed[0]
+    ok = [line for line in lines if line not in failed]
+    assert all(" ok " in line and "trade" in line for line in ok), ok

@@ -222,6 +222,20 @@ def common_options(func: F) -> F:
     )
 
 
+def _batch_line(row: Any, finished: int, total: int) -> str:
+    """One finished workbook, for a log: its place, outcome and what it came to."""
+    name = Path(row.workbook).name
+    head = f"[{finished}/{total}] {row.status} {name} ({row.seconds:.1f} s)"
+    if not row.ok:
+        return f"{head}: {row.message}"
+    figures = []
+    if row.trades is not None:
+        figures.append(f"{row.trades} trade{'s' if row.trades != 1 else ''}")
+    if isinstance(row.estimated_tax, int | float):
+        figures.append(f"estimated tax {row.estimated_tax:,.2f}")
+    return f"{head}: {', '.join(figures)}" if figures else head
+
+
 def batch_options(func: F) -> F:
     return _apply(func, _price_options())
 
@@ -1081,15 +1095,24 @@ def batch(
         disable=as_json or not console.is_terminal,
     ) as progress:
         task = progress.add_task(command, total=None, failed=0)
-        failed = 0
+        failed = finished = 0
+        count = 0
+        # Off a terminal (cron, a CI log) the bar is not drawn: a line per workbook as it
+        # finishes says the night's batch is alive, and which client failed, at once.
+        lines = not as_json and not console.is_terminal
 
         def started(total: int) -> None:
+            nonlocal count
+            count = total
             progress.update(task, total=total)
 
         def done(row: Any) -> None:
-            nonlocal failed
+            nonlocal failed, finished
             failed += 0 if row.ok else 1
+            finished += 1
             progress.update(task, advance=1, failed=failed)
+            if lines:
+                console.print(_batch_line(row, finished, count), soft_wrap=True)
 
         result = run_batch(paths, options, on_start=started, on_done=done)
     if report is None and not (dry_run and out_dir is None):
