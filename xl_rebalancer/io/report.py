@@ -220,6 +220,8 @@ def build_report(result: RebalanceResult) -> Report:
         note=(
             f"and {left_out} smaller trade{'s' if left_out > 1 else ''} (Trades sheet)"
             if left_out > 0
+            else "none: this run proposes no trade"
+            if not trades
             else ""
         ),
     )
