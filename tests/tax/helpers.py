@@ -69,6 +69,65 @@ def household(
     return build_workbook(path, data, settings=base | settings)
 
 
+SCHWAB_SALE = {
+    "date": dt.date(2026, 6, 15),
+    "account": "Taxable",
+    "symbol": "XYZ",
+    "action": "SELL",
+    "shares": 20,
+    "price": 90,
+    "realized_gain": -200,
+    "acquired": dt.date(2026, 6, 14),
+    "cost_basis": 2000,
+}
+
+
+def schwab_example(path: Path, *, buy_row: bool = False) -> Path:
+    """Schwab's example ("Understanding the wash-sale rule", schwab.com/learn): 20 shares
+    bought at $100 on 6/14 and sold at $90 on 6/15 (a $200 loss, on Transactions); this
+    run, 15 days later, buys 10 back at $92 with the account's $920. With `buy_row`, the
+    purchase is on Transactions too, as record-fills leaves it."""
+    purchase = {
+        "date": dt.date(2026, 6, 14),
+        "account": "Taxable",
+        "symbol": "XYZ",
+        "action": "BUY",
+        "shares": 20,
+        "price": 100,
+        "acquired": dt.date(2026, 6, 14),
+        "cost_basis": 2000,
+    }
+    return household(
+        path,
+        lots=[],
+        targets={"XYZ": 1.0},
+        prices={"XYZ": 92.0},
+        valuation=dt.date(2026, 6, 30),
+        cash=920.0,
+        transactions=[purchase, SCHWAB_SALE] if buy_row else [SCHWAB_SALE],
+        allow_wash_sales=True,
+    )
+
+
+def pub_564_table_3(path: Path) -> Path:
+    """IRS Pub. 564, Table 3: 410 shares of a fund costing $9,100 in three lots, worth
+    $32 on 2009-10-01; the targets keep 200 shares (6,400) and 6,720 in cash, so 210 are
+    sold, under lot_method average."""
+    d = dt.date
+    return household(
+        path,
+        lots=[
+            lot("Taxable", "FUND", "L1", d(2008, 2, 6), 160, 4000),
+            lot("Taxable", "FUND", "L2", d(2008, 8, 7), 240, 4800),
+            lot("Taxable", "FUND", "L3", d(2008, 12, 18), 10, 300),
+        ],
+        targets={"FUND": 6400 / 13120, "CASH": 6720 / 13120},
+        prices={"FUND": 32.0},
+        valuation=d(2009, 10, 1),
+        lot_method="average",
+    )
+
+
 def run(command: str, book: Path, *args: str) -> dict[str, Any]:
     """The command's JSON document; it must have succeeded."""
     result = CliRunner().invoke(main, [command, str(book), "--json", *args])

@@ -16,25 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.tax.helpers import household, lot, run, sheet
+from tests.tax.helpers import household, lot, pub_564_table_3, run, sheet
 
 D = dt.date
 
 
 def test_pub_564_table_3_single_category_average_basis(tmp_path: Path):
-    book = household(
-        tmp_path / "average.xlsx",
-        lots=[
-            lot("Taxable", "FUND", "L1", D(2008, 2, 6), 160, 4000),
-            lot("Taxable", "FUND", "L2", D(2008, 8, 7), 240, 4800),
-            lot("Taxable", "FUND", "L3", D(2008, 12, 18), 10, 300),
-        ],
-        # 410 × $32 = 13,120; keep 200 shares (6,400) and 6,720 in cash: sell 210.
-        targets={"FUND": 6400 / 13120, "CASH": 6720 / 13120},
-        prices={"FUND": 32.0},
-        valuation=D(2009, 10, 1),
-        lot_method="average",
-    )
+    book = pub_564_table_3(tmp_path / "average.xlsx")
     run("rebalance", book)
     sells = [r for r in sheet(book, "Trades") if r["Action"] == "SELL"]
     # First in, first out for the term: 160 of L1 and 50 of L2, all long-term.

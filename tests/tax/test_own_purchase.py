@@ -14,7 +14,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.tax.helpers import household, run, sheet
+from tests.tax.helpers import household, run, schwab_example, sheet
 
 D = dt.date
 
@@ -60,38 +60,7 @@ def test_rev_rul_56_602_a_recorded_sale_is_not_washed_by_its_own_buy_row(tmp_pat
     # all sold), sold the next day at $90 (a $200 loss), 10 bought back 15 days later
     # in this run. The replacement is this run's BUY, not the sold shares' own purchase:
     # it takes $100 of the loss, and the year deducts the other $100.
-    book = household(
-        tmp_path / "schwab-own.xlsx",
-        lots=[],
-        targets={"XYZ": 1.0},
-        prices={"XYZ": 92.0},
-        valuation=D(2026, 6, 30),
-        cash=920.0,
-        transactions=[
-            {
-                "date": D(2026, 6, 14),
-                "account": "Taxable",
-                "symbol": "XYZ",
-                "action": "BUY",
-                "shares": 20,
-                "price": 100,
-                "acquired": D(2026, 6, 14),
-                "cost_basis": 2000,
-            },
-            {
-                "date": D(2026, 6, 15),
-                "account": "Taxable",
-                "symbol": "XYZ",
-                "action": "SELL",
-                "shares": 20,
-                "price": 90,
-                "realized_gain": -200,
-                "acquired": D(2026, 6, 14),
-                "cost_basis": 2000,
-            },
-        ],
-        allow_wash_sales=True,
-    )
+    book = schwab_example(tmp_path / "schwab-own.xlsx", buy_row=True)
     run("rebalance", book)
     (buy,) = [t for t in sheet(book, "Trades") if t["Action"] == "BUY"]
     assert (buy["Shares"], buy["CostBasis"]) == (10, 1020)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tax.helpers import household, lot, run, sheet
+from tests.tax.helpers import household, lot, pub_564_table_3, run, schwab_example, sheet
 
 D = dt.date
 
@@ -24,18 +24,7 @@ D = dt.date
 def test_pub_564_table_3_average_basis_is_what_record_fills_books(tmp_path: Path):
     # Pub. 564 Table 3: 410 shares costing $9,100; 210 sold at $32 have an average basis
     # of $4,660.98 (the oldest 160 + 50 would be $5,000); the 200 kept have $4,439.02.
-    book = household(
-        tmp_path / "average.xlsx",
-        lots=[
-            lot("Taxable", "FUND", "L1", D(2008, 2, 6), 160, 4000),
-            lot("Taxable", "FUND", "L2", D(2008, 8, 7), 240, 4800),
-            lot("Taxable", "FUND", "L3", D(2008, 12, 18), 10, 300),
-        ],
-        targets={"FUND": 6400 / 13120, "CASH": 6720 / 13120},
-        prices={"FUND": 32.0},
-        valuation=D(2009, 10, 1),
-        lot_method="average",
-    )
+    book = pub_564_table_3(tmp_path / "average.xlsx")
     run("rebalance", book)
     proposed = sum(r["CostBasis"] for r in sheet(book, "Trades") if r["Action"] == "SELL")
     assert proposed == pytest.approx(4660.98, abs=0.01)
@@ -53,28 +42,7 @@ def test_schwab_replacement_lot_is_booked_with_the_loss_and_tacked_holding(tmp_p
     # at $90 on 6/15 (-$200), 10 bought back at $92 in this run 15 days later: the new
     # lot's basis is 920 + 100 and its holding period runs from 6/29 (6/30 less the one
     # day the sold shares were held: the brokers' tacking).
-    book = household(
-        tmp_path / "schwab.xlsx",
-        lots=[],
-        targets={"XYZ": 1.0},
-        prices={"XYZ": 92.0},
-        valuation=D(2026, 6, 30),
-        cash=920.0,
-        transactions=[
-            {
-                "date": D(2026, 6, 15),
-                "account": "Taxable",
-                "symbol": "XYZ",
-                "action": "SELL",
-                "shares": 20,
-                "price": 90,
-                "realized_gain": -200,
-                "acquired": D(2026, 6, 14),
-                "cost_basis": 2000,
-            }
-        ],
-        allow_wash_sales=True,
-    )
+    book = schwab_example(tmp_path / "schwab.xlsx")
     run("rebalance", book)
     (buy,) = [t for t in sheet(book, "Trades") if t["Action"] == "BUY"]
     assert buy["CostBasis"] == 1020 and buy["HoldingStart"].date() == D(2026, 6, 29)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.tax.helpers import household, lot, run, sheet, summary
+from tests.tax.helpers import household, lot, run, schwab_example, sheet, summary
 
 D = dt.date
 DAY = D(2026, 6, 30)
@@ -42,18 +42,7 @@ def test_schwab_twenty_sold_at_a_loss_ten_bought_back_fifteen_days_later(tmp_pat
     # $100 and sold at $90 (a $200 loss); 15 days later 10 shares bought back at $92.
     # The loss on the 10 replaced shares ($100) goes into their basis; the other $100
     # is deductible. The rebuy is this run's: $920 of cash, all into XYZ.
-    book = household(
-        tmp_path / "schwab.xlsx",
-        lots=[],
-        targets={"XYZ": 1.0},
-        prices={"XYZ": 92.0},
-        valuation=DAY,
-        cash=920.0,
-        transactions=[
-            _sale(D(2026, 6, 15), "XYZ", 20, 90, -200, acquired=D(2026, 6, 14), cost_basis=2000)
-        ],
-        allow_wash_sales=True,
-    )
+    book = schwab_example(tmp_path / "schwab.xlsx")
     run("rebalance", book)
     (buy,) = [t for t in sheet(book, "Trades") if t["Action"] == "BUY"]
     assert (buy["Shares"], buy["CostBasis"]) == (10, 1020)  # 920 + the 100 moved in
