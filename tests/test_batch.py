@@ -356,3 +356,35 @@ def test_off_a_terminal_each_finished_workbook_is_a_line_in_the_log(tmp_path):
     assert len(failed) == 1 and " invalid " in failed[0] and "TaxLots!E3" in failed[0]
     ok = [line for line in lines if line not in failed]
     assert all(" ok " in line and "trade" in line for line in ok), ok
+
+
+def test_the_morning_review_says_per_client_what_a_firm_reads(tmp_path):
+    """REPORT.csv said only the largest drift: now per client whether the bands
+    triggered and which lines were out, the household's value and cash flow, buys,
+    sells, turnover, realized gains, tax and warnings; a failure names its cell (the
+    CSV dropped it, only the JSON had it)."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from xl_rebalancer.cli import main
+
+    books, prices = write_clients(tmp_path / "books", 3, holdings=12, lots=4)
+    wb = load_workbook(books[1], keep_vba=True)
+    wb["TaxLots"]["E3"] = "ten"
+    wb.save(books[1])
+    report = tmp_path / "REPORT"
+    args = ["batch", str(tmp_path / "books"), "--prices", str(prices), "--dry-run"]
+    CliRunner().invoke(main, [*args, "--workers", "1", "--report", str(report)])
+    with open(f"{report}.csv", encoding="utf-8") as handle:
+        rows = {Path(r["workbook"]).name: r for r in csv.DictReader(handle)}
+    broken = rows[books[1].name]
+    assert broken["status"] == "invalid" and broken["where"] == "TaxLots!E3"
+    for name in (books[0].name, books[2].name):
+        row = rows[name]
+        assert row["status"] == "ok" and row["triggered"] in ("True", "False")
+        assert float(row["household_value"]) > 0 and row["cash_flow"] != ""
+        assert float(row["buys"]) >= 0 and float(row["sells"]) >= 0
+        assert row["realized_st"] != "" and row["realized_lt"] != ""
+        if row["triggered"] == "True":
+            assert row["out_of_band"], row

@@ -49,10 +49,25 @@ class BatchRow(BaseModel):
 
     workbook: str
     status: Status
+    # Where a failure is (Sheet!Cell of its first error), for the morning review's CSV.
+    where: str | None = None
+    # The morning review: did the household need trading, which lines were out of band,
+    # and what the proposal comes to.
+    triggered: bool | None = None
+    out_of_band: str = ""
+    household_value: float | None = None
+    cash_flow: float | None = None
     trades: int | None = None
+    buys: float | None = None
+    sells: float | None = None
+    turnover: float | None = None
+    realized_st: float | None = None
+    realized_lt: float | None = None
     estimated_tax: float | None = None
     largest_drift: float | None = None  # before trading: what made the run necessary
     largest_drift_after: float | None = None
+    warnings: int = 0
+    first_warning: str = ""
     seconds: float = 0.0
     read_seconds: float = 0.0
     prices_seconds: float = 0.0
@@ -180,11 +195,7 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
             row.solve_seconds = timings.get("solve", 0.0)
             row.write_seconds = timings.get("write", 0.0)
             if report.result is not None:
-                summary = {i.name: i.value for i in report.result.summary}
-                row.trades = len(report.result.trades)
-                row.estimated_tax = _number(summary.get("estimated_tax"))
-                row.largest_drift = _number(summary.get("largest_drift_before"))
-                row.largest_drift_after = _number(summary.get("largest_drift_after"))
+                _review(row, report.result)
     except InputError as exc:
         errors = [p for p in exc.problems if p.level == "error"]
         first = errors[0] if errors else None
@@ -200,8 +211,35 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
         row.status = "crashed"
         row.message = f"internal error ({type(exc).__name__}: {exc})"
         row.problems = [Problem(traceback.format_exc()).to_json()]
+    warned = [p for p in row.problems if p.get("level") == "warning"]
+    row.warnings = len(warned)
+    row.first_warning = str(warned[0].get("message") or "") if warned else ""
+    failed = next((p for p in row.problems if p.get("level") == "error"), None)
+    if not row.ok and failed is not None and failed.get("sheet"):
+        row.where = f"{failed['sheet']}!{failed.get('cell') or 'A1'}"
     row.seconds = time.perf_counter() - clock
     return row
+
+
+def _review(row: BatchRow, result: Any) -> None:
+    """What a firm reads each morning, from the run's Summary and Drift."""
+    summary = {i.name: i.value for i in result.summary}
+    row.trades = len(result.trades)
+    row.estimated_tax = _number(summary.get("estimated_tax"))
+    row.largest_drift = _number(summary.get("largest_drift_before"))
+    row.largest_drift_after = _number(summary.get("largest_drift_after"))
+    triggered = summary.get("rebalance_triggered")
+    row.triggered = triggered if isinstance(triggered, bool) else None
+    row.out_of_band = ", ".join(
+        d.asset_class or d.symbol or "CASH" for d in result.drift if d.out_of_band
+    )
+    row.household_value = _number(summary.get("total_value_before"))
+    row.cash_flow = _number(summary.get("cash_flow"))
+    row.buys = _number(summary.get("buys"))
+    row.sells = _number(summary.get("sells"))
+    row.turnover = _number(summary.get("turnover"))
+    row.realized_st = _number(summary.get("realized_st_gain"))
+    row.realized_lt = _number(summary.get("realized_lt_gain"))
 
 
 def _number(value: Any) -> float | None:
