@@ -388,3 +388,26 @@ def test_the_morning_review_says_per_client_what_a_firm_reads(tmp_path):
         assert row["realized_st"] != "" and row["realized_lt"] != ""
         if row["triggered"] == "True":
             assert row["out_of_band"], row
+
+
+def test_validate_with_a_price_file_sees_the_price_the_run_would_miss(tmp_path):
+    """`batch --command validate --prices FILE` passed a client whose fund the file does
+    not price; that night's run failed on it. Validate now prices as the run will."""
+    from click.testing import CliRunner
+
+    from xl_rebalancer.cli import main
+
+    books, prices = write_clients(tmp_path / "books", 2, holdings=12, lots=4)
+    lines = prices.read_text().splitlines()
+    without = tmp_path / "without_vti.csv"
+    without.write_text("\n".join(line for line in lines if ",VTI," not in line) + "\n")
+    one = CliRunner().invoke(main, ["validate", str(books[0]), "--prices", str(without), "--json"])
+    assert one.exit_code == 1
+    problems = json.loads(one.stdout)["problems"]
+    assert any("no price for VTI" in p["message"] and p["sheet"] for p in problems)
+    whole = CliRunner().invoke(main, ["validate", str(books[0]), "--prices", str(prices)])
+    assert whole.exit_code == 0
+    batch = CliRunner().invoke(
+        main, ["batch", str(tmp_path / "books"), "--command", "validate", "--prices", str(without)]
+    )
+    assert batch.exit_code == 1

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -289,8 +289,17 @@ def file_hash(path: Path) -> str:
 
 
 def validate(path: str | Path | Door, options: RunOptions = RunOptions()) -> WorkbookInput:
-    """Read and check every input sheet; raises InputError with every problem."""
-    return as_door(path).read(options)
+    """Read and check every input sheet; raises InputError with every problem. With a
+    price file (`--prices`), every symbol held or targeted must also be priced by it, the
+    Prices sheet or the local cache, as the run will price it: a client whose price is
+    missing would pass `batch --command validate` and fail that night."""
+    book = as_door(path).read(options)
+    if options.prices_file is not None:
+        try:
+            resolve_prices(book, replace(options, network=False))
+        except PriceError as exc:
+            raise InputError([*exc.problems, *book.warnings]) from exc
+    return book
 
 
 def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = False) -> QuoteSet:
