@@ -407,7 +407,6 @@ def test_validate_with_a_price_file_sees_the_price_the_run_would_miss(tmp_path):
     assert any("no price for VTI" in p["message"] and p["sheet"] for p in problems)
     whole = CliRunner().invoke(main, ["validate", str(books[0]), "--prices", str(prices)])
     assert whole.exit_code == 0
-    batch = CliRunner().invoke(
-        main, ["batch", str(tmp_path / "books"), "--command", "validate", "--prices", str(without)]
-    )
+    args = ["batch", str(tmp_path / "books"), "--command", "validate", "--prices", str(without)]
+    batch = CliRunner().invoke(main, [*args, "--report", str(tmp_path / "REPORT")])
     assert batch.exit_code == 1
