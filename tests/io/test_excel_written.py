@@ -82,6 +82,17 @@ def test_the_boolean_format_is_escaped_in_a_style_sheet_excel_wrote(tmp_path: Pa
     assert b"&quot;TRUE&quot;" in styles
 
 
+def init_into_refuses(book: Path, *phrases: str) -> None:
+    """`init --into` stops with a sentence saying `phrases`, the file byte for byte as it was."""
+    before = book.read_bytes()
+    run = cli("init", "--into", str(book))
+    assert run.returncode == 1
+    said = " ".join((run.stdout + run.stderr).split())
+    for phrase in phrases:
+        assert phrase in said
+    assert book.read_bytes() == before
+
+
 def test_init_into_twice_changes_nothing_the_second_time(tmp_path: Path):
     book = tmp_path / "mine.xlsx"
     shutil.copyfile(CORPUS / "table24.xlsx", book)
@@ -104,13 +115,9 @@ def test_a_sheet_of_the_users_under_an_input_sheets_name_is_refused_untouched(tm
     wb = load_workbook(CORPUS / "format25.xlsx")
     wb.active.title = "Holdings"
     wb.save(book)
-    before = book.read_bytes()
-    run = cli("init", "--into", str(book))
-    assert run.returncode == 1
-    said = " ".join((run.stdout + run.stderr).split())
-    assert "the sheet Holdings is not xl-rebalancer's" in said
-    assert "rename your sheet Holdings" in said
-    assert book.read_bytes() == before
+    init_into_refuses(
+        book, "the sheet Holdings is not xl-rebalancer's", "rename your sheet Holdings"
+    )
 
 
 def test_init_into_an_excel_macro_workbook_adds_the_tab_and_keeps_its_macros(tmp_path: Path):
@@ -529,13 +536,7 @@ def test_a_users_table_under_an_input_tables_name_is_refused_untouched(tmp_path:
     ws.append(["VTI", 1000])
     ws.add_table(Table(displayName="tblHoldings", ref="A1:B2"))
     wb.save(book)
-    before = book.read_bytes()
-    run = cli("init", "--into", str(book))
-    assert run.returncode == 1
-    said = " ".join((run.stdout + run.stderr).split())
-    assert "the table tblHoldings on your sheet MyPositions" in said
-    assert "rename your table" in said
-    assert book.read_bytes() == before
+    init_into_refuses(book, "the table tblHoldings on your sheet MyPositions", "rename your table")
 
 
 def test_init_into_leaves_a_workbook_open_in_excel_or_read_only_alone(tmp_path: Path):
@@ -546,12 +547,7 @@ def test_init_into_leaves_a_workbook_open_in_excel_or_read_only_alone(tmp_path: 
             (tmp_path / f"~${book.name}").write_bytes(b"owner")
         else:
             book.chmod(0o444)
-        before = book.read_bytes()
-        run = cli("init", "--into", str(book))
-        assert run.returncode == 1, case
-        said = " ".join((run.stdout + run.stderr).split())
-        assert ("open in Excel" if case == "open" else "read-only") in said
-        assert book.read_bytes() == before
+        init_into_refuses(book, "open in Excel" if case == "open" else "read-only")
 
 
 def test_two_saves_in_one_second_keep_two_backups():
