@@ -6,26 +6,20 @@ never stops the others; the report names each failure with its sentence."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 from tests.brokers.test_round_trip import FILES
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256, write_book
+from tests.reliability.commands import cli as run_cli
 from tests.reliability.test_hostile import LAUGHS, repack, with_doctype
 
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+    """A batch of workbooks takes longer than one command."""
+    return run_cli(*args, timeout=timeout)
 
 
 def test_batch_skips_every_backup_and_survives_bad_and_hostile_books(demo_files, tmp_path: Path):

@@ -8,21 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 from tests.conftest import sha256, small_disk
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+from tests.reliability.commands import cli
 
 
 def sheets(path: Path) -> set[str]:

@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.reliability.commands import cli
 
 DAY = dt.date(2026, 1, 15)
 SETTINGS = {"valuation_date": DAY, "cost_bps": 0}
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "300"},
-    )
 
 
 def prices(**p: float) -> list[dict[str, Any]]:

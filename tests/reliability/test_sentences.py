@@ -8,31 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from tests.brokers.test_round_trip import FILES, start
 from tests.conftest import sha256, small_disk
-
-
-def cli(
-    *args: str, timeout: float = 120, unprivileged: bool = False
-) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "xl_rebalancer", *args]
-    if unprivileged and os.geteuid() == 0:
-        # Root ignores file modes (CAP_DAC_OVERRIDE): drop every capability, as a user has.
-        if not shutil.which("setpriv"):
-            pytest.skip("setpriv is needed to drop root's capabilities")
-        command = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", *command]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+from tests.reliability.commands import cli
 
 
 def one_sentence(run: subprocess.CompletedProcess[str]) -> str:

@@ -5,24 +5,12 @@ never ends a run in a traceback after the workbook was saved."""
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
+from tests.reliability.commands import cli
 
 MARKUP = ["Joint [/bold] account", "lot[/]", "[red]L2[/red]"]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xl_rebalancer", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "300"},
-    )
 
 
 def test_markup_in_names_prints_as_text(tmp_path: Path):
