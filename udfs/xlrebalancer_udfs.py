@@ -392,6 +392,7 @@ def xlrb_lot_gain(shares, cost_basis, acquired, price, as_of=None):
 @xw.arg("accounts", ndim=2, doc="the Accounts table: sales in IRAs are no loss sales")
 @xw.arg("targets", ndim=2, doc="the Targets table: IdenticalTo funds count as the same")
 @xw.arg("lot_id", doc="the lot you would sell (its own purchase does not count)")
+@xw.arg("identical", ndim=2, doc="the Identical table: its funds count as the same")
 @readable_errors
 def xlrb_wash_check(
     symbol,
@@ -403,11 +404,14 @@ def xlrb_wash_check(
     accounts=None,
     targets=None,
     lot_id=None,
+    identical=None,
 ):
     """`clear`, or `blocked: ...` naming what on record would make the trade a wash sale,
     by the rules of a run: for a sale at a loss, purchases of the fund or one named
-    IdenticalTo within the window in any account (an IRA's too), the same day included;
-    for a purchase, loss sales in taxable accounts within the window."""
+    IdenticalTo (on Targets or the Identical sheet, as a run reads both) within the
+    window in any account (an IRA's too), the same day included; for a purchase, loss
+    sales in taxable accounts within the window. `identical` comes last so formulas
+    written before it keep their meaning."""
     from xl_rebalancer.engine.wash import wash_check
     from xl_rebalancer.models.inputs import Account, Portfolio
     from xl_rebalancer.models.types import to_text
@@ -440,6 +444,7 @@ def xlrb_wash_check(
         lots=tuple(held),
         accounts=tuple(kinds),
         targets=tuple(_table(targets, "Targets", "targets")),
+        identical=tuple(_table(identical, "Identical", "identical")),
     )
     found = wash_check(household, ticker, day, days, which, own)  # type: ignore[arg-type]
     return "clear" if not found else "blocked: " + "; ".join(found)

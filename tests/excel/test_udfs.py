@@ -175,6 +175,27 @@ def test_wash_check_against_the_thirty_day_window():
     assert u.xlrb_wash_check("VTI", "2024-03-10", [["When", "What"]]).startswith("#XLRB!")
 
 
+def test_wash_check_reads_the_identical_sheet():
+    # IRS Pub. 550 ("Wash Sales"): a loss is disallowed when "substantially identical"
+    # stock is bought within 30 days. The Identical sheet names such twins for every run
+    # (whatever the targets); the function reads the same table when it is passed.
+    moves = [
+        ["Date", "Account", "Symbol", "Action", "Shares", "Price"],
+        [dt.datetime(2024, 3, 1), "Roth", "IVV", "BUY", 4, 480.0],
+    ]
+    twins = [["Symbol", "IdenticalTo"], ["VOO", "IVV"], [None, None]]
+    args = ("VOO", "2024-03-10", moves, None, "sell", None, None, None, None)
+    assert u.xlrb_wash_check(*args) == "clear"  # without the table, other funds
+    assert u.xlrb_wash_check(*args, twins) == (
+        "blocked: BUY 4 IVV in Roth on 2024-03-01 (Transactions row 2)"
+    )
+    assert u.xlrb_wash_check("VOO", "2024-04-01", moves, None, "sell", identical=twins) == (
+        "clear"  # 31 days after the purchase
+    )
+    bad = [["Symbol", "IdenticalTo"], ["VOO", None]]
+    assert u.xlrb_wash_check(*args, bad).startswith("#XLRB! identical")
+
+
 def test_price_from_the_cache(tmp_path, monkeypatch):
     from xl_rebalancer.prices.base import Bar, FetchResult
     from xl_rebalancer.prices.cache import PriceCache

@@ -66,13 +66,13 @@ failed:
     xlrb_risk = Err.Description
 End Function
 
-Function xlrb_wash_check(symbol, trade_date, transactions, Optional window_days, Optional side, Optional lots, Optional accounts, Optional targets, Optional lot_id)
+Function xlrb_wash_check(symbol, trade_date, transactions, Optional window_days, Optional side, Optional lots, Optional accounts, Optional targets, Optional lot_id, Optional identical)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days, side, lots, accounts, targets, lot_id), ThisWorkbook, Application.Caller)
+        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days, side, lots, accounts, targets, lot_id, identical), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days, side, lots, accounts, targets, lot_id))
+        xlrb_wash_check = XLPy.CallUDF("xlrebalancer_udfs", "xlrb_wash_check", Array(symbol, trade_date, transactions, window_days, side, lots, accounts, targets, lot_id, identical))
         Exit Function
     #End If
 failed:
