@@ -17,7 +17,7 @@ import pytest
 from tests import openxml_sdk
 from tests.conftest import REPO
 from tests.io.corpus import CORPUS, run_one
-from tests.io.test_excel_written import _xlsxwriter_book, cli
+from tests.io.test_excel_written import _formulas_book, _xlsxwriter_book, cli
 from tests.libreoffice import SOFFICE, convert
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.excel.addin import build_addin
@@ -79,6 +79,15 @@ def test_every_package_we_write_passes_microsofts_validator(tmp_path: Path, demo
         outcome = run_one(source, tmp_path / "run" / source.parent.name / source.stem)
         assert outcome.status == "clean", f"{source.name}: {outcome.step}: {outcome.detail}"
         written.append(tmp_path / "run" / source.parent.name / source.stem / source.name)
+
+    # --recalc on a user's sheet of formulas (a spill among them), text box and picture.
+    notes = _formulas_book(tmp_path / "built" / "notes.xlsx")
+    outcome = run_one(notes, tmp_path / "run" / "notes")
+    assert outcome.status == "clean", outcome.detail
+    book = tmp_path / "run" / "notes" / "notes.xlsx"
+    done = cli("recalc", str(book))
+    assert done.returncode == 0, done.stdout + done.stderr
+    written.append(book)
 
     found = openxml_sdk.errors(*written)
     assert len(found) == len(written)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from openpyxl import load_workbook
 
 from tests.conftest import REPO
 from tests.io.corpus import CORPUS, parts, run_one, unparsed
@@ -455,21 +457,68 @@ def test_an_engine_table_never_takes_a_name_the_user_has(tmp_path: Path):
     assert orders.returncode == 0 and json.loads(orders.stdout)["orders"]
 
 
-def test_recalc_refuses_to_lose_the_users_pictures_and_text_boxes(tmp_path: Path):
-    """--recalc still rewrites the whole workbook through openpyxl, which keeps no text
-    box, shape or (without Pillow) picture: on such a workbook it stops with a sentence
-    and the file is byte for byte as it was; without --recalc the run is spliced."""
-    outcome = run_one(CORPUS / "textbox05.xlsx", tmp_path / "run")
+def test_recalc_gives_excels_own_results_in_excels_own_types(tmp_path: Path):
+    """Excel wrote formula_results01.xlsx with its computed results: a number, text, both
+    booleans and every error value. `--recalc` computes them again and stores them as
+    Excel did (t="str", t="b", t="e"): the sheet's XML comes back byte for byte."""
+    book = tmp_path / "formula_results01.xlsx"
+    shutil.copyfile(CORPUS / book.name, book)
+    assert cli("init", "--into", str(book)).returncode == 0
+    before = parts(book)["xl/worksheets/sheet1.xml"]
+    run = cli("recalc", str(book))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Recalculated 12 of 12 formula cells" in run.stdout
+    assert parts(book)["xl/worksheets/sheet1.xml"] == before
+
+
+def _formulas_book(path: Path) -> Path:
+    """A sheet of the user's, as XlsxWriter builds it: formulas (a sum, text, a dynamic
+    array that spills), a text box and a picture (which openpyxl cannot keep)."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Notes")
+    for row, value in enumerate((3, 1, 2)):
+        ws.write_number(row, 0, value)
+    ws.write_formula("B1", "=SUM(A1:A3)", None, 0)
+    ws.write_dynamic_array_formula("C1", "=SORT(A1:A3)", None, 0)
+    ws.write_formula("D1", '="total "&B1', None, "")
+    ws.insert_textbox("F2", "kept by the user")
+    ws.insert_image(
+        "F10", str(REPO / "docs" / "images" / "report.png"), {"x_scale": 0.2, "y_scale": 0.2}
+    )
+    wb.close()
+    return path
+
+
+def test_recalc_computes_the_users_formulas_and_keeps_their_text_boxes_and_pictures(
+    tmp_path: Path,
+):
+    """--recalc is spliced too: openpyxl only computes; the user's text box and picture
+    (which a whole rewrite through openpyxl would lose) stay byte for byte, and only the
+    cells whose values changed are edited: the sum, the text, and SORT's spill."""
+    source = _formulas_book(tmp_path / "notes.xlsx")
+    outcome = run_one(source, tmp_path / "run")
     assert outcome.status == "clean", outcome.detail
-    book = tmp_path / "run" / "textbox05.xlsx"
-    before = book.read_bytes()
+    book = tmp_path / "run" / "notes.xlsx"
+    before = parts(book)
     prices = tmp_path / "run" / "prices.csv"
     run = cli("rebalance", str(book), "--prices", str(prices), "--as-of", "2026-12-04", "--recalc")
-    assert run.returncode == 1
-    said = " ".join((run.stdout + run.stderr).split())
-    assert "would lose its" in said and "shapes and text boxes" in said
-    assert "nothing was written and the workbook is unchanged" in said
-    assert book.read_bytes() == before
+    assert run.returncode == 0, run.stdout + run.stderr
+    after = parts(book)
+    for name in before:
+        if name.startswith(("xl/drawings/", "xl/media/")):
+            assert after[name] == before[name], name
+    assert not unparsed(book)
+    values = load_workbook(book, data_only=True)["Notes"]
+    assert [values[c].value for c in ("B1", "C1", "C2", "C3", "D1")] == [6, 1, 2, 3, "total 6"]
+    sheet = after["xl/worksheets/sheet1.xml"]
+    assert b'<f t="array" ref="C1:C3">' in sheet
+    # Outside the cells the run computed, the user's sheet is as it was.
+    cells = re.compile(rb"<sheetData>.*</sheetData>|<dimension [^>]*>", re.S)
+    assert cells.sub(b"", sheet) == cells.sub(b"", before["xl/worksheets/sheet1.xml"])
+    formulas = load_workbook(book)
+    assert not formulas.calculation.fullCalcOnLoad  # all computed: Excel keeps the values
 
 
 # --- workbooks XlsxWriter built ----------------------------------------------------------

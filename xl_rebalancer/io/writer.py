@@ -72,6 +72,8 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     macro_enabled = dest.suffix.lower() in MACRO_SUFFIXES
     dest.parent.mkdir(parents=True, exist_ok=True)
     full_save = os.environ.get("XL_REBALANCER_FULL_SAVE") and not edit.doors
+    if edit.recalc and not full_save and _spliced_recalc(source, dest, edit, macro_enabled, ribbon):
+        return dest
     if not edit.recalc and not full_save:
         # Only engine sheets change: move them into the package and copy the rest as
         # it is (io/splice.py), in bounded memory, keeping what openpyxl cannot model.
@@ -270,6 +272,74 @@ def _has_formulas(wb: Any) -> bool:
     return False
 
 
+def _spliced_recalc(
+    source: Path,
+    dest: Path,
+    edit: WorkbookEdit,
+    macro_enabled: bool,
+    ribbon: list[tuple[str, str, str]],
+) -> bool:
+    """--recalc by splice (io/recalc_save.py): openpyxl computes, the splice saves, and
+    only the cells whose values changed are patched, so nothing openpyxl cannot model is
+    lost. False when the package cannot be edited so (the whole rewrite is tried)."""
+    import datetime as dt
+
+    from ..excel.headless import worksheet_functions
+    from . import recalc
+    from .recalc_save import CannotPatch, apply_patch, cell_patch
+    from .splice import NotSpliceable, splice_save
+
+    dynamic = dynamic_arrays(source)
+    wb = load_for_edit(source)
+    try:
+        for rewrite in edit.rewrites:
+            _rewrite(wb, rewrite)
+        for output in edit.sheets:
+            replace_sheet(wb, output)
+        titles = {t.lower(): t for t in wb.sheetnames}
+        anchors = {titles[t.lower()]: c for t, c in dynamic.items() if t.lower() in titles}
+        result = recalc.recalculate(wb, dynamic=anchors, functions=worksheet_functions())
+        patch = cell_patch(wb, result, recalc.EXCEL_CALC_ID)
+        now = dt.datetime.now().replace(microsecond=0)
+        log = SheetOutput(s.LOG, recalc.merge_log(_log_sheet(wb), recalc.log_rows(result, now)))
+    finally:
+        if wb.vba_archive is not None:
+            wb.vba_archive.close()
+    edit.recalculated = result
+    outputs = [o for o in edit.sheets if o.spec.name != s.LOG.name] + [log]
+
+    def produce(final: Path) -> None:
+        spliced = final.with_name(final.name + ".spliced")
+        try:
+            edit.notes = splice_save(
+                source,
+                spliced,
+                outputs,
+                macro_enabled=macro_enabled,
+                ribbon=ribbon,
+                doors=edit.doors,
+                rewrites=edit.rewrites,
+            )
+            apply_patch(spliced, final, patch)
+        finally:
+            with contextlib.suppress(OSError):
+                spliced.unlink()
+
+    try:
+        _atomic_write(dest, produce, source, inputs=True)
+    except (NotSpliceable, CannotPatch):
+        edit.recalculated = None
+        return False
+    return True
+
+
+def _log_sheet(wb: Any) -> Any:
+    log = next((ws for ws in wb.worksheets if s.LOG.table in ws.tables), None)
+    if log is None:
+        log = next((wb[t] for t in wb.sheetnames if t.lower() == s.LOG.name.lower()), None)
+    return log
+
+
 def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> dict:
     """Compute every formula of the edited workbook; list what was not in the Log."""
     import datetime as dt
@@ -280,11 +350,9 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     dynamic = {titles[t.lower()]: cells for t, cells in dynamic.items() if t.lower() in titles}
     result = recalc.recalculate_workbook(wb, dynamic)
     edit.recalculated = result
-    log = next((ws for ws in wb.worksheets if s.LOG.table in ws.tables), None)
-    if log is None:
-        log = next((wb[t] for t in wb.sheetnames if t.lower() == s.LOG.name.lower()), None)
     now = dt.datetime.now().replace(microsecond=0)
-    replace_sheet(wb, SheetOutput(s.LOG, recalc.merge_log(log, recalc.log_rows(result, now))))
+    rows = recalc.merge_log(_log_sheet(wb), recalc.log_rows(result, now))
+    replace_sheet(wb, SheetOutput(s.LOG, rows))
     return recalc.cached_values(result)
 
 
