@@ -117,6 +117,8 @@ _TAX_ONLY = set(TAX_FIELDS) - {"household", "workbook", "client", "status", "est
 CSV_FIELDS = [f for f in BatchRow.model_fields if f != "problems" and f not in _TAX_ONLY]
 # Commands whose run writes the Report page (harvest and realized write their own sheet).
 PAGE_COMMANDS = {"run", "rebalance", "drift"}
+# Commands that check wash sales: their workbooks of one household run together.
+HOUSEHOLD_COMMANDS = {"run", "rebalance", "drift", "harvest"}
 
 
 @dataclass(frozen=True)
@@ -323,33 +325,34 @@ def _number(value: Any) -> float | None:
 
 
 def household_of(path: Path) -> str | None:
-    """The Settings sheet's `household` id, read cheaply (the Settings sheet alone); a
-    workbook that cannot be read has none here, and its own run says why."""
-    from openpyxl import load_workbook
-
+    """The Settings sheet's `household` id, read cheaply (the package checked as every
+    read checks it, then that one sheet's XML); a workbook that cannot be read has none
+    here, and its own run says why."""
     from .io import schema as s
+    from .io.cells import Package
+    from .io.safety import check_package
 
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        check_package(path)
+        with Package(path) as package:
+            if s.SETTINGS.name not in package.sheets:
+                return None
+            rows = package.rows(s.SETTINGS.name)
+            header = [_token(h) for h in next(rows, ())]
+            if "setting" not in header or "value" not in header:
+                return None
+            name_at, value_at = header.index("setting"), header.index("value")
+            for row in rows:
+                if len(row) > max(name_at, value_at) and _token(row[name_at]) == "household":
+                    value = row[value_at]
+                    return str(value).strip() or None if value is not None else None
     except Exception:
         return None
-    try:
-        if s.SETTINGS.name not in wb.sheetnames:
-            return None
-        rows = wb[s.SETTINGS.name].iter_rows(values_only=True)
-        header = ["_".join(str(h or "").strip().lower().split()) for h in next(rows, ())]
-        if "setting" not in header or "value" not in header:
-            return None
-        name_at, value_at = header.index("setting"), header.index("value")
-        for row in rows:
-            if len(row) <= max(name_at, value_at) or row[name_at] is None:
-                continue
-            if "_".join(str(row[name_at]).strip().lower().split()) == "household":
-                value = row[value_at]
-                return str(value).strip() or None if value is not None else None
-        return None
-    finally:
-        wb.close()
+    return None
+
+
+def _token(value: Any) -> str:
+    return "_".join(str(value or "").strip().lower().split())
 
 
 def household_units(paths: Sequence[Path]) -> list[tuple[Path, ...]]:
@@ -473,8 +476,7 @@ def run_unit(
             tuple(p for a in others for p in a.purchases),
             tuple(x for a in others for x in a.loss_sales),
         )
-        household = None if command in PRICELESS else outside
-        row, result = _run(path, command, replace(opts, household=household), pdf)
+        row, result = _run(path, command, replace(opts, household=outside), pdf)
         if result is not None and command in {"run", "rebalance"}:
             planned[path] = planned_activity(path, result)
         rows.append(row)
@@ -576,7 +578,8 @@ def run_batch(
         # Workers read the cache the prefetch filled; none of them goes to the network.
         run = replace(run, network=False)
 
-    units = {unit[0]: unit for unit in household_units(paths)}
+    grouped = household_units(paths) if options.command in HOUSEHOLD_COMMANDS else None
+    units = {unit[0]: unit for unit in grouped or [(p,) for p in paths]}
 
     def arguments(first: Path) -> tuple[Any, ...]:
         members = units[first]

@@ -298,9 +298,10 @@ def build_report(
     # on the table (the Trades sheet has the shares).
     selling = sorted({t.lot_id for t in trades if t.action == "SELL" and t.lot_id})
     harvested = [h.lot_id for h in harvest if h.lot_id in selling]
-    harvest_note = (
-        f"{len(harvest)} lots, {_money(sum(h.unrealized_loss for h in harvest), sign)} in all"
-        + (f"; this proposal sells from {', '.join(harvested)}" if harvested else "")
+    lots = f"{len(harvest)} lot{'s' if len(harvest) != 1 else ''}"
+    lost = _money(sum(h.unrealized_loss for h in harvest), sign)
+    harvest_note = f"{lots}, {lost} in all" + (
+        f"; this proposal sells from {', '.join(harvested)}" if harvested else ""
     )
     harvest_block = Block(
         "Losses available to harvest",
