@@ -144,7 +144,7 @@ def test_report_command_prints_a_saved_workbooks_page_and_leaves_it_alone(firm, 
 
 def test_without_libreoffice_pdf_is_refused_in_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=2)
+    books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=6)
     run = CliRunner().invoke(main, ["batch", str(books[0]), "--prices", str(prices), "--pdf"])
     assert run.exit_code == 1
     assert "needs LibreOffice (soffice), which was not found" in run.output
@@ -424,12 +424,31 @@ def test_a_loss_sold_tonight_in_one_spouses_workbook_stops_the_others_buy(tmp_pa
 
 
 def test_reports_are_written_whole(tmp_path):
-    books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=2)
+    books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=6)
     from xl_rebalancer.app import RunOptions
 
     result = run_batch(
         books, BatchOptions(workers=1, run=RunOptions(prices_file=prices, dry_run=True))
     )
+    assert result.rows[0].ok, result.rows[0].message
     files = write_reports(result, tmp_path / "r" / "REPORT")
     assert [p.name for p in files] == ["REPORT.csv", "REPORT.json", "REPORT.xlsx", "REPORT-tax.csv"]
     assert not list((tmp_path / "r").glob(".~*"))
+
+
+@needs_libreoffice
+def test_a_dry_run_puts_the_pdf_where_the_workbook_would_have_been_saved(tmp_path):
+    from xl_rebalancer.app import RunOptions
+
+    books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=6)
+    before = sorted(p.name for p in (tmp_path / "books").iterdir())
+    options = BatchOptions(
+        workers=1,
+        out_dir=tmp_path / "out",
+        pdf=True,
+        run=RunOptions(prices_file=prices, dry_run=True),
+    )
+    result = run_batch(books, options)
+    assert result.rows[0].pdf == str(tmp_path / "out" / "client-0001.proposal.pdf"), result.rows[0]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["client-0001.proposal.pdf"]
+    assert sorted(p.name for p in (tmp_path / "books").iterdir()) == before

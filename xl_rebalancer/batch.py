@@ -129,7 +129,7 @@ class BatchOptions:
     out_dir: Path | None = None
     workers: int | None = None  # None: every core; 1: in this process, one after another
     scheduler: str | Any = None  # a dask.distributed address (or Cluster) instead of local
-    pdf: bool = False  # the Report page as a PDF beside each saved workbook
+    pdf: bool = False  # the Report page as a PDF beside each saved (or would-be) workbook
 
 
 @dataclass
@@ -207,14 +207,17 @@ def _problems(problems: Iterable[Problem]) -> list[dict[str, str | None]]:
     return [p.to_json() for p in problems]
 
 
-def run_one(path: Path, command: str, options: RunOptions, pdf: bool = False) -> BatchRow:
+def run_one(path: Path, command: str, options: RunOptions, pdf: Path | None = None) -> BatchRow:
     """Run one workbook and say how it went; never raises, so one workbook cannot stop
     a batch (the worker's own death is handled by the caller)."""
     return _run(path, command, options, pdf)[0]
 
 
-def _run(path: Path, command: str, options: RunOptions, pdf: bool = False) -> tuple[BatchRow, Any]:
-    """run_one, with the run's result (a household passes it on to the next member)."""
+def _run(
+    path: Path, command: str, options: RunOptions, pdf: Path | None = None
+) -> tuple[BatchRow, Any]:
+    """run_one, with the run's result (a household passes it on to the next member);
+    `pdf`, when given, is where the Report page is printed."""
     from .app import run_engine, validate
     from .quiet import configure
 
@@ -245,8 +248,8 @@ def _run(path: Path, command: str, options: RunOptions, pdf: bool = False) -> tu
             result = report.result
             if result is not None:
                 _review(row, result)
-                if pdf and command in PAGE_COMMANDS:
-                    _write_pdf(row, report, path, options)
+                if pdf is not None and command in PAGE_COMMANDS:
+                    _write_pdf(row, report, pdf)
     except InputError as exc:
         errors = [p for p in exc.problems if p.level == "error"]
         first = errors[0] if errors else None
@@ -272,14 +275,13 @@ def _run(path: Path, command: str, options: RunOptions, pdf: bool = False) -> tu
     return row, result
 
 
-def _write_pdf(row: BatchRow, report: Any, path: Path, options: RunOptions) -> None:
-    """The Report page beside the saved workbook (beside the input on a dry run); a PDF
-    that cannot be made is a warning on the row, the run itself stands."""
-    from .io.pdf import pdf_path, report_pdf
+def _write_pdf(row: BatchRow, report: Any, target: Path) -> None:
+    """The run's Report page as `target`; a PDF that cannot be made is a warning on the
+    row, the run itself stands."""
+    from .io.pdf import report_pdf
     from .io.report import build_report
 
     page = build_report(report.result, report.settings, dt.date.today())
-    target = pdf_path(Path(report.output or options.out or path))
     try:
         row.pdf = str(report_pdf(page, target))
     except (XlRebalancerError, OSError, subprocess.SubprocessError) as exc:
@@ -458,7 +460,7 @@ def run_unit(
     members: tuple[Path, ...],
     command: str,
     options: Sequence[RunOptions],
-    pdf: bool = False,
+    pdfs: Sequence[Path | None] = (),
 ) -> list[BatchRow]:
     """A unit's rows: one workbook's, or a household's in order, each member run with
     the others' purchases and loss sales on record and those planned tonight by the
@@ -466,16 +468,17 @@ def run_unit(
     from .engine.wash import HouseholdActivity
 
     if len(members) == 1:
-        return [run_one(first, command, options[0], pdf)]
+        return [run_one(first, command, options[0], pdfs[0] if pdfs else None)]
     recorded = {p: recorded_activity(p, o) for p, o in zip(members, options, strict=True)}
     planned: dict[Path, Any] = {}
     rows = []
-    for path, opts in zip(members, options, strict=True):
+    for i, (path, opts) in enumerate(zip(members, options, strict=True)):
         others = [recorded[q] for q in members if q != path] + list(planned.values())
         outside = HouseholdActivity(
             tuple(p for a in others for p in a.purchases),
             tuple(x for a in others for x in a.loss_sales),
         )
+        pdf = pdfs[i] if pdfs else None
         row, result = _run(path, command, replace(opts, household=outside), pdf)
         if result is not None and command in {"run", "rebalance"}:
             planned[path] = planned_activity(path, result)
@@ -578,13 +581,17 @@ def run_batch(
         # Workers read the cache the prefetch filled; none of them goes to the network.
         run = replace(run, network=False)
 
+    from .io.pdf import pdf_path
+
     grouped = household_units(paths) if options.command in HOUSEHOLD_COMMANDS else None
     units = {unit[0]: unit for unit in grouped or [(p,) for p in paths]}
 
     def arguments(first: Path) -> tuple[Any, ...]:
         members = units[first]
         runs = [replace(run, out=None if run.dry_run else outputs[p]) for p in members]
-        return members, options.command, runs, options.pdf
+        # Beside the saved workbook; on a dry run where it would have been saved.
+        pdfs = [pdf_path(outputs[p] or p) if options.pdf else None for p in members]
+        return members, options.command, runs, pdfs
 
     def died(first: Path, exc: BaseException) -> list[BatchRow]:
         return [_died(p, exc) for p in units[first]]
