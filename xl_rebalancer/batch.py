@@ -12,7 +12,12 @@ adds is isolation and bookkeeping:
 - prices are fetched once, for the union of every workbook's symbols, into the shared
   SQLite cache; the workers then read the cache and never go to the network;
 - outputs go beside the inputs (in place) or under `out_dir`, keeping the inputs'
-  folder structure so two clients' `portfolio.xlsm` never collide.
+  folder structure so two clients' `portfolio.xlsm` never collide;
+- the workbooks of one household (Settings `household`: spouses) run one after another
+  in one task, each with the others' purchases and loss sales, so a wash sale across
+  them is caught (IRS Pub. 550 counts a spouse's purchase); docs/batch.md;
+- the review (REPORT.csv/.json/.xlsx), the firm-wide tax view (REPORT-tax.csv) and,
+  with `pdf`, each client's Report page as a PDF.
 
 Dask (`scheduler`): the same `run_one` is submitted to a dask.distributed scheduler.
 The workers must see the same paths (a shared disk) and have xl-rebalancer installed.
