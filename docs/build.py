@@ -44,6 +44,8 @@ SHEETS = {
 }
 # Summary rows that change from run to run and are not what a picture is about.
 VOLATILE = {"Run at", "Compute seconds", "Input hash"}
+# The Report's "Prepared ... on <date>" line carries the day the run was made.
+VOLATILE_CELLS = {"Report": {"A3"}}
 
 
 def demo_book(work: Path) -> tuple[Path, Any]:
@@ -64,7 +66,7 @@ def fingerprint(ws: Any) -> str:
         if ws.title == "Summary" and row[0].value in VOLATILE:
             continue
         for cell in row:
-            if cell.value is None:
+            if cell.value is None or cell.coordinate in VOLATILE_CELLS.get(ws.title, ()):
                 continue
             value = cell.value
             shown = f"{value:.10g}" if isinstance(value, float) else str(value)

@@ -261,9 +261,12 @@ def test_report_text_never_becomes_a_formula(tmp_path):
     result = BatchResult(
         rows=[BatchRow(workbook='=HYPERLINK("http://x")', status="error", message="+1")]
     )
-    csv_path, _ = write_reports(result, tmp_path / "report")
-    row = read_report(csv_path)[0]
+    files = write_reports(result, tmp_path / "report")
+    row = read_report(files.csv)[0]
     assert row["workbook"] == '\'=HYPERLINK("http://x")' and row["message"] == "'+1"
+    # Nor in the review workbook: no cell of it is a formula.
+    wb = load_workbook(files.xlsx)
+    assert not [c for ws in wb for r in ws.iter_rows() for c in r if c.data_type == "f"]
 
 
 def test_same_trades_whatever_the_hash_seed(clients, tmp_path):

@@ -72,6 +72,9 @@ class RunOptions:
     recalc: bool = False
     # Replace a workbook Excel seems to hold open, or one marked read-only.
     force: bool = False
+    # batch: the household's other workbooks' purchases and loss sales (a spouse's,
+    # engine.wash.HouseholdActivity), checked for wash sales with this one's.
+    household: Any = None
 
 
 @dataclass
@@ -621,7 +624,11 @@ def _compute(book: WorkbookInput, command: str, options: RunOptions, report: Run
         prices = {sym: q.price for sym, q in report.quotes.items()}
         risk = _risk_model(book, options, report)
         report.result = rebalance(
-            portfolio, prices, trade=command in {"rebalance", "run"}, risk=risk
+            portfolio,
+            prices,
+            trade=command in {"rebalance", "run"},
+            risk=risk,
+            household_activity=options.household,
         )
         report.warnings += [book.locator.place(w) for w in report.result.warnings]
 
@@ -801,7 +808,12 @@ def _sheets(
             harvest_sheet(report.result),
             realized_sheet(report.result),
             summary_sheet(report.result, extra),
-            report_sheet(report.result, show=report.command != "drift"),
+            report_sheet(
+                report.result,
+                show=report.command != "drift",
+                settings=report.settings,
+                prepared=started.date(),
+            ),
         ]
     sheets.append(log_sheet(log_entries(report.warnings, started, notes)))
     _show_result(sheets, report.command)

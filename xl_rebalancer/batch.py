@@ -12,7 +12,12 @@ adds is isolation and bookkeeping:
 - prices are fetched once, for the union of every workbook's symbols, into the shared
   SQLite cache; the workers then read the cache and never go to the network;
 - outputs go beside the inputs (in place) or under `out_dir`, keeping the inputs'
-  folder structure so two clients' `portfolio.xlsm` never collide.
+  folder structure so two clients' `portfolio.xlsm` never collide;
+- the workbooks of one household (Settings `household`: spouses) run one after another
+  in one task, each with the others' purchases and loss sales, so a wash sale across
+  them is caught (IRS Pub. 550 counts a spouse's purchase); docs/batch.md;
+- the review (REPORT.csv/.json/.xlsx), the firm-wide tax view (REPORT-tax.csv) and,
+  with `pdf`, each client's Report page as a PDF.
 
 Dask (`scheduler`): the same `run_one` is submitted to a dask.distributed scheduler.
 The workers must see the same paths (a shared disk) and have xl-rebalancer installed.
@@ -24,12 +29,13 @@ import datetime as dt
 import gc
 import glob
 import os
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -49,6 +55,8 @@ class BatchRow(BaseModel):
 
     workbook: str
     status: Status
+    client: str = ""  # Settings client_name
+    household: str = ""  # Settings household: workbooks sharing it are one (spouses)
     # Where a failure is (Sheet!Cell of its first error), for the morning review's CSV.
     where: str | None = None
     # The morning review: did the household need trading, which lines were out of band,
@@ -74,7 +82,19 @@ class BatchRow(BaseModel):
     solve_seconds: float = 0.0
     write_seconds: float = 0.0
     output: str | None = None
+    pdf: str | None = None  # the Report page as a PDF (--pdf)
     message: str = ""
+    # The firm-wide tax view (TAX_FIELDS): the year so far, before this run's trades,
+    # as the workbook's Summary and Settings give it.
+    ytd_realized_st: float | None = None
+    ytd_realized_lt: float | None = None
+    st_carryover: float | None = None
+    lt_carryover: float | None = None
+    harvestable_loss: float | None = None  # TaxHarvest lots marked clear, summed
+    harvestable_lots: int | None = None
+    year_tax: float | None = None  # the year's tax on capital gains, this proposal in
+    st_carryforward: float | None = None
+    lt_carryforward: float | None = None
     problems: list[dict[str, str | None]] = []  # every error and warning, with its cell
 
     @property
@@ -82,7 +102,28 @@ class BatchRow(BaseModel):
         return self.status == "ok"
 
 
-CSV_FIELDS = [f for f in BatchRow.model_fields if f != "problems"]
+TAX_FIELDS = [
+    "household",
+    "workbook",
+    "client",
+    "status",
+    "ytd_realized_st",
+    "ytd_realized_lt",
+    "st_carryover",
+    "lt_carryover",
+    "harvestable_loss",
+    "harvestable_lots",
+    "estimated_tax",
+    "year_tax",
+    "st_carryforward",
+    "lt_carryforward",
+]
+_TAX_ONLY = set(TAX_FIELDS) - {"household", "workbook", "client", "status", "estimated_tax"}
+CSV_FIELDS = [f for f in BatchRow.model_fields if f != "problems" and f not in _TAX_ONLY]
+# Commands whose run writes the Report page (harvest and realized write their own sheet).
+PAGE_COMMANDS = {"run", "rebalance", "drift"}
+# Commands that check wash sales: their workbooks of one household run together.
+HOUSEHOLD_COMMANDS = {"run", "rebalance", "drift", "harvest"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +134,7 @@ class BatchOptions:
     out_dir: Path | None = None
     workers: int | None = None  # None: every core; 1: in this process, one after another
     scheduler: str | Any = None  # a dask.distributed address (or Cluster) instead of local
+    pdf: bool = False  # the Report page as a PDF beside each saved (or would-be) workbook
 
 
 @dataclass
@@ -170,9 +212,17 @@ def _problems(problems: Iterable[Problem]) -> list[dict[str, str | None]]:
     return [p.to_json() for p in problems]
 
 
-def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
+def run_one(path: Path, command: str, options: RunOptions, pdf: Path | None = None) -> BatchRow:
     """Run one workbook and say how it went; never raises, so one workbook cannot stop
     a batch (the worker's own death is handled by the caller)."""
+    return _run(path, command, options, pdf)[0]
+
+
+def _run(
+    path: Path, command: str, options: RunOptions, pdf: Path | None = None
+) -> tuple[BatchRow, Any]:
+    """run_one, with the run's result (a household passes it on to the next member);
+    `pdf`, when given, is where the Report page is printed."""
     from .app import run_engine, validate
     from .quiet import configure
 
@@ -181,6 +231,7 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
     configure()
     clock = time.perf_counter()
     row = BatchRow(workbook=str(path), status="ok")
+    result = None
     try:
         if command == "validate":
             book = validate(path, options)
@@ -194,8 +245,16 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
             row.prices_seconds = timings.get("prices", 0.0)
             row.solve_seconds = timings.get("solve", 0.0)
             row.write_seconds = timings.get("write", 0.0)
-            if report.result is not None:
-                _review(row, report.result)
+            settings = report.settings
+            row.client = str(settings.get("client_name") or "")
+            row.household = str(settings.get("household") or "")
+            row.st_carryover = _number(settings.get("st_loss_carryover"))
+            row.lt_carryover = _number(settings.get("lt_loss_carryover"))
+            result = report.result
+            if result is not None:
+                _review(row, result)
+                if pdf is not None and command in PAGE_COMMANDS:
+                    _write_pdf(row, report, pdf)
     except InputError as exc:
         errors = [p for p in exc.problems if p.level == "error"]
         first = errors[0] if errors else None
@@ -218,7 +277,20 @@ def run_one(path: Path, command: str, options: RunOptions) -> BatchRow:
     if not row.ok and failed is not None and failed.get("sheet"):
         row.where = f"{failed['sheet']}!{failed.get('cell') or 'A1'}"
     row.seconds = time.perf_counter() - clock
-    return row
+    return row, result
+
+
+def _write_pdf(row: BatchRow, report: Any, target: Path) -> None:
+    """The run's Report page as `target`; a PDF that cannot be made is a warning on the
+    row, the run itself stands."""
+    from .io.pdf import report_pdf
+    from .io.report import build_report
+
+    page = build_report(report.result, report.settings, dt.date.today())
+    try:
+        row.pdf = str(report_pdf(page, target))
+    except (XlRebalancerError, OSError, subprocess.SubprocessError) as exc:
+        row.problems.append(Problem(f"no PDF of the Report: {exc}", level="warning").to_json())
 
 
 def _review(row: BatchRow, result: Any) -> None:
@@ -240,10 +312,183 @@ def _review(row: BatchRow, result: Any) -> None:
     row.turnover = _number(summary.get("turnover"))
     row.realized_st = _number(summary.get("realized_st_gain"))
     row.realized_lt = _number(summary.get("realized_lt_gain"))
+    # The tax view: the year before this run, the losses the TaxHarvest sheet calls clear
+    # to harvest, and the year's tax with this proposal in, all as the workbook says.
+    row.ytd_realized_st = _number(summary.get("year_st_gain_before_run"))
+    row.ytd_realized_lt = _number(summary.get("year_lt_gain_before_run"))
+    clear = [h for h in result.harvest if h.wash_sale == "clear"]
+    row.harvestable_loss = round(sum(h.unrealized_loss for h in clear), 2)
+    row.harvestable_lots = len(clear)
+    row.year_tax = _number(summary.get("year_tax_on_capital_gains"))
+    row.st_carryforward = _number(summary.get("st_loss_carryforward"))
+    row.lt_carryforward = _number(summary.get("lt_loss_carryforward"))
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+# households over several workbooks ----------------------------------------------------
+
+
+def household_of(path: Path) -> str | None:
+    """The Settings sheet's `household` id, read cheaply (the package checked as every
+    read checks it, then that one sheet's XML); a workbook that cannot be read has none
+    here, and its own run says why."""
+    from .io import schema as s
+    from .io.cells import Package
+    from .io.safety import check_package
+
+    try:
+        check_package(path)
+        with Package(path) as package:
+            if s.SETTINGS.name not in package.sheets:
+                return None
+            rows = package.rows(s.SETTINGS.name)
+            header = [_token(h) for h in next(rows, ())]
+            if "setting" not in header or "value" not in header:
+                return None
+            name_at, value_at = header.index("setting"), header.index("value")
+            for row in rows:
+                if len(row) > max(name_at, value_at) and _token(row[name_at]) == "household":
+                    value = row[value_at]
+                    return str(value).strip() or None if value is not None else None
+    except Exception:
+        return None
+    return None
+
+
+def _token(value: Any) -> str:
+    return "_".join(str(value or "").strip().lower().split())
+
+
+def household_units(paths: Sequence[Path]) -> list[tuple[Path, ...]]:
+    """The batch's units of work in input order: a workbook alone, or every workbook of
+    a household (two or more sharing Settings `household`, compared without case), run
+    one after another in one worker so each sees the others' trades of the night."""
+    groups: dict[str, list[Path]] = {}
+    keys: dict[Path, str | None] = {}
+    for path in paths:
+        key = household_of(path)
+        keys[path] = key.casefold() if key else None
+        if keys[path]:
+            groups.setdefault(keys[path], []).append(path)
+    units: list[tuple[Path, ...]] = []
+    placed: set[str] = set()
+    for path in paths:
+        key = keys[path]
+        if key is None or len(groups[key]) < 2:
+            units.append((path,))
+        elif key not in placed:
+            placed.add(key)
+            units.append(tuple(groups[key]))
+    return units
+
+
+def _tagged(name: str, account: str) -> str:
+    """A spouse's account named with its workbook, so it never reads as one of ours."""
+    return f"{account} ({name})"
+
+
+def recorded_activity(path: Path, options: RunOptions) -> Any:
+    """A workbook's purchases and loss sales on record (engine.wash), as another member
+    of its household sees them: accounts name the workbook, and no lot key
+    or Transactions row of it can be taken for one of the other workbook's own."""
+    from .engine.wash import HouseholdActivity, LossSale, Purchase, past_loss_sales, past_purchases
+    from .io.reader import read_workbook
+
+    try:
+        portfolio = read_workbook(path, as_of=options.as_of, today=options.today).portfolio
+    except Exception:
+        return HouseholdActivity()
+    name = path.name
+    purchases = tuple(
+        Purchase(_tagged(name, p.account), p.symbol, p.date, p.shares, p.source)
+        for p in past_purchases(portfolio)
+    )
+    sales = tuple(
+        LossSale(
+            _tagged(name, x.account),
+            x.symbol,
+            x.date,
+            x.shares,
+            x.loss,
+            x.source,
+            holding_start=x.holding_start,
+            acquired=x.acquired,
+            matched=x.matched,
+        )
+        for x in past_loss_sales(portfolio)[0]
+    )
+    return HouseholdActivity(purchases, sales)
+
+
+def planned_activity(path: Path, result: Any) -> Any:
+    """What a workbook's proposal of tonight buys, and sells at a loss in taxable
+    accounts, dated its valuation date: the next member of the household must not
+    undo it with a wash sale."""
+    from .engine.wash import HouseholdActivity, LossSale, Purchase
+
+    valuation = result.summary_value("valuation_date")
+    if not valuation or not result.trades:
+        return HouseholdActivity()
+    day = dt.date.fromisoformat(str(valuation))
+    taxable = {a.account for a in result.accounts if a.type == "taxable"}
+    name = path.name
+    purchases = tuple(
+        Purchase(_tagged(name, t.account), t.symbol, day, t.shares, "tonight's proposal")
+        for t in result.trades
+        if t.action == "BUY"
+    )
+    sales = tuple(
+        LossSale(
+            _tagged(name, t.account),
+            t.symbol,
+            day,
+            t.shares,
+            -t.realized_gain,
+            "tonight's proposal",
+            holding_start=t.acquired,
+            acquired=t.acquired,
+        )
+        for t in result.trades
+        if t.action == "SELL"
+        and t.account in taxable
+        and t.realized_gain is not None
+        and t.realized_gain < 0
+    )
+    return HouseholdActivity(purchases, sales)
+
+
+def run_unit(
+    first: Path,
+    members: tuple[Path, ...],
+    command: str,
+    options: Sequence[RunOptions],
+    pdfs: Sequence[Path | None] = (),
+) -> list[BatchRow]:
+    """A unit's rows: one workbook's, or a household's in order, each member run with
+    the others' purchases and loss sales on record and those planned tonight by the
+    members before it (IRS Pub. 550: a spouse's purchase washes your loss)."""
+    from .engine.wash import HouseholdActivity
+
+    if len(members) == 1:
+        return [run_one(first, command, options[0], pdfs[0] if pdfs else None)]
+    recorded = {p: recorded_activity(p, o) for p, o in zip(members, options, strict=True)}
+    planned: dict[Path, Any] = {}
+    rows = []
+    for i, (path, opts) in enumerate(zip(members, options, strict=True)):
+        others = [recorded[q] for q in members if q != path] + list(planned.values())
+        outside = HouseholdActivity(
+            tuple(p for a in others for p in a.purchases),
+            tuple(x for a in others for x in a.loss_sales),
+        )
+        pdf = pdfs[i] if pdfs else None
+        row, result = _run(path, command, replace(opts, household=outside), pdf)
+        if result is not None and command in {"run", "rebalance"}:
+            planned[path] = planned_activity(path, result)
+        rows.append(row)
+    return rows
 
 
 # the shared price fetch ----------------------------------------------------------------
@@ -341,12 +586,24 @@ def run_batch(
         # Workers read the cache the prefetch filled; none of them goes to the network.
         run = replace(run, network=False)
 
-    def arguments(path: Path) -> tuple[str, RunOptions]:
-        out = None if run.dry_run else outputs[path]
-        return options.command, replace(run, out=out)
+    from .io.pdf import pdf_path
 
-    done = _map(run_one, paths, options, arguments, on_done=on_done, failed=_died)
-    result.rows += [done[p] for p in paths]
+    grouped = household_units(paths) if options.command in HOUSEHOLD_COMMANDS else None
+    units = {unit[0]: unit for unit in grouped or [(p,) for p in paths]}
+
+    def arguments(first: Path) -> tuple[Any, ...]:
+        members = units[first]
+        runs = [replace(run, out=None if run.dry_run else outputs[p]) for p in members]
+        # Beside the saved workbook; on a dry run where it would have been saved.
+        pdfs = [pdf_path(outputs[p] or p) if options.pdf else None for p in members]
+        return members, options.command, runs, pdfs
+
+    def died(first: Path, exc: BaseException) -> list[BatchRow]:
+        return [_died(p, exc) for p in units[first]]
+
+    done = _map(run_unit, list(units), options, arguments, on_done=on_done, failed=died)
+    rows_by_path = {Path(r.workbook): r for unit in done.values() for r in unit}
+    result.rows += [rows_by_path[p] for p in paths]
     result.seconds = time.perf_counter() - clock
     return result
 
@@ -368,8 +625,7 @@ def _map(
         out = {}
         for path in paths:
             out[path] = func(path, *arguments(path))
-            if on_done is not None:
-                on_done(out[path])
+            _announce(on_done, out[path])
         return out
     return _map_processes(func, paths, min(workers, len(paths)), arguments, on_done, failed)
 
@@ -407,8 +663,7 @@ def _map_processes(
             except BrokenProcessPool:
                 orphans.append(path)
                 continue
-            if on_done is not None and isinstance(out[path], BatchRow):
-                on_done(out[path])
+            _announce(on_done, out[path])
     # A worker died and took the pool with it: run what was unfinished one workbook per
     # fresh process, so the one that kills its process is the only one marked.
     for path in sorted(orphans, key=paths.index):
@@ -417,9 +672,17 @@ def _map_processes(
                 out[path] = pool.submit(func, path, *arguments(path)).result()
             except BrokenProcessPool as exc:
                 out[path] = failed(path, exc)
-        if on_done is not None and isinstance(out[path], BatchRow):
-            on_done(out[path])
+        _announce(on_done, out[path])
     return out
+
+
+def _announce(on_done: Callable[[BatchRow], None] | None, value: Any) -> None:
+    """on_done for each row a task returned (a unit returns a household's rows)."""
+    if on_done is None:
+        return
+    for row in value if isinstance(value, list) else [value]:
+        if isinstance(row, BatchRow):
+            on_done(row)
 
 
 def _died(path: Path, exc: BaseException) -> BatchRow:
@@ -466,32 +729,49 @@ def _map_dask(
                 out[path] = future.result()
             except Exception as exc:  # KilledWorker and the like: the task, not the batch
                 out[path] = failed(path, exc)
-            if on_done is not None and isinstance(out[path], BatchRow):
-                on_done(out[path])
+            _announce(on_done, out[path])
     return out
 
 
 # reports -------------------------------------------------------------------------------
 
 
-def write_reports(result: BatchResult, stem: Path) -> tuple[Path, Path]:
-    """The final table as `stem`.csv (one line per workbook) and `stem`.json (the same
-    plus every problem with its cell and the shared fetch's warnings)."""
+class ReportFiles(NamedTuple):
+    csv: Path
+    json: Path
+    xlsx: Path  # the review with links, and the tax view on its second sheet
+    tax: Path  # the firm-wide tax view as CSV
+
+
+def write_reports(result: BatchResult, stem: Path) -> ReportFiles:
+    """The final table as `stem`.csv (one line per workbook), `stem`.json (the same
+    plus every problem with its cell and the shared fetch's warnings), `stem`.xlsx (the
+    review to read, with a link to each workbook, and the tax view) and `stem`-tax.csv
+    (the firm-wide tax view alone)."""
     import csv
     import json
 
+    from .io.review import tax_rows, write_review
     from .models.types import safe_text
 
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    tax_path = stem.with_name(f"{stem.with_suffix('').name}-tax.csv")
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for row in result.rows:
             data = row.model_dump(include=set(CSV_FIELDS))
             writer.writerow({k: safe_text(v) for k, v in data.items()})
+    with open(tax_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TAX_FIELDS)
+        writer.writeheader()
+        for row in tax_rows(result.rows):
+            data = row.model_dump(include=set(TAX_FIELDS))
+            writer.writerow({k: safe_text(data[k]) for k in TAX_FIELDS})
     json_path.write_text(json.dumps(report_payload(result), indent=2), encoding="utf-8")
-    return csv_path, json_path
+    xlsx_path = write_review(result.rows, stem.with_suffix(".xlsx"))
+    return ReportFiles(csv_path, json_path, xlsx_path, tax_path)
 
 
 def report_payload(result: BatchResult) -> dict[str, Any]:

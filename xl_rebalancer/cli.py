@@ -989,6 +989,31 @@ def recalc(book: Path, out: Path | None, as_json: bool) -> None:
     show_report(report)
 
 
+@main.command()
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--pdf",
+    "pdf",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the workbook's Report page to this PDF file.",
+)
+@JSON_OPTION
+@handle_errors
+def report(book: Path, pdf: Path, as_json: bool) -> None:
+    """Print the Report page of a rebalanced workbook to a PDF for the client (needs
+    LibreOffice); the workbook is only read."""
+    from .io.pdf import workbook_report_pdf
+
+    if pdf.suffix.lower() != ".pdf":
+        raise XlRebalancerError(f"{pdf}: give --pdf a file name ending in .pdf")
+    written = workbook_report_pdf(book, pdf)
+    if as_json:
+        emit_json({"ok": True, "command": "report", "output": str(written), "warnings": []})
+        return
+    _console().print(f"Wrote {written}")
+
+
 TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the CSV)
 
 
@@ -1033,6 +1058,12 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
     help="Save the table as REPORT.csv and REPORT.json (default: batch-report-<time> in --out "
     "or here).",
 )
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also print each client's Report page to NAME.proposal.pdf beside its saved "
+    "workbook (needs LibreOffice).",
+)
 @batch_options
 @click.option("--as-of", "as_of", callback=_date, help="Valuation date for every workbook.")
 @click.option("--dry-run", is_flag=True, help="Compute everything, save no workbook.")
@@ -1046,6 +1077,7 @@ def batch(
     workers: int | None,
     scheduler: str | None,
     report: Path | None,
+    pdf: bool,
     prices_file: Path | None,
     as_of: dt.date | None,
     dry_run: bool,
@@ -1066,8 +1098,18 @@ def batch(
     )
 
     from .app import RunOptions
-    from .batch import BatchOptions, report_payload, run_batch, write_reports
+    from .batch import PAGE_COMMANDS, BatchOptions, report_payload, run_batch, write_reports
 
+    if pdf:
+        from .io.pdf import NO_LIBREOFFICE, soffice
+
+        if command not in PAGE_COMMANDS:
+            raise XlRebalancerError(
+                f"--pdf prints the Report page, which --command {command} does not write; "
+                f"use it with {', '.join(sorted(PAGE_COMMANDS))}"
+            )
+        if soffice() is None:
+            raise XlRebalancerError(NO_LIBREOFFICE + "; nothing was run")
     options = BatchOptions(
         command=command,
         run=RunOptions(
@@ -1081,6 +1123,7 @@ def batch(
         out_dir=out_dir,
         workers=workers,
         scheduler=scheduler,
+        pdf=pdf,
     )
     console = _console(stderr=True)
     with Progress(
@@ -1133,7 +1176,7 @@ def batch(
         sys.exit(1)
 
 
-def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
+def _show_batch(result: Any, saved: Sequence[Path] | None) -> None:
     console = _console()
     _print_problems(result.warnings, "Price feed")
     rows = result.rows if len(result.rows) <= TABLE_LIMIT else result.failed
@@ -1181,7 +1224,7 @@ def _show_batch(result: Any, saved: tuple[Path, Path] | None) -> None:
         )
     )
     if saved:
-        console.print(f"Report: {saved[0]} and {saved[1]}")
+        console.print(f"Report: {saved[0]}, {saved[1]} and {saved[2]}; tax view: {saved[3]}")
 
 
 @main.command()

@@ -89,7 +89,8 @@ def test_report_adds_up_to_the_summary_trades_and_accounts(demo_run):
     # A negative tax (a harvest) is shown as a positive "Estimated tax saved".
     tax = figures.get("Estimated tax", -figures.get("Estimated tax saved", 0.0))
     assert tax == pytest.approx(summary["Estimated tax"])
-    assert figures["Turnover"] == pytest.approx(summary["Turnover"])
+    assert figures["Share of the portfolio traded"] == pytest.approx(summary["Turnover"])
+    assert figures["Deposit or withdrawal"] == pytest.approx(abs(summary["Cash flow"]))
     assert figures["Realized long-term gain"] == pytest.approx(summary["Realized LT gain"])
 
     largest = block(ws, "Largest trades")

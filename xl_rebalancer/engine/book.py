@@ -297,6 +297,7 @@ class Book:
         self.identical = identical_sets(portfolio)
         self.purchases = purchases
         self.loss_sales, notes = past_loss_sales(portfolio)
+        self.loss_sales += purchases.loss_sales_elsewhere  # a spouse's (HouseholdActivity)
         self.warnings.extend(Problem(n, "Transactions", None, "info") for n in notes)
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}
         # Loss of recorded sales (by Transactions row) this run's buys wash.

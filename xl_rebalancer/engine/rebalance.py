@@ -35,6 +35,7 @@ from .summary import item as summary_item
 from .summary import summary_items, symbol_gaps, tracking_error
 from .tax import disallowed_by_term, realized_rows, recorded_wash_notes, year_to_date
 from .wash import (
+    HouseholdActivity,
     PurchaseIndex,
     past_purchases,
 )
@@ -67,6 +68,7 @@ def rebalance(
     *,
     trade: bool = True,
     risk: tuple[list[str], Any] | None = None,
+    household_activity: HouseholdActivity | None = None,
 ) -> RebalanceResult:
     """Drift before and after, and the trade list that brings the household to target.
 
@@ -77,6 +79,9 @@ def rebalance(
     trade : False computes drift only (the `drift` command).
     risk : (symbols, annualized covariance) from price history, when there is one; the
         Summary then reports tracking error before and after as √(dᵀΣd).
+    household_activity : the purchases and loss sales of the household's other
+        workbooks (a spouse's, engine/wash.HouseholdActivity), checked for wash sales
+        with this workbook's own.
     """
     st = portfolio.settings
     missing = missing_prices(portfolio, prices)
@@ -112,7 +117,11 @@ def rebalance(
     cash_by_account = dict(household.cash)
     total_before = household.total_value
     warnings: list[Problem] = []
-    purchases = PurchaseIndex(past_purchases(portfolio))  # shared by the trade and harvest
+    elsewhere = household_activity or HouseholdActivity()
+    # Shared by the trade and the harvest; a spouse's purchases and loss sales with them.
+    purchases = PurchaseIndex(
+        [*past_purchases(portfolio), *elsewhere.purchases], elsewhere.loss_sales
+    )
     # The year so far, read once: the solver, TaxHarvest and Summary net against it.
     ytd_st, ytd_lt, ytd_notes = year_to_date(portfolio)
     warnings.extend(ytd_notes)

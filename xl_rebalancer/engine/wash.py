@@ -201,10 +201,33 @@ def in_window(day: dt.date, center: dt.date, days: int) -> bool:
     return abs((day - center).days) <= days
 
 
-class PurchaseIndex:
-    """Purchases by symbol and date, so checking 20,000 lots does not scan every purchase."""
+@dataclass(frozen=True)
+class HouseholdActivity:
+    """What the household's other workbooks (a spouse's) bought and sold at a loss:
+    their purchases on record and planned, and their loss sales on record and planned.
 
-    def __init__(self, purchases: Iterable[Purchase]) -> None:
+    IRS Pub. 550, "Wash Sales": a loss is disallowed when "your spouse" buys
+    substantially identical shares within the window, so a batch gives each workbook of
+    a household (Settings `household`) the others' activity; the run then blocks a loss
+    sale a spouse's purchase would wash and a buy that would wash a spouse's loss sale,
+    as it does for the workbook's own. The spouse's sales carry no Transactions row of
+    this workbook (`row` None), so nothing is written into this workbook's cells for
+    them."""
+
+    purchases: tuple[Purchase, ...] = ()
+    loss_sales: tuple[LossSale, ...] = ()
+
+
+class PurchaseIndex:
+    """Purchases by symbol and date, so checking 20,000 lots does not scan every purchase.
+
+    `loss_sales_elsewhere` rides along: the household's other workbooks' loss sales
+    (HouseholdActivity), which every check a purchase goes through must see too."""
+
+    def __init__(
+        self, purchases: Iterable[Purchase], loss_sales_elsewhere: Iterable[LossSale] = ()
+    ) -> None:
+        self.loss_sales_elsewhere = list(loss_sales_elsewhere)
         by_symbol: dict[str, list[Purchase]] = {}
         for purchase in purchases:
             by_symbol.setdefault(purchase.symbol, []).append(purchase)

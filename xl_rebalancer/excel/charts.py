@@ -59,6 +59,9 @@ def draw_report_live(sheet: Any, report: Any) -> None:
         sheet.used_range.clear_contents()
     sheet.range((1, 1)).value = report.title
     sheet.range((2, 1)).value = report.subtitle
+    sheet.range((3, 1)).value = report.prepared or None
+    if report.disclosure:
+        sheet.range((report.disclosure_row, 1)).value = report.disclosure
     for block in report.blocks:
         sheet.range((block.top, block.left)).value = block.title
         body = [[h or None for h in block.header], *(list(row) for row in block.rows)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import Problem
@@ -81,11 +81,17 @@ def _summary_formats(ws: Any) -> None:
             value.number_format = s.FMT_MONEY
 
 
-def report_sheet(result: RebalanceResult, show: bool = True) -> SheetOutput:
+def report_sheet(
+    result: RebalanceResult,
+    show: bool = True,
+    settings: Mapping[str, Any] | None = None,
+    prepared: dt.date | None = None,
+) -> SheetOutput:
     """The one-page proposal; the workbook opens on it after a rebalance."""
     from .report import build_report
 
-    return SheetOutput(s.REPORT, [], report=build_report(result), show=show, first=True)
+    page = build_report(result, settings, prepared)
+    return SheetOutput(s.REPORT, [], report=page, show=show, first=True)
 
 
 def log_sheet(entries: list[LogEntry]) -> SheetOutput:

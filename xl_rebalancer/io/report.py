@@ -9,7 +9,8 @@ trading, its largest trades and the losses it found to harvest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +23,7 @@ HARVEST_ROWS = 5
 # The two side-by-side columns of blocks: A..F and H..L (G is a gutter).
 LEFT, RIGHT = 1, 8
 CHART_ROWS = 16  # a 8 cm chart is about sixteen 15-point rows
+DISCLOSURE_ROWS = 2  # at least: merged across the page, the text wrapped inside
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,35 @@ class Report:
     charts: tuple[ReportChart, ...] = ()
     widths: dict[int, float] = field(default_factory=dict)
     axis_format: str = "#,##0"  # an amount axis, with the currency sign
+    # Row 3: who it is for, by whom and when, and the deposit or withdrawal.
+    prepared: str = ""
+    # Settings' disclosure, printed under everything else (row `disclosure_row`).
+    disclosure: str = ""
 
     @property
-    def last_row(self) -> int:
+    def body_row(self) -> int:
+        """The last row of the blocks and charts."""
         rows = [b.bottom for b in self.blocks]
         rows += [c.top + CHART_ROWS for c in self.charts]
         return max(rows, default=2)
+
+    @property
+    def disclosure_row(self) -> int:
+        return self.body_row + 2
+
+    @property
+    def disclosure_rows(self) -> int:
+        """Rows the merged disclosure takes: its text wrapped at the page's width (a
+        10-point character is about a column-width unit), one spare."""
+        if not self.disclosure:
+            return 0
+        width = sum(self.widths.get(c, 8.43) for c in range(1, self.last_column + 1))
+        lines = sum(1 + int(len(part) / max(width, 40.0)) for part in self.disclosure.splitlines())
+        return max(DISCLOSURE_ROWS, lines + 1)
+
+    @property
+    def last_row(self) -> int:
+        return self.disclosure_row + self.disclosure_rows - 1 if self.disclosure else self.body_row
 
     @property
     def last_column(self) -> int:
@@ -120,8 +145,46 @@ def _saved(tax: Any) -> bool:
     return isinstance(tax, int | float) and tax < 0
 
 
-def build_report(result: RebalanceResult) -> Report:
-    """The page's blocks and charts from one run's result."""
+def cash_flow_line(flow: Any, sign: str) -> str:
+    """The deposit or withdrawal in words: a client reads "a withdrawal of $5,000.00
+    raised by this proposal", not a signed cash flow."""
+    if not isinstance(flow, int | float) or abs(flow) < 0.005:
+        return "No deposit or withdrawal."
+    if flow > 0:
+        return f"Deposit of {_money(flow, sign)} invested by this proposal."
+    return f"Withdrawal of {_money(-flow, sign)} raised by this proposal."
+
+
+def _long_date(value: Any) -> str:
+    """2026-11-20 as a client reads it: November 20, 2026."""
+    try:
+        day = dt.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")
+    return f"{day.strftime('%B')} {day.day}, {day.year}"
+
+
+def prepared_line(settings: Mapping[str, Any], prepared: dt.date | None) -> str:
+    """Who the page is for, by whom and when (Settings client_name, firm_name)."""
+    client, firm = settings.get("client_name"), settings.get("firm_name")
+    parts = ["Prepared"]
+    if client:
+        parts.append(f"for {client}")
+    if firm:
+        parts.append(f"by {firm}")
+    if prepared is not None:
+        parts.append(f"on {_long_date(prepared.isoformat())}")
+    return " ".join(parts) + "." if len(parts) > 1 else ""
+
+
+def build_report(
+    result: RebalanceResult,
+    settings: Mapping[str, Any] | None = None,
+    prepared: dt.date | None = None,
+) -> Report:
+    """The page's blocks and charts from one run's result; `settings` (the run's, as
+    a dict) give the client, the firm and the disclosure, `prepared` the date."""
+    settings = settings or {}
     total_before = float(_value(result, "total_value_before", 0.0) or 0.0)
     total_after = float(_value(result, "total_value_after", total_before) or 0.0)
     trades = list(result.trades)
@@ -129,7 +192,7 @@ def build_report(result: RebalanceResult) -> Report:
     sign = currency_sign(_value(result, "base_currency", "USD"))
     money = money_format(sign)
     subtitle = (
-        f"Valuation date {_value(result, 'valuation_date', '')}; household value "
+        f"Valuation date {_long_date(_value(result, 'valuation_date', ''))}; household value "
         f"{_money(total_before, sign)} before, {_money(total_after, sign)} after; "
         f"{len(trades)} trades; "
         + (
@@ -158,7 +221,7 @@ def build_report(result: RebalanceResult) -> Report:
         )
         for name, (before, after, target) in classes.items()
     )
-    top = 4
+    top = 5  # under the title, the figures line and the prepared-for line
     by_class = Block(
         "By asset class",
         top,
@@ -201,10 +264,13 @@ def build_report(result: RebalanceResult) -> Report:
         second,
         LEFT,
         ("", "Amount"),
-        tuple(
-            ("Estimated tax saved", -v) if key == "estimated_tax" and _saved(v) else (label, v)
-            for label, key in FIGURES
-            for v in [_value(result, key, 0.0)]
+        (
+            _flow_figure(_value(result, "cash_flow", 0.0)),
+            *(
+                ("Estimated tax saved", -v) if key == "estimated_tax" and _saved(v) else (label, v)
+                for label, key in FIGURES
+                for v in [_value(result, key, 0.0)]
+            ),
         ),
         (None, money),
     )
@@ -232,9 +298,10 @@ def build_report(result: RebalanceResult) -> Report:
     # on the table (the Trades sheet has the shares).
     selling = sorted({t.lot_id for t in trades if t.action == "SELL" and t.lot_id})
     harvested = [h.lot_id for h in harvest if h.lot_id in selling]
-    harvest_note = (
-        f"{len(harvest)} lots, {_money(sum(h.unrealized_loss for h in harvest), sign)} in all"
-        + (f"; this proposal sells from {', '.join(harvested)}" if harvested else "")
+    lots = f"{len(harvest)} lot{'s' if len(harvest) != 1 else ''}"
+    lost = _money(sum(h.unrealized_loss for h in harvest), sign)
+    harvest_note = f"{lots}, {lost} in all" + (
+        f"; this proposal sells from {', '.join(harvested)}" if harvested else ""
     )
     harvest_block = Block(
         "Losses available to harvest",
@@ -281,7 +348,28 @@ def build_report(result: RebalanceResult) -> Report:
         replace(chart, width_cm=_span_cm(widths, blocks[chart.block])) for chart in charts
     )
     axis = '"' + sign.replace('"', "") + '"#,##0'
-    return Report("Rebalance proposal", subtitle, blocks, charts, widths=widths, axis_format=axis)
+    flow = cash_flow_line(_value(result, "cash_flow", 0.0), sign)
+    who = prepared_line(settings, prepared)
+    return Report(
+        "Rebalance proposal",
+        subtitle,
+        blocks,
+        charts,
+        widths=widths,
+        axis_format=axis,
+        prepared=f"{who} {flow}" if who else flow,
+        disclosure=str(settings.get("disclosure") or ""),
+    )
+
+
+def _flow_figure(flow: Any) -> tuple[str, float]:
+    """The figures block's first line: the deposit or withdrawal, as a positive amount."""
+    amount = float(flow) if isinstance(flow, int | float) else 0.0
+    if amount > 0.005:
+        return ("Deposit invested", amount)
+    if amount < -0.005:
+        return ("Withdrawal raised", -amount)
+    return ("Deposit or withdrawal", 0.0)
 
 
 def _span_cm(widths: dict[int, float], block: Block) -> float:
@@ -319,11 +407,12 @@ FIGURES = (
     ("Realized long-term gain", "realized_lt_gain"),
     ("Estimated tax", "estimated_tax"),
     ("Estimated trading costs", "estimated_costs"),
-    ("Turnover", "turnover"),
-    ("Largest drift before", "largest_drift_before"),
-    ("Largest drift after", "largest_drift_after"),
+    # Plain words for a client: "turnover" and "largest drift" are the desk's.
+    ("Share of the portfolio traded", "turnover"),
+    ("Furthest from target, before", "largest_drift_before"),
+    ("Furthest from target, after", "largest_drift_after"),
 )
-PERCENT_LABELS = {"Turnover", "Largest drift before", "Largest drift after"}
+PERCENT_LABELS = {label for label, key in FIGURES if key in {"turnover"} or "drift" in key}
 
 
 def cell_format(block: Block, row: tuple[Any, ...], offset: int) -> str | None:
@@ -345,6 +434,9 @@ def draw_file(ws: Any, report: Report) -> None:
     ws["A1"].font = Font(name=BODY_FONT, bold=True, size=16)
     ws["A2"] = report.subtitle
     ws["A2"].font = Font(name=BODY_FONT, size=11, color="444444")
+    if report.prepared:
+        ws["A3"] = report.prepared
+        ws["A3"].font = Font(name=BODY_FONT, size=11, color="444444")
     heading = Font(name=BODY_FONT, bold=True, size=12, color="1F4E79")
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     rule = Border(bottom=Side(style="thin", color="8EA9DB"))
@@ -396,6 +488,12 @@ def draw_file(ws: Any, report: Report) -> None:
         chart.set_categories(Reference(ws, min_col=block.left, min_row=first + 1, max_row=last))
         ws.add_chart(chart, f"{get_column_letter(spec.left)}{spec.top}")
     right = get_column_letter(report.last_column)
+    if report.disclosure:
+        top = report.disclosure_row
+        ws.merge_cells(f"A{top}:{right}{top + report.disclosure_rows - 1}")
+        cell = ws.cell(row=top, column=1, value=report.disclosure)
+        cell.font = Font(name=BODY_FONT, size=10, color="555555")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.print_area = f"A1:{right}{report.last_row}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1

@@ -921,8 +921,11 @@ REPORT = SheetSpec(
     "Report",
     (),
     description=(
-        "The proposal on one printed page: the household before and after by asset class "
-        "and by account, tax and costs, the largest trades and the losses to harvest."
+        "The proposal on one printed page: who it is prepared for and by (Settings "
+        "client_name, firm_name) and when, the deposit or withdrawal, the household before "
+        "and after by asset class and by account, tax and costs, the largest trades, the "
+        "losses to harvest and the disclosure (Settings disclosure). `xl-rebalancer report "
+        "BOOK --pdf FILE` and `batch --pdf` print it to a PDF."
     ),
 )
 

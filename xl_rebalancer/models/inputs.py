@@ -261,6 +261,21 @@ class Settings(BaseModel):
     stale_price_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
         5, description="A price older than this many trading days gets a warning."
     )
+    client_name: Text | None = Field(
+        None, description="The client's name, printed on the Report page and its PDF."
+    )
+    firm_name: Text | None = Field(
+        None, description="The adviser's firm, printed on the Report page and its PDF."
+    )
+    disclosure: Text | None = Field(
+        None,
+        description="Disclosure text printed at the foot of the Report page and its PDF.",
+    )
+    household: Text | None = Field(
+        None,
+        description="batch: workbooks with the same household id (spouses) are checked "
+        "together for wash sales (IRS Pub. 550: a spouse's purchase counts).",
+    )
 
     @classmethod
     def choices(cls, name: str) -> list[str]:
