@@ -91,6 +91,7 @@ def target_lines(portfolio: Portfolio) -> list[TargetLine]:
     held = household_from(portfolio, {}).shares
     held_symbols = sorted({sym for (_, sym) in held})
     classes = symbol_classes(portfolio)
+    buy_funds = portfolio.buy_funds()
     by_class = any(t.asset_class and t.key.upper() != CASH for t in targets)
     lines: list[TargetLine] = []
     cash_weight = 0.0
@@ -110,6 +111,8 @@ def target_lines(portfolio: Portfolio) -> list[TargetLine]:
             continue
         if by_class:
             members = tuple(s for s in held_symbols if classes.get(s, "").upper() == t.key.upper())
+            # A class the household holds no fund of buys the model's Buy fund for it.
+            members = members or buy_funds.get(t.key.upper(), ())
             lines.append(
                 TargetLine(str(t.asset_class), "asset_class", t.target_weight, band, members)
             )
