@@ -107,6 +107,7 @@ def solve(
             can_buy[(account, symbol)] = not washes and book.rules.can_buy(
                 account, symbol, book._class(symbol)
             )
+    _stand_ins_wait(portfolio, lines, household, washed, can_buy)
     _warn_cash_stays(lines, gaps, washed, can_buy, book)
     return solve_trades(
         portfolio,
@@ -122,6 +123,31 @@ def solve(
         location=locations(portfolio),
         ytd=ytd,
     )
+
+
+def _stand_ins_wait(
+    portfolio: Portfolio,
+    lines: list[TargetLine],
+    household: Household,
+    washed: set[str],
+    can_buy: dict[tuple[str, str], bool],
+) -> None:
+    """A model Substitute in an asset-class line (drift.target_lines) is bought only
+    while a wash sale blocks the fund it stands in for: otherwise the class's own funds
+    take the money (the tie-break between a class's funds would not tell them apart)."""
+    subs = {sec.symbol: sec.substitute for sec in portfolio.securities if sec.substitute}
+    if not subs:
+        return
+    held = set(household.symbols)
+    for line in lines:
+        if line.kind != "asset_class":
+            continue
+        for member in line.members:
+            principals = [m for m in line.members if subs.get(m) == member and m != member]
+            if member in held or not principals or washed.intersection(principals):
+                continue
+            for key in [k for k in can_buy if k[1] == member]:
+                can_buy[key] = False
 
 
 def _warn_cash_stays(
