@@ -139,12 +139,17 @@ def _stand_ins_wait(
     if not subs:
         return
     held = set(household.symbols)
+    buy = portfolio.buy_funds()
     for line in lines:
         if line.kind != "asset_class":
             continue
+        # The line's own funds: held, or the model's Buy funds of a class held nowhere.
+        own = [m for m in line.members if m in held or m in buy.get(line.key.upper(), ())]
         for member in line.members:
-            principals = [m for m in line.members if subs.get(m) == member and m != member]
-            if member in held or not principals or washed.intersection(principals):
+            if member in own:
+                continue
+            principals = [m for m in own if subs.get(m) == member]
+            if not principals or washed.intersection(principals):
                 continue
             for key in [k for k in can_buy if k[1] == member]:
                 can_buy[key] = False

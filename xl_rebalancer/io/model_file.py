@@ -356,8 +356,8 @@ def _load_book(path: Path) -> Model:
         rows = _validate_rows(data, model, found, locator)
         problems += [Problem(p.message, title, p.cell, p.level) for p in found]
         out[spec.name] = (tuple(rows), Place(title, data.columns, data.header_row))
-    if not problems and s.SECURITIES.name in out:
-        problems += _check_securities(*out[s.SECURITIES.name])
+        if spec is s.SECURITIES and not found:
+            problems += _check_securities(*out[spec.name])
     if problems:
         raise InputError(problems)
     targets = out.get(s.TARGETS.name)

@@ -397,9 +397,11 @@ def _follow_model(
         model = model_file.load_model(file)
     except WorkbookError as exc:
         problems.append(locator.setting(f"{exc}", "model_file"))
+        incomplete.add(s.TARGETS.name)
         return
     except InputError as exc:
         problems.extend([*exc.problems, *exc.warnings])
+        incomplete.add(s.TARGETS.name)  # the targets are the model's: none is "no targets"
         return
     if model.targets is not None:
         # The workbook's own Targets are not used: a bad cell there stops nothing.

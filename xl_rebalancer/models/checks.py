@@ -263,7 +263,7 @@ def _check_targets(p: Portfolio, loc: Locator, incomplete: bool = False) -> list
     out: list[Problem] = []
     targets = p.targets
     if not targets:
-        if p.settings.strategy == "targets":
+        if p.settings.strategy == "targets" and not incomplete:
             out.append(
                 Problem(
                     "no target weights: strategy 'targets' needs a Targets sheet "

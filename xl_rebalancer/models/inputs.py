@@ -368,7 +368,7 @@ class Security(Row):
 
     symbol: Symbol
     asset_class: Text | None = None
-    buy: BuyIn | None = None
+    buy: BuyIn = None
     substitute: Symbol | None = None
     identical_to: SymbolList | None = None
     name: Text | None = None

@@ -258,7 +258,7 @@ SymbolList = Annotated[tuple[str, ...], BeforeValidator(to_symbol_list)]
 
 AccountType = Annotated[Literal["taxable", "tax_deferred", "tax_exempt"], BeforeValidator(to_token)]
 # The account types a model's Buy fund is bought in (models.inputs.Security).
-BuyIn = Annotated[tuple[AccountType, ...], BeforeValidator(to_buy_in)]
+BuyIn = Annotated[tuple[AccountType, ...] | None, BeforeValidator(to_buy_in)]
 ConstraintScope = Annotated[Literal["symbol", "asset_class", "account"], BeforeValidator(to_token)]
 ActionType = Annotated[
     Literal[
