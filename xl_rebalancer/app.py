@@ -418,6 +418,13 @@ def _first_use(book: WorkbookInput, symbol: str, why: str) -> Problem:
                     book.locator.title(sheet),
                     book.locator.cell(sheet, row.row, "symbol"),
                 )
+    for sec in p.securities:
+        if sec.symbol == symbol and sec.buy:
+            return Problem(
+                f"no price for {symbol}{detail}: the model file's Buy fund for "
+                f"{sec.asset_class}, which no fund the household holds is in; add it to the "
+                "Prices sheet with Source manual, or pass --prices"
+            )
     return Problem(f"no price for {symbol}{detail}")
 
 

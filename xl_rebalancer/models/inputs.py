@@ -455,10 +455,11 @@ class Portfolio(BaseModel):
 
     def buy_funds(self) -> dict[str, tuple[str, ...]]:
         """The model's funds to buy per asset class (upper-cased class), for a class the
-        household holds no fund of."""
+        household holds no fund of: those its Buy cell allows in one of its accounts."""
+        types = {a.type for a in self.accounts}
         out: dict[str, tuple[str, ...]] = {}
         for sec in self.securities:
-            if sec.buy and sec.asset_class:
+            if sec.buy and sec.asset_class and types.intersection(sec.buy):
                 key = sec.asset_class.upper()
                 out[key] = (*out.get(key, ()), sec.symbol)
         return out
