@@ -21,13 +21,13 @@ TARGETS = [
 
 SECURITIES = [
     # Symbol, AssetClass, Buy, Substitute, IdenticalTo, Name
-    ("VTI", "US Stocks", True, "SCHB", None, "Vanguard Total Stock Market ETF"),
+    ("VTI", "US Stocks", "yes", "SCHB", None, "Vanguard Total Stock Market ETF"),
     ("SCHB", "US Stocks", None, "VTI", None, "Schwab U.S. Broad Market ETF"),
     ("ITOT", "US Stocks", None, "VTI", None, "iShares Core S&P Total U.S. Stock Market ETF"),
     ("VOO", "US Stocks", None, "VTI", "IVV, SPY, FXAIX", "Vanguard S&P 500 ETF"),
     ("FXAIX", "US Stocks", None, "VTI", "VOO", "Fidelity 500 Index Fund"),
     ("315911750", "US Stocks", None, None, "FXAIX", "Fidelity 500 Index Fund (by CUSIP)"),
-    ("VEA", "International Stocks", True, "IEFA", None, "Vanguard FTSE Developed Markets ETF"),
+    ("VEA", "International Stocks", "yes", "IEFA", None, "Vanguard FTSE Developed Markets ETF"),
     ("IEFA", "International Stocks", None, "VEA", None, "iShares Core MSCI EAFE ETF"),
     ("VXUS", "International Stocks", None, "IXUS", None, "Vanguard Total International Stock ETF"),
     ("IXUS", "International Stocks", None, "VXUS", None, "iShares Core MSCI Total Intl Stock ETF"),
@@ -78,6 +78,10 @@ def build(path: Path) -> Path:
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
         ws.freeze_panes = "A2"
+        # Printed (or saved as PDF) one page wide, as a firm files its model.
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path

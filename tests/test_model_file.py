@@ -301,7 +301,7 @@ def test_problems_in_the_model_file_name_its_file_sheet_and_cell(tmp_path: Path)
 def test_a_class_with_no_fund_and_no_buy_fund_says_where_to_name_one(tmp_path: Path):
     model = tmp_path / "model.xlsx"
     shutil.copy(EXAMPLE, model)
-    set_cell(model, "Securities", ("Symbol", "VEA"), "Buy", None)
+    set_cell(model, "Securities", ("Symbol", "VEA"), "Buy", "no")
     book = tmp_path / "client.xlsm"
     assert cli("init", str(book), "--model", str(model))["ok"]
     run("import", book, str(BROKERS / "vanguard.csv"), "--account", "55512345=IRA")
@@ -356,3 +356,39 @@ def test_the_buy_column_reads_as_excel_users_type_it():
     assert buy("Tax Deferred, tax-exempt") == ("tax_deferred", "tax_exempt")
     with pytest.raises(ValueError):
         buy("roth")
+
+
+def test_the_ribbon_in_excel_follows_the_model_file_as_the_command_line_does(tmp_path: Path):
+    """The live-Excel door (xlwings over an in-memory Excel) reads the model file beside
+    the open workbook, and its Rebalance button gives the command line's trades."""
+    from tests.excel.test_macros import comparable, table
+    from tests.excel.xlwings_openpyxl import open_book
+    from xl_rebalancer.excel import macros
+
+    shutil.copy(EXAMPLE, tmp_path / "model.xlsx")
+    live = tmp_path / "live.xlsm"
+    assert cli("init", str(live), "--model", str(tmp_path / "model.xlsx"))["ok"]
+    run("import", live, str(BROKERS / "vanguard.csv"), "--account", "55512345=IRA")
+    rows = [
+        {"symbol": s, "price": p, "as_of": dt.date(2026, 12, 4), "source": "manual"}
+        for s, p in PRICES.items()
+    ]
+    wb = load_workbook(live, keep_vba=True)
+    ws = wb["Prices"]
+    for i, row in enumerate(rows, start=2):
+        ws.cell(i, 1, row["symbol"]), ws.cell(i, 2, row["price"])
+        ws.cell(i, 3, row["as_of"]), ws.cell(i, 4, row["source"])
+    ws.tables["tblPrices"].ref = f"A1:D{len(rows) + 1}"
+    settings = wb["Settings"]
+    for cells in settings.iter_rows(min_row=2):
+        if cells[0].value == "valuation_date":
+            cells[1].value = dt.date(2026, 12, 4)
+    wb.save(live)
+    file = tmp_path / "file.xlsm"
+    shutil.copy(live, file)
+    book = open_book(live)
+    macros.rebalance()
+    run("rebalance", file)
+    excel = table(book.impl.wb["Trades"])
+    assert any(t["Symbol"] == "VEA" and t["Action"] == "BUY" for t in excel), excel
+    assert comparable(excel) == comparable(sheet(file, "Trades"))

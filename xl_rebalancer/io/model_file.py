@@ -255,10 +255,12 @@ class Model:
 
 def model_path(value: str, workbook: Path | None) -> Path:
     """The Settings value as a path: `~` expanded, relative to the workbook's folder."""
+    import os
+
     path = Path(value.strip()).expanduser()
     if not path.is_absolute() and workbook is not None:
         path = workbook.parent / path
-    return path
+    return Path(os.path.normpath(path))  # `clients/../model.xlsx` said as `model.xlsx`
 
 
 def load_model(path: Path) -> Model:

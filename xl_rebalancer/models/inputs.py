@@ -64,13 +64,6 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    model_file: Text | None = Field(
-        None,
-        description="The firm's model file (.xlsx or .csv, docs/model.md): its targets "
-        "replace this workbook's Targets, its Securities sheet gives each fund's asset "
-        "class, the fund to buy per class, substitutes and identical funds. A path "
-        "relative to this workbook's folder, or absolute.",
-    )
     valuation_date: Date | None = Field(
         None, description="Date prices and holding periods are measured at (blank: today)."
     )
@@ -84,6 +77,13 @@ class Settings(BaseModel):
     strategy: Annotated[Strategy, BeforeValidator(to_token)] = Field(
         "targets",
         description="How target weights are set; 'targets' uses the Targets sheet as given.",
+    )
+    model_file: Text | None = Field(
+        None,
+        description="The firm's model file (.xlsx or .csv, docs/model.md): its targets "
+        "replace this workbook's Targets, its Securities sheet gives each fund's asset "
+        "class, the fund to buy per class, substitutes and identical funds. A path "
+        "relative to this workbook's folder, or absolute.",
     )
     risk_free_rate: Number = Field(0.02, description="Annual risk-free rate.")
     # At most 80 years of trading days: a longer lookback is a typing slip.
