@@ -243,7 +243,11 @@ def test_validate_names_both_cells_when_the_workbook_disagrees_with_the_model(tm
     # The client's own copy of an older model, and a class typed by hand.
     old = tmp_path / "old-model.csv"
     old.write_text("AssetClass,Weight\nUS Stocks,60%\nBonds,40%\n")
-    run("import", book, str(old))
+    said = run("import", book, str(old))["warnings"]
+    assert any(
+        w["sheet"] == "Settings" and "the runs use that file's targets" in w["message"]
+        for w in said
+    ), said
     cell = set_cell(book, "Holdings", ("Symbol", "BND"), "AssetClass", "Fixed Income")
     result = CliRunner().invoke(main, ["validate", str(book), "--json", "--as-of", VALUATION])
     doc = json.loads(result.stdout)

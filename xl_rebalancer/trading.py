@@ -164,6 +164,18 @@ def _import(
     if model is not None:
         targets, changes = model_file.target_records(_rows(raw, s.TARGETS), model)
         result.changes += [Change(s.TARGETS.name, kind, text) for kind, text in changes]
+        following, cell = _model_setting(raw)
+        if following:
+            result.problems.append(
+                Problem(
+                    f"Settings model_file is set ({following}): the runs use that file's "
+                    f"targets, not the Targets rows {models[0].name} writes; change the model "
+                    "file instead, or clear the setting",
+                    _title(raw, s.SETTINGS),
+                    cell,
+                    "warning",
+                )
+            )
     report = ImportReport("import", door.path, input_hash=door.digest())
     report.sync = result
     report.files = [Path(f).name for f in files]
