@@ -363,6 +363,18 @@ def _substitute_quotes(
     portfolio = book.portfolio
     rows = [t for t in portfolio.targets if t.substitute and t.substitute not in needed]
     wanted = list(dict.fromkeys(t.substitute for t in rows if t.substitute))
+    # The model's substitutes for the funds held (the harvest's replacements): priced
+    # when a source has them, used only then (engine.harvest.substitute_for).
+    held = {x.symbol for x in (*portfolio.holdings, *portfolio.lots)}
+    wanted += [
+        sec.substitute
+        for sec in portfolio.securities
+        if sec.symbol in held
+        and sec.substitute
+        and sec.substitute not in needed
+        and sec.substitute not in wanted
+    ]
+    wanted = list(dict.fromkeys(wanted))
     if not wanted:
         return
     said = {w.message for w in found.warnings}
@@ -409,6 +421,13 @@ def _first_use(book: WorkbookInput, symbol: str, why: str) -> Problem:
                     book.locator.title(sheet),
                     book.locator.cell(sheet, row.row, "symbol"),
                 )
+    for sec in p.securities:
+        if sec.symbol == symbol and sec.buy:
+            return Problem(
+                f"no price for {symbol}{detail}: the model file's Buy fund for "
+                f"{sec.asset_class}, which no fund the household holds is in; add it to the "
+                "Prices sheet with Source manual, or pass --prices"
+            )
     return Problem(f"no price for {symbol}{detail}")
 
 

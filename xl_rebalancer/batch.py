@@ -158,6 +158,21 @@ def _skipped(path: Path) -> bool:
     return path.name.startswith(("~$", ".~")) or is_backup(path)
 
 
+def is_model_file(path: Path) -> bool:
+    """A firm's model file (docs/model.md) kept among the clients: a workbook with a
+    Targets or Securities table and no Accounts table is a model, never a client."""
+    from .io.cells import Package
+    from .io.safety import check_package
+
+    try:
+        check_package(path)
+        with Package(path) as book:
+            names = {t.name.lower() for refs in book.tables().values() for t in refs}
+    except Exception:  # not readable here: its own run says why
+        return False
+    return "tblaccounts" not in names and bool(names & {"tblsecurities", "tbltargets"})
+
+
 def collect_workbooks(items: Sequence[str | Path]) -> tuple[list[Path], list[BatchRow]]:
     """Workbooks named by files, folders (searched recursively) and glob patterns, each
     once, in a stable order; what matches nothing becomes an error row."""
@@ -174,6 +189,7 @@ def collect_workbooks(items: Sequence[str | Path]) -> tuple[list[Path], list[Bat
                 and p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
+            matches = [p for p in matches if _skipped(p) or not is_model_file(p)]
         elif path.is_file():
             matches = [path]
         elif glob.has_magic(text):

@@ -295,17 +295,32 @@ def main(debug: bool, verbose: bool) -> None:
     help="Overwrite an existing file (with --into: save even when the workbook seems open "
     "in Excel or is marked read-only).",
 )
+@click.option(
+    "--model",
+    "model",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The firm's model file (.xlsx or .csv, docs/model.md) this workbook follows: "
+    "written into Settings model_file, relative to the workbook's folder.",
+)
 @JSON_OPTION
 @handle_errors
-def init(path: Path | None, into: Path | None, force: bool, as_json: bool) -> None:
+def init(
+    path: Path | None, into: Path | None, force: bool, model: Path | None, as_json: bool
+) -> None:
     """Copy the template to a new workbook at PATH, or add the rebalancer's sheets to a
     workbook you already have (--into BOOK)."""
     from .errors import WorkbookError
 
+    if model is not None:
+        from .io.model_file import load_model
+
+        load_model(model)  # refused before any file is made
     if into is not None:
         if path is not None:
             raise click.UsageError("give PATH (a new workbook) or --into BOOK, not both")
-        _init_into(into, as_json, force)
+        _init_into(into, as_json and model is None, force)
+        if model is not None:
+            _init_model(into, model, as_json)
         return
     if path is None:
         raise click.UsageError("name the new workbook (PATH), or --into BOOK")
@@ -315,10 +330,28 @@ def init(path: Path | None, into: Path | None, force: bool, as_json: bool) -> No
         raise WorkbookError(f"{path}: the template is macro-enabled; name it .xlsm")
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template_path(), path)
+    if model is not None:
+        try:
+            _init_model(path, model, False, quiet=True)
+        except BaseException:
+            path.unlink(missing_ok=True)  # no half-made workbook is left behind
+            raise
     if as_json:
         emit_json({"ok": True, "command": "init", "created": str(path), "warnings": []})
         return
-    _console().print(f"Created {path}")
+    _console().print(f"Created {path}" + (f", following the model file {model}" if model else ""))
+
+
+def _init_model(book: Path, model: Path, as_json: bool, quiet: bool = False) -> None:
+    from .io.lock import workbook_lock
+    from .trading import set_model_file
+
+    with workbook_lock(book):
+        value = set_model_file(book, model)
+    if as_json:
+        emit_json({"ok": True, "command": "init", "workbook": str(book), "model_file": value})
+    elif not quiet:
+        _console().print(f"Settings model_file of {book}: {value}")
 
 
 def _init_into(book: Path, as_json: bool, force: bool = False) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__
 from .app import Door, RunOptions, RunReport, as_door, journaled, save_backed_up
-from .errors import InputError, Problem
+from .errors import InputError, Problem, WorkbookError
 from .io import schema as s
 from .io.edits import InputRewrite, WorkbookEdit
 from .io.outputs import log_entries, log_sheet
@@ -159,10 +159,23 @@ def _import(
         transactions=_rows(raw, s.TRANSACTIONS),
     )
     result = merge(current, statements, accounts)
+    _classes_from_model(door, raw, result)
     targets = None
     if model is not None:
         targets, changes = model_file.target_records(_rows(raw, s.TARGETS), model)
         result.changes += [Change(s.TARGETS.name, kind, text) for kind, text in changes]
+        following, cell = _model_setting(raw)
+        if following:
+            result.problems.append(
+                Problem(
+                    f"Settings model_file is set ({following}): the runs use that file's "
+                    f"targets, not the Targets rows {models[0].name} writes; change the model "
+                    "file instead, or clear the setting",
+                    _title(raw, s.SETTINGS),
+                    cell,
+                    "warning",
+                )
+            )
     report = ImportReport("import", door.path, input_hash=door.digest())
     report.sync = result
     report.files = [Path(f).name for f in files]
@@ -194,6 +207,90 @@ def _import(
     report.output = save_backed_up(door, edit, options.out, report.backup)
     report.seconds = time.perf_counter() - clock
     return report
+
+
+def _model_setting(raw: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The Settings model_file value as typed (case kept: it is a path), and its cell."""
+    from .engine.records import as_text
+
+    data = raw.get(s.SETTINGS.name)
+    column = (
+        data.columns.get("value", "B") if data is not None and not isinstance(data, list) else "B"
+    )
+    for row, values in _rows(raw, s.SETTINGS):
+        name = "_".join(as_text(values.get("setting")).lower().split())
+        if name == "model_file":
+            return as_text(values.get("value")), f"{column}{row}"
+    return "", None
+
+
+def _classes_from_model(door: Door, raw: Mapping[str, Any], result: Any) -> None:
+    """Holdings rows left without an AssetClass get the model file's (Settings
+    model_file): imported positions are classed as the firm classes them, with no map
+    typed in per client. A class already typed is kept (validate names a conflict)."""
+    from .io import model_file
+
+    value, _ = _model_setting(raw)
+    if not value:
+        return
+    try:
+        model = model_file.load_model(model_file.model_path(value, door.path))
+    except (InputError, WorkbookError):
+        return  # validate and every run name the model file's own problem
+    classes = model_file.class_of(model)
+    if not classes:
+        return
+    from .engine.sync import Change
+
+    filled = 0
+    for _, values in result.holdings:
+        symbol = str(values.get("symbol") or "").strip().upper()
+        if not values.get("asset_class") and symbol in classes:
+            values["asset_class"] = classes[symbol]
+            filled += 1
+    if filled:
+        result.changes.append(
+            Change(
+                s.HOLDINGS.name,
+                "changed",
+                f"AssetClass of {filled} holding(s) from the model file {Path(value).name}",
+            )
+        )
+
+
+def set_model_file(book: Path, model: Path) -> str:
+    """Settings model_file set to `model` (written relative to the workbook's folder when
+    it can be, so a folder of clients and its model move together); the model is read
+    first, so a workbook never points at a file that does not load. Returns the value."""
+    import os
+
+    from .io import model_file
+    from .io.reader import read_raw_sheets
+    from .io.writer import save_workbook
+
+    model_file.load_model(model)
+    try:
+        value = os.path.relpath(model.resolve(), book.resolve().parent)
+    except ValueError:  # another drive (Windows)
+        value = str(model.resolve())
+    value = value.replace(os.sep, "/")
+    raw = read_raw_sheets(book, [s.SETTINGS])
+    rows = _rows(raw, s.SETTINGS)
+    from .engine.records import as_text
+
+    for _, values in rows:
+        if "_".join(as_text(values.get("setting")).lower().split()) == "model_file":
+            values["value"] = value
+            break
+    else:
+        rows.append((None, {"setting": "model_file", "value": value}))
+    save_workbook(
+        book,
+        WorkbookEdit(
+            rewrites=[InputRewrite(s.SETTINGS, _title(raw, s.SETTINGS), rows, create=True)]
+        ),
+    )
+    return value
 
 
 @dataclass

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..errors import InfeasibleError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
@@ -45,6 +46,9 @@ class Restrictions:
     no_buy: frozenset[tuple[str, str]]
     no_sell: frozenset[tuple[str, str]]
     mode: str = "full"
+    # A model's Buy fund named for some account types only (a municipal bond fund for
+    # taxable accounts): the accounts it may be bought in.
+    buy_in: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_portfolio(cls, portfolio: Portfolio) -> Restrictions:
@@ -55,7 +59,12 @@ class Restrictions:
                 buy.add((c.scope, name))
             if c.no_sell:
                 sell.add((c.scope, name))
-        return cls(frozenset(buy), frozenset(sell), portfolio.settings.rebalance_mode)
+        buy_in = {
+            sec.symbol: frozenset(a.account for a in portfolio.accounts if a.type in sec.buy)
+            for sec in portfolio.securities
+            if sec.buy and len(set(sec.buy)) < 3
+        }
+        return cls(frozenset(buy), frozenset(sell), portfolio.settings.rebalance_mode, buy_in)
 
     @staticmethod
     def _hit(rules: frozenset[tuple[str, str]], account: str, symbol: str, cls_name: str) -> bool:
@@ -66,6 +75,8 @@ class Restrictions:
         )
 
     def can_buy(self, account: str, symbol: str, cls_name: str) -> bool:
+        if symbol in self.buy_in and account not in self.buy_in[symbol]:
+            return False
         return self.mode != "sell_only" and not self._hit(self.no_buy, account, symbol, cls_name)
 
     def can_sell(self, account: str, symbol: str, cls_name: str) -> bool:

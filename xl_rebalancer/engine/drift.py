@@ -91,6 +91,8 @@ def target_lines(portfolio: Portfolio) -> list[TargetLine]:
     held = household_from(portfolio, {}).shares
     held_symbols = sorted({sym for (_, sym) in held})
     classes = symbol_classes(portfolio)
+    buy_funds = portfolio.buy_funds()
+    substitutes = {sec.symbol: sec.substitute for sec in portfolio.securities if sec.substitute}
     by_class = any(t.asset_class and t.key.upper() != CASH for t in targets)
     lines: list[TargetLine] = []
     cash_weight = 0.0
@@ -110,6 +112,17 @@ def target_lines(portfolio: Portfolio) -> list[TargetLine]:
             continue
         if by_class:
             members = tuple(s for s in held_symbols if classes.get(s, "").upper() == t.key.upper())
+            # A class the household holds no fund of buys the model's Buy fund for it.
+            members = members or buy_funds.get(t.key.upper(), ())
+            # The model's Substitute of each fund stands in while a wash sale blocks
+            # it (a fund of another class never does).
+            members += tuple(
+                sub
+                for sub in dict.fromkeys(substitutes.get(m, "") for m in members)
+                if sub
+                and sub not in members
+                and classes.get(sub, str(t.asset_class)).upper() == t.key.upper()
+            )
             lines.append(
                 TargetLine(str(t.asset_class), "asset_class", t.target_weight, band, members)
             )

@@ -115,11 +115,15 @@ def substitute_for(
 ) -> dict[str, str]:
     """What to buy to keep exposure after harvesting each symbol.
 
-    The Targets row's Substitute when given; otherwise, with asset-class targets, the
+    The Targets row's Substitute when given, else the model file's Securities row's
+    (when priced); otherwise, with asset-class targets, the
     largest other fund the household holds in the same class that is not substantially
     identical (buying it does not wash the loss).
     """
     chosen = {t.symbol: t.substitute for t in portfolio.targets if t.symbol and t.substitute}
+    for sec in portfolio.securities:  # the model's security master, under the Targets row
+        if sec.substitute and sec.substitute in prices:
+            chosen.setdefault(sec.symbol, sec.substitute)
     classes = symbol_classes(portfolio)
     value: dict[str, float] = {}
     for holding in portfolio.holdings:

@@ -107,6 +107,7 @@ def solve(
             can_buy[(account, symbol)] = not washes and book.rules.can_buy(
                 account, symbol, book._class(symbol)
             )
+    _stand_ins_wait(portfolio, lines, household, washed, can_buy)
     _warn_cash_stays(lines, gaps, washed, can_buy, book)
     return solve_trades(
         portfolio,
@@ -122,6 +123,36 @@ def solve(
         location=locations(portfolio),
         ytd=ytd,
     )
+
+
+def _stand_ins_wait(
+    portfolio: Portfolio,
+    lines: list[TargetLine],
+    household: Household,
+    washed: set[str],
+    can_buy: dict[tuple[str, str], bool],
+) -> None:
+    """A model Substitute in an asset-class line (drift.target_lines) is bought only
+    while a wash sale blocks the fund it stands in for: otherwise the class's own funds
+    take the money (the tie-break between a class's funds would not tell them apart)."""
+    subs = {sec.symbol: sec.substitute for sec in portfolio.securities if sec.substitute}
+    if not subs:
+        return
+    held = set(household.symbols)
+    buy = portfolio.buy_funds()
+    for line in lines:
+        if line.kind != "asset_class":
+            continue
+        # The line's own funds: held, or the model's Buy funds of a class held nowhere.
+        own = [m for m in line.members if m in held or m in buy.get(line.key.upper(), ())]
+        for member in line.members:
+            if member in own:
+                continue
+            principals = [m for m in own if subs.get(m) == member]
+            if not principals or washed.intersection(principals):
+                continue
+            for key in [k for k in can_buy if k[1] == member]:
+                can_buy[key] = False
 
 
 def _warn_cash_stays(

@@ -68,7 +68,7 @@ class XlwingsDoor:
 
     def read(self, options: Any) -> WorkbookInput:
         sheets = self.read_raw()
-        return build_portfolio(sheets, as_of=options.as_of, today=options.today)
+        return build_portfolio(sheets, as_of=options.as_of, today=options.today, path=self.path)
 
     def read_raw(
         self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS

@@ -93,7 +93,9 @@ def read_workbook(
     --prices file prices, which the Prices sheet need not.
     """
     sheets = read_raw_sheets(path)
-    return build_portfolio(sheets, as_of=as_of, today=today, priced_elsewhere=priced_elsewhere)
+    return build_portfolio(
+        sheets, as_of=as_of, today=today, priced_elsewhere=priced_elsewhere, path=Path(path)
+    )
 
 
 def read_raw_sheets(
@@ -303,8 +305,10 @@ def build_portfolio(
     as_of: dt.date | None = None,
     today: dt.date | None = None,
     priced_elsewhere: frozenset[str] = frozenset(),
+    path: Path | None = None,
 ) -> WorkbookInput:
-    """Validate raw sheets into a Portfolio; shared by the file reader and the xlwings adapter."""
+    """Validate raw sheets into a Portfolio; shared by the file reader and the xlwings
+    adapter. `path`: the workbook's, which a relative Settings model_file is read beside."""
     problems: list[Problem] = []
     locator = Locator()
     for spec in s.INPUT_SHEETS:
@@ -343,6 +347,8 @@ def build_portfolio(
                 incomplete.add(sheet_name)
     # A cell already reported is the root cause: what else is said about that cell (a
     # formula's blank result is "blank"), or follows from its stand-in value, is held back.
+    if settings.model_file:
+        _follow_model(settings.model_file, path, collected, problems, locator, incomplete)
     failed_cells = {(p.sheet, p.cell) for p in problems if p.level == "error"}
     kept = []
     for p in problems:
@@ -372,6 +378,47 @@ def build_portfolio(
     if any(p.level == "error" for p in problems):
         raise InputError(problems)
     return WorkbookInput(portfolio, problems, locator)
+
+
+def _follow_model(
+    value: str,
+    path: Path | None,
+    collected: dict[str, tuple[m.Row, ...]],
+    problems: list[Problem],
+    locator: Locator,
+    incomplete: set[str],
+) -> None:
+    """The firm's model file (Settings model_file) laid over the workbook's rows
+    (io/model_file.follow); a file that cannot be read is an error at the setting's cell."""
+    from . import model_file
+
+    file = model_file.model_path(value, path)
+    try:
+        model = model_file.load_model(file)
+    except WorkbookError as exc:
+        problems.append(locator.setting(f"{exc}", "model_file"))
+        incomplete.add(s.TARGETS.name)
+        return
+    except InputError as exc:
+        problems.extend([*exc.problems, *exc.warnings])
+        incomplete.add(s.TARGETS.name)  # the targets are the model's: none is "no targets"
+        return
+    if model.targets is not None:
+        # The workbook's own Targets are not used: a bad cell there stops nothing.
+        title = locator.title(s.TARGETS.name)
+        for index, p in enumerate(problems):
+            if p.sheet == title and p.level == "error":
+                problems[index] = Problem(
+                    f"{p.message} (not used: Settings model_file sets the targets)",
+                    p.sheet,
+                    p.cell,
+                    "warning",
+                )
+        incomplete.discard(s.TARGETS.name)
+    fields = dict(collected)
+    problems.extend(model_file.follow(model, fields, locator))
+    collected.clear()
+    collected.update(fields)
 
 
 UNCALCULATED = "a formula with no saved result"

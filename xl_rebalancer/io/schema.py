@@ -636,6 +636,39 @@ PRICES = SheetSpec(
     description="Latest prices; rows with Source = manual win over any feed.",
 )
 
+# ----------------------------------------------------- the firm's model file
+# Not a workbook sheet: the security master of a model file (docs/model.md), read with
+# the model's Targets sheet (the workbook's TARGETS spec) by io/model_file.load_model.
+SECURITIES = SheetSpec(
+    "Securities",
+    (
+        C("Symbol", "symbol", required=True, width=10, description="a fund"),
+        C("AssetClass", "asset_class", width=18, description="its asset class"),
+        C(
+            "Buy",
+            "buy",
+            width=16,
+            description="TRUE: the fund to buy for its class when a household holds none; "
+            "or the account types to buy it in (taxable, tax_deferred, tax_exempt)",
+        ),
+        C(
+            "Substitute",
+            "substitute",
+            width=11,
+            description="what to buy after selling it at a loss (not substantially identical)",
+        ),
+        C(
+            "IdenticalTo",
+            "identical_to",
+            width=24,
+            description="funds the IRS may see as substantially identical to it, comma-separated",
+        ),
+        C("Name", "name", width=32, description="the fund's name (for people)"),
+    ),
+    description="The firm's security master: each fund's asset class, the fund to buy per "
+    "class, substitutes and substantially identical funds.",
+)
+
 INPUT_SHEETS: tuple[SheetSpec, ...] = (
     SETTINGS,
     ACCOUNTS,

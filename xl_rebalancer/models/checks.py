@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..errors import Level, Problem
-from .inputs import Portfolio, Settings
+from .inputs import Portfolio, Settings, _classes
 
 SETTING_NAMES = frozenset(Settings.model_fields)
 
@@ -77,12 +77,10 @@ class Locator:
 
 
 def symbol_classes(portfolio: Portfolio) -> dict[str, str]:
-    """Asset class of each symbol, from Holdings rows that name one."""
-    classes: dict[str, str] = {}
-    for holding in portfolio.holdings:
-        if holding.asset_class:
-            classes.setdefault(holding.symbol, holding.asset_class)
-    return classes
+    """Asset class of each symbol, from Holdings rows that name one, then from the model
+    file's security master (io.model_file fills a blank Holdings cell from it already;
+    this covers a fund held only on TaxLots, or bought as a class's Buy fund)."""
+    return _classes(portfolio)
 
 
 @dataclass
@@ -265,7 +263,7 @@ def _check_targets(p: Portfolio, loc: Locator, incomplete: bool = False) -> list
     out: list[Problem] = []
     targets = p.targets
     if not targets:
-        if p.settings.strategy == "targets":
+        if p.settings.strategy == "targets" and not incomplete:
             out.append(
                 Problem(
                     "no target weights: strategy 'targets' needs a Targets sheet "
@@ -344,15 +342,24 @@ def _check_asset_classes(p: Portfolio, loc: Locator, class_targets: dict) -> lis
                 )
             )
         classes.setdefault(h.symbol, (h.asset_class, h.row))
+    master = {sec.symbol: sec for sec in p.securities if sec.asset_class}
     reported: set[str] = set()
     for sheet, rows in (("Holdings", p.holdings), ("TaxLots", p.lots)):
         for item in rows:
+            if item.symbol in master and item.symbol not in classes:
+                classes[item.symbol] = (str(master[item.symbol].asset_class), None)
             if item.symbol not in classes and item.symbol not in reported:
                 reported.add(item.symbol)
+                where = (
+                    "give it an AssetClass on Holdings, or add it to the model file's "
+                    "Securities sheet"
+                    if p.securities
+                    else "give it an AssetClass on Holdings"
+                )
                 out.append(
                     loc.problem(
                         f"{item.symbol} has no asset class, but targets are set "
-                        "by asset class; give it an AssetClass on Holdings",
+                        f"by asset class; {where}",
                         sheet,
                         item.row,
                         "symbol",
@@ -370,12 +377,18 @@ def _check_asset_classes(p: Portfolio, loc: Locator, class_targets: dict) -> lis
                 )
             )
     members = {name.upper() for name, _ in classes.values()}
+    buy = p.buy_funds()
     for name, target in class_targets.items():
-        if target.target_weight > 0 and name not in members:
+        if target.target_weight > 0 and name not in members and name not in buy:
+            hint = (
+                "mark a fund of the class Buy on the model file's Securities sheet, or add "
+                "a Holdings row (Shares 0 is fine) naming the fund to buy"
+                if p.securities or p.settings.model_file
+                else "add a Holdings row (Shares 0 is fine) naming the fund to buy"
+            )
             out.append(
                 loc.problem(
-                    f"no symbol is in asset class {target.asset_class}; add a "
-                    "Holdings row (Shares 0 is fine) naming the fund to buy",
+                    f"no symbol is in asset class {target.asset_class}; {hint}",
                     "Targets",
                     target.row,
                     "asset_class",

@@ -12,6 +12,7 @@ from .types import (
     ActionStatus,
     ActionType,
     Bool,
+    BuyIn,
     ConstraintScope,
     Date,
     Fraction,
@@ -76,6 +77,13 @@ class Settings(BaseModel):
     strategy: Annotated[Strategy, BeforeValidator(to_token)] = Field(
         "targets",
         description="How target weights are set; 'targets' uses the Targets sheet as given.",
+    )
+    model_file: Text | None = Field(
+        None,
+        description="The firm's model file (.xlsx or .csv, docs/model.md): its targets "
+        "replace this workbook's Targets, its Securities sheet gives each fund's asset "
+        "class, the fund to buy per class, substitutes and identical funds. A path "
+        "relative to this workbook's folder, or absolute.",
     )
     risk_free_rate: Number = Field(0.02, description="Annual risk-free rate.")
     # At most 80 years of trading days: a longer lookback is a typing slip.
@@ -368,6 +376,19 @@ class Target(Row):
         return self.symbol if self.symbol is not None else str(self.asset_class)
 
 
+class Security(Row):
+    """A fund in the firm's security master (the model file's Securities sheet): its
+    asset class, whether it is the fund to buy for that class (and in which account
+    types), what replaces it after a loss sale, and what the IRS may see as the same."""
+
+    symbol: Symbol
+    asset_class: Text | None = None
+    buy: BuyIn = None
+    substitute: Symbol | None = None
+    identical_to: SymbolList | None = None
+    name: Text | None = None
+
+
 class Constraint(Row):
     scope: ConstraintScope
     name: Text
@@ -444,6 +465,32 @@ class Portfolio(BaseModel):
     identical: tuple[Identical, ...] = ()
     views: tuple[View, ...] = ()
     prices: tuple[PriceRow, ...] = ()
+    # The model file's security master (Settings model_file); empty without one.
+    securities: tuple[Security, ...] = ()
+
+    def buy_funds(self) -> dict[str, tuple[str, ...]]:
+        """The model's funds to buy per asset class (upper-cased class), for a class the
+        household holds no fund of: those its Buy cell allows in one of its accounts."""
+        types = {a.type for a in self.accounts}
+        out: dict[str, tuple[str, ...]] = {}
+        for sec in self.securities:
+            if sec.buy and sec.asset_class and types.intersection(sec.buy):
+                key = sec.asset_class.upper()
+                out[key] = (*out.get(key, ()), sec.symbol)
+        return out
+
+    def unheld_class_funds(self) -> list[str]:
+        """The Buy funds of each targeted asset class no held fund belongs to: what the
+        plan buys for that class, so they must be priced like the symbols held."""
+        held = {x.symbol for x in (*self.holdings, *self.lots)}
+        classes = {s.upper() for sym, s in _classes(self).items() if sym in held}
+        funds = self.buy_funds()
+        out: dict[str, None] = {}
+        for t in self.targets:
+            key = str(t.asset_class or "").upper()
+            if t.asset_class and key != "CASH" and t.target_weight > 0 and key not in classes:
+                out.update(dict.fromkeys(funds.get(key, ())))
+        return list(out)
 
     def flows(self) -> dict[str, float]:
         """Money in (+) or out (−) of each account in this run: the CashFlows rows, plus
@@ -466,4 +513,18 @@ class Portfolio(BaseModel):
         for target in self.targets:
             if target.symbol and target.symbol != "CASH":
                 seen.setdefault(target.symbol, None)
+        for symbol in self.unheld_class_funds():
+            seen.setdefault(symbol, None)
         return list(seen)
+
+
+def _classes(portfolio: Portfolio) -> dict[str, str]:
+    """Asset class of each symbol: its Holdings row's, else the model's security master."""
+    classes: dict[str, str] = {}
+    for holding in portfolio.holdings:
+        if holding.asset_class:
+            classes.setdefault(holding.symbol, holding.asset_class)
+    for sec in portfolio.securities:
+        if sec.asset_class:
+            classes.setdefault(sec.symbol, sec.asset_class)
+    return classes

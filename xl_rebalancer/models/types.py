@@ -147,6 +147,29 @@ def to_token(value: Any) -> Any:
     return value
 
 
+ACCOUNT_TYPES = ("taxable", "tax_deferred", "tax_exempt")
+
+
+def to_buy_in(value: Any) -> Any:
+    """A model's Buy cell: TRUE (or x, yes, any) buys the fund in every account type; an
+    account type, or several comma-separated, only in those; FALSE or blank nowhere."""
+    _reject_excel_error(value)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ACCOUNT_TYPES
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"", "false", "no", "n", "0"}:
+            return None
+        if text in {"true", "yes", "y", "x", "✓", "1", "any", "all"}:
+            return ACCOUNT_TYPES
+        return tuple(to_token(p) for p in text.replace(";", ",").split(",") if p.strip())
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return ACCOUNT_TYPES if value else None
+    return value
+
+
 def to_upper_token(value: Any) -> Any:
     token = to_token(value)
     return token.upper() if isinstance(token, str) else token
@@ -234,6 +257,8 @@ Text = Annotated[str, BeforeValidator(to_text), Field(min_length=1)]
 SymbolList = Annotated[tuple[str, ...], BeforeValidator(to_symbol_list)]
 
 AccountType = Annotated[Literal["taxable", "tax_deferred", "tax_exempt"], BeforeValidator(to_token)]
+# The account types a model's Buy fund is bought in (models.inputs.Security).
+BuyIn = Annotated[tuple[AccountType, ...] | None, BeforeValidator(to_buy_in)]
 ConstraintScope = Annotated[Literal["symbol", "asset_class", "account"], BeforeValidator(to_token)]
 ActionType = Annotated[
     Literal[
