@@ -55,6 +55,12 @@ class Restrictions:
                 buy.add((c.scope, name))
             if c.no_sell:
                 sell.add((c.scope, name))
+        # An account marked DoNotTrade (a pending transfer, the client's request) is
+        # neither bought nor sold in; its holdings still count toward the drift.
+        for a in portfolio.accounts:
+            if a.do_not_trade:
+                buy.add(("account", a.account))
+                sell.add(("account", a.account))
         return cls(frozenset(buy), frozenset(sell), portfolio.settings.rebalance_mode)
 
     @staticmethod
