@@ -301,7 +301,7 @@ def approve_command(book: Path, as_json: bool) -> None:
                 "command": "approve",
                 "workbook": str(book),
                 "proposal": tag,
-                "was": before,
+                "was": before.status,
             }
         )
         return

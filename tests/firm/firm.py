@@ -212,8 +212,44 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-FIDELITY_POSITIONS = ["Account Number", "Account Name", "Symbol", "Description", "Quantity", "Last Price", "Last Price Change", "Current Value", "Today's Gain/Loss Dollar", "Today's Gain/Loss Percent", "Total Gain/Loss Dollar", "Total Gain/Loss Percent", "Percent Of Account", "Cost Basis Total", "Average Cost Basis", "Type"]
-FIDELITY_HISTORY = ["Run Date", "Account", "Account Number", "Action", "Symbol", "Description", "Type", "Exchange Quantity", "Exchange Currency", "Currency", "Price", "Quantity", "Exchange Rate", "Commission", "Fees", "Accrued Interest", "Amount", "Settlement Date"]
+FIDELITY_POSITIONS = [
+    "Account Number",
+    "Account Name",
+    "Symbol",
+    "Description",
+    "Quantity",
+    "Last Price",
+    "Last Price Change",
+    "Current Value",
+    "Today's Gain/Loss Dollar",
+    "Today's Gain/Loss Percent",
+    "Total Gain/Loss Dollar",
+    "Total Gain/Loss Percent",
+    "Percent Of Account",
+    "Cost Basis Total",
+    "Average Cost Basis",
+    "Type",
+]
+FIDELITY_HISTORY = [
+    "Run Date",
+    "Account",
+    "Account Number",
+    "Action",
+    "Symbol",
+    "Description",
+    "Type",
+    "Exchange Quantity",
+    "Exchange Currency",
+    "Currency",
+    "Price",
+    "Quantity",
+    "Exchange Rate",
+    "Commission",
+    "Fees",
+    "Accrued Interest",
+    "Amount",
+    "Settlement Date",
+]
 FIDELITY_FOOTER = [
     [],
     [
