@@ -594,6 +594,8 @@ def _record_fills(
     report.warnings += result.problems
     if any(p.level == "error" for p in result.problems):
         raise InputError(report.warnings)
+    if result.applied:
+        report.warnings += _unfilled(trades, [*result.applied, *result.already])
     if options.dry_run or not result.applied:
         return report
     if options.out is None:
@@ -612,6 +614,37 @@ def _record_fills(
     edit = _edit(raw, result, sheets, report, started, notes, options, extra)
     report.output = save_backed_up(door, edit, options.out, report.backup)
     return report
+
+
+def _unfilled(trades: Sequence[Any], fills: Sequence[Any]) -> list[Problem]:
+    """The proposal's orders the fills so far leave short: it is marked filled (what was
+    executed is on the books, and the next run proposes the rest anew), and the review
+    says what is missing."""
+    from collections import defaultdict
+
+    from .engine.fills import orders
+    from .engine.records import SHARE_TOL
+
+    done: dict[tuple[str, str, str], float] = defaultdict(float)
+    for f in fills:
+        done[(f.account.lower(), f.symbol, f.action)] += f.shares
+    short = [
+        f"{o.account} {o.action} {o.symbol} {done[(o.account.lower(), o.symbol, o.action)]:g} "
+        f"of {o.shares:g}"
+        for o in orders(trades)
+        if done[(o.account.lower(), o.symbol, o.action)] + SHARE_TOL < o.shares
+    ]
+    if not short:
+        return []
+    return [
+        Problem(
+            f"the proposal is partly filled ({'; '.join(short)} shares): what filled is "
+            "recorded and the proposal marked filled; the next run proposes the rest anew",
+            "Trades",
+            None,
+            "warning",
+        )
+    ]
 
 
 def _cash_flows(raw: Mapping[str, Any], result: Any, day: dt.date) -> list[InputRewrite]:

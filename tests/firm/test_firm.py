@@ -251,8 +251,11 @@ def test_a_firms_week_one_file_per_custodian_fills_routed_back_and_nothing_left(
         assert code == 0 and doc["recorded"] == 0 and doc["already_recorded"] > 0
     assert digests(folder) == before
 
-    # Night 2: within the bands, nothing to trade; the held household is still held.
+    # Night 2: within the bands, nothing to trade; the held household is still held,
+    # and the fills' backups beside the clients are not clients either.
+    assert len(list(folder.glob("*.before-fills-*.xlsm"))) == len(trading)
     rows = night(firm, TRADED, "night-2")
+    assert sorted(rows) == ["adams", "baker", "chen", "diaz", "evans", "foster", "garcia"]
     for name in trading:
         assert rows[name]["trades"] == 0 and rows[name]["triggered"] is False, name
         assert rows[name]["proposal"] == "no trades"
@@ -291,6 +294,15 @@ def test_a_fills_file_with_a_row_no_client_claims_is_refused_whole(firm):
     )
     assert code == 1 and "chen.xlsm (Individual) and evans.xlsm (Taxable)" in str(doc)
     assert digests(folder) == before
+    # Put right, a part of Schwab's orders filled: recorded, and the review says what
+    # is missing.
+    set_accounts(firm["books"]["evans"], "BrokerAccount", {"Taxable": "U1000005"})
+    partial = [dict(r, Shares=str(int(float(r["Shares"]) // 2 or 1))) for r in schwab[:1]]
+    args = ["--command", "record-fills", "--fills", str(schwab_fills(partial, root / "f3.csv"))]
+    code, doc = cli("batch", str(folder), *args)
+    chen = rows_by_client(doc)["chen"]
+    assert code == 0 and chen["trades"] == 1 and chen["proposal"] == "filled"
+    assert "the proposal is partly filled" in chen["first_warning"]
 
 
 def test_a_new_proposal_needs_its_own_approval_and_a_held_household_is_not_sent(firm):
