@@ -88,7 +88,7 @@ def export_blotter(
         lot_checklist,
         write_orders,
     )
-    from .trading import mark_status, plan_orders
+    from .trading import mark_status, plan_orders, writable
 
     clock = time.perf_counter()
     paths, missing = collect_workbooks(items)
@@ -98,6 +98,7 @@ def export_blotter(
         door = as_door(path)
         try:
             plan = plan_orders(door, desk=True)
+            writable(door)
         except InputError as exc:
             result.rows.append(_skip_or_fail(path, exc))
             continue

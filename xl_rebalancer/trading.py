@@ -350,6 +350,17 @@ def plan_orders(door: Door, *, desk: bool = False, again: bool = False) -> Order
     return OrderPlan(door, raw, checksum(trades), planned, numbers, where, current)
 
 
+def writable(door: Door) -> None:
+    """Refuse now, before any order file is written, a workbook that could not be marked
+    exported afterwards (open in Excel, read-only): files of an unmarked proposal would
+    be sent again."""
+    from .app import FileDoor
+    from .io.safety import may_replace
+
+    if isinstance(door, FileDoor):
+        may_replace(door.path, door.path)
+
+
 def mark_status(door: Door, raw: Mapping[str, Any], status: str, tag: str, note: str) -> Path:
     """Settings' proposal_status and proposal_id set, and a Log line, saved under the
     workbook's lock (the workbook's own content is otherwise left as it is)."""
@@ -361,7 +372,10 @@ def mark_status(door: Door, raw: Mapping[str, Any], status: str, tag: str, note:
         sheets=[log_sheet(log_entries([], started, [f"xl-rebalancer {__version__} {note}"]))],
         rewrites=[mark(fresh, status, tag)],
     )
-    with door.lock(None):
+    from .app import _locked
+
+    # As every save: not over a workbook Excel holds open or one marked read-only.
+    with _locked(door, RunOptions()):
         return door.save(edit, None)
 
 
@@ -410,6 +424,7 @@ def export_orders(
 
     door = as_door(book)
     plan = plan_orders(door, again=force)
+    writable(door)  # the files are written only if the proposal can be marked exported
     raw, where, numbers, tag = plan.raw, plan.where, plan.numbers, plan.checksum
     planned = plan.orders
     title = _title(raw, s.ACCOUNTS)

@@ -683,3 +683,29 @@ def schwab_fills(rows: list[dict[str, str]], path: Path) -> Path:
             ]
         )
     return write_csv(path, out)
+
+
+def schwab_account_fills(rows: list[dict[str, str]], folder: Path) -> Path:
+    """One Schwab account's executions as its transactions download shows them: no
+    account column, the account masked in the file name (`Individual_XXX518_…`)."""
+    number = rows[0]["BrokerAccount"]
+    out = [
+        ["Date", "Action", "Symbol", "Description", "Quantity", "Price", "Fees & Comm", "Amount"]
+    ]
+    for r in rows:
+        shares, price = float(r["Shares"]), fill_price(r)
+        amount = -shares * price if r["Side"] == "BUY" else shares * price
+        out.append(
+            [
+                f"{TRADED:%m/%d/%Y}",
+                "Buy" if r["Side"] == "BUY" else "Sell",
+                r["Symbol"],
+                NAMES[r["Symbol"]],
+                f"{shares:g}",
+                money(price),
+                "",
+                money(amount),
+            ]
+        )
+    out.append(["Transactions Total", "", "", "", "", "", "", ""])
+    return write_csv(folder / f"Individual_XXX{number[-3:]}_Transactions_20261207-170000.csv", out)

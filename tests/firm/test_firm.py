@@ -28,6 +28,7 @@ from tests.firm.firm import (
     clients,
     fidelity_fills,
     ibkr_fills,
+    schwab_account_fills,
     schwab_fills,
     set_settings,
     write_prices,
@@ -330,3 +331,44 @@ def test_a_new_proposal_needs_its_own_approval_and_a_held_household_is_not_sent(
     assert code == 0 and doc["proposal_status"] == "exported"
     code, doc = cli("export-orders", str(book), "--out", str(root / "o"), "--format", "fidelity")
     assert code == 1 and "is exported and not yet filled" in doc["problems"][0]["message"]
+
+
+def test_a_client_open_in_excel_is_left_out_and_a_schwab_download_routes_by_its_masked_number(
+    firm,
+):
+    folder, root = firm["clients"], firm["root"]
+    night(firm, NIGHT_1, "night-1")
+    cli("batch", str(folder), "--command", "approve")
+    # Diaz's workbook is open in Excel: it could not be marked exported, so its orders
+    # are not written at all (they would be sent again tomorrow); the others go.
+    lock = folder / "~$diaz.xlsm"
+    lock.write_bytes(b"owner")
+    orders = root / "orders"
+    code, doc = cli("batch", str(folder), "--command", "export-orders", "--out", str(orders))
+    rows = rows_by_client(doc)
+    assert code == 1 and rows["diaz"]["status"] == "error"
+    assert "open in Excel" in rows["diaz"]["message"]
+    assert rows["chen"]["proposal"] == "exported"
+    alloc = allocation(Path(doc["allocation"]))
+    assert {r["Workbook"] for r in alloc} == {
+        f"{n}.xlsm" for n in ("adams", "baker", "chen", "evans")
+    }
+    assert "55510622" not in Path(doc["files"]["schwab"][0]).read_text()
+    lock.unlink()
+    # Schwab's per-account download names its account only as XXX518 in the file name:
+    # it routes to the one workbook whose Schwab account ends in 518.
+    individual = [r for r in alloc if r["Workbook"] == "chen.xlsm" and r["Account"] == "Individual"]
+    download = schwab_account_fills(individual, root)
+    code, doc = cli("record-fills", str(folder), str(download))
+    assert code == 0 and doc["broker"] == "schwab" and doc["recorded"] == len(individual)
+    chen = rows_by_client(doc)["chen"]
+    # Its IRA's orders are still to come: the review says the proposal is partly filled.
+    assert "partly filled" in chen["first_warning"] and "Rollover IRA" in chen["first_warning"]
+    bought = {
+        (t["Account"], t["Symbol"]): t["Shares"]
+        for t in sheet(firm["books"]["chen"], "Transactions")
+        if t["Action"] == "BUY" and t["Date"].date() == TRADED
+    }
+    assert bought == {
+        ("Individual", r["Symbol"]): float(r["Shares"]) for r in individual if r["Side"] == "BUY"
+    }
