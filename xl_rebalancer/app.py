@@ -544,6 +544,8 @@ def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
     book = door.read(options)
+    if command in {"rebalance", "run"} and book.portfolio.settings.proposal_status == "exported":
+        _held(door)
     digest = door.digest()
     read_done = time.perf_counter()
     refresh = command in {"refresh-prices", "run"}
@@ -573,6 +575,17 @@ def _run_engine(door: Door, command: str, options: RunOptions) -> RunReport:
         report.seconds = time.perf_counter() - clock
         report.timings["write"] = time.perf_counter() - write_start
     return report
+
+
+def _held(door: Door) -> None:
+    """An exported proposal awaiting its fills is not replaced by a run: record-fills
+    relieves the lots its Trades rows name (proposal.py)."""
+    from .errors import ProposalHeld
+    from .proposal import refusal, state
+
+    problem = refusal(state(door.read_raw([s.TRADES, s.SETTINGS, s.ACCOUNTS])), "run")
+    if problem is not None:
+        raise ProposalHeld([problem])
 
 
 def _recalc_only(door: Door, command: str, options: RunOptions) -> RunReport:
@@ -642,10 +655,23 @@ def _compute(book: WorkbookInput, command: str, options: RunOptions, report: Run
     if command not in {"refresh-prices", "optimize"}:
         prices = {sym: q.price for sym, q in report.quotes.items()}
         risk = _risk_model(book, options, report)
+        trade = command in {"rebalance", "run"}
+        if trade and portfolio.settings.do_not_trade:
+            # The household is held (a pending transfer, the client's request): its
+            # drift is reported, its Trades sheet emptied, nothing proposed.
+            trade = False
+            report.warnings.append(
+                book.locator.setting(
+                    "do_not_trade is TRUE: no trade is proposed for this household (the "
+                    "drift is as it stands); clear it to rebalance",
+                    "do_not_trade",
+                    "warning",
+                )
+            )
         report.result = rebalance(
             portfolio,
             prices,
-            trade=command in {"rebalance", "run"},
+            trade=trade,
             risk=risk,
             household_activity=options.household,
         )

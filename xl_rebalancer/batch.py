@@ -39,14 +39,16 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
-from .app import COMMANDS, RunOptions, is_backup
-from .errors import InputError, Problem, XlRebalancerError
+from .app import COMMANDS, RunOptions, as_door, is_backup
+from .errors import InputError, Problem, ProposalHeld, XlRebalancerError
 
 BATCH_COMMANDS = COMMANDS
 # Commands that never ask for prices, so a batch of them fetches none up front.
 PRICELESS = {"validate", "recalc"}
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-Status = Literal["ok", "invalid", "error", "crashed"]
+# skipped: left alone on purpose (an exported proposal awaiting its fills, a client the
+# desk's blotter does not send): not a failure.
+Status = Literal["ok", "skipped", "invalid", "error", "crashed"]
 CONNECT_SECONDS = 10  # to reach a Dask scheduler before giving up
 
 
@@ -95,11 +97,17 @@ class BatchRow(BaseModel):
     year_tax: float | None = None  # the year's tax on capital gains, this proposal in
     st_carryforward: float | None = None
     lt_carryforward: float | None = None
+    # The desk's view (proposal.py): where the proposal stands, its checksum, the
+    # custodians of the client's accounts, and what is marked do-not-trade.
+    proposal: str | None = None
+    proposal_id: str | None = None
+    custodians: list[str] = []
+    do_not_trade: str = ""  # "household", or the accounts marked DoNotTrade
     problems: list[dict[str, str | None]] = []  # every error and warning, with its cell
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status in ("ok", "skipped")
 
 
 TAX_FIELDS = [
@@ -271,6 +279,9 @@ def _run(
                 _review(row, result)
                 if pdf is not None and command in PAGE_COMMANDS:
                     _write_pdf(row, report, pdf)
+    except ProposalHeld as exc:
+        row.status = "skipped"
+        row.message = str(exc.problems[0].message) if exc.problems else str(exc)
     except InputError as exc:
         errors = [p for p in exc.problems if p.level == "error"]
         first = errors[0] if errors else None
@@ -286,6 +297,7 @@ def _run(
         row.status = "crashed"
         row.message = f"internal error ({type(exc).__name__}: {exc})"
         row.problems = [Problem(traceback.format_exc()).to_json()]
+    _desk(row, path, command, options)
     warned = [p for p in row.problems if p.get("level") == "warning"]
     row.warnings = len(warned)
     row.first_warning = str(warned[0].get("message") or "") if warned else ""
@@ -338,6 +350,23 @@ def _review(row: BatchRow, result: Any) -> None:
     row.year_tax = _number(summary.get("year_tax_on_capital_gains"))
     row.st_carryforward = _number(summary.get("st_loss_carryforward"))
     row.lt_carryforward = _number(summary.get("lt_loss_carryforward"))
+
+
+def _desk(row: BatchRow, path: Path, command: str, options: RunOptions) -> None:
+    """The proposal's status, custodians and do-not-trade marks, for the review: read
+    from the workbook as saved (Trades, Settings, Accounts), never an error of the row."""
+    from .io import schema as s
+    from .proposal import state
+
+    source = Path(row.output) if row.output else path
+    try:
+        current = state(as_door(source).read_raw([s.TRADES, s.SETTINGS, s.ACCOUNTS]))
+    except Exception:
+        return
+    row.proposal = current.status
+    row.proposal_id = current.checksum or None
+    row.custodians = list(current.custodians)
+    row.do_not_trade = "household" if current.do_not_trade else ", ".join(current.accounts_held)
 
 
 def _number(value: Any) -> float | None:
@@ -778,6 +807,7 @@ def write_reports(result: BatchResult, stem: Path) -> ReportFiles:
         writer.writeheader()
         for row in result.rows:
             data = row.model_dump(include=set(CSV_FIELDS))
+            data["custodians"] = ", ".join(row.custodians)
             writer.writerow({k: safe_text(v) for k, v in data.items()})
     with open(tax_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=TAX_FIELDS)

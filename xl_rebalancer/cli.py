@@ -1066,11 +1066,35 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
             "refresh-prices",
             "validate",
             "recalc",
+            "approve",
+            "export-orders",
+            "record-fills",
         ]
     ),
     default="run",
     show_default=True,
-    help="What to do to each workbook.",
+    help="What to do to each workbook. The trading desk: approve (each proposal as it "
+    "stands), export-orders (one order file per custodian for every approved client, "
+    "--format), record-fills (one custodian's --fills file routed to its workbooks).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "ibkr", "fidelity", "schwab"]),
+    default="auto",
+    show_default=True,
+    help="export-orders: auto writes each custodian (Accounts' Broker) in its own format; a "
+    "broker's format only its clients; csv one generic file for all.",
+)
+@click.option(
+    "--fills",
+    "fills_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="record-fills: the custodian's file of executions (the fills layout, Fidelity "
+    "Accounts_History, Schwab transactions, IBKR Flex Trades).",
+)
+@click.option(
+    "--date", "day", callback=_date, help="record-fills: trade date of fills without one."
 )
 @click.option(
     "--out",
@@ -1106,6 +1130,9 @@ TABLE_LIMIT = 200  # rows printed in full; beyond, failures only (all are in the
 def batch(
     paths: tuple[str, ...],
     command: str,
+    fmt: str,
+    fills_file: Path | None,
+    day: dt.date | None,
     out_dir: Path | None,
     workers: int | None,
     scheduler: str | None,
@@ -1143,6 +1170,9 @@ def batch(
             )
         if soffice() is None:
             raise XlRebalancerError(NO_LIBREOFFICE + "; nothing was run")
+    if command in DESK_COMMANDS:
+        _desk_batch(paths, command, fmt, fills_file, day, out_dir, report, dry_run, as_json)
+        return
     options = BatchOptions(
         command=command,
         run=RunOptions(
@@ -1209,6 +1239,107 @@ def batch(
         sys.exit(1)
 
 
+DESK_COMMANDS = ("approve", "export-orders", "record-fills")
+
+
+def _desk_batch(
+    paths: tuple[str, ...],
+    command: str,
+    fmt: str,
+    fills_file: Path | None,
+    day: dt.date | None,
+    out_dir: Path | None,
+    report: Path | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """The trading desk over a folder (desk.py): approve, the blotter, fills routed."""
+    from .app import RunOptions
+    from .batch import report_payload, write_reports
+    from .desk import approve_all, export_blotter, route_fills
+
+    extra: dict[str, Any] = {}
+    if command == "export-orders":
+        if out_dir is None:
+            raise click.UsageError("batch --command export-orders needs --out DIR for the files")
+        blotter = export_blotter(paths, fmt, out_dir, dry_run=dry_run)
+        result = blotter.result
+        extra = {
+            "blotter": blotter.tag,
+            "files": {c: [str(f) for f in files] for c, files in blotter.files.items()},
+            "allocation": str(blotter.allocation) if blotter.allocation else None,
+            "lot_checklist": str(blotter.checklist) if blotter.checklist else None,
+        }
+    elif command == "record-fills":
+        if fills_file is None:
+            raise click.UsageError("batch --command record-fills needs --fills FILE")
+        routing = route_fills(paths, fills_file, day=day, options=RunOptions(dry_run=dry_run))
+        result = routing.result
+        extra = {
+            "fills_file": str(fills_file),
+            "broker": routing.broker,
+            "fills": routing.fills,
+            "recorded": routing.recorded,
+            "already_recorded": routing.already,
+        }
+    else:
+        result = approve_all(paths)
+    if report is None and not dry_run:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        report = (out_dir or Path.cwd()) / f"batch-report-{stamp}"
+    saved = write_reports(result, report) if report is not None else None
+    if as_json:
+        emit_json(
+            {
+                "command": "batch",
+                "desk": command,
+                "report": [str(p) for p in saved] if saved else None,
+                **extra,
+                **report_payload(result),
+            }
+        )
+    else:
+        _show_desk(result, command, extra, saved)
+    if result.failed:
+        sys.exit(1)
+
+
+def _show_desk(result: Any, command: str, extra: dict[str, Any], saved: Any) -> None:
+    console = _console()
+    colors = {"ok": "green", "skipped": "", "invalid": "yellow", "error": "red", "crashed": "red"}
+    console.print(
+        _table(
+            command,
+            ["Workbook", "Status", "Proposal", "Custodians", "Message"],
+            [
+                [
+                    Path(r.workbook).name,
+                    _styled((r.status, colors[r.status])),
+                    (r.proposal or "")
+                    + (f" (do not trade: {r.do_not_trade})" if r.do_not_trade else ""),
+                    ", ".join(r.custodians),
+                    r.message,
+                ]
+                for r in result.rows
+            ],
+            set(),
+        )
+    )
+    for custodian, files in extra.get("files", {}).items():
+        for f in files:
+            console.print(f"{custodian}: {f}")
+    for name in ("allocation", "lot_checklist"):
+        if extra.get(name):
+            console.print(f"{name.replace('_', ' ').capitalize()}: {extra[name]}")
+    if command == "record-fills":
+        console.print(
+            f"{extra['fills']} fill(s) in {Path(extra['fills_file']).name} ({extra['broker']}): "
+            f"{extra['recorded']} recorded, {extra['already_recorded']} already recorded"
+        )
+    if saved:
+        console.print(f"Report: {saved[0]} and {saved[1]}")
+
+
 def _show_batch(result: Any, saved: Sequence[Path] | None) -> None:
     console = _console()
     _print_problems(result.warnings, "Price feed")
@@ -1222,7 +1353,7 @@ def _show_batch(result: Any, saved: Sequence[Path] | None) -> None:
     def name(row: Any) -> str:
         return os.path.relpath(os.path.abspath(row.workbook), root) if root else row.workbook
 
-    colors = {"ok": "green", "invalid": "yellow", "error": "red", "crashed": "red"}
+    colors = {"ok": "green", "skipped": "", "invalid": "yellow", "error": "red", "crashed": "red"}
     table = _table(
         "Batch" if rows is result.rows else f"Batch: the {len(rows)} failed of {len(result.rows)}",
         ["Workbook", "Status", "Trades", "Est. tax", "Largest drift", "Seconds", "Message"],

@@ -138,15 +138,23 @@ def import_command(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the order files (default: the workbook's folder).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write an exported proposal's files again (files lost before they were sent).",
+)
 @JSON_OPTION
 @handle_errors
-def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bool) -> None:
+def export_orders_command(
+    book: Path, fmt: str, folder: Path | None, force: bool, as_json: bool
+) -> None:
     """Write the Trades sheet's proposal as the broker's order file(s); each names the
-    proposal's checksum, which record-fills checks."""
+    proposal's checksum, which record-fills checks. The whole proposal exported marks it
+    exported (Settings' proposal_status): it is not exported again."""
     from .io.brokers.orders import CHECKLIST_HEADER
     from .trading import export_orders
 
-    report = export_orders(book, fmt, folder)
+    report = export_orders(book, fmt, folder, force=force)
     if as_json:
         emit_json(
             {
@@ -161,6 +169,7 @@ def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bo
                     dict(zip(CHECKLIST_HEADER, r, strict=True)) for r in report.checklist
                 ],
                 "lot_checklist_file": str(report.checklist_file) if report.checklist_file else None,
+                "proposal_status": "exported" if report.marked else None,
                 "warnings": _problems_json(report.warnings),
             }
         )
@@ -192,10 +201,12 @@ def export_orders_command(book: Path, fmt: str, folder: Path | None, as_json: bo
             )
         )
         console.print(f"Wrote {report.checklist_file}")
+    if report.marked:
+        console.print(f"Proposal {report.checksum} is marked exported in Settings.")
 
 
 @main.command("record-fills")
-@BOOK
+@click.argument("book", type=click.Path(exists=True, path_type=Path))
 @click.argument(
     "fills", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -220,10 +231,20 @@ def record_fills_command(
     force: bool,
 ) -> None:
     """Apply what was executed to TaxLots, Holdings, cash and Transactions: the Trades
-    sheet's proposal as it stands, or FILLS (a CSV of executions, partial fills allowed).
-    A backup is kept; recording the same fills again changes nothing."""
+    sheet's proposal as it stands, or FILLS (a CSV of executions, partial fills allowed,
+    or the broker's history). A backup is kept; recording the same fills again changes
+    nothing. BOOK a folder: FILLS, one custodian's file, is routed to every workbook in
+    it by BrokerAccount (as batch --command record-fills --fills FILLS)."""
     from .app import RunOptions
     from .trading import record_fills
+
+    if book.is_dir():
+        if fills is None:
+            raise click.UsageError("record-fills FOLDER needs the FILLS file to route")
+        from .cli import _desk_batch
+
+        _desk_batch((str(book),), "record-fills", "auto", fills, day, None, None, dry_run, as_json)
+        return
 
     report = record_fills(
         book, fills, day=day, options=RunOptions(out=out, dry_run=dry_run, force=force)
@@ -259,3 +280,30 @@ def record_fills_command(
         console.print(f"Backup: {report.backup}")
     if report.output:
         console.print(f"Wrote {report.output}")
+
+
+@main.command("approve")
+@BOOK
+@JSON_OPTION
+@handle_errors
+def approve_command(book: Path, as_json: bool) -> None:
+    """Approve the Trades sheet's proposal as it stands (Settings' proposal_status and
+    proposal_id): the firm's blotter (batch --command export-orders) sends only approved
+    proposals, and a later run's new proposal needs its own approval."""
+    from .trading import approve
+
+    before = approve(book)
+    tag = before.checksum
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "command": "approve",
+                "workbook": str(book),
+                "proposal": tag,
+                "was": before.status,
+            }
+        )
+        return
+    again = " (it was already)" if before.status == "approved" else ""
+    _console().print(f"Proposal {tag} approved{again}.")

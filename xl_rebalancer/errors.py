@@ -87,3 +87,8 @@ class InfeasibleError(XlRebalancerError):
     def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
         self.problems = problems or []
         super().__init__(message)
+
+
+class ProposalHeld(InputError):
+    """The proposal on Trades must stand as it is (exported, awaiting its fills): a run
+    would replace it. Batch shows such a client as `held`, not as a failure."""

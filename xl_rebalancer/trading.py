@@ -304,6 +304,7 @@ class OrdersReport:
     checklist: list[list[str]] = field(default_factory=list)
     checklist_file: Path | None = None
     warnings: list[Problem] = field(default_factory=list)
+    marked: bool = False  # Settings now say the proposal is exported
 
 
 def _setting(raw: Mapping[str, Any], name: str) -> str:
@@ -316,16 +317,26 @@ def _setting(raw: Mapping[str, Any], name: str) -> str:
     return ""
 
 
-def _proposal(door: Door) -> tuple[list[Any], dict[str, Any]]:
+def _proposal(
+    door: Door, sheets: Sequence[s.SheetSpec] = (s.TRADES, s.ACCOUNTS)
+) -> tuple[list[Any], dict[str, Any]]:
     from .engine.fills import proposal
 
-    raw = door.read_raw([s.TRADES, s.ACCOUNTS])
+    raw = door.read_raw(list(sheets))
     if raw.get(s.TRADES.name) is None:
         raise InputError([Problem("no Trades sheet: run rebalance first", "Trades", "A1")])
     trades, problems = proposal(_rows(raw, s.TRADES))
     if problems:
         raise InputError(problems)
     return trades, raw
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows as a raw sheet holds them, for a rewrite made from rows already edited."""
+
+    title: str
+    rows: Sequence[tuple[int | None, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -358,32 +369,163 @@ def _broker_accounts(raw: Mapping[str, Any]) -> dict[str, _Where]:
     }
 
 
-def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None) -> OrdersReport:
-    """`export-orders`: the Trades sheet as the broker's order file(s); the workbook is
-    only read. A broker's format holds only the accounts at that broker (Accounts'
-    Broker), each under its full number: a masked one (`...731`, as Schwab shows it) is
-    refused at its cell, never written. For a format that cannot carry lots, the lots
-    each sale must relieve are written as a checklist beside the orders."""
+@dataclass
+class OrderPlan:
+    """One workbook's orders, checked and ready for a broker's file (export_orders and
+    the firm's blotter, desk.py)."""
+
+    door: Door
+    raw: Mapping[str, Any]
+    checksum: str
+    orders: list[Any]
+    numbers: dict[str, str]  # account → full broker number (masked ones left out)
+    where: dict[str, Any]  # account → _Where (its broker, number and cells)
+    state: Any  # proposal.ProposalState
+
+
+def plan_orders(door: Door, *, desk: bool = False, again: bool = False) -> OrderPlan:
+    """The Trades sheet's orders, refused where they must not be sent: no trades, a
+    household or an account marked do-not-trade, a proposal exported or filled already
+    (proposal.py). `desk` (the firm's blotter) sends only an approved proposal; `again`
+    (export-orders --force) writes an exported proposal's files once more, for files
+    lost before they were sent."""
     from .engine.fills import checksum, orders
     from .engine.sync import MASKED
-    from .io.brokers.orders import NO_LOTS, lot_checklist, write_checklist, write_orders
+    from .proposal import refusal, state
 
-    door = as_door(book)
-    trades, raw = _proposal(door)
-    if not trades:
+    trades, raw = _proposal(door, [s.TRADES, s.ACCOUNTS, s.SETTINGS])
+    current = state(raw)
+    if trades and current.do_not_trade:
         raise InputError(
-            [Problem("the Trades sheet has no trades: nothing to send", "Trades", "A1")]
+            [
+                Problem(
+                    "do_not_trade is TRUE for this household: no order is sent (clear it, "
+                    "rebalance and approve again)",
+                    "Settings",
+                    None,
+                )
+            ]
         )
-    tag = checksum(trades)
+    if not trades:
+        why = " (do_not_trade is TRUE)" if current.do_not_trade else ""
+        raise InputError(
+            [Problem(f"the Trades sheet has no trades{why}: nothing to send", "Trades", "A1")]
+        )
     planned = orders(trades)
+    held = sorted({o.account for o in planned} & set(current.accounts_held))
+    if held:
+        raise InputError(
+            [
+                Problem(
+                    f"account {', '.join(held)} is marked DoNotTrade but the Trades sheet has "
+                    "orders for it (the proposal is older than the mark): rebalance again",
+                    _title(raw, s.ACCOUNTS),
+                    None,
+                )
+            ]
+        )
+    problem = refusal(current, "export")
+    if problem is not None and not (again and current.status == "exported"):
+        raise InputError([problem])
+    if desk and current.status != "approved":
+        raise InputError(
+            [
+                Problem(
+                    f"proposal {current.checksum} is {current.status}, not approved: review "
+                    "it, then `xl-rebalancer approve` it (or type approved in proposal_status)",
+                    "Settings",
+                    None,
+                )
+            ]
+        )
     where = _broker_accounts(raw)
-    title = _title(raw, s.ACCOUNTS)
-    warnings: list[Problem] = []
     numbers = {
         a: w.number
         for a, w in where.items()
         if w.number and not MASKED.match(w.number) and "..." not in w.number
     }
+    return OrderPlan(door, raw, checksum(trades), planned, numbers, where, current)
+
+
+def writable(door: Door) -> None:
+    """Refuse now, before any order file is written, a workbook that could not be marked
+    exported afterwards (open in Excel, read-only): files of an unmarked proposal would
+    be sent again."""
+    from .app import FileDoor
+    from .io.safety import may_replace
+
+    if isinstance(door, FileDoor):
+        may_replace(door.path, door.path)
+
+
+def mark_status(door: Door, raw: Mapping[str, Any], status: str, tag: str, note: str) -> Path:
+    """Settings' proposal_status and proposal_id set, and a Log line, saved under the
+    workbook's lock (the workbook's own content is otherwise left as it is)."""
+    from .proposal import mark
+
+    started = dt.datetime.now().replace(microsecond=0)
+    fresh = door.read_raw([s.SETTINGS]) if raw.get(s.SETTINGS.name) is None else raw
+    edit = WorkbookEdit(
+        sheets=[log_sheet(log_entries([], started, [f"xl-rebalancer {__version__} {note}"]))],
+        rewrites=[mark(fresh, status, tag)],
+    )
+    from .app import _locked
+
+    # As every save: not over a workbook Excel holds open or one marked read-only.
+    with _locked(door, RunOptions()):
+        return door.save(edit, None)
+
+
+def approve(book: str | Path | Door) -> Any:
+    """`approve`: the Trades sheet's proposal, as it stands, approved for export. Returns
+    its proposal.ProposalState as it was before (its checksum, status, custodians)."""
+    from .proposal import state
+
+    door = as_door(book)
+    raw = door.read_raw([s.TRADES, s.ACCOUNTS, s.SETTINGS])
+    current = state(raw)
+    if current.status == "no trades":
+        raise InputError(
+            [Problem("the Trades sheet has no trades: nothing to approve", "Trades", "A1")]
+        )
+    if current.do_not_trade:
+        raise InputError(
+            [Problem("do_not_trade is TRUE for this household: nothing to approve", "Settings")]
+        )
+    if current.status in ("exported", "filled"):
+        raise InputError(
+            [
+                Problem(
+                    f"proposal {current.checksum} is {current.status} already: approving it "
+                    "again would send it twice",
+                    "Settings",
+                )
+            ]
+        )
+    if current.status == "approved" and current.stored_id == current.checksum:
+        return current
+    mark_status(door, raw, "approved", current.checksum, f"approve: proposal {current.checksum}")
+    return current
+
+
+def export_orders(
+    book: str | Path | Door, fmt: str, folder: Path | None = None, *, force: bool = False
+) -> OrdersReport:
+    """`export-orders`: the Trades sheet as the broker's order file(s). A broker's format
+    holds only the accounts at that broker (Accounts' Broker), each under its full
+    number: a masked one (`...731`, as Schwab shows it) is refused at its cell, never
+    written. For a format that cannot carry lots, the lots each sale must relieve are
+    written as a checklist beside the orders. The proposal is then marked exported in
+    Settings, so it is not sent twice (proposal.py)."""
+    from .io.brokers.orders import NO_LOTS, lot_checklist, write_checklist, write_orders
+
+    door = as_door(book)
+    plan = plan_orders(door, again=force)
+    writable(door)  # the files are written only if the proposal can be marked exported
+    raw, where, numbers, tag = plan.raw, plan.where, plan.numbers, plan.checksum
+    planned = plan.orders
+    title = _title(raw, s.ACCOUNTS)
+    warnings: list[Problem] = []
     if fmt != "csv":
         mine = [
             o for o in planned if where.get(o.account, _Where("", "", None, None)).broker == fmt
@@ -437,6 +579,23 @@ def export_orders(book: str | Path | Door, fmt: str, folder: Path | None = None)
             report.checklist_file = write_checklist(
                 report.checklist, fmt, folder, door.path.stem, tag
             )
+    # Only the whole proposal in one file is exported; a broker's part of it leaves the
+    # status as it was, so the other brokers' orders can still be written.
+    if len(planned) == len(plan.orders) and plan.state.status != "exported":
+        written = [*files, *([report.checklist_file] if report.checklist_file else [])]
+        try:
+            mark_status(
+                door,
+                raw,
+                "exported",
+                tag,
+                f"export-orders: proposal {tag} exported as {', '.join(p.name for p in written)}",
+            )
+        except BaseException:
+            for path in written:  # not marked, so not sent: no file says otherwise
+                path.unlink(missing_ok=True)
+            raise
+        report.marked = True
     return report
 
 
@@ -452,21 +611,28 @@ def record_fills(
     *,
     day: dt.date | None = None,
     options: RunOptions | None = None,
+    routed: tuple[Sequence[Any], set[str], str] | None = None,
 ) -> FillsReport:
     """`record-fills`: what was executed (the proposal as is, or a fills file) applied to
-    TaxLots, Holdings, cash and Transactions, with a backup and a Log entry."""
+    TaxLots, Holdings, cash and Transactions, with a backup and a Log entry. `routed`
+    (desk.route_fills) gives this workbook's share of a custodian's file: its fills
+    under the workbook's account names, the proposal ids they name, and the file's name."""
     door = as_door(book)
     options = options or RunOptions()
     return journaled(  # type: ignore[return-value]
         door,
         "record-fills",
         options,
-        lambda: _record_fills(door, fills_file, day or dt.date.today(), options),
+        lambda: _record_fills(door, fills_file, day or dt.date.today(), options, routed),
     )
 
 
 def _record_fills(
-    door: Door, fills_file: Path | None, day: dt.date, options: RunOptions
+    door: Door,
+    fills_file: Path | None,
+    day: dt.date,
+    options: RunOptions,
+    routed: tuple[Sequence[Any], set[str], str] | None = None,
 ) -> FillsReport:
     from .engine.fills import apply_fills, checksum, fills_from_proposal
     from .engine.records import as_text
@@ -478,7 +644,19 @@ def _record_fills(
     tag = checksum(trades)
     report = FillsReport("record-fills", door.path, input_hash=door.digest(), checksum=tag)
     accounts = _rows(raw, s.ACCOUNTS)
-    if fills_file is None:
+    if routed is not None:
+        fills, proposals, source = list(routed[0]), routed[1], routed[2]
+        if proposals and tag not in proposals:
+            report.warnings.append(
+                Problem(
+                    f"the fills name proposal {', '.join(sorted(proposals))}, the Trades sheet is "
+                    f"proposal {tag}: lots are relieved as the Trades sheet says where it names them",
+                    source,
+                    None,
+                    "warning",
+                )
+            )
+    elif fills_file is None:
         fills = fills_from_proposal(trades, day)
     else:
         names = {}
@@ -510,9 +688,26 @@ def _record_fills(
     extra: list[InputRewrite] = []
     if result.applied:
         extra = _cash_flows(raw, result, day)
+        # The proposal is filled (proposal.py): Settings say so, in the same save.
+        status = {"proposal_status": "filled", "proposal_id": tag}
+        settings = next((r for r in extra if r.spec is s.SETTINGS), None)
+        if settings is not None:
+            extra.remove(settings)
+        from .proposal import settings_rewrite
+
+        extra.append(
+            settings_rewrite(
+                {s.SETTINGS.name: _Rows(_title(raw, s.SETTINGS), settings.records)}
+                if settings is not None
+                else raw,
+                status,
+            )
+        )
     report.warnings += result.problems
     if any(p.level == "error" for p in result.problems):
         raise InputError(report.warnings)
+    if result.applied:
+        report.warnings += _unfilled(trades, [*result.applied, *result.already])
     if options.dry_run or not result.applied:
         return report
     if options.out is None:
@@ -531,6 +726,37 @@ def _record_fills(
     edit = _edit(raw, result, sheets, report, started, notes, options, extra)
     report.output = save_backed_up(door, edit, options.out, report.backup)
     return report
+
+
+def _unfilled(trades: Sequence[Any], fills: Sequence[Any]) -> list[Problem]:
+    """The proposal's orders the fills so far leave short: it is marked filled (what was
+    executed is on the books, and the next run proposes the rest anew), and the review
+    says what is missing."""
+    from collections import defaultdict
+
+    from .engine.fills import orders
+    from .engine.records import SHARE_TOL
+
+    done: dict[tuple[str, str, str], float] = defaultdict(float)
+    for f in fills:
+        done[(f.account.lower(), f.symbol, f.action)] += f.shares
+    short = [
+        f"{o.account} {o.action} {o.symbol} {done[(o.account.lower(), o.symbol, o.action)]:g} "
+        f"of {o.shares:g}"
+        for o in orders(trades)
+        if done[(o.account.lower(), o.symbol, o.action)] + SHARE_TOL < o.shares
+    ]
+    if not short:
+        return []
+    return [
+        Problem(
+            f"the proposal is partly filled ({'; '.join(short)} shares): what filled is "
+            "recorded and the proposal marked filled; the next run proposes the rest anew",
+            "Trades",
+            None,
+            "warning",
+        )
+    ]
 
 
 def _cash_flows(raw: Mapping[str, Any], result: Any, day: dt.date) -> list[InputRewrite]:

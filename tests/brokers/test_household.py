@@ -403,15 +403,24 @@ def test_the_households_round_trip_through_the_command_line(tmp_path: Path):
     assert proposal["trades"]
     out = tmp_path / "orders"
     exported = {}
-    for fmt in ("csv", "fidelity", "schwab"):
-        exported[fmt] = run("export-orders", book, "--format", fmt, "--out", str(out))
+    exported["csv"] = run("export-orders", book, "--format", "csv", "--out", str(out))
+    assert exported["csv"]["proposal_status"] == "exported"
+    # The whole proposal is exported: a second export is refused (never sent twice)...
+    again = CliRunner().invoke(
+        main, ["export-orders", str(book), "--format", "fidelity", "--out", str(out), "--json"]
+    )
+    assert again.exit_code == 1 and "is exported and not yet filled" in again.stdout
+    # ... unless asked for outright (--force: the same proposal in each broker's format).
+    for fmt in ("fidelity", "schwab"):
+        exported[fmt] = run("export-orders", book, "--format", fmt, "--out", str(out), "--force")
         assert exported[fmt]["proposal"] == exported["csv"]["proposal"]
     by_broker = {o["account"] for fmt in ("fidelity", "schwab") for o in exported[fmt]["orders"]}
     assert by_broker == {o["account"] for o in exported["csv"]["orders"]}  # each once
     for name in out.iterdir():
         assert "..." not in name.read_text()  # no masked number in any order file
     ibkr = CliRunner().invoke(
-        main, ["export-orders", str(book), "--format", "ibkr", "--out", str(out), "--json"]
+        main,
+        ["export-orders", str(book), "--format", "ibkr", "--out", str(out), "--json", "--force"],
     )
     assert ibkr.exit_code == 1 and "no account with orders is at ibkr" in ibkr.stdout
 

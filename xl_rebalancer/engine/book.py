@@ -59,6 +59,12 @@ class Restrictions:
                 buy.add((c.scope, name))
             if c.no_sell:
                 sell.add((c.scope, name))
+        # An account marked DoNotTrade (a pending transfer, the client's request) is
+        # neither bought nor sold in; its holdings still count toward the drift.
+        for a in portfolio.accounts:
+            if a.do_not_trade:
+                buy.add(("account", a.account))
+                sell.add(("account", a.account))
         buy_in = {
             sec.symbol: frozenset(a.account for a in portfolio.accounts if a.type in sec.buy)
             for sec in portfolio.securities

@@ -143,6 +143,13 @@ ACCOUNTS = SheetSpec(
             "`import` (and from `--account NAME=...`): a file that names the account rather "
             "than numbering it is matched by it",
         ),
+        C(
+            "DoNotTrade",
+            "do_not_trade",
+            width=11,
+            description="TRUE: no trade in this account (a pending transfer, the client's "
+            "request); its holdings and cash still count toward the household's drift",
+        ),
     ),
     required=True,
     description="One row per account: taxable, tax_deferred or tax_exempt.",

@@ -68,6 +68,9 @@ class BrokerTransaction(_Item):
     term: Literal["ST", "LT"] | None = None
     closed_lot: bool = False
     ref: str | None = None
+    # A dividend reinvested (Fidelity's REINVESTMENT, Schwab's Reinvest Shares): shares
+    # bought, but no order's fill, so record-fills leaves it to import.
+    reinvested: bool = False
 
 
 class BrokerStatement(BaseModel):

@@ -59,6 +59,9 @@ Strategy = Literal[
 LotMethod = Literal["min_tax", "hifo", "fifo", "lifo", "average"]
 
 
+ProposalStatus = Literal["proposed", "approved", "exported", "filled"]
+
+
 class Settings(BaseModel):
     """Every documented setting with its documented default; blank cells keep the default."""
 
@@ -284,6 +287,25 @@ class Settings(BaseModel):
         description="batch: workbooks with the same household id (spouses) are checked "
         "together for wash sales (IRS Pub. 550: a spouse's purchase counts).",
     )
+    do_not_trade: Bool = Field(
+        False,
+        description="TRUE: trade nothing in this household (a pending transfer, the client's "
+        "request): a run reports the drift and proposes no trade, and export-orders and "
+        "batch leave it out. One account alone: the Accounts sheet's DoNotTrade.",
+    )
+    proposal_status: Annotated[ProposalStatus, BeforeValidator(to_token)] | None = Field(
+        None,
+        description="Where the Trades sheet's proposal stands: proposed (blank), approved "
+        "(type it, or `xl-rebalancer approve`), exported (written by export-orders) or filled "
+        "(written by record-fills). An exported proposal is not exported again, and a run "
+        "does not replace it until its fills are recorded.",
+    )
+    proposal_id: Text | None = Field(
+        None,
+        description="The checksum of the proposal proposal_status is about (written with it); "
+        "blank with approved: the Trades sheet as it stands. A new run's proposal has another "
+        "checksum, so it starts as proposed.",
+    )
 
     @classmethod
     def choices(cls, name: str) -> list[str]:
@@ -314,6 +336,7 @@ class Account(Row):
     broker_account: Text | None = None
     broker: Text | None = None
     broker_name: Text | None = None
+    do_not_trade: Bool = False
 
     @property
     def taxable(self) -> bool:

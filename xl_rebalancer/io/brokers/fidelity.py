@@ -182,6 +182,8 @@ def read_history(lines: list[Line], file: str, account: str | None) -> BrokerSta
         if number and columns.get("account_name") != columns.get("account"):
             statement.account_names.setdefault(number, record.get("account_name"))
         moved = trade(found, record, number or account or "", symbol, kind)
+        if moved is not None and action.startswith("REINVESTMENT"):
+            moved = moved.model_copy(update={"reinvested": True})
         if moved is not None:
             statement.transactions.append(moved)
     statement.problems.extend(found.problems)

@@ -65,9 +65,20 @@ def _broker_text(text: str, what: str) -> str:
 
 
 def _rows(
-    fmt: str, orders: Sequence[Order], numbers: Mapping[str, str], tag: str
+    fmt: str,
+    orders: Sequence[Order],
+    numbers: Mapping[str, str],
+    tag: str,
+    tags: Mapping[str, str] | None = None,
+    one_file: bool = False,
 ) -> dict[str, list[list[str]]]:
-    """File suffix → rows (header first where the format has one)."""
+    """File suffix → rows (header first where the format has one). `tags` gives an
+    order's own proposal id by its account (a firm's blotter holds many proposals);
+    `one_file` puts Fidelity's accounts in one import file (each row names its account,
+    as Wealthscape's order import takes a list of orders)."""
+
+    def tag_of(order: Order) -> str:
+        return (tags or {}).get(order.account, tag)
 
     def number(order: Order) -> str:
         found = numbers.get(order.account)
@@ -149,7 +160,7 @@ def _rows(
                 "MKT",
                 "",
                 number(o),
-                tag,
+                tag_of(o),
             ]
             for o in orders
         ]
@@ -157,7 +168,7 @@ def _rows(
     if fmt == "fidelity":
         per: dict[str, list[list[str]]] = {}
         for o in orders:
-            per.setdefault(f"-{number(o)}", []).append(
+            per.setdefault("" if one_file else f"-{number(o)}", []).append(
                 [
                     number(o),
                     "",
@@ -181,7 +192,7 @@ def _rows(
                 _broker_text(o.symbol, "symbol"),
                 "Market",
                 "Day",
-                tag,
+                tag_of(o),
             ]
         )
         lots += [
@@ -191,7 +202,7 @@ def _rows(
                 _broker_text(lot.lot_id, "lot id"),
                 lot.acquired.strftime("%m/%d/%Y") if lot.acquired else "",
                 f"{lot.shares:.6f}".rstrip("0").rstrip("."),
-                tag,
+                tag_of(o),
             ]
             for lot in o.lots
         ]
@@ -213,12 +224,20 @@ def _write_csv(path: Path, rows: Sequence[Sequence[str]]) -> None:
 
 
 def write_orders(
-    orders: Sequence[Order], fmt: str, folder: Path, stem: str, tag: str, numbers: Mapping[str, str]
+    orders: Sequence[Order],
+    fmt: str,
+    folder: Path,
+    stem: str,
+    tag: str,
+    numbers: Mapping[str, str],
+    *,
+    tags: Mapping[str, str] | None = None,
+    one_file: bool = False,
 ) -> list[Path]:
     """The order files in `folder`, each written whole or not at all; their paths."""
     if fmt not in FORMATS:
         raise InputError([Problem(f"unknown order format {fmt!r}; one of {', '.join(FORMATS)}")])
-    planned = _rows(fmt, orders, numbers, tag)
+    planned = _rows(fmt, orders, numbers, tag, tags, one_file)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for suffix, rows in planned.items():

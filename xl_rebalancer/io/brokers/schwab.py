@@ -258,6 +258,8 @@ def read_transactions(lines: list[Line], file: str, account: str | None) -> Brok
             if kind is None or not symbol:
                 continue  # dividends, interest, journals, totals: not trades
             moved = trade(found, record, account or "", symbol, kind)
+            if moved is not None and action.startswith("reinvest"):
+                moved = moved.model_copy(update={"reinvested": True})
             if moved is not None:
                 statement.transactions.append(moved)
     statement.problems.extend(found.problems)
