@@ -194,6 +194,14 @@ def test_review_workbook_links_each_client_and_is_formatted(firm, tmp_path):
     ws = wb["Review"]
     header = [c.value for c in ws[1]]
     assert header[:4] == ["Workbook", "Client", "Household", "Status"]
+    # Where each proposal stands and who holds the accounts, as in REPORT.csv.
+    assert {"Proposal", "Custodians", "Do not trade"} <= set(header)
+    with open(firm["report"].with_suffix(".csv"), encoding="utf-8") as handle:
+        rows = {Path(r["workbook"]).name: r for r in csv.DictReader(handle)}
+    for row in range(2, ws.max_row + 1):
+        name = ws.cell(row=row, column=1).value
+        said = ws.cell(row=row, column=header.index("Custodians") + 1).value
+        assert (said or "") == rows[name]["custodians"], name
     assert ws.freeze_panes == "B2" and ws.auto_filter.ref.startswith("A1:")
     for row in range(2, ws.max_row + 1):
         cell = ws.cell(row=row, column=1)

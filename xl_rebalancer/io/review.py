@@ -30,6 +30,9 @@ REVIEW_COLUMNS: tuple[tuple[str, str, str | None, float], ...] = (
     ("status", "Status", None, 9),
     ("where", "Where", None, 12),
     ("message", "Message", None, 40),
+    ("proposal", "Proposal", None, 11),
+    ("custodians", "Custodians", None, 14),
+    ("do_not_trade", "Do not trade", None, 14),
     ("triggered", "Triggered", None, 10),
     ("out_of_band", "Out of band", None, 24),
     ("household_value", "Value", MONEY, 15),
@@ -140,6 +143,8 @@ def _table(
             elif name == "status":
                 cell.value = value
                 cell.font = Font(name=BODY_FONT, bold=True, color=STATUS_COLORS.get(value))
+            elif isinstance(value, list):
+                cell.value = safe_text(", ".join(value)) if value else None
             elif isinstance(value, bool):
                 cell.value = "yes" if value else "no"
             elif isinstance(value, int | float):
