@@ -50,6 +50,21 @@ def test_no_plan_breaks_the_rule(rule):
     )
 
 
+# Deposit households of the benchmark (up to 25 funds) whose deposit the engine left in
+# cash while a plan exists that puts every line inside its band (issue 44's first case).
+DEPOSITS_LEFT_IN_CASH = (16, 22, 24)
+
+
+@pytest.mark.parametrize("seed", DEPOSITS_LEFT_IN_CASH)
+def test_a_deposit_is_invested_until_every_line_is_inside_its_band(seed):
+    case = household(seed)
+    plan = rebalance(case.portfolio, case.prices)
+    view = checker.View(case)
+    assert checker.deposit_run(view)
+    assert checker.out_of_band_after_deposit(view, plan) == []
+    assert checker.under_target_sold_in_deposit_run(view, plan) == []
+
+
 def test_the_households_cover_what_the_rules_are_about():
     """Deposits, withdrawals, wash blocks, loss lots, carryovers and both kinds of targets
     all occur, or a passing rule would prove nothing."""
