@@ -81,6 +81,11 @@ class FeedUnreachable(PriceError):
     for the run, not one per symbol; the cache, the Prices sheet and files still serve."""
 
 
+class SolverTimeLimit(XlRebalancerError):
+    """The trade search reached its safety time limit: no plan, since one cut off by the
+    clock would depend on how busy the machine was (engine/solver.py, TIME_LIMIT)."""
+
+
 class InfeasibleError(XlRebalancerError):
     """No trade list satisfies the settings; the message names what conflicts."""
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InfeasibleError, Problem
+from ..errors import InfeasibleError, Problem, SolverTimeLimit
 from ..models.inputs import Account, Portfolio, Settings, TaxLot
 from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
@@ -66,7 +66,13 @@ MEMBER_WEIGHT = 0.001
 # but is less than a round trip at the default cost_bps (2 × 5 bp), so holdings are
 # not swapped between accounts for location alone.
 LOCATION_WEIGHT = 0.0005
-TIME_LIMIT = 60.0  # seconds for HiGHS, a safety net only
+# A safety net only, never what decides a plan: a search that reaches it raises
+# SolverTimeLimit (nothing written), since a plan cut off by the clock would differ
+# between a quiet machine and a busy one. The deterministic limits below end every
+# search first: the 60-position household of benchmarks/large_household_bench.py, the
+# largest exact program measured, takes 2-4 s with two other processes loading both
+# cores (docs/performance.md).
+TIME_LIMIT = 600.0
 # Branch-and-bound nodes: deterministic, unlike a time limit. Whole shares leave a gap
 # the LP bound never closes, so the search mostly proves, not improves: on 15 generated
 # households 200 nodes found the same trade lists as 5,000, in a third of the time.
@@ -85,6 +91,22 @@ MIP_GAP = 1e-4  # relative optimality gap
 ABS_GAP = 2.5e-5
 EPS = 1e-9
 CENT = 0.01
+# Share columns (a position's sale, an account's buy) whose range reaches this many
+# shares are searched in two steps. HiGHS's reduced-cost fixing keeps up to 1,024
+# bounds per integer column in a sorted map it walks from the start on every insert,
+# after every root cut round (HiGHS #2508): on the 60-position household of
+# benchmarks/large_household_bench.py, with 95 such columns, that was 68% of a 19 s
+# search. First those columns are continuous (every ticket binary and narrower count
+# stays integer); that search's bound is a bound on the whole program. Then they are
+# integers again, each held to the whole numbers around the first answer (floor to
+# ceiling, widened by NEIGHBOURHOOD shares), and searched to a tenth of the gap
+# (NEAR_GAP): a narrow search. Its plan is kept when it is within the gap of the first
+# step's bound, the guarantee the single search gave; otherwise the whole program is
+# searched as before. On that household: 3-4 s instead of 13-19 s, and a better plan
+# (docs/performance.md).
+WIDE_SHARES = 256
+NEIGHBOURHOOD = 0
+NEAR_GAP = 0.1
 
 
 def share_step(settings: Settings) -> float:
@@ -221,6 +243,11 @@ class _Model:
             # anything; fixed, each regime's search mostly proves its plan.
             fixed=[j for j, i in enumerate(self.integer) if i == 2],
             abs_gap=max(abs_gap, 1e-6),
+            wide=[
+                j
+                for j, i in enumerate(self.integer)
+                if integral and i == 1 and self.upper[j] >= WIDE_SHARES
+            ],
         )
         x, message = _runner(program)
         return (None if x is None else x * unit), message
@@ -243,6 +270,10 @@ class Program:
     integer: list[int]
     fixed: list[int]
     abs_gap: float
+    wide: list[int] = field(default_factory=list)  # integer columns searched in two steps
+
+
+TIME_LIMIT_STATUS = "Time limit reached"
 
 
 def solve_program(program: Program) -> tuple[np.ndarray | None, str]:
@@ -304,22 +335,91 @@ def solve_program(program: Program) -> tuple[np.ndarray | None, str]:
             lp.integrality_ = [kinds[i] for i in program.integer]
         highs.passModel(lp)
         best: tuple[np.ndarray | None, str, float] | None = None
+        out_of_time = False
         for k in sorted(range(len(assignments)), key=bounds.__getitem__):
             if best is not None and bounds[k] >= best[2] - program.abs_gap:
                 continue
             for column, value in zip(fixed, assignments[k], strict=True):
                 highs.changeColBounds(column, value, value)
-            highs.run()
-            message = highs.modelStatusToString(highs.getModelStatus())
-            info = highs.getInfo()
-            if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+            found = _two_step(highs, program) if program.wide else None
+            if found is None:
+                highs.run()
+                found = _outcome(highs)
+            x, message, objective = found
+            if message == TIME_LIMIT_STATUS:
+                out_of_time = True
+                break
+            if x is None:
                 best = best or (None, message, math.inf)
                 continue
-            objective = float(info.objective_function_value)
             if best is None or objective < best[2]:
-                best = (np.asarray(highs.getSolution().col_value, dtype=float), message, objective)
+                best = found
+    if out_of_time:
+        return None, TIME_LIMIT_STATUS
     assert best is not None
     return best[0], best[1]
+
+
+def _outcome(highs: object) -> tuple[np.ndarray | None, str, float]:
+    """(column values or None, HiGHS's model status, objective) of the last run."""
+    import highspy
+
+    h: highspy.Highs = highs  # type: ignore[assignment]
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        return None, TIME_LIMIT_STATUS, math.inf
+    message = h.modelStatusToString(status)
+    info = h.getInfo()
+    if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+        return None, message, math.inf
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    return x, message, float(info.objective_function_value)
+
+
+def _two_step(highs: object, program: Program) -> tuple[np.ndarray | None, str, float] | None:
+    """The search in two steps (see WIDE_SHARES): the wide share columns continuous,
+    then integer within NEIGHBOURHOOD shares of that answer. The plan, when it is within
+    the gap of the first step's bound (a bound on the whole program); None when the
+    whole program must be searched instead. Leaves the model as it found it."""
+    import highspy
+
+    h: highspy.Highs = highs  # type: ignore[assignment]
+    wide = np.asarray(program.wide, dtype=np.int32)
+    count = len(wide)
+    lower, upper = program.lower[wide], program.upper[wide]
+    h.changeColsIntegrality(count, wide, np.zeros(count, dtype=np.uint8))
+    h.run()
+    first = _outcome(h)
+    h.changeColsIntegrality(count, wide, np.ones(count, dtype=np.uint8))
+    x, message, objective = first
+    if message == TIME_LIMIT_STATUS:
+        return first
+    if x is None:
+        return None
+    # With integer columns left it was a search: its dual bound; else an LP, exact.
+    searched = sum(1 for i in program.integer if i) > count
+    bound = float(h.getInfo().mip_dual_bound) if searched else objective
+    if not math.isfinite(bound):
+        return None
+    near = x[wide]
+    h.changeColsBounds(
+        count,
+        wide,
+        np.maximum(lower, np.floor(near + 1e-9) - NEIGHBOURHOOD),
+        np.minimum(upper, np.ceil(near - 1e-9) + NEIGHBOURHOOD),
+    )
+    h.setOptionValue("mip_abs_gap", program.abs_gap * NEAR_GAP)
+    h.run()
+    second = _outcome(h)
+    h.setOptionValue("mip_abs_gap", program.abs_gap)
+    h.changeColsBounds(count, wide, lower, upper)
+    x, message, objective = second
+    if message == TIME_LIMIT_STATUS:
+        return second
+    gap = max(program.abs_gap, MIP_GAP * abs(objective))
+    if x is None or objective - bound > gap:
+        return None
+    return second
 
 
 # How programs are solved: here, or in a worker process when a door asks for isolation.
@@ -836,6 +936,13 @@ def solve_trades(
                     m.upper[v] = 0.0
                 m.lower[sold] = 1.0
         x, message = m.solve(relaxed, ABS_GAP * total)
+    if message == TIME_LIMIT_STATUS:
+        raise SolverTimeLimit(
+            f"the trade search did not finish within its safety limit of {TIME_LIMIT:,.0f} "
+            "seconds; nothing was written. The plan is decided by node and gap limits so "
+            "that it is the same on any machine, and a search cut off by the clock would "
+            "not be. Run again on a less busy machine, or report the household"
+        )
     decision.status = ("LP relaxation, rounded" if relaxed else "exact MILP") + f": {message}"
     if x is None:
         # Every limit is soft, so only the hard rules can contradict each other here, or
