@@ -203,8 +203,9 @@ def build_report(result: RebalanceResult) -> Report:
         ("", "Amount"),
         tuple(
             ("Estimated tax saved", -v) if key == "estimated_tax" and _saved(v) else (label, v)
-            for label, key in FIGURES
-            for v in [_value(result, key, 0.0)]
+            for label, key in FIGURES + OPTED_IN_FIGURES
+            for v in [_value(result, key, None if key in OPTIONAL else 0.0)]
+            if v is not None
         ),
         (None, money),
     )
@@ -323,6 +324,10 @@ FIGURES = (
     ("Largest drift before", "largest_drift_before"),
     ("Largest drift after", "largest_drift_after"),
 )
+# Shown only when the run has them: the tax paid for moves inside the bands is a figure
+# of in_band_gains = allow alone.
+OPTED_IN_FIGURES = (("Tax paid for moves inside the bands", "in_band_tax"),)
+OPTIONAL = {key for _, key in OPTED_IN_FIGURES}
 PERCENT_LABELS = {"Turnover", "Largest drift before", "Largest drift after"}
 
 
