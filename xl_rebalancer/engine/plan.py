@@ -141,36 +141,26 @@ def solve(
         return run()
     if st.in_band_gains == "allow":
         decision = run()
-        if decision.net_gain > GAIN_TOLERANCE:
-            # What the plan that moves only what is beyond the bands would have paid.
-            decision.in_band_tax = max(0.0, decision.tax - run(inner_price=0.0).tax)
+        # What the plan that moves only what is beyond the bands would have paid.
+        decision.in_band_tax = max(0.0, decision.tax - run(inner_price=0.0).tax)
         return decision
     return _without_in_band_gains(run)
 
 
-# Money of net gain that counts as none: the program's columns are continuous inside a
-# position, and whole shares make two plans' gains differ by cents.
-GAIN_TOLERANCE = 1.0
-
-
 def _without_in_band_gains(run: Callable[..., Decision]) -> Decision:
-    """in_band_gains = avoid: the plan realizes no more net taxable gain than moving what
-    is beyond the bands needs (tax-free moves in IRAs, losses and new money still may).
+    """in_band_gains = avoid: the plan costs no more tax than the plan that moves only
+    what is beyond the bands (tax-free moves in IRAs, losses and new money still move
+    lines inside them).
 
-    First the plan with no net gain at all; when it leaves nothing beyond a band edge or
-    a limit, that is the answer (one solve, the usual case). Otherwise the plan that
-    moves only what is beyond the bands (nothing priced inside them) says how much gain
-    that needs, and the plan is solved again with that cap. Before this rule the default
+    That plan (nothing priced inside the bands) is solved first; the plan is then solved
+    with the full objective and its tax capped at that plan's (tax as the objective
+    counts it: the run's netted tax and the carried loss its gains use up, so gains
+    that only eat a harvest's carryover are capped too). Before this rule the default
     risk_aversion (0.1) paid up to 20 cents of tax per dollar moved inside the bands: a
     plan paid $6,781 where $3,828 kept every class in band, and a $2,897 short-term lot
     was sold for 0.31% of drift inside a 1.25% band (issue 44)."""
-    strict = run(gain_cap=0.0)
-    if strict.beyond <= GAIN_TOLERANCE:
-        return strict
-    needed = run(inner_price=0.0).net_gain
-    if needed <= GAIN_TOLERANCE:
-        return strict
-    return run(gain_cap=needed)
+    edges = run(inner_price=0.0)
+    return run(tax_cap=edges.tax_part)
 
 
 def _under_target_in_a_deposit_run(

@@ -138,6 +138,7 @@ class Decision:
     net_gain: float = 0.0
     tax: float = 0.0
     beyond: float = 0.0  # money left beyond the band edges, and soft limits broken
+    tax_part: float = 0.0  # the tax as the objective counts it (carried loss used too)
     # Tax a plan that moved only what is beyond the bands would have paid less
     # (in_band_gains = allow; None when not measured).
     in_band_tax: float | None = None
@@ -404,8 +405,9 @@ def _netted_tax(
     units: list[SellUnit],
     unit_var: list[int],
     ytd: tuple[float, float],
-) -> None:
-    """The year's capital-gains tax as a function of this run's sales (engine/tax.py).
+) -> dict[int, float]:
+    """The year's capital-gains tax as a function of this run's sales (engine/tax.py);
+    returns its columns with their prices (what the objective charges as tax).
 
     With s and l the year's net short- and long-term results (gains realized before the
     run and carryovers included, plus this run's sales), n = s + l, the Schedule D tax
@@ -448,6 +450,7 @@ def _netted_tax(
     limit = loss_limit(st.filing_status)
     rc = carryover_rate(st)
     t = m.var(1.0, -math.inf, math.inf)
+    terms = {t: 1.0}
     m.row({**{v: -rs * c for v, c in all_terms.items()}, t: 1.0}, lo=rs * (s0 + l0))
     m.row(
         {**{v: -rc * c for v, c in all_terms.items()}, t: 1.0},
@@ -456,12 +459,15 @@ def _netted_tax(
     loss_terms = {v: c for v, c in all_terms.items() if c < 0}
     if rc > 0 and loss_terms:
         p = m.var(rc, 0.0, math.inf)
+        terms[p] = rc
         m.row({**loss_terms, p: 1.0}, lo=-(s0 + l0) - limit)
     h = m.var(-(rs - rl), 0.0, big)
+    terms[h] = -(rs - rl)
     z = m.var(0.0, 0.0, 1.0, integer=True, always=True)
     m.row({h: 1.0, z: -big}, hi=0.0)
     m.row({h: 1.0, z: big, **{v: -c for v, c in lt_terms.items()}}, hi=l0 + big)
     m.row({h: 1.0, z: big, **{v: -c for v, c in all_terms.items()}}, hi=s0 + l0 + big)
+    return terms
 
 
 def _toward_target(
@@ -690,7 +696,7 @@ def solve_trades(
     location: Mapping[str, str] | None = None,
     ytd: tuple[float, float] | None = None,
     inner_price: float | None = None,
-    gain_cap: float | None = None,
+    tax_cap: float | None = None,
     foreclosed: Mapping[str, float] | None = None,
 ) -> Decision:
     """Choose sells per lot and buys per account; see the module docstring for the model.
@@ -713,8 +719,9 @@ def solve_trades(
     inner_price : price of a money unit off target inside the band, instead of what
         risk_aversion and rebalance_to say (0: the plan that moves only what is beyond
         the bands, which in_band_gains measures the gain it needs with).
-    gain_cap : most net gain the run may realize in taxable accounts (in_band_gains =
-        avoid: what the plan moving only beyond the bands realized, at least 0).
+    tax_cap : most tax (as the objective counts it: the run's netted tax and the carried
+        loss its gains use up) the plan may cost (in_band_gains = avoid: what the plan
+        moving only what is beyond the bands costs).
     foreclosed : per symbol, the tax a harvest of its (and its twins') loss lots would
         save; a buy of it in any account keeps those lots from being harvested for the
         wash-sale window, so the objective charges it once per fund bought.
@@ -1016,17 +1023,20 @@ def solve_trades(
 
     ytd = ytd if ytd is not None else year_to_date(portfolio)[:2]
     if netted:
-        _netted_tax(m, portfolio, units, unit_var, ytd)
+        tax_terms = _netted_tax(m, portfolio, units, unit_var, ytd)
+    else:
+        tax_terms = {unit_var[i]: u.tax_per_share for i, u in enumerate(units) if u.tax_per_share}
     gain_terms = {unit_var[i]: u.gain_per_share for i, u in enumerate(units) if u.gain_per_share}
     over_cap: list[int] = []
-    if gain_cap is not None and gain_terms:
-        # in_band_gains = avoid: no more net gain than moving what is beyond the bands
-        # needs (a dollar's leeway for the whole shares both plans are made of). Soft,
-        # at the soft limits' price: a withdrawal or a lot marked `sell` may need a gain,
-        # and the cap is first tried at 0 (plan.py). A lower price does not hold: a lot
-        # with a 2% gain moves fifty dollars inside the bands per dollar of gain.
+    if tax_cap is not None and tax_terms:
+        # in_band_gains = avoid: no more tax than the plan that moves only what is beyond
+        # the bands (a cent's leeway for the solver's tolerances: both plans are made of
+        # the same whole shares, so that plan meets the cap). Soft,
+        # at the soft limits' price, so no household is made infeasible by it. A lower
+        # price does not hold: a lot with a 2% gain moves fifty dollars inside the bands
+        # per dollar of gain.
         over_cap.append(m.var(SOFT_PENALTY))
-        m.row({**gain_terms, over_cap[0]: -1.0}, hi=max(gain_cap, 0.0) + 1.0)
+        m.row({**tax_terms, over_cap[0]: -1.0}, hi=tax_cap + CENT)
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
@@ -1077,6 +1087,7 @@ def solve_trades(
         raise RuntimeError(f"HiGHS found no solution: {message}")
     x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
     decision.net_gain = sum(x[v] * c for v, c in gain_terms.items())
+    decision.tax_part = sum(x[v] * c for v, c in tax_terms.items())
     decision.beyond = sum(x[v] for v in beyond_vars + over_cap) + sum(x[v] for v, _, _ in soft_vars)
     by_term = {"ST": 0.0, "LT": 0.0}
     for i, u in enumerate(units):

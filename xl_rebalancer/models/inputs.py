@@ -188,9 +188,10 @@ class Settings(BaseModel):
     )
     in_band_gains: Annotated[Literal["avoid", "allow"], BeforeValidator(to_token)] = Field(
         "avoid",
-        description="avoid: no net taxable gain is realized to move a line that is inside "
-        "its band (tax-free moves in IRAs, losses and new money still may); allow: "
-        "risk_aversion may pay tax for those moves, and the Summary shows how much.",
+        description="avoid: no tax is paid to move a line that is inside its band (the "
+        "plan costs no more tax than moving only what is beyond the bands; IRAs, losses "
+        "and new money still may); allow: risk_aversion may pay tax for those moves, and "
+        "the Summary shows how much.",
     )
     lot_method: Annotated[LotMethod, BeforeValidator(to_token)] = Field(
         "min_tax",
