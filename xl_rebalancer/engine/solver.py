@@ -19,7 +19,14 @@ Objective (money), as docs/decisions.md states it:
       only when the lot passes the harvest thresholds, so small losses are not churned)
     + MEMBER_WEIGHT × each fund's distance from its share of its class goal (tie-break)
     + LOCATION_WEIGHT × money bought outside its Location
+    + the harvest tax a buy forecloses (foreclosed), once per fund bought
     + SOFT_PENALTY × any soft limit broken.
+
+The adviser's rules (issue 44, docs/decisions.md): one fund per line bought in each
+account (_one_fund_per_line), a withdrawal's loss lots before its gain lots
+(_losses_before_gains), no buy outside a fund's Location while its Location account
+keeps the cash (_location_before_cash), and with tax_cap (in_band_gains = avoid, see
+plan.py) no more tax than the plan that moves only what is beyond the bands.
 
 Hard rules: no shorts (units bounded by their lots), no negative cash in any account
 (each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
@@ -133,14 +140,13 @@ class Decision:
     buys: dict[tuple[str, str], float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     status: str = ""
-    # The plan's net realized gain in taxable accounts and the tax it adds to the year
-    # (before rounding to rows): what the in_band_gains rule caps and reports.
-    net_gain: float = 0.0
+    # What the in_band_gains rule caps and reports, before rows are rounded: the tax as
+    # the objective counts it (the run's netted tax and the carried loss its gains use
+    # up), and the tax the run adds to the year (the Summary's Estimated tax).
+    tax_part: float = 0.0
     tax: float = 0.0
-    beyond: float = 0.0  # money left beyond the band edges, and soft limits broken
-    tax_part: float = 0.0  # the tax as the objective counts it (carried loss used too)
-    # Tax a plan that moved only what is beyond the bands would have paid less
-    # (in_band_gains = allow; None when not measured).
+    # in_band_gains = allow: the tax above the plan that moves only what is beyond the
+    # bands (None when not measured).
     in_band_tax: float | None = None
 
 
@@ -471,7 +477,7 @@ def _netted_tax(
 
 
 def _toward_target(
-    m: _Model, terms: dict[int, float], now: float, goal: float, band: float, scale: float
+    m: _Model, terms: dict[int, float], now: float, goal: float, scale: float
 ) -> None:
     """rebalance_to = band_edge: a line moves only toward its target, so nothing
     underweight is sold (to harvest a loss, say) and nothing is bought past its target.
@@ -483,7 +489,6 @@ def _toward_target(
     only money that must go somewhere goes further, such as a deposit that would leave
     cash beyond its band. Stopped at the edge, a $283k deposit left cash at 7.3% against
     a 0% target with a 5% band (issue 44)."""
-    del band  # the band's edge is the drift price's business, not this rule's
     lo, hi = (goal - now, 0.0) if now > goal else (0.0, goal - now)
     below, above = m.var(2.0 * scale), m.var(2.0 * scale)
     m.row({**terms, below: 1.0}, lo=lo)
@@ -908,7 +913,6 @@ def solve_trades(
         return terms
 
     # tracking: L1 distance of each line from its goal (or its band) ---------------
-    beyond_vars: list[int] = []  # money beyond each line's band edge
     for line in lines:
         if line.kind == "cash":
             terms, now = dict(total_cash_terms), cash_now
@@ -927,11 +931,10 @@ def solve_trades(
         scale = line_scale.get(line.key, 1.0) if line_scale else 1.0
         over = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
         under = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
-        beyond_vars += [over[0], under[0]]
         m.row({**terms, **{v: -1.0 for v in over}}, hi=weight * total - now)
         m.row({**terms, **{v: 1.0 for v in under}}, lo=weight * total - now)
         if st.rebalance_to == "band_edge" and line.kind != "cash":
-            _toward_target(m, terms, now, weight * total, band, scale)
+            _toward_target(m, terms, now, weight * total, scale)
 
     for line in lines:
         # Asset-class lines, and symbol lines with a Substitute: the tie-break between
@@ -1026,8 +1029,6 @@ def solve_trades(
         tax_terms = _netted_tax(m, portfolio, units, unit_var, ytd)
     else:
         tax_terms = {unit_var[i]: u.tax_per_share for i, u in enumerate(units) if u.tax_per_share}
-    gain_terms = {unit_var[i]: u.gain_per_share for i, u in enumerate(units) if u.gain_per_share}
-    over_cap: list[int] = []
     if tax_cap is not None and tax_terms:
         # in_band_gains = avoid: no more tax than the plan that moves only what is beyond
         # the bands (a cent's leeway for the solver's tolerances: both plans are made of
@@ -1035,8 +1036,7 @@ def solve_trades(
         # at the soft limits' price, so no household is made infeasible by it. A lower
         # price does not hold: a lot with a 2% gain moves fifty dollars inside the bands
         # per dollar of gain.
-        over_cap.append(m.var(SOFT_PENALTY))
-        m.row({**tax_terms, over_cap[0]: -1.0}, hi=tax_cap + CENT)
+        m.row({**tax_terms, m.var(SOFT_PENALTY): -1.0}, hi=tax_cap + CENT)
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
@@ -1086,9 +1086,7 @@ def solve_trades(
         # the solver itself failed; rebalance() stops or falls back, as `infeasible` says.
         raise RuntimeError(f"HiGHS found no solution: {message}")
     x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
-    decision.net_gain = sum(x[v] * c for v, c in gain_terms.items())
     decision.tax_part = sum(x[v] * c for v, c in tax_terms.items())
-    decision.beyond = sum(x[v] for v in beyond_vars + over_cap) + sum(x[v] for v, _, _ in soft_vars)
     by_term = {"ST": 0.0, "LT": 0.0}
     for i, u in enumerate(units):
         if u.term in by_term:
