@@ -113,6 +113,8 @@ def solve(
         can_sell[key] = False
     limits = weight_limits(portfolio, household, book.order, symbols)
     foreclosed = foreclosed_harvests(portfolio, household, book, symbols)
+    for key in _substitute_instead(lines, can_buy, foreclosed):
+        can_buy[key] = False
 
     def run(**how: Any) -> Decision:
         return solve_trades(
@@ -161,6 +163,28 @@ def _without_in_band_gains(run: Callable[..., Decision]) -> Decision:
     was sold for 0.31% of drift inside a 1.25% band (issue 44)."""
     edges = run(inner_price=0.0)
     return run(tax_cap=edges.tax_part)
+
+
+def _substitute_instead(
+    lines: list[TargetLine],
+    can_buy: Mapping[tuple[str, str], bool],
+    foreclosed: Mapping[str, float],
+) -> list[tuple[str, str]]:
+    """Buys that would keep a taxable loss from its harvest, where the account may buy
+    another fund of the same line that forecloses nothing (the Targets row's Substitute,
+    or another fund of the class): that fund is bought instead. Said outright rather
+    than left to the objective's charge: on a 25-fund household the search stopped at
+    its node limit with VNQ bought beside a priced SCHH (issue 44). Where no such fund
+    may be bought, the charge weighs the harvest against the drift."""
+    out = []
+    for line in lines:
+        if line.kind == "cash" or len(line.members) < 2:
+            continue
+        for account in sorted({a for a, s in can_buy if s in line.members}):
+            open_ = [m for m in line.members if can_buy.get((account, m), False)]
+            if any(foreclosed.get(m, 0.0) <= 0 for m in open_):
+                out += [(account, m) for m in open_ if foreclosed.get(m, 0.0) > 0]
+    return out
 
 
 def _under_target_in_a_deposit_run(
