@@ -25,8 +25,8 @@ Objective (money), as docs/decisions.md states it:
 The adviser's rules (issue 44, docs/decisions.md): one fund per line bought in each
 account (_one_fund_per_line), a withdrawal's loss lots before its gain lots
 (_losses_before_gains), no buy outside a fund's Location while its Location account
-keeps the cash (_location_before_cash), and with tax_cap (in_band_gains = avoid, see
-plan.py) no more tax than the plan that moves only what is beyond the bands.
+keeps the cash (_location_before_cash), and with gain_tax_cap (in_band_gains = avoid,
+see plan.py) no more gain than the plan that moves only what is beyond the bands.
 
 Hard rules: no shorts (units bounded by their lots), no negative cash in any account
 (each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
@@ -140,10 +140,10 @@ class Decision:
     buys: dict[tuple[str, str], float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     status: str = ""
-    # What the in_band_gains rule caps and reports, before rows are rounded: the tax as
-    # the objective counts it (the run's netted tax and the carried loss its gains use
-    # up), and the tax the run adds to the year (the Summary's Estimated tax).
-    tax_part: float = 0.0
+    # What the in_band_gains rule caps and reports, before rows are rounded: the tax of
+    # the lots sold at a gain, each at its term's rate, and the tax the run adds to the
+    # year (the Summary's Estimated tax).
+    gain_tax: float = 0.0
     tax: float = 0.0
     # in_band_gains = allow: the tax above the plan that moves only what is beyond the
     # bands (None when not measured).
@@ -411,9 +411,8 @@ def _netted_tax(
     units: list[SellUnit],
     unit_var: list[int],
     ytd: tuple[float, float],
-) -> dict[int, float]:
-    """The year's capital-gains tax as a function of this run's sales (engine/tax.py);
-    returns its columns with their prices (what the objective charges as tax).
+) -> None:
+    """The year's capital-gains tax as a function of this run's sales (engine/tax.py).
 
     With s and l the year's net short- and long-term results (gains realized before the
     run and carryovers included, plus this run's sales), n = s + l, the Schedule D tax
@@ -456,7 +455,6 @@ def _netted_tax(
     limit = loss_limit(st.filing_status)
     rc = carryover_rate(st)
     t = m.var(1.0, -math.inf, math.inf)
-    terms = {t: 1.0}
     m.row({**{v: -rs * c for v, c in all_terms.items()}, t: 1.0}, lo=rs * (s0 + l0))
     m.row(
         {**{v: -rc * c for v, c in all_terms.items()}, t: 1.0},
@@ -465,15 +463,12 @@ def _netted_tax(
     loss_terms = {v: c for v, c in all_terms.items() if c < 0}
     if rc > 0 and loss_terms:
         p = m.var(rc, 0.0, math.inf)
-        terms[p] = rc
         m.row({**loss_terms, p: 1.0}, lo=-(s0 + l0) - limit)
     h = m.var(-(rs - rl), 0.0, big)
-    terms[h] = -(rs - rl)
     z = m.var(0.0, 0.0, 1.0, integer=True, always=True)
     m.row({h: 1.0, z: -big}, hi=0.0)
     m.row({h: 1.0, z: big, **{v: -c for v, c in lt_terms.items()}}, hi=l0 + big)
     m.row({h: 1.0, z: big, **{v: -c for v, c in all_terms.items()}}, hi=s0 + l0 + big)
-    return terms
 
 
 def _toward_target(
@@ -701,7 +696,7 @@ def solve_trades(
     location: Mapping[str, str] | None = None,
     ytd: tuple[float, float] | None = None,
     inner_price: float | None = None,
-    tax_cap: float | None = None,
+    gain_tax_cap: float | None = None,
     foreclosed: Mapping[str, float] | None = None,
 ) -> Decision:
     """Choose sells per lot and buys per account; see the module docstring for the model.
@@ -724,9 +719,10 @@ def solve_trades(
     inner_price : price of a money unit off target inside the band, instead of what
         risk_aversion and rebalance_to say (0: the plan that moves only what is beyond
         the bands, which in_band_gains measures the gain it needs with).
-    tax_cap : most tax (as the objective counts it: the run's netted tax and the carried
-        loss its gains use up) the plan may cost (in_band_gains = avoid: what the plan
-        moving only what is beyond the bands costs).
+    gain_tax_cap : most tax the lots the plan sells at a gain may carry, each at its own
+        term's rate before netting (in_band_gains = avoid: what the plan moving only
+        what is beyond the bands sells at a gain). Losses are not counted: a harvest
+        stays the objective's choice, and cannot let a gain through.
     foreclosed : per symbol, the tax a harvest of its (and its twins') loss lots would
         save; a buy of it in any account keeps those lots from being harvested for the
         wash-sale window, so the objective charges it once per fund bought.
@@ -1026,17 +1022,22 @@ def solve_trades(
 
     ytd = ytd if ytd is not None else year_to_date(portfolio)[:2]
     if netted:
-        tax_terms = _netted_tax(m, portfolio, units, unit_var, ytd)
-    else:
-        tax_terms = {unit_var[i]: u.tax_per_share for i, u in enumerate(units) if u.tax_per_share}
-    if tax_cap is not None and tax_terms:
-        # in_band_gains = avoid: no more tax than the plan that moves only what is beyond
-        # the bands (a cent's leeway for the solver's tolerances: both plans are made of
-        # the same whole shares, so that plan meets the cap). Soft,
-        # at the soft limits' price, so no household is made infeasible by it. A lower
+        _netted_tax(m, portfolio, units, unit_var, ytd)
+    gain_tax_terms = {
+        unit_var[i]: u.tax_per_share
+        for i, u in enumerate(units)
+        if u.gain_per_share > 0 and u.tax_per_share > 0
+    }
+    if gain_tax_cap is not None and gain_tax_terms:
+        # in_band_gains = avoid: no more gain (at its rate) than the plan that moves only
+        # what is beyond the bands (a cent's leeway for the solver's tolerances: both
+        # plans are made of the same whole shares, so that plan meets the cap). Gains
+        # only, not the netted tax: capped on the netted tax, a harvest that plan makes
+        # became a must, and a harvest past the loss limit let gains through. Soft, at
+        # the soft limits' price, so no household is made infeasible by it. A lower
         # price does not hold: a lot with a 2% gain moves fifty dollars inside the bands
         # per dollar of gain.
-        m.row({**tax_terms, m.var(SOFT_PENALTY): -1.0}, hi=tax_cap + CENT)
+        m.row({**gain_tax_terms, m.var(SOFT_PENALTY): -1.0}, hi=gain_tax_cap + CENT)
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
@@ -1086,7 +1087,7 @@ def solve_trades(
         # the solver itself failed; rebalance() stops or falls back, as `infeasible` says.
         raise RuntimeError(f"HiGHS found no solution: {message}")
     x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
-    decision.tax_part = sum(x[v] * c for v, c in tax_terms.items())
+    decision.gain_tax = sum(x[v] * c for v, c in gain_tax_terms.items())
     by_term = {"ST": 0.0, "LT": 0.0}
     for i, u in enumerate(units):
         if u.term in by_term:
