@@ -150,9 +150,9 @@ def solve(
 
 
 def _without_in_band_gains(run: Callable[..., Decision]) -> Decision:
-    """in_band_gains = avoid: the plan sells no more at a gain (each lot's gain at its
-    term's rate) than the plan that moves only what is beyond the bands (tax-free moves
-    in IRAs, losses and new money still move lines inside them).
+    """in_band_gains = avoid: the plan realizes no more gain (the lots it sells at a
+    gain) than the plan that moves only what is beyond the bands (tax-free moves in
+    IRAs, losses and new money still move lines inside them).
 
     That plan (nothing priced inside the bands) is solved first; the plan is then solved
     with the full objective and that cap. Before this rule the default risk_aversion

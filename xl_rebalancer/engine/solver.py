@@ -140,9 +140,9 @@ class Decision:
     buys: dict[tuple[str, str], float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     status: str = ""
-    # What the in_band_gains rule caps and reports, before rows are rounded: the tax of
-    # the lots sold at a gain, each at its term's rate, and the tax the run adds to the
-    # year (the Summary's Estimated tax).
+    # What the in_band_gains rule caps and reports, before rows are rounded: the gain of
+    # the lots sold at a gain, and the tax the run adds to the year (the Summary's
+    # Estimated tax).
     gain_tax: float = 0.0
     tax: float = 0.0
     # in_band_gains = allow: the tax above the plan that moves only what is beyond the
@@ -719,10 +719,10 @@ def solve_trades(
     inner_price : price of a money unit off target inside the band, instead of what
         risk_aversion and rebalance_to say (0: the plan that moves only what is beyond
         the bands, which in_band_gains measures the gain it needs with).
-    gain_tax_cap : most tax the lots the plan sells at a gain may carry, each at its own
-        term's rate before netting (in_band_gains = avoid: what the plan moving only
-        what is beyond the bands sells at a gain). Losses are not counted: a harvest
-        stays the objective's choice, and cannot let a gain through.
+    gain_tax_cap : most gain the lots the plan sells at a gain may realize (in_band_gains
+        = avoid: what the plan moving only what is beyond the bands realizes). Losses
+        are not counted: a harvest stays the objective's choice, and cannot let a gain
+        through.
     foreclosed : per symbol, the tax a harvest of its (and its twins') loss lots would
         save; a buy of it in any account keeps those lots from being harvested for the
         wash-sale window, so the objective charges it once per fund bought.
@@ -1024,13 +1024,12 @@ def solve_trades(
     if netted:
         _netted_tax(m, portfolio, units, unit_var, ytd)
     gain_tax_terms = {
-        unit_var[i]: u.tax_per_share
-        for i, u in enumerate(units)
-        if u.gain_per_share > 0 and u.tax_per_share > 0
+        unit_var[i]: u.gain_per_share for i, u in enumerate(units) if u.gain_per_share > 0
     }
     if gain_tax_cap is not None and gain_tax_terms:
-        # in_band_gains = avoid: no more gain (at its rate) than the plan that moves only
-        # what is beyond the bands (a cent's leeway for the solver's tolerances: both
+        # in_band_gains = avoid: no more gain (money) than the plan that moves only what
+        # is beyond the bands (weighted by each lot's own rate, the cap let a long-term
+        # gain replace a short-term one that the year's netting made cheaper) (a cent's leeway for the solver's tolerances: both
         # plans are made of the same whole shares, so that plan meets the cap). Gains
         # only, not the netted tax: capped on the netted tax, a harvest that plan makes
         # became a must, and a harvest past the loss limit let gains through. Soft, at
