@@ -105,8 +105,11 @@ def test_rebalance_trades_to_the_optimized_targets(demo_files, tmp_path):
     for symbol, row in drift.items():
         if symbol in optimized:
             assert row["TargetWeight"] == pytest.approx(optimized[symbol], abs=1e-9)
-    # the trades land near the new targets (whole shares, three accounts)
-    assert max(abs(r["PostTradeWeight"] - r["TargetWeight"]) for r in drift.values()) < 0.01
+    # the trades bring every line inside its band around the new targets (no closer by
+    # default: in_band_gains = avoid realizes no gain for drift inside a band, issue 44)
+    assert all(
+        abs(r["PostTradeWeight"] - r["TargetWeight"]) <= r["Band"] + 1e-9 for r in drift.values()
+    )
     contributions = report.optimized.allocation.risk_contributions
     np.testing.assert_allclose(
         contributions, np.full(len(contributions), 1 / len(contributions)), atol=1e-5

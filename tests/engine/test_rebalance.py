@@ -46,10 +46,11 @@ def _rows(result):
 
 def test_two_funds_fifo_by_hand():
     # $10,000: AAA 100 × $60 = 6,000 (60%), BBB 30 × $100 = 3,000, cash 1,000. Target 50/50.
-    # Sell (6,000 − 5,000) / 60 = 16.7 → 17 AAA from the oldest lot L1 ($30 basis):
-    #   gain 17 × (60 − 30) = 510, long-term, tax 510 × 20% = 102.
+    # Trading to the target (in_band_gains = allow: risk_aversion may pay tax inside the
+    # bands): sell (6,000 − 5,000) / 60 = 16.7 → 17 AAA from the oldest lot L1 ($30
+    # basis): gain 17 × (60 − 30) = 510, long-term, tax 510 × 20% = 102.
     # Buy (5,000 − 3,000) / 100 = 20 BBB with the 2,020 of cash.
-    result = rebalance(portfolio(), PRICES)
+    result = rebalance(portfolio(in_band_gains="allow"), PRICES)
     assert _rows(result) == [
         ("SELL", "AAA", 17, "L1", 510.0, "LT", 102.0),
         ("BUY", "BBB", 20, None, None, None, 0.0),
@@ -57,6 +58,21 @@ def test_two_funds_fifo_by_hand():
     post = {r.symbol: r.post_trade_weight for r in result.drift}
     assert post["AAA"] == pytest.approx(0.498) and post["BBB"] == pytest.approx(0.5)
     assert post["CASH"] == pytest.approx(0.002)
+
+
+def test_two_funds_by_default_sells_the_gain_only_to_the_band_edge():
+    # The same household by default (in_band_gains = avoid, issue 44): AAA's band is
+    # min(5 points, 25% × 50%) = 5 points, so the gain pays for AAA above 55% only:
+    # (6,000 − 5,500) / 60 = 8.3 → 9 AAA from L1, gain 9 × 30 = 270, tax 54. The 1,540 of
+    # cash buys 15 BBB (45%, BBB's band edge). The other 8 AAA to target would realize
+    # 240 of gain for drift inside the band.
+    result = rebalance(portfolio(), PRICES)
+    assert _rows(result) == [
+        ("SELL", "AAA", 9, "L1", 270.0, "LT", 54.0),
+        ("BUY", "BBB", 15, None, None, None, 0.0),
+    ]
+    post = {r.symbol: r.post_trade_weight for r in result.drift}
+    assert post["AAA"] == pytest.approx(0.546) and post["BBB"] == pytest.approx(0.45)
 
 
 def test_hifo_and_min_tax_sell_the_loss_lot():
@@ -68,7 +84,7 @@ def test_hifo_and_min_tax_sell_the_loss_lot():
 
 def test_costs_are_charged_and_value_is_conserved():
     # 10 bps: sell 1,020 → cost 1.02; buy 2,000 → cost 2.00; cash 1,000 + 1,018.98 − 2,002.
-    result = rebalance(portfolio(cost_bps=10), PRICES)
+    result = rebalance(portfolio(cost_bps=10, in_band_gains="allow"), PRICES)
     assert [t.est_cost for t in result.trades] == [1.02, 2.0]
     assert result.summary_value("Cash after") == pytest.approx(16.98)
     assert result.summary_value("Total value after") + result.summary_value(

@@ -112,7 +112,7 @@ def schwab_example(path: Path, *, buy_row: bool = False) -> Path:
 def pub_564_table_3(path: Path) -> Path:
     """IRS Pub. 564, Table 3: 410 shares of a fund costing $9,100 in three lots, worth
     $32 on 2009-10-01; the targets keep 200 shares (6,400) and 6,720 in cash, so 210 are
-    sold, under lot_method average."""
+    sold, under lot_method average (traded to the target: in_band_gains = allow)."""
     d = dt.date
     return household(
         path,
@@ -125,6 +125,7 @@ def pub_564_table_3(path: Path) -> Path:
         prices={"FUND": 32.0},
         valuation=d(2009, 10, 1),
         lot_method="average",
+        in_band_gains="allow",
     )
 
 

@@ -319,6 +319,8 @@ class Book:
         self.blocked: dict[tuple[str, str], list[TaxLot]] = {}
         # Loss of recorded sales (by Transactions row) this run's buys wash.
         self.recorded_disallowed: dict[int, float] = defaultdict(float)
+        # in_band_gains = allow: the tax the plan pays for moves inside the bands.
+        self.in_band_tax: float | None = None
         # Each lot's shares before the run, to share a wash adjustment with its sale.
         self.lot_shares = {(lot.account, lot.lot_id): lot.shares for lot in portfolio.lots}
 

@@ -88,13 +88,13 @@ def check_limits(
         breaches += _missed(
             st.cash_min * total_after - cash_money,
             cents + costs,
-            f"post-trade cash is {cash:.2%}, below cash_min {st.cash_min:.2%}",
+            f"post-trade cash is {cash:.4%}, below cash_min {st.cash_min:.4%}",
             "cash_min",
         )
         breaches += _missed(
             cash_money - st.cash_max * total_after,
             cents + costs,
-            f"post-trade cash is {cash:.2%}, above cash_max {st.cash_max:.2%}",
+            f"post-trade cash is {cash:.4%}, above cash_max {st.cash_max:.4%}",
             "cash_max",
         )
         breaches += _weights(household, weight_limits, total_after, slack)
@@ -139,25 +139,56 @@ def _weights(
             else:
                 value += household.shares.get((account, symbol), 0.0) * prices.get(symbol, 0.0)
         weight = value / total
-        if lo is not None and weight < lo - slack:
-            out.append(
-                _p(
-                    f"{label}: post-trade weight {weight:.2%} is below its minimum {lo:.2%}",
-                    sheet,
-                    row,
-                    "min_weight",
-                )
+        if lo is not None:
+            out += _weight_missed(
+                (lo * total - value) / total,
+                slack,
+                f"{label}: post-trade weight {weight:.4%} is below its minimum {lo:.4%}",
+                sheet,
+                row,
+                "min_weight",
+                total,
             )
-        if hi is not None and weight > hi + slack:
-            out.append(
-                _p(
-                    f"{label}: post-trade weight {weight:.2%} is above its maximum {hi:.2%}",
-                    sheet,
-                    row,
-                    "max_weight",
-                )
+        if hi is not None:
+            out += _weight_missed(
+                (value - hi * total) / total,
+                slack,
+                f"{label}: post-trade weight {weight:.4%} is above its maximum {hi:.4%}",
+                sheet,
+                row,
+                "max_weight",
+                total,
             )
     return out
+
+
+def _weight_missed(
+    over: float,
+    slack: float,
+    message: str,
+    sheet: str,
+    row: int | None,
+    field: str,
+    total: float,
+) -> list[Problem]:
+    """A weight limit missed by `over` (a fraction of the total): past what rounding and
+    costs explain, a breach; by less but by more than half a cent, a warning, so no miss
+    goes without a word (issue 44)."""
+    if over > slack:
+        return [_p(message, sheet, row, field)]
+    if over * total > 0.005:
+        return [
+            Problem(
+                f"{field} is missed by {over * total:,.2f} after rounding each trade to the "
+                f"cent and paying its costs: {message}",
+                sheet,
+                None,
+                "warning",
+                row,
+                field,
+            )
+        ]
+    return []
 
 
 def _whole_shares(portfolio: Portfolio, trades: list[Trade]) -> list[Problem]:

@@ -19,7 +19,14 @@ Objective (money), as docs/decisions.md states it:
       only when the lot passes the harvest thresholds, so small losses are not churned)
     + MEMBER_WEIGHT × each fund's distance from its share of its class goal (tie-break)
     + LOCATION_WEIGHT × money bought outside its Location
+    + the harvest tax a buy forecloses (foreclosed), once per fund bought
     + SOFT_PENALTY × any soft limit broken.
+
+The adviser's rules (issue 44, docs/decisions.md): one fund per line bought in each
+account (_one_fund_per_line), a withdrawal's loss lots before its gain lots
+(_losses_before_gains), no buy outside a fund's Location while its Location account
+keeps the cash (_location_before_cash), and with gain_tax_cap (in_band_gains = avoid,
+see plan.py) no more gain than the plan that moves only what is beyond the bands.
 
 Hard rules: no shorts (units bounded by their lots), no negative cash in any account
 (each account pays for its own buys), whole shares, NoBuy/NoSell, wash sales (blocked
@@ -50,7 +57,7 @@ from ..models.inputs import Account, Portfolio, Settings, TaxLot
 from ..quiet import native_output, verbose
 from .drift import Household, TargetLine
 from .lots import basis_per_share, lot_term, order_lots, tax_rate
-from .tax import carryover_rate, loss_limit, year_to_date
+from .tax import carryover_rate, loss_limit, year_tax, year_to_date
 
 EXACT_LIMIT = 400  # integer variables solved exactly; above, LP relaxation + rounding
 SOFT_PENALTY = 1_000.0  # money of objective per money of a broken soft limit
@@ -155,6 +162,14 @@ class Decision:
     buys: dict[tuple[str, str], float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     status: str = ""
+    # What the in_band_gains rule caps and reports, before rows are rounded: the gain of
+    # the lots sold at a gain, and the tax the run adds to the year (the Summary's
+    # Estimated tax).
+    gain_tax: float = 0.0
+    tax: float = 0.0
+    # in_band_gains = allow: the tax above the plan that moves only what is beyond the
+    # bands (None when not measured).
+    in_band_tax: float | None = None
 
 
 class _Model:
@@ -557,19 +572,204 @@ def _netted_tax(
 
 
 def _toward_target(
-    m: _Model, terms: dict[int, float], now: float, goal: float, band: float, scale: float
+    m: _Model, terms: dict[int, float], now: float, goal: float, scale: float
 ) -> None:
-    """rebalance_to = band_edge: a line moves only toward its target, an out-of-band line
-    no further than its band edge, so nothing underweight is sold (to harvest a loss, say)
-    and nothing is bought past its target. Priced above any drift (2 per money), not
-    hard: a withdrawal larger than what is over target must still be raised."""
-    if now > goal:
-        lo, hi = (goal + band if now > goal + band else goal) - now, 0.0
-    else:
-        lo, hi = 0.0, (goal - band if now < goal - band else goal) - now
+    """rebalance_to = band_edge: a line moves only toward its target, so nothing
+    underweight is sold (to harvest a loss, say) and nothing is bought past its target.
+    Priced above any drift (2 per money), not hard: a withdrawal larger than what is over
+    target must still be raised.
+
+    A line may move up to its target, not only to its band edge: the drift price brings
+    it to the edge, and past the edge nothing prices it (inside the band is free), so
+    only money that must go somewhere goes further, such as a deposit that would leave
+    cash beyond its band. Stopped at the edge, a $283k deposit left cash at 7.3% against
+    a 0% target with a 5% band (issue 44)."""
+    lo, hi = (goal - now, 0.0) if now > goal else (0.0, goal - now)
     below, above = m.var(2.0 * scale), m.var(2.0 * scale)
     m.row({**terms, below: 1.0}, lo=lo)
     m.row({**terms, above: -1.0}, hi=hi)
+
+
+def capped_symbols(weight_limits: list) -> frozenset[str]:
+    """Funds under a MaxWeight of their own (a limit whose members are one symbol): such a
+    fund may be full, so a second fund of its line in the same account may be needed."""
+    capped = set()
+    for _, members, _, hi, _ in weight_limits:
+        symbols = {symbol for _, symbol in members}
+        if hi is not None and len(symbols) == 1 and None not in symbols:
+            capped |= symbols
+    return frozenset(capped)  # type: ignore[arg-type]
+
+
+def _one_fund_per_line(
+    m: _Model,
+    buy_flag: Mapping[tuple[str, str], int],
+    line_of: Mapping[str, str],
+    capped: frozenset[str],
+) -> None:
+    """One fund per asset class (or per symbol line and its Substitute) bought in each
+    account per run. The funds of a line are interchangeable for the targets, so a
+    second one only adds a ticket and a statement line; the review found IVV, SPY and
+    VOO bought in one account (issue 44). A fund that may not be bought (NoBuy, a wash
+    block) has no buy at all, so the others stay open; each fund of the line under a
+    MaxWeight of its own allows one more, as it may be full."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    extra: dict[tuple[str, str], int] = defaultdict(int)
+    for (account, symbol), flag in buy_flag.items():
+        line = line_of.get(symbol)
+        if line is None:
+            continue
+        groups[(account, line)].append(flag)
+        extra[(account, line)] += int(symbol in capped)
+    for group, flags in groups.items():
+        if len(flags) > 1 + extra[group]:
+            m.row(dict.fromkeys(flags, 1.0), hi=1.0 + extra[group])
+
+
+def _one_fund_chosen(
+    can_buy: Mapping[tuple[str, str], bool],
+    household: Household,
+    line_of: Mapping[str, str],
+    member_goals: Mapping[str, float],
+    foreclosed: Mapping[str, float],
+    weight_limits: list,
+) -> dict[tuple[str, str], bool]:
+    """The relaxed path (large households) has no ticket binaries to count funds with, so
+    the one fund per line and account is chosen before solving: one whose buy
+    forecloses no harvest when there is one, then the fund the account holds most of,
+    then the one furthest below its share of the class. A fund under its own MaxWeight
+    keeps the next one open too."""
+    capped = capped_symbols(weight_limits)
+    value = household.values()
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (account, symbol), allowed in can_buy.items():
+        if allowed and symbol in line_of:
+            groups[(account, line_of[symbol])].append(symbol)
+    chosen = dict(can_buy)
+    for (account, _), funds in groups.items():
+        ranked = sorted(
+            funds,
+            key=lambda s: (
+                foreclosed.get(s, 0.0) > CENT,
+                -household.shares.get((account, s), 0.0) * household.prices.get(s, 0.0),
+                -(member_goals.get(s, 0.0) - value.get(s, 0.0)),
+                s,
+            ),
+        )
+        keep = 1
+        while keep < len(ranked) and ranked[keep - 1] in capped:
+            keep += 1
+        for symbol in ranked[keep:]:
+            chosen[(account, symbol)] = False
+    return chosen
+
+
+def _foreclosed_harvests(
+    m: _Model,
+    buy_flag: Mapping[tuple[str, str], int],
+    foreclosed: Mapping[str, float],
+    identical: Mapping[str, frozenset[str]],
+) -> None:
+    """A buy of a fund whose taxable loss lots (or its twins') are not sold in this run
+    keeps them from being harvested for the wash-sale window, in whatever account it is
+    bought (an IRA's purchase washes a taxable loss, Rev. Rul. 2008-5): the harvest it
+    forecloses is charged once per security bought. A buy in the same run as the loss
+    sale is forbidden outright (the wash binaries), so the charge never meets a harvest
+    the plan makes. The line's Substitute, or another fund of its class, carries no
+    charge and is bought instead when it can be (the review's plan bought BND in the
+    Roth, pushing a $7,400 loss past the year's end while AGG was priced; issue 44)."""
+    groups: dict[frozenset[str], list[int]] = defaultdict(list)
+    for (_, symbol), flag in buy_flag.items():
+        twins = identical.get(symbol, frozenset()) | {symbol}
+        if foreclosed.get(symbol, 0.0) > CENT:
+            groups[frozenset(twins)].append(flag)
+    for twins, flags in sorted(groups.items(), key=lambda kv: sorted(kv[0])):
+        value = max(foreclosed.get(s, 0.0) for s in twins)
+        bought = m.var(value, 0.0, 1.0, integer=True)
+        for flag in flags:
+            m.row({bought: 1.0, flag: -1.0}, lo=0.0)
+
+
+def _location_before_cash(
+    m: _Model,
+    household: Household,
+    buy_flag: Mapping[tuple[str, str], int],
+    buy_var: Mapping[tuple[str, str], int],
+    cash_terms: Mapping[str, Mapping[int, float]],
+    budget: Mapping[str, float],
+    location: Mapping[str, str],
+    types: Mapping[str, str],
+    line_of: Mapping[str, str],
+) -> None:
+    """Asset location with the cash at hand: a fund is not bought in an account outside
+    its Location while an account of its Location that may buy it (or another fund of
+    its line) ends the run holding at least as much cash as that buy (it could have
+    bought it there). Priced at a
+    dollar per dollar of such cash, not hard, so no household is made infeasible by it;
+    the review found $21.9k of TIPS bought in a taxable account while the 401k, TIPS's
+    Location, kept $54k of cash (issue 44)."""
+    prices = household.prices
+    for (account, symbol), flag in buy_flag.items():
+        wanted = location.get(symbol)
+        if not wanted or wanted == types.get(account):
+            continue
+        line = line_of.get(symbol, symbol)
+        for home in cash_terms:
+            if types.get(home) != wanted or not any(
+                a == home and line_of.get(s, s) == line for a, s in buy_var
+            ):
+                continue
+            big = max(budget.get(home, 0.0), 0.0) + 1.0  # the most cash it can end with
+            slack = m.var(1.0)
+            # end cash of home − value bought here − slack ≤ big × (1 − flag)
+            terms = dict(cash_terms[home])
+            terms[buy_var[(account, symbol)]] = (
+                terms.get(buy_var[(account, symbol)], 0.0) - (prices[symbol])
+            )
+            terms[slack] = -1.0
+            terms[flag] = big
+            m.row(terms, hi=big - household.cash[home])
+
+
+def _losses_before_gains(
+    m: _Model,
+    portfolio: Portfolio,
+    household: Household,
+    units: list[SellUnit],
+    unit_var: list[int],
+    line_of: Mapping[str, str],
+) -> None:
+    """A taxable account raising a withdrawal sells its loss lots of a line before any of
+    the line's gain lots: once a gain lot is sold, every loss lot of the same line in
+    that account that may be sold is sold in full. The objective alone prefers the loss
+    lot, but a ticket saved or a fund's mix could tip it (the review found a gain lot
+    sold while a loss lot of the same line stayed; issue 44). Lots a wash block or a
+    Lock keeps are not sell units, so they never force anything."""
+    flows = portfolio.flows()
+    raising = {a for a, cash in household.cash.items() if cash < -EPS or flows.get(a, 0.0) < 0}
+    groups: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for i, unit in enumerate(units):
+        if unit.account not in raising or unit.term is None or unit.lot is None:
+            continue
+        line = line_of.get(unit.symbol)
+        if line is None:
+            continue
+        losses, gains = groups.setdefault((unit.account, line), ([], []))
+        if unit.gain_per_share < 0:
+            losses.append(i)
+        elif unit.gain_per_share > 0:
+            gains.append(i)
+    for _, (all_losses, gains) in sorted(groups.items()):
+        losses = [i for i in all_losses if m.upper[unit_var[i]] > 0]
+        if not losses or not gains:
+            continue
+        sold = m.var(0.0, 0.0, 1.0, integer=True)
+        m.row(
+            {**{unit_var[i]: 1.0 for i in gains}, sold: -sum(units[i].shares for i in gains)},
+            hi=0.0,
+        )
+        for i in losses:
+            m.row({unit_var[i]: 1.0, sold: -units[i].shares}, lo=0.0)
 
 
 def solve_trades(
@@ -595,6 +795,9 @@ def solve_trades(
     line_scale: Mapping[str, float] | None = None,
     location: Mapping[str, str] | None = None,
     ytd: tuple[float, float] | None = None,
+    inner_price: float | None = None,
+    gain_tax_cap: float | None = None,
+    foreclosed: Mapping[str, float] | None = None,
 ) -> Decision:
     """Choose sells per lot and buys per account; see the module docstring for the model.
 
@@ -613,6 +816,16 @@ def solve_trades(
         another type of account costs LOCATION_WEIGHT per money unit.
     ytd : short- and long-term gains realized this year before the run (tax.year_to_date,
         read from the portfolio when not given).
+    inner_price : price of a money unit off target inside the band, instead of what
+        risk_aversion and rebalance_to say (0: the plan that moves only what is beyond
+        the bands, which in_band_gains measures the gain it needs with).
+    gain_tax_cap : most gain the lots the plan sells at a gain may realize (in_band_gains
+        = avoid: what the plan moving only what is beyond the bands realizes). Losses
+        are not counted: a harvest stays the objective's choice, and cannot let a gain
+        through.
+    foreclosed : per symbol, the tax a harvest of its (and its twins') loss lots would
+        save; a buy of it in any account keeps those lots from being harvested for the
+        wash-sale window, so the objective charges it once per fund bought.
     """
     st = portfolio.settings
     prices = household.prices
@@ -621,6 +834,8 @@ def solve_trades(
     m = _Model()
     decision = Decision()
     accounts = list(household.cash)
+    line_of = {member: line.key for line in lines if line.kind != "cash" for member in line.members}
+    types = {a.account: a.type for a in portfolio.accounts}
 
     # Size decides the path before anything is built: the exact program keeps binaries
     # for minimum trades, lot order and wash sales; the large-household LP leaves them
@@ -638,6 +853,9 @@ def solve_trades(
     # security back in the same run only defers the loss it was sold for.
     if relaxed:
         can_buy, units = _settle_wash_conflicts(lines, household, units, can_buy, identical)
+        can_buy = _one_fund_chosen(
+            can_buy, household, line_of, member_goals or {}, foreclosed or {}, weight_limits
+        )
 
     # The year's tax is netted in the program itself when the short-term rate is the
     # higher one (as it is: ordinary rates); otherwise each lot's tax stands alone.
@@ -701,6 +919,9 @@ def solve_trades(
                 m.row({unit_var[first]: 1.0, done: -units[first].shares}, lo=0.0)
                 m.row({unit_var[second]: 1.0, done: -units[second].shares}, hi=0.0)
 
+    if exact and st.lot_method == "min_tax":
+        _losses_before_gains(m, portfolio, household, units, unit_var, line_of)
+
     # buys --------------------------------------------------------------------
     # What each account could spend at most: its cash and everything it may sell. Tight
     # bounds here make the minimum-trade binaries' big-M tight too.
@@ -710,7 +931,7 @@ def solve_trades(
     buy_var: dict[tuple[str, str], int] = {}
     symbols = sorted({s for line in lines for s in line.members} | set(household.symbols))
     value = household.values()
-    types = {a.account: a.type for a in portfolio.accounts}
+    buy_flag: dict[tuple[str, str], int] = {}
     for rank, account in enumerate(accounts):
         for symbol in symbols:
             key = (account, symbol)
@@ -731,7 +952,7 @@ def solve_trades(
                 cost_rate * price + tie + misplaced, 0.0, cap, integer=st.whole_shares, scale=price
             )
             if tickets and cap > 0:
-                flag = m.var(ticket, 0.0, 1.0, integer=True)
+                flag = buy_flag[key] = m.var(ticket, 0.0, 1.0, integer=True)
                 m.row({buy_var[key]: 1.0, flag: -cap}, hi=0.0)
                 if key in sell_flag:
                     # Never sell and buy the same fund in the same account in one run:
@@ -742,6 +963,11 @@ def solve_trades(
                     m.row(
                         {buy_var[key]: price, flag: -min(st.min_trade_value, cap * price)}, lo=0.0
                     )
+
+    if buy_flag:
+        _one_fund_per_line(m, buy_flag, line_of, capped_symbols(weight_limits))
+        if foreclosed:
+            _foreclosed_harvests(m, buy_flag, foreclosed, identical)
 
     # per-account cash: each account pays for its own buys ------------------------
     cash_terms: dict[str, dict[int, float]] = {a: {} for a in accounts}
@@ -765,6 +991,10 @@ def solve_trades(
         for var, coef in terms.items():
             total_cash_terms[var] = total_cash_terms.get(var, 0.0) + coef
     cash_now = household.total_cash
+    if buy_flag and location:
+        _location_before_cash(
+            m, household, buy_flag, buy_var, cash_terms, budget, location, types, line_of
+        )
 
     vars_of: dict[str, dict[int, float]] = defaultdict(dict)
     for (_, symbol), var in sell_var.items():
@@ -793,13 +1023,14 @@ def solve_trades(
         # (nothing with rebalance_to = band_edge), the full price beyond it.
         band = line.band * total
         inner = st.risk_aversion if st.rebalance_to == "target" else 0.0
+        inner = inner if inner_price is None else inner_price
         scale = line_scale.get(line.key, 1.0) if line_scale else 1.0
         over = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
         under = [m.var(scale)] + ([m.var(inner * scale, 0.0, band)] if band > 0 else [])
         m.row({**terms, **{v: -1.0 for v in over}}, hi=weight * total - now)
         m.row({**terms, **{v: 1.0 for v in under}}, lo=weight * total - now)
         if st.rebalance_to == "band_edge" and line.kind != "cash":
-            _toward_target(m, terms, now, weight * total, band, scale)
+            _toward_target(m, terms, now, weight * total, scale)
 
     for line in lines:
         # Asset-class lines, and symbol lines with a Substitute: the tie-break between
@@ -889,10 +1120,23 @@ def solve_trades(
             (sheet, row, "min_weight", "max_weight"),
         )
 
+    ytd = ytd if ytd is not None else year_to_date(portfolio)[:2]
     if netted:
-        _netted_tax(
-            m, portfolio, units, unit_var, ytd if ytd is not None else year_to_date(portfolio)[:2]
-        )
+        _netted_tax(m, portfolio, units, unit_var, ytd)
+    gain_tax_terms = {
+        unit_var[i]: u.gain_per_share for i, u in enumerate(units) if u.gain_per_share > 0
+    }
+    if gain_tax_cap is not None and gain_tax_terms:
+        # in_band_gains = avoid: no more gain (money) than the plan that moves only what
+        # is beyond the bands (weighted by each lot's own rate, the cap let a long-term
+        # gain replace a short-term one that the year's netting made cheaper) (a cent's leeway for the solver's tolerances: both
+        # plans are made of the same whole shares, so that plan meets the cap). Gains
+        # only, not the netted tax: capped on the netted tax, a harvest that plan makes
+        # became a must, and a harvest past the loss limit let gains through. Soft, at
+        # the soft limits' price, so no household is made infeasible by it. A lower
+        # price does not hold: a lot with a 2% gain moves fifty dollars inside the bands
+        # per dollar of gain.
+        m.row({**gain_tax_terms, m.var(SOFT_PENALTY): -1.0}, hi=gain_tax_cap + CENT)
 
     # same-run wash sales: a loss sold forbids buying that security anywhere -------
     wash_choices: list[tuple[int, list[int], list[int]]] = []
@@ -949,6 +1193,15 @@ def solve_trades(
         # the solver itself failed; rebalance() stops or falls back, as `infeasible` says.
         raise RuntimeError(f"HiGHS found no solution: {message}")
     x = x.tolist()  # plain floats: numpy scalars are slow in the Python loops below
+    decision.gain_tax = sum(x[v] * c for v, c in gain_tax_terms.items())
+    by_term = {"ST": 0.0, "LT": 0.0}
+    for i, u in enumerate(units):
+        if u.term in by_term:
+            by_term[u.term] += x[unit_var[i]] * u.gain_per_share
+    decision.tax = (
+        year_tax(portfolio, ytd[0] + by_term["ST"], ytd[1] + by_term["LT"]).tax
+        - year_tax(portfolio, ytd[0], ytd[1]).tax
+    )
     broken = [
         Problem(
             f"{label} by {x[var]:,.2f}: no trade list meets it together with the hard rules "

@@ -68,6 +68,7 @@ SUMMARY_LABELS: dict[str, str] = {
     "realized_lt_gain": "Realized LT gain",
     "estimated_tax": "Estimated tax",
     "carried_loss_used": "Carried loss used by this run's gains",
+    "in_band_tax": "Tax paid for moves inside the bands",
     "recorded_loss_washed": "Recorded loss washed by this run's buys",
     "estimated_tax_per_row": "Estimated tax per row, before netting",
     "filing_status": "Filing status",
@@ -109,10 +110,12 @@ def summary_items(
     triggered: bool,
     ytd: tuple[float, float],
     washed: tuple[float, float] = (0.0, 0.0),
+    in_band_tax: float | None = None,
 ) -> list[SummaryItem]:
     """The Summary's rows. `washed` is the short- and long-term loss of recorded sales
     this run's buys wash: it leaves the year with the run (the buy is what disallows
-    it), so the run's Estimated tax includes the deduction it gives up."""
+    it), so the run's Estimated tax includes the deduction it gives up. `in_band_tax`
+    (in_band_gains = allow) is the tax paid for moves inside the bands."""
     st = portfolio.settings
     buys = sum(t.value for t in trades if t.action == "BUY")
     sells = sum(t.value for t in trades if t.action == "SELL")
@@ -160,6 +163,9 @@ def summary_items(
         ("realized_lt_gain", round(lt_gain, 2)),
         ("estimated_tax", round(year.tax - year_before.tax, 2)),
         ("carried_loss_used", round(used, 2)),
+        # Only when in_band_gains = allow lets risk_aversion pay tax inside the bands:
+        # the plan's tax above the plan that moves only what is beyond them.
+        *([("in_band_tax", round(in_band_tax, 2))] if in_band_tax is not None else []),
         ("recorded_loss_washed", round(washed_st + washed_lt, 2)),
         ("estimated_tax_per_row", round(sum(t.est_tax for t in trades), 2)),
         ("filing_status", st.filing_status),

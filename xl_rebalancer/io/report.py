@@ -268,8 +268,9 @@ def build_report(
             _flow_figure(_value(result, "cash_flow", 0.0)),
             *(
                 ("Estimated tax saved", -v) if key == "estimated_tax" and _saved(v) else (label, v)
-                for label, key in FIGURES
-                for v in [_value(result, key, 0.0)]
+                for label, key in FIGURES + OPTED_IN_FIGURES
+                for v in [_value(result, key, None if key in OPTIONAL else 0.0)]
+                if v is not None
             ),
         ),
         (None, money),
@@ -412,6 +413,10 @@ FIGURES = (
     ("Furthest from target, before", "largest_drift_before"),
     ("Furthest from target, after", "largest_drift_after"),
 )
+# Shown only when the run has them: the tax paid for moves inside the bands is a figure
+# of in_band_gains = allow alone.
+OPTED_IN_FIGURES = (("Tax paid for moves inside the bands", "in_band_tax"),)
+OPTIONAL = {key for _, key in OPTED_IN_FIGURES}
 PERCENT_LABELS = {label for label, key in FIGURES if key in {"turnover"} or "drift" in key}
 
 

@@ -197,6 +197,13 @@ class Settings(BaseModel):
         "inside its band (outside the band: 1). 0.1 pays up to 20 cents of tax and costs to "
         "move a dollar from an overweight line to an underweight one inside the bands.",
     )
+    in_band_gains: Annotated[Literal["avoid", "allow"], BeforeValidator(to_token)] = Field(
+        "avoid",
+        description="avoid: no tax is paid to move a line that is inside its band (the "
+        "plan costs no more tax than moving only what is beyond the bands; IRAs, losses "
+        "and new money still may); allow: risk_aversion may pay tax for those moves, and "
+        "the Summary shows how much.",
+    )
     lot_method: Annotated[LotMethod, BeforeValidator(to_token)] = Field(
         "min_tax",
         description="Which lots to sell: min_tax, hifo, fifo or lifo; average for funds "
