@@ -337,6 +337,42 @@ def test_the_foreclosed_harvest_is_a_price_not_a_ban():
     assert buys(result).get(("Roth", "BND"), 0) > 0
 
 
+def test_a_class_of_one_fund_buys_the_models_substitute_while_its_loss_waits():
+    """The firm trial's case: a model file's class (US Stocks) held in one fund, VTI, whose
+    taxable lot is $7,000 under its basis and harvestable; the security master names SCHB
+    as VTI's Substitute. A $200,000 deposit must go to US Stocks: buying VTI again would
+    wash that loss (IRS Pub. 550), SCHB keeps the exposure and forecloses nothing."""
+    from xl_rebalancer.models.inputs import Security
+
+    p = Portfolio(
+        settings=Settings(valuation_date=VALUATION, trigger="always"),
+        accounts=(Account(account="Taxable", type="taxable", cash=200_000.0),),
+        holdings=(
+            Holding(account="Taxable", symbol="VTI", shares=110),
+            Holding(account="Taxable", symbol="BND", shares=1_000),
+        ),
+        lots=(
+            lot("Taxable", "VTI", "V1", 110, 40_000.0, D(2024, 3, 1)),
+            lot("Taxable", "BND", "B1", 1_000, 70_000.0, D(2020, 5, 1)),
+        ),
+        targets=(
+            Target(asset_class="US Stocks", target_weight=0.6),
+            Target(asset_class="Bonds", target_weight=0.4),
+        ),
+        securities=(
+            Security(symbol="VTI", asset_class="US Stocks", buy="yes", substitute="SCHB"),
+            Security(symbol="SCHB", asset_class="US Stocks"),
+            Security(symbol="BND", asset_class="Bonds", buy="yes"),
+        ),
+    )
+    result = rebalance(p, {"VTI": 300.0, "SCHB": 25.0, "BND": 72.0})
+    bought = buys(result)
+    assert ("Taxable", "VTI") not in bought, result.trades
+    assert bought.get(("Taxable", "SCHB"), 0) * 25.0 > 100_000
+    schb = next(t for t in result.trades if t.symbol == "SCHB")
+    assert "not VTI" in schb.reason and "harvest" in schb.reason, schb.reason
+
+
 # --- 5. asset location with the cash at hand; losses before gains --------------------
 
 

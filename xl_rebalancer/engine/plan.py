@@ -108,12 +108,12 @@ def solve(
             can_buy[(account, symbol)] = not washes and book.rules.can_buy(
                 account, symbol, book._class(symbol)
             )
-    _stand_ins_wait(portfolio, lines, household, washed, can_buy)
+    foreclosed = foreclosed_harvests(portfolio, household, book, symbols)
+    _stand_ins_wait(portfolio, lines, household, washed | _harvest_waits(foreclosed), can_buy)
     _warn_cash_stays(lines, gaps, washed, can_buy, book)
     for key in _under_target_in_a_deposit_run(portfolio, household, lines, can_sell):
         can_sell[key] = False
     limits = weight_limits(portfolio, household, book.order, symbols)
-    foreclosed = foreclosed_harvests(portfolio, household, book, symbols)
     for key in _substitute_instead(lines, can_buy, foreclosed):
         can_buy[key] = False
 
@@ -252,6 +252,13 @@ def foreclosed_harvests(
     return out
 
 
+def _harvest_waits(foreclosed: Mapping[str, float]) -> set[str]:
+    """Funds a buy of which would wash a taxable loss waiting to be harvested: their
+    model Substitute is as open to buy as for a fund a wash sale blocks (a class of one
+    fund with a loss lot bought that fund again, keeping the loss from its harvest)."""
+    return {symbol for symbol, value in foreclosed.items() if value > 0}
+
+
 def _stand_ins_wait(
     portfolio: Portfolio,
     lines: list[TargetLine],
@@ -260,8 +267,10 @@ def _stand_ins_wait(
     can_buy: dict[tuple[str, str], bool],
 ) -> None:
     """A model Substitute in an asset-class line (drift.target_lines) is bought only
-    while a wash sale blocks the fund it stands in for: otherwise the class's own funds
-    take the money (the tie-break between a class's funds would not tell them apart)."""
+    while a wash sale blocks the fund it stands in for, or a buy of that fund would keep
+    a taxable loss from its harvest (`washed` holds both): otherwise the class's own
+    funds take the money (the tie-break between a class's funds would not tell them
+    apart)."""
     subs = {sec.symbol: sec.substitute for sec in portfolio.securities if sec.substitute}
     if not subs:
         return
