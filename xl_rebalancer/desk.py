@@ -445,6 +445,9 @@ def route_fills(
             else f"nothing new: {len(fills.already)} fill(s) already recorded"
         )
         warned = [w for w in report.warnings if w.level == "warning"]
+        partly = next((w for w in warned if "partly filled" in w.message), None)
+        if partly is not None:  # said on screen too, not only in the JSON
+            message += "; " + partly.message
         routing.result.rows.append(
             _row(
                 path,

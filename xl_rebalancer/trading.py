@@ -686,6 +686,7 @@ def _record_fills(
     )
     report.fills = result
     extra: list[InputRewrite] = []
+    short = _unfilled(trades, [*result.applied, *result.already]) if result.applied else []
     if result.applied:
         extra = _cash_flows(raw, result, day)
         # The proposal is filled (proposal.py): Settings say so, in the same save.
@@ -706,8 +707,7 @@ def _record_fills(
     report.warnings += result.problems
     if any(p.level == "error" for p in result.problems):
         raise InputError(report.warnings)
-    if result.applied:
-        report.warnings += _unfilled(trades, [*result.applied, *result.already])
+    report.warnings += short
     if options.dry_run or not result.applied:
         return report
     if options.out is None:
@@ -729,9 +729,9 @@ def _record_fills(
 
 
 def _unfilled(trades: Sequence[Any], fills: Sequence[Any]) -> list[Problem]:
-    """The proposal's orders the fills so far leave short: it is marked filled (what was
-    executed is on the books, and the next run proposes the rest anew), and the review
-    says what is missing."""
+    """The proposal's orders this file's fills leave short: it is marked filled (what
+    was executed is on the books, and the next run proposes the rest anew), and the
+    review, on screen too, says what is missing."""
     from collections import defaultdict
 
     from .engine.fills import orders
@@ -751,7 +751,8 @@ def _unfilled(trades: Sequence[Any], fills: Sequence[Any]) -> list[Problem]:
     return [
         Problem(
             f"the proposal is partly filled ({'; '.join(short)} shares): what filled is "
-            "recorded and the proposal marked filled; the next run proposes the rest anew",
+            "recorded and the proposal marked filled; the next run proposes the rest anew, "
+            "so route the other accounts' fills files before it",
             "Trades",
             None,
             "warning",

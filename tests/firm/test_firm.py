@@ -308,6 +308,7 @@ def test_a_fills_file_with_a_row_no_client_claims_is_refused_whole(firm):
     chen = rows_by_client(doc)["chen"]
     assert code == 0 and chen["trades"] == 1 and chen["proposal"] == "filled"
     assert "the proposal is partly filled" in chen["first_warning"]
+    assert "partly filled" in chen["message"]  # on screen, not only in the JSON
 
 
 def test_a_new_proposal_needs_its_own_approval_and_a_held_household_is_not_sent(firm):
@@ -368,6 +369,7 @@ def test_a_client_open_in_excel_is_left_out_and_a_schwab_download_routes_by_its_
     chen = rows_by_client(doc)["chen"]
     # Its IRA's orders are still to come: the review says the proposal is partly filled.
     assert "partly filled" in chen["first_warning"] and "Rollover IRA" in chen["first_warning"]
+    assert "partly filled" in chen["message"]  # on screen, not only in the JSON
     bought = {
         (t["Account"], t["Symbol"]): t["Shares"]
         for t in sheet(firm["books"]["chen"], "Transactions")
@@ -376,3 +378,10 @@ def test_a_client_open_in_excel_is_left_out_and_a_schwab_download_routes_by_its_
     assert bought == {
         ("Individual", r["Symbol"]): float(r["Shares"]) for r in individual if r["Side"] == "BUY"
     }
+    # The IRA's own download, routed after it, is recorded as well.
+    ira = [r for r in alloc if r["Workbook"] == "chen.xlsm" and r["Account"] == "Rollover IRA"]
+    assert ira
+    code, doc = cli("record-fills", str(folder), str(schwab_account_fills(ira, root)))
+    chen = rows_by_client(doc)["chen"]
+    assert code == 0 and doc["recorded"] == len(ira), doc
+    assert chen["proposal"] == "filled"
