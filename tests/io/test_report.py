@@ -165,3 +165,22 @@ def test_other_commands_open_on_their_own_sheet(demo_run):
         wb = load_workbook(work)
         assert wb.active.title == sheet
         assert [w.title for w in wb.worksheets if w.sheet_view.tabSelected] == [sheet]
+
+
+def test_a_household_on_hold_says_so_on_its_report(demo_run, tmp_path):
+    """Settings do_not_trade: the page a client receives says the household is on hold,
+    not only that nothing is proposed (the firm trial's held client read as if the plan
+    had simply found nothing to do)."""
+    book, _ = demo_run
+    held = tmp_path / "held.xlsm"
+    shutil.copyfile(book, held)
+    prices = book.with_name("demo_prices.csv")
+    wb = load_workbook(held, keep_vba=True)
+    ws = wb["Settings"]
+    row = next(c.row for c in ws["A"] if c.value == "do_not_trade")
+    ws.cell(row=row, column=2, value=True)
+    wb.save(held)
+    report = run_engine(held, "rebalance", RunOptions(prices_file=prices))
+    assert not report.result.trades
+    texts = [c.value for r in load_workbook(held)["Report"].iter_rows() for c in r if c.value]
+    assert any(isinstance(t, str) and "on hold (do_not_trade)" in t for t in texts), texts

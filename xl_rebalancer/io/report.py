@@ -177,6 +177,14 @@ def prepared_line(settings: Mapping[str, Any], prepared: dt.date | None) -> str:
     return " ".join(parts) + "." if len(parts) > 1 else ""
 
 
+def _on_hold(settings: Mapping[str, Any]) -> bool:
+    """Settings do_not_trade, as the sheet may hold it (TRUE, a word, a number)."""
+    value = settings.get("do_not_trade")
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "yes", "1", "y"}
+    return bool(value)
+
+
 def build_report(
     result: RebalanceResult,
     settings: Mapping[str, Any] | None = None,
@@ -287,6 +295,8 @@ def build_report(
         note=(
             f"and {left_out} smaller trade{'s' if left_out > 1 else ''} (Trades sheet)"
             if left_out > 0
+            else "none: the household is on hold (do_not_trade), so nothing is proposed"
+            if not trades and _on_hold(settings)
             else "none: this run proposes no trade"
             if not trades
             else ""
