@@ -324,7 +324,16 @@ def _proposal(
 
     raw = door.read_raw(list(sheets))
     if raw.get(s.TRADES.name) is None:
-        raise InputError([Problem("no Trades sheet: run rebalance first", "Trades", "A1")])
+        raise InputError(
+            [
+                Problem(
+                    "no Trades sheet: run rebalance first (if it failed, `xl-rebalancer "
+                    "validate` names the cell that stops it)",
+                    "Trades",
+                    "A1",
+                )
+            ]
+        )
     trades, problems = proposal(_rows(raw, s.TRADES))
     if problems:
         raise InputError(problems)
