@@ -3,6 +3,7 @@ in two workbooks checked together for wash sales, and the review as a workbook."
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import shutil
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from lxml import etree
 from openpyxl import load_workbook
 
-from tests.conftest import write_book
+from tests.conftest import TWO_FUNDS, write_book
 from tests.libreoffice import needs_libreoffice
 from xl_rebalancer.batch import BatchOptions, household_units, run_batch, write_reports
 from xl_rebalancer.cli import main
@@ -238,49 +239,17 @@ def test_review_workbook_opens_in_libreoffice(firm, tmp_path):
 def _spouses(folder: Path, jane_household: str, john_household: str) -> tuple[Path, Path]:
     """Jane must sell AAA and buy BBB; her AAA lot L2 is at a loss. John bought AAA ten
     days ago and sold BBB at a loss a week ago, in his own workbook."""
+    jane_data = copy.deepcopy(TWO_FUNDS)  # the two-fund household, with lot L2 at a loss
+    jane_data["TaxLots"][1]["cost_basis"] = 3000.0
+    jane_data["Targets"] = [
+        {"symbol": "AAA", "target_weight": 0.3},
+        {"symbol": "BBB", "target_weight": 0.7},
+    ]
+    for price in jane_data["Prices"]:
+        price["as_of"] = DAY
     jane = write_book(
         folder / "jane.xlsx",
-        {
-            "Accounts": [{"account": "Brokerage", "type": "taxable", "cash": 1000.0}],
-            "Holdings": [
-                {"account": "Brokerage", "symbol": "AAA", "shares": 100},
-                {"account": "Brokerage", "symbol": "BBB", "shares": 30},
-            ],
-            "TaxLots": [
-                {
-                    "account": "Brokerage",
-                    "symbol": "AAA",
-                    "lot_id": "L1",
-                    "acquired": dt.date(2020, 1, 2),
-                    "shares": 60,
-                    "cost_basis": 1800.0,
-                },
-                {
-                    "account": "Brokerage",
-                    "symbol": "AAA",
-                    "lot_id": "L2",
-                    "acquired": dt.date(2025, 6, 1),
-                    "shares": 40,
-                    "cost_basis": 3000.0,
-                },
-                {
-                    "account": "Brokerage",
-                    "symbol": "BBB",
-                    "lot_id": "B1",
-                    "acquired": dt.date(2021, 5, 3),
-                    "shares": 30,
-                    "cost_basis": 2400.0,
-                },
-            ],
-            "Targets": [
-                {"symbol": "AAA", "target_weight": 0.3},
-                {"symbol": "BBB", "target_weight": 0.7},
-            ],
-            "Prices": [
-                {"symbol": "AAA", "price": 60.0, "as_of": DAY, "source": "manual"},
-                {"symbol": "BBB", "price": 100.0, "as_of": DAY, "source": "manual"},
-            ],
-        },
+        jane_data,
         {"valuation_date": DAY, "cost_bps": 0, "household": jane_household},
     )
     john = write_book(

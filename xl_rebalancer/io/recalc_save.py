@@ -25,19 +25,21 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from .package import (
     CT_METADATA,
+    CT_SST,
     METADATA_PART,
     METADATA_XML,
     REL_METADATA,
+    REL_SST,
+    SST_PART,
     _add_workbook_part,
     _cached_xml,
     _sheet_parts,
+    xml_text,
 )
+from .splice import _Strings
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _C, _V, _F, _IS, _ROW = (f"{{{NS}}}{t}" for t in ("c", "v", "f", "is", "row"))
-REL_SST = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
-CT_SST = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-SST_PART = "xl/sharedStrings.xml"
 
 
 class CannotPatch(Exception):
@@ -97,7 +99,10 @@ def apply_patch(source: Path, dest: Path, patch: CellPatch) -> None:
         infos = archive.infolist()
         members = {i.filename: archive.read(i.filename) for i in infos}
         parts = _sheet_parts(archive)
-    strings = _Strings(members)
+    # The splice's own table (the package it wrote keeps it at SST_PART): text already
+    # there is reused, new text appended.
+    table = members[SST_PART].decode("utf-8") if SST_PART in members else None
+    strings = _Strings(table)
     marked = False
     for title, part in parts.items():
         formulas, spilled = patch.formulas.get(title, {}), patch.spilled.get(title, {})
@@ -107,7 +112,12 @@ def apply_patch(source: Path, dest: Path, patch: CellPatch) -> None:
                 members[part], formulas, spilled, refs, dynamic, strings
             )
             marked |= cm
-    strings.save(members)
+    if strings.added:
+        data = strings.xml().encode("utf-8")
+        if table is None:
+            _add_workbook_part(members, SST_PART, data, "rIdSst", REL_SST, CT_SST)
+        else:
+            members[SST_PART] = data
     if marked and METADATA_PART not in members:
         _add_workbook_part(
             members, METADATA_PART, METADATA_XML, "rIdMeta", REL_METADATA, CT_METADATA
@@ -254,7 +264,7 @@ def _set_plain(cell: Any, value: Any, strings: _Strings) -> None:
         cell.append(_value(repr(float(to_excel(value))).removesuffix(".0")))
     else:
         cell.set("t", "s")
-        cell.append(_value(str(strings.index(str(value)))))
+        cell.append(_value(str(strings.add(xml_text(str(value))))))
 
 
 def _value(text: str) -> Any:
@@ -280,65 +290,6 @@ def _widen_dimension(root: Any, touched: list[tuple[int, int]]) -> None:
     cols = [c for _, c in touched] + [min_col or 1, max_col or 1]
     top, bottom = _ref(min(rows), min(cols)), _ref(max(rows), max(cols))
     dimension.set("ref", top if top == bottom else f"{top}:{bottom}")
-
-
-class _Strings:
-    """The shared-string table, grown by the spilled cells' text."""
-
-    def __init__(self, members: dict[str, bytes]) -> None:
-        self.part = _sst_part(members)
-        self.root = None
-        self.known: dict[str, int] = {}
-        self.count = 0
-        self.added = False
-        if self.part in members:
-            parser = etree.XMLParser(huge_tree=True, resolve_entities=False)
-            self.root = etree.fromstring(members[self.part], parser)
-            items = self.root.findall(f"{{{NS}}}si")
-            self.count = len(items)
-            for i, si in enumerate(items):
-                t = si.find(f"{{{NS}}}t")
-                if t is not None and len(si) == 1:
-                    self.known.setdefault(t.text or "", i)
-
-    def index(self, text: str) -> int:
-        if text in self.known:
-            return self.known[text]
-        if self.root is None:
-            self.root = etree.Element(f"{{{NS}}}sst", nsmap={None: NS})
-        si = etree.SubElement(self.root, f"{{{NS}}}si")
-        t = etree.SubElement(si, f"{{{NS}}}t")
-        t.text = text
-        if text != text.strip():
-            t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
-        self.known[text] = self.count
-        self.count += 1
-        self.added = True
-        return self.count - 1
-
-    def save(self, members: dict[str, bytes]) -> None:
-        if not self.added or self.root is None:
-            return
-        self.root.set("uniqueCount", str(self.count))
-        if self.root.get("count") is not None:
-            self.root.set("count", str(max(int(self.root.get("count")), self.count)))
-        body = etree.tostring(self.root, encoding="UTF-8")
-        data = _with_declaration(members.get(self.part, b""), body)
-        if self.part in members:
-            members[self.part] = data
-        else:
-            _add_workbook_part(members, self.part, data, "rIdSst", REL_SST, CT_SST)
-
-
-def _sst_part(members: dict[str, bytes]) -> str:
-    rels = members.get("xl/_rels/workbook.xml.rels", b"")
-    root = etree.fromstring(rels) if rels else None
-    if root is not None:
-        for rel in root:
-            if rel.get("Type") == REL_SST:
-                target = rel.get("Target", "")
-                return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    return SST_PART
 
 
 def _calc_flags(workbook: bytes, patch: CellPatch) -> bytes:
