@@ -79,9 +79,9 @@ def main() -> None:
             times = [t for t, _ in results[name]]
             peaks = [m for _, m in results[name]]
             print(f"| {name} | {statistics.median(times):.1f} | {max(peaks):,.0f} |")
-        # The write gate (io/gate.py) reads the new package back before it replaces the
+        # The write gate (workbook/gate.py) reads the new package back before it replaces the
         # user's file: its share of the save, timed on the file the last splice wrote.
-        from xl_rebalancer.io.gate import check_save
+        from xl_rebalancer.workbook.gate import check_save
 
         gate = []
         for _ in range(3):

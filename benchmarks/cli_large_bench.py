@@ -58,7 +58,7 @@ def phases(book: Path) -> dict[str, float]:
 
         return run
 
-    from xl_rebalancer.io import writer
+    from xl_rebalancer.workbook import writer
 
     read, save = app.read_workbook, writer.save_workbook
     app.read_workbook, writer.save_workbook = timed("read", read), timed("save", save)

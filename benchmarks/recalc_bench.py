@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Libre
 from tests.libreoffice import SOFFICE, convert
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.demo import write_demo
-from xl_rebalancer.io.recalc import recalculate_workbook
-from xl_rebalancer.io.writer import WorkbookEdit, save_workbook
+from xl_rebalancer.formulas.recalc import recalculate_workbook
+from xl_rebalancer.workbook.writer import WorkbookEdit, save_workbook
 
 
 def timed(func, repeat: int) -> float:
@@ -71,7 +71,7 @@ def grid_book(path: Path, rows: int) -> Path:
 def measure(path: Path, folder: Path, profile: Path, repeat: int) -> dict:
     import formulas
 
-    from xl_rebalancer.io.package import dynamic_arrays
+    from xl_rebalancer.workbook.package import dynamic_arrays
 
     work = folder / f"work-{path.name}"
     shutil.copyfile(path, work)
@@ -82,7 +82,7 @@ def measure(path: Path, folder: Path, profile: Path, repeat: int) -> dict:
         try:
             return recalculate_workbook(wb, dynamic).formulas
         finally:
-            wb.vba_archive.close()  # as save_workbook does (io/writer.py)
+            wb.vba_archive.close()  # as save_workbook does (workbook/writer.py)
 
     compute()  # warm imports
     row: dict = {}

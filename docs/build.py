@@ -5,7 +5,7 @@
 
 `make docs` runs the first (it needs LibreOffice's soffice and pdftoppm), and
 tests/test_docs.py runs the check. docs/workbook.md is the workbook contract written
-from the schema (xl_rebalancer/io/contract.py). The pictures are the demo workbook after
+from the schema (xl_rebalancer/workbook/contract.py). The pictures are the demo workbook after
 a rebalance, one sheet a page, as LibreOffice headless prints it; next to them
 docs/images/pictures.json keeps a fingerprint of each pictured sheet's contents, so the
 check knows when a picture no longer shows what the demo writes.
@@ -28,7 +28,7 @@ from openpyxl.styles import Font
 
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.demo import write_demo
-from xl_rebalancer.io.contract import workbook_markdown
+from xl_rebalancer.workbook.contract import workbook_markdown
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "workbook.md"

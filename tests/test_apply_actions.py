@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import sha256, write_book
 from xl_rebalancer.cli import main
-from xl_rebalancer.io.package import ribbon_relationships
+from xl_rebalancer.workbook.package import ribbon_relationships
 
 D = dt.date
 BOOK = {

@@ -26,8 +26,8 @@ def test_contract_names_every_sheet_column_setting_and_command():
     from click import Context
 
     from xl_rebalancer.cli import main
-    from xl_rebalancer.io import schema as s
     from xl_rebalancer.models.inputs import Settings
+    from xl_rebalancer.workbook import schema as s
 
     text = (REPO / "docs" / "workbook.md").read_text(encoding="utf-8")
     for spec in (*s.INPUT_SHEETS, *s.OUTPUT_SHEETS):

@@ -22,8 +22,8 @@ from tests.libreoffice import needs_libreoffice
 from tests.tax.helpers import run, sheet
 from xl_rebalancer.cli import main
 from xl_rebalancer.excel.template import build_workbook
-from xl_rebalancer.io.model_file import load_model
 from xl_rebalancer.models.inputs import Security
+from xl_rebalancer.workbook.model_file import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "model.xlsx"

@@ -21,7 +21,7 @@ from tests.libreoffice import convert, needs_libreoffice
 from xl_rebalancer.cli import main
 from xl_rebalancer.demo import DASHBOARD, KEY_FIGURES, dynamic_cells
 from xl_rebalancer.excel.headless import _argument
-from xl_rebalancer.io.package import dynamic_arrays, mark_dynamic_arrays, ribbon_relationships
+from xl_rebalancer.workbook.package import dynamic_arrays, mark_dynamic_arrays, ribbon_relationships
 
 
 def _cli(*args: str) -> str:
@@ -152,7 +152,7 @@ def test_filled_down_formulas_share_one_compiled_pattern(monkeypatch: pytest.Mon
     own cells: relative, absolute and mixed references, another sheet, whole columns, and
     a first row where two different references read the same cell (=A1+$A$1). Expected
     values are closed forms of the row number, not the engine's own output."""
-    from xl_rebalancer.io import recalc
+    from xl_rebalancer.formulas import recalc
 
     compiled: list[str] = []
     real = recalc._compile
@@ -221,7 +221,7 @@ def test_a_compiled_formula_called_directly_gives_what_formulas_gives(text: str)
     from formulas.ranges import Ranges
     from schedula import EMPTY
 
-    from xl_rebalancer.io import recalc
+    from xl_rebalancer.formulas import recalc
 
     known = frozenset(formulas.get_functions())
     for row in ([2.0, 3.0, 4.0], [1.0, "x", EMPTY], [0.5, 6.0, 0.0]):
@@ -511,7 +511,7 @@ def test_a_filled_down_formulas_tokens_are_its_own():
     tokenizer's own for every formula, digits in names, numbers, text and functions."""
     from openpyxl.formula.tokenizer import Tokenizer
 
-    from xl_rebalancer.io.recalc import _Workbook
+    from xl_rebalancer.formulas.recalc import _Workbook
 
     book = _Workbook(Workbook(), {}, {})
     formulas = [
@@ -541,8 +541,8 @@ def test_ranges_made_from_numbers_are_the_ones_formulas_reads_from_text():
 
     from formulas.ranges import Ranges
 
-    from xl_rebalancer.io.recalc import _range
-    from xl_rebalancer.io.references import area
+    from xl_rebalancer.formulas.recalc import _range
+    from xl_rebalancer.formulas.references import area
 
     rng = random.Random(7)
     titles = ["Grid", "My Sheet", "O'Brien", "Trades", "a.b", "2024", "A1", "Ünï-x"]

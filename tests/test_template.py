@@ -9,9 +9,9 @@ from openpyxl import load_workbook
 
 from tests.conftest import REPO
 from xl_rebalancer.excel.template import TEMPLATE_NAME, build_workbook
-from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.cells import Package
 from xl_rebalancer.models import Settings
+from xl_rebalancer.workbook import schema as s
+from xl_rebalancer.workbook.cells import Package
 
 
 def test_committed_template_matches_the_builder(tmp_path: Path):

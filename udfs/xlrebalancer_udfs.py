@@ -123,7 +123,7 @@ def _numeric(value: Any) -> bool:
 def _table(value: Any, sheet: str, name: str) -> list[Any]:
     """A range holding one of the input tables with its header (e.g. tblTaxLots[#All]),
     read by that sheet's rules; blank: no rows."""
-    from xl_rebalancer.io.reader import range_rows
+    from xl_rebalancer.workbook.reader import range_rows
 
     if value is None or value == "":
         return []
@@ -131,7 +131,7 @@ def _table(value: Any, sheet: str, name: str) -> list[Any]:
 
 
 def _setting(name: str, value: Any) -> Any:
-    from xl_rebalancer.io.reader import setting_value
+    from xl_rebalancer.workbook.reader import setting_value
 
     return setting_value(name, value)
 
@@ -315,8 +315,8 @@ def xlrb_optimize(
     the OptimizedTargets sheet for the same returns, settings, views and targets."""
     from xl_rebalancer.engine.allocation import optimized_targets, views_outside
     from xl_rebalancer.engine.strategies import STRATEGIES
-    from xl_rebalancer.io.reader import range_settings
     from xl_rebalancer.models.inputs import Portfolio
+    from xl_rebalancer.workbook.reader import range_settings
 
     header, data = _returns(returns)
     symbols = header or [f"Asset{i + 1}" for i in range(data.shape[1])]

@@ -26,9 +26,12 @@ from .errors import (
     WorkbookError,
     XlRebalancerError,
 )
-from .io import schema as s
-from .io.edits import InputRewrite, SheetOutput, WorkbookEdit
-from .io.outputs import (
+from .models.results import RebalanceResult
+from .prices.base import Quote
+from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
+from .workbook import schema as s
+from .workbook.edits import InputRewrite, SheetOutput, WorkbookEdit
+from .workbook.outputs import (
     drift_sheet,
     harvest_sheet,
     log_entries,
@@ -39,10 +42,7 @@ from .io.outputs import (
     summary_sheet,
     trades_sheet,
 )
-from .io.reader import WorkbookInput, read_workbook
-from .models.results import RebalanceResult
-from .prices.base import Quote
-from .prices.service import QuoteSet, latest_quotes, market_provider, stale_warnings
+from .workbook.reader import WorkbookInput, read_workbook
 
 COMMANDS = (
     "validate",
@@ -183,7 +183,7 @@ class FileDoor:
     def digest(self) -> str:
         if not self.path.exists():
             return ""
-        from .io.safety import regular_file
+        from .workbook.safety import regular_file
 
         regular_file(self.path)  # before the first read: a FIFO would block it forever
         return file_hash(self.path)
@@ -197,12 +197,12 @@ class FileDoor:
         )
 
     def read_raw(self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS) -> dict[str, Any]:
-        from .io.reader import read_raw_sheets
+        from .workbook.reader import read_raw_sheets
 
         return read_raw_sheets(self.path, specs)
 
     def save(self, edit: WorkbookEdit, out: Path | None) -> Path:
-        from .io.writer import save_workbook
+        from .workbook.writer import save_workbook
 
         return save_workbook(self.path, edit, out)
 
@@ -211,7 +211,7 @@ class FileDoor:
         refused by a read-only folder is removed, so no half a backup is left."""
         import shutil
 
-        from .io.writer import save_failed
+        from .workbook.writer import save_failed
 
         backup = backup_path(self.path, stamp, kind)
         try:
@@ -226,7 +226,7 @@ class FileDoor:
         """The file this run will write (the workbook, or --out) locked from read to save,
         see io.lock. A source saved elsewhere is only read, and a rival's atomic save
         never shows it half-written, so its folder gets no lock file."""
-        from .io.lock import workbook_lock
+        from .workbook.lock import workbook_lock
 
         return workbook_lock(self.path if out is None else out)
 
@@ -268,7 +268,7 @@ def backup_path(path: Path, stamp: dt.datetime, kind: str = "actions") -> Path:
 
 
 # A backup (backup_path), or a package the write gate refused, kept for a bug report
-# (io/writer._gate): `book.before-import-20261207-031500.xlsm`, `book.rejected-….xlsm`.
+# (workbook/writer._gate): `book.before-import-20261207-031500.xlsm`, `book.rejected-….xlsm`.
 _BACKUP_STEM = re.compile(r"\.(?:before-[a-z]+|rejected)-\d{8}-\d{6}(?:-\d+)?$")
 
 
@@ -513,7 +513,7 @@ def _locked(door: Door, options: RunOptions) -> AbstractContextManager[None]:
     if options.out is not None:
         _out_is_a_file(Path(options.out))
     if isinstance(door, FileDoor) and not options.force:
-        from .io.safety import may_replace
+        from .workbook.safety import may_replace
 
         may_replace(door.path, Path(options.out) if options.out else door.path)
     return door.lock(options.out)
@@ -811,7 +811,7 @@ def prices_rows(book: WorkbookInput, quotes: dict[str, Quote]) -> list[dict[str,
 def _sheets(
     report: RunReport, started: dt.datetime, refreshed: WorkbookInput | None
 ) -> list[SheetOutput]:
-    from .io.tables import add_dropdowns
+    from .workbook.tables import add_dropdowns
 
     sources = sorted({q.source for q in report.quotes.values()})
     valuation = next(iter(report.quotes.values())).as_of if report.quotes else None

@@ -169,8 +169,8 @@ def _skipped(path: Path) -> bool:
 def is_model_file(path: Path) -> bool:
     """A firm's model file (docs/model.md) kept among the clients: a workbook with a
     Targets or Securities table and no Accounts table is a model, never a client."""
-    from .io.cells import Package
-    from .io.safety import check_package
+    from .workbook.cells import Package
+    from .workbook.safety import check_package
 
     try:
         check_package(path)
@@ -311,8 +311,8 @@ def _run(
 def _write_pdf(row: BatchRow, report: Any, target: Path) -> None:
     """The run's Report page as `target`; a PDF that cannot be made is a warning on the
     row, the run itself stands."""
-    from .io.pdf import report_pdf
-    from .io.report import build_report
+    from .report.page import build_report
+    from .report.pdf import report_pdf
 
     page = build_report(report.result, report.settings, dt.date.today())
     try:
@@ -355,8 +355,8 @@ def _review(row: BatchRow, result: Any) -> None:
 def _desk(row: BatchRow, path: Path, command: str, options: RunOptions) -> None:
     """The proposal's status, custodians and do-not-trade marks, for the review: read
     from the workbook as saved (Trades, Settings, Accounts), never an error of the row."""
-    from .io import schema as s
     from .proposal import state
+    from .workbook import schema as s
 
     source = Path(row.output) if row.output else path
     try:
@@ -380,9 +380,9 @@ def household_of(path: Path) -> str | None:
     """The Settings sheet's `household` id, read cheaply (the package checked as every
     read checks it, then that one sheet's XML); a workbook that cannot be read has none
     here, and its own run says why."""
-    from .io import schema as s
-    from .io.cells import Package
-    from .io.safety import check_package
+    from .workbook import schema as s
+    from .workbook.cells import Package
+    from .workbook.safety import check_package
 
     try:
         check_package(path)
@@ -440,7 +440,7 @@ def recorded_activity(path: Path, options: RunOptions) -> Any:
     of its household sees them: accounts name the workbook, and no lot key
     or Transactions row of it can be taken for one of the other workbook's own."""
     from .engine.wash import HouseholdActivity, LossSale, Purchase, past_loss_sales, past_purchases
-    from .io.reader import read_workbook
+    from .workbook.reader import read_workbook
 
     try:
         portfolio = read_workbook(path, as_of=options.as_of, today=options.today).portfolio
@@ -551,9 +551,9 @@ class PriceNeeds:
 def price_needs(path: Path, command: str, options: RunOptions) -> PriceNeeds:
     """Symbols and dates a workbook will ask the feed for (none when it will not go to
     the network, or when it cannot be read: its own run then reports why)."""
-    from .io.reader import read_workbook
     from .prices.base import calendar_days_for
     from .prices.service import RECENT_DAYS
+    from .workbook.reader import read_workbook
 
     try:
         book = read_workbook(path, as_of=options.as_of, today=options.today)
@@ -631,7 +631,7 @@ def run_batch(
         # Workers read the cache the prefetch filled; none of them goes to the network.
         run = replace(run, network=False)
 
-    from .io.pdf import pdf_path
+    from .report.pdf import pdf_path
 
     grouped = household_units(paths) if options.command in HOUSEHOLD_COMMANDS else None
     units = {unit[0]: unit for unit in grouped or [(p,) for p in paths]}
@@ -796,8 +796,8 @@ def write_reports(result: BatchResult, stem: Path) -> ReportFiles:
     import csv
     import json
 
-    from .io.review import tax_rows, write_review
     from .models.types import safe_text
+    from .report.review import tax_rows, write_review
 
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")

@@ -312,7 +312,7 @@ def init(
     from .errors import WorkbookError
 
     if model is not None:
-        from .io.model_file import load_model
+        from .workbook.model_file import load_model
 
         load_model(model)  # refused before any file is made
     if into is not None:
@@ -343,8 +343,8 @@ def init(
 
 
 def _init_model(book: Path, model: Path, as_json: bool, quiet: bool = False) -> None:
-    from .io.lock import workbook_lock
     from .trading import set_model_file
+    from .workbook.lock import workbook_lock
 
     with workbook_lock(book):
         value = set_model_file(book, model)
@@ -355,9 +355,9 @@ def _init_model(book: Path, model: Path, as_json: bool, quiet: bool = False) -> 
 
 
 def _init_into(book: Path, as_json: bool, force: bool = False) -> None:
-    from .io.attach import attach
-    from .io.lock import workbook_lock
-    from .io.safety import may_replace
+    from .workbook.attach import attach
+    from .workbook.lock import workbook_lock
+    from .workbook.safety import may_replace
 
     if not force and book.exists():  # open in Excel, or read-only: as every save checks
         may_replace(book, book)
@@ -1036,7 +1036,7 @@ def recalc(book: Path, out: Path | None, as_json: bool) -> None:
 def report(book: Path, pdf: Path, as_json: bool) -> None:
     """Print the Report page of a rebalanced workbook to a PDF for the client (needs
     LibreOffice); the workbook is only read."""
-    from .io.pdf import workbook_report_pdf
+    from .report.pdf import workbook_report_pdf
 
     if pdf.suffix.lower() != ".pdf":
         raise XlRebalancerError(f"{pdf}: give --pdf a file name ending in .pdf")
@@ -1161,7 +1161,7 @@ def batch(
     from .batch import PAGE_COMMANDS, BatchOptions, report_payload, run_batch, write_reports
 
     if pdf:
-        from .io.pdf import NO_LIBREOFFICE, soffice
+        from .report.pdf import NO_LIBREOFFICE, soffice
 
         if command not in PAGE_COMMANDS:
             raise XlRebalancerError(

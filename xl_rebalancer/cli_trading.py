@@ -151,7 +151,7 @@ def export_orders_command(
     """Write the Trades sheet's proposal as the broker's order file(s); each names the
     proposal's checksum, which record-fills checks. The whole proposal exported marks it
     exported (Settings' proposal_status): it is not exported again."""
-    from .io.brokers.orders import CHECKLIST_HEADER
+    from .brokers.orders import CHECKLIST_HEADER
     from .trading import export_orders
 
     report = export_orders(book, fmt, folder, force=force)

@@ -164,7 +164,7 @@ def write_demo(folder: str | Path) -> tuple[Path, Path]:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    from .io.package import mark_dynamic_arrays
+    from .workbook.package import mark_dynamic_arrays
 
     prices = simulate_prices()
     price_file = write_price_file(folder / "demo_prices.csv", prices)
@@ -285,7 +285,7 @@ def dashboard_sheet(count: int) -> Callable[[Any], None]:
         from openpyxl.styles import Font
         from openpyxl.worksheet.formula import ArrayFormula
 
-        from .io.schema import BODY_FONT
+        from .workbook.schema import BODY_FONT
 
         ws = wb.create_sheet(DASHBOARD, 1)
         bold = Font(name=BODY_FONT, bold=True)
@@ -332,7 +332,7 @@ def dashboard_sheet(count: int) -> Callable[[Any], None]:
         )
         ws.column_dimensions["A"].width = 30
         ws.column_dimensions["B"].width = 16
-        from .io.tables import print_setup
+        from .workbook.tables import print_setup
 
         print_setup(ws, f"A1:Q{lot + 1}", 120, titles=False)
 

@@ -32,7 +32,7 @@ from typing import Any
 from .app import RunOptions, as_door
 from .batch import BatchResult, BatchRow, _desk, collect_workbooks
 from .errors import InputError, Problem, XlRebalancerError
-from .io import schema as s
+from .workbook import schema as s
 
 # The broker's own order format, for each custodian the Accounts sheet's Broker names;
 # any other custodian (vanguard, an OFX broker, blank) gets the generic file.
@@ -80,14 +80,14 @@ def export_blotter(
     custodian (`fmt` auto: each custodian in its own format; a broker's format: that
     custodian's clients only; csv: one generic file), the allocation by account, the
     combined lot checklist; each exported client is marked exported."""
-    from .engine.fills import Order
-    from .io.brokers.orders import (
+    from .brokers.orders import (
         NO_LOTS,
         _quantity,
         _write_csv,
         lot_checklist,
         write_orders,
     )
+    from .engine.fills import Order
     from .trading import mark_status, plan_orders, writable
 
     clock = time.perf_counter()
@@ -245,7 +245,7 @@ def _unsafe(text: str) -> str:
 
 
 def _safe_row(row: Sequence[str]) -> list[str]:
-    from .io.brokers.orders import _safe
+    from .brokers.orders import _safe
 
     return [_safe(str(c)) for c in row]
 
@@ -339,8 +339,8 @@ def route_fills(
     custodian's executions recorded in every workbook they belong to, by BrokerAccount.
     All or nothing: a row no workbook claims, one two workbooks claim, or a workbook that
     refuses its share stops the whole file before anything is written."""
+    from .brokers.fillsfile import read_fill_rows
     from .engine.sync import same_number
-    from .io.brokers.fillsfile import read_fill_rows
     from .trading import _broker_accounts, record_fills
 
     clock = time.perf_counter()

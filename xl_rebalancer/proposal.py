@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Problem
-from .io import schema as s
+from .workbook import schema as s
 
 STATUSES = ("proposed", "approved", "exported", "filled")
 NONE = "no trades"  # the Trades sheet proposes nothing: nothing to approve or send
@@ -104,7 +104,7 @@ def settings_rewrite(raw: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
     """The Settings table with `values` set (rows added where the setting is absent): the
     one rewrite approve, export-orders and record-fills make to say where the proposal is."""
     from .engine.records import as_text
-    from .io.edits import InputRewrite
+    from .workbook.edits import InputRewrite
 
     rows = _rows(raw, s.SETTINGS)
     left = dict(values)

@@ -17,9 +17,9 @@ from typing import Any
 from . import __version__
 from .app import Door, RunOptions, RunReport, as_door, journaled, save_backed_up
 from .errors import InputError, Problem, WorkbookError
-from .io import schema as s
-from .io.edits import InputRewrite, WorkbookEdit
-from .io.outputs import log_entries, log_sheet
+from .workbook import schema as s
+from .workbook.edits import InputRewrite, WorkbookEdit
+from .workbook.outputs import log_entries, log_sheet
 
 
 @dataclass
@@ -127,9 +127,9 @@ def _import(
     mapping: str | None,
     options: RunOptions,
 ) -> ImportReport:
+    from .brokers import read_statement
     from .engine.sync import Change, Current, merge
-    from .io import model_file
-    from .io.brokers import read_statement
+    from .workbook import model_file
 
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.perf_counter()
@@ -228,7 +228,7 @@ def _classes_from_model(door: Door, raw: Mapping[str, Any], result: Any) -> None
     """Holdings rows left without an AssetClass get the model file's (Settings
     model_file): imported positions are classed as the firm classes them, with no map
     typed in per client. A class already typed is kept (validate names a conflict)."""
-    from .io import model_file
+    from .workbook import model_file
 
     value, _ = _model_setting(raw)
     if not value:
@@ -264,9 +264,9 @@ def set_model_file(book: Path, model: Path) -> str:
     first, so a workbook never points at a file that does not load. Returns the value."""
     import os
 
-    from .io import model_file
-    from .io.reader import read_raw_sheets
-    from .io.writer import save_workbook
+    from .workbook import model_file
+    from .workbook.reader import read_raw_sheets
+    from .workbook.writer import save_workbook
 
     model_file.load_model(model)
     try:
@@ -461,7 +461,7 @@ def writable(door: Door) -> None:
     exported afterwards (open in Excel, read-only): files of an unmarked proposal would
     be sent again."""
     from .app import FileDoor
-    from .io.safety import may_replace
+    from .workbook.safety import may_replace
 
     if isinstance(door, FileDoor):
         may_replace(door.path, door.path)
@@ -526,7 +526,7 @@ def export_orders(
     written. For a format that cannot carry lots, the lots each sale must relieve are
     written as a checklist beside the orders. The proposal is then marked exported in
     Settings, so it is not sent twice (proposal.py)."""
-    from .io.brokers.orders import NO_LOTS, lot_checklist, write_checklist, write_orders
+    from .brokers.orders import NO_LOTS, lot_checklist, write_checklist, write_orders
 
     door = as_door(book)
     plan = plan_orders(door, again=force)
@@ -643,9 +643,9 @@ def _record_fills(
     options: RunOptions,
     routed: tuple[Sequence[Any], set[str], str] | None = None,
 ) -> FillsReport:
+    from .brokers.fillsfile import read_fills
     from .engine.fills import apply_fills, checksum, fills_from_proposal
     from .engine.records import as_text
-    from .io.brokers.fillsfile import read_fills
 
     started = dt.datetime.now().replace(microsecond=0)
     trades, _ = _proposal(door)

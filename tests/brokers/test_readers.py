@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from xl_rebalancer.brokers import read_statement
+from xl_rebalancer.brokers.common import number
 from xl_rebalancer.errors import InputError
-from xl_rebalancer.io.brokers import read_statement
-from xl_rebalancer.io.brokers.common import number
 
 FILES = Path(__file__).parent / "files"
 

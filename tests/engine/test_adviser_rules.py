@@ -258,7 +258,7 @@ def test_a_withdrawal_realizes_only_the_gain_the_bands_need():
 
 
 def test_the_report_shows_tax_paid_inside_the_bands_only_when_opted_in():
-    from xl_rebalancer.io.report import build_report
+    from xl_rebalancer.report.page import build_report
 
     def figures(result: RebalanceResult) -> list[str]:
         block = next(b for b in build_report(result).blocks if b.title.startswith("Tax and"))

@@ -9,10 +9,10 @@ import pytest
 
 from xl_rebalancer.engine import solver
 from xl_rebalancer.engine.rebalance import _trade, rebalance
-from xl_rebalancer.io.reader import read_workbook
 from xl_rebalancer.models import Constraint
 from xl_rebalancer.prices.base import last_bar
 from xl_rebalancer.prices.file import FilePriceProvider
+from xl_rebalancer.workbook.reader import read_workbook
 
 
 @pytest.fixture(scope="module")

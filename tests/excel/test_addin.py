@@ -23,7 +23,7 @@ from tests.conftest import REPO
 from tests.excel.test_vba import NS_UI, _subs, modules_of
 from tests.excel.xlwings_openpyxl import open_book
 from xl_rebalancer.excel import addin, macros
-from xl_rebalancer.io.package import REL_UI
+from xl_rebalancer.workbook.package import REL_UI
 
 CORPUS = REPO / "tests" / "data" / "excel-written"
 

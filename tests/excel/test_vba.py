@@ -34,7 +34,7 @@ from xl_rebalancer.excel.vbaproject import (
     document_module,
     with_sheet_modules,
 )
-from xl_rebalancer.io.package import REL_UI, RIBBON_PART
+from xl_rebalancer.workbook.package import REL_UI, RIBBON_PART
 
 TEMPLATE = REPO / "workbook_template.xlsm"
 NS_UI = "{http://schemas.microsoft.com/office/2009/07/customui}"

@@ -1,4 +1,4 @@
-"""The package reader (io/cells.py) against openpyxl's read-only reader, the one it
+"""The package reader (workbook/cells.py) against openpyxl's read-only reader, the one it
 replaces: the same values, row shapes and blanks for cells as Excel, LibreOffice and
 other writers lay them out (ECMA-376 Part 1, 18.3.1.4 c, 18.4.8 si, 18.8.30 numFmt,
 18.17.4 dates; the 1904 calendar of 18.2.28 workbookPr), then the real workbooks the
@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xl_rebalancer.errors import WorkbookError
-from xl_rebalancer.io.cells import (
+from xl_rebalancer.workbook.cells import (
     Package,
     column_letter,
     column_number,
@@ -251,7 +251,7 @@ def test_damaged_packages_are_workbook_errors(tmp_path: Path) -> None:
 def test_a_damaged_sheet_is_named_and_nothing_else_is_said(tmp_path: Path) -> None:
     """A text cell pointing past the shared-string table (a damaged or hand-edited file):
     the run stops with the file and the sheet named, not a traceback."""
-    from xl_rebalancer.io.reader import read_raw_sheets
+    from xl_rebalancer.workbook.reader import read_raw_sheets
 
     broken = SHEET.replace('<x:c r="A1" t="s"><x:v>0</x:v>', '<x:c r="A1" t="s"><x:v>99</x:v>')
     book = package(tmp_path / "damaged.xlsx", sheet=broken, title="TaxLots")

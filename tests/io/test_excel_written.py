@@ -27,10 +27,10 @@ from openpyxl import load_workbook
 from tests.conftest import REPO
 from tests.io.corpus import CORPUS, parts, run_one, unparsed
 from tests.libreoffice import convert, needs_libreoffice
-from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.edits import SheetOutput
-from xl_rebalancer.io.splice import splice_save
-from xl_rebalancer.io.tables import FMT_BOOL
+from xl_rebalancer.workbook import schema as s
+from xl_rebalancer.workbook.edits import SheetOutput
+from xl_rebalancer.workbook.splice import splice_save
+from xl_rebalancer.workbook.tables import FMT_BOOL
 
 # The ten files the project's before-stop check attaches to, and the five Excel .xlsm.
 NAMED = [
@@ -157,7 +157,7 @@ def test_the_write_gate_keeps_the_workbook_when_the_new_package_is_broken(
 ):
     """The escape bug put back: the save is read back before it replaces the file, the
     workbook is left exactly as it was and the bad package kept beside it."""
-    from xl_rebalancer.io import splice
+    from xl_rebalancer.workbook import splice
 
     book = tmp_path / "mine.xlsx"
     shutil.copyfile(CORPUS / "format25.xlsx", book)

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256, write_book
 from xl_rebalancer.errors import InputError
-from xl_rebalancer.io.reader import read_workbook
+from xl_rebalancer.workbook.reader import read_workbook
 
 BAD = {
     "Accounts": [

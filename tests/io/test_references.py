@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from xl_rebalancer.io.references import ReferenceError_, TableInfo, expand
+from xl_rebalancer.formulas.references import ReferenceError_, TableInfo, expand
 
 SALES = TableInfo(
     "DeptSales", "Sales Data", 1, 1, 4, 6, ("Sales Person", "Region", "Sales Amount", "Com %")

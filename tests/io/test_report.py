@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xl_rebalancer.app import RunOptions, run_engine
-from xl_rebalancer.io.report import ACCOUNT_TYPES, LARGEST_TRADES
+from xl_rebalancer.report.page import ACCOUNT_TYPES, LARGEST_TRADES
 
 
 def block(ws: Any, title: str) -> list[dict[str, Any]]:

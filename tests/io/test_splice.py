@@ -1,4 +1,4 @@
-"""Saving a run rewrites only the engine's parts of the package (io/splice.py): the
+"""Saving a run rewrites only the engine's parts of the package (workbook/splice.py): the
 user's sheets, pictures, pivot tables, connections and custom XML leave byte for byte,
 and the engine's sheets come out as the full openpyxl rewrite would write them."""
 
@@ -19,9 +19,9 @@ from openpyxl import load_workbook
 
 from tests.io.package_parts import add_number_sheet, add_user_parts
 from tests.libreoffice import convert, needs_libreoffice
-from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.package import _sheet_parts
-from xl_rebalancer.io.splice import NotSpliceable, _canonical, splice_save
+from xl_rebalancer.workbook import schema as s
+from xl_rebalancer.workbook.package import _sheet_parts
+from xl_rebalancer.workbook.splice import NotSpliceable, _canonical, splice_save
 
 ENGINE = {sheet.name for sheet in s.OUTPUT_SHEETS}
 # Package-wide parts a run must edit: the sheet list, relationships and content types of
@@ -264,7 +264,7 @@ def _prefixed_styles(book: Path) -> None:
 
 
 def test_a_package_it_cannot_splice_is_rewritten_whole(household: tuple[Path, Path]):
-    from xl_rebalancer.io.outputs import log_sheet
+    from xl_rebalancer.workbook.outputs import log_sheet
 
     book, prices = household
     _prefixed_styles(book)

@@ -14,10 +14,10 @@ from openpyxl.workbook.defined_name import DefinedName
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256
 from xl_rebalancer.app import RunOptions, run_engine
 from xl_rebalancer.excel.template import build_workbook
-from xl_rebalancer.io import schema as s
-from xl_rebalancer.io.cells import Package
-from xl_rebalancer.io.package import NS_MAIN, REL_UI, REL_VBA
-from xl_rebalancer.io.writer import SheetOutput, WorkbookEdit, save_workbook
+from xl_rebalancer.workbook import schema as s
+from xl_rebalancer.workbook.cells import Package
+from xl_rebalancer.workbook.package import NS_MAIN, REL_UI, REL_VBA
+from xl_rebalancer.workbook.writer import SheetOutput, WorkbookEdit, save_workbook
 
 # An opaque stand-in for a compiled VBA project: the writer must carry it byte for byte.
 VBA = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8
@@ -189,9 +189,9 @@ def test_deferred_rows_are_the_sheet_xml_openpyxl_writes(tmp_path: Path):
 
     from openpyxl import Workbook
 
-    from xl_rebalancer.io.package import _share_strings
-    from xl_rebalancer.io.splice import _Strings
-    from xl_rebalancer.io.tables import DeferredRows, write_table
+    from xl_rebalancer.workbook.package import _share_strings
+    from xl_rebalancer.workbook.splice import _Strings
+    from xl_rebalancer.workbook.tables import DeferredRows, write_table
 
     spec = s.SheetSpec(
         "Mixed",
@@ -264,8 +264,8 @@ def test_deferred_rows_are_the_sheet_xml_openpyxl_writes(tmp_path: Path):
 def test_deferred_rows_escape_what_openpyxl_refuses():
     """A control character in an engine value (a name pasted from a web page) is written
     as Excel's _xHHHH_ escape (ECMA-376 Part 1, 22.9.2.19), not an unreadable sheet."""
-    from xl_rebalancer.io.splice import _Strings
-    from xl_rebalancer.io.tables import DeferredRows
+    from xl_rebalancer.workbook.splice import _Strings
+    from xl_rebalancer.workbook.tables import DeferredRows
 
     rows = DeferredRows(rows=[[("bell\x07", 0)]], letters=["A"])
     strings = _Strings(None)
@@ -279,7 +279,7 @@ def test_cell_text_is_escaped_as_the_standard_library_escapes_it():
     import random
     from xml.sax.saxutils import escape
 
-    from xl_rebalancer.io.package import xml_text
+    from xl_rebalancer.workbook.package import xml_text
 
     rng = random.Random(5)
     alphabet = "ab &<>\"';=_x0Ü€\t\n"

@@ -29,7 +29,7 @@ def main() -> None:
     point, n = sys.argv[1], int(sys.argv[2])
     args = sys.argv[sys.argv.index("--") + 1 :]
     if point == "hold":
-        from xl_rebalancer.io.lock import workbook_lock
+        from xl_rebalancer.workbook.lock import workbook_lock
 
         with workbook_lock(Path(args[0])):
             print("held", flush=True)

@@ -21,8 +21,8 @@ import pytest
 
 from tests.conftest import sha256
 from tests.test_cli import cli
-from xl_rebalancer.io.lock import lock_path, temp_prefix
-from xl_rebalancer.io.reader import read_workbook
+from xl_rebalancer.workbook.lock import lock_path, temp_prefix
+from xl_rebalancer.workbook.reader import read_workbook
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
 REPO = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from openpyxl import Workbook
 from tests.conftest import TWO_FUNDS, sha256
 from tests.test_cli import cli
 from xl_rebalancer.errors import WorkbookError
-from xl_rebalancer.io import safety
-from xl_rebalancer.io.reader import read_workbook
+from xl_rebalancer.workbook import safety
+from xl_rebalancer.workbook.reader import read_workbook
 
 LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -97,7 +97,7 @@ def test_every_part_with_an_external_entity_is_refused(book: Path, tmp_path: Pat
             read_workbook(hostile)
         assert name in str(caught.value) and "TOP-SECRET" not in str(caught.value)
         with pytest.raises(WorkbookError, match="declares a DTD"):
-            from xl_rebalancer.io.writer import WorkbookEdit, save_workbook
+            from xl_rebalancer.workbook.writer import WorkbookEdit, save_workbook
 
             save_workbook(hostile, WorkbookEdit())
     text = refused(("rebalance", str(tmp_path / "xxe0.xlsm")), "declares a DTD")
@@ -230,7 +230,7 @@ def test_a_stray_cell_at_the_last_row_is_no_hang(book: Path, tmp_path: Path):
 
 def test_more_rows_than_the_limit_is_a_message(book: Path, tmp_path: Path, monkeypatch):
     from xl_rebalancer.errors import InputError
-    from xl_rebalancer.io import reader
+    from xl_rebalancer.workbook import reader
 
     monkeypatch.setattr(reader, "MAX_ROWS", 2)
     with pytest.raises(InputError) as caught:

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem
-from ..io import schema as s
-from ..io.edit import plan_rows
-from ..io.edits import InputRewrite, SheetOutput, WorkbookEdit
-from ..io.engine_sheets import is_output, title_for
-from ..io.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
-from ..io.tables import cell_value
 from ..models.types import safe_text
+from ..workbook import schema as s
+from ..workbook.edits import InputRewrite, SheetOutput, WorkbookEdit
+from ..workbook.engine_sheets import is_output, title_for
+from ..workbook.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
+from ..workbook.rewrite import plan_rows
+from ..workbook.tables import cell_value
 
 CHART_PREFIX = "xlrb"
-REPORT_TITLE = "Rebalance proposal"  # io/report.build_report's title, the Report's A1
+REPORT_TITLE = "Rebalance proposal"  # report/page.build_report's title, the Report's A1
 
 
 class XlwingsDoor:
@@ -125,7 +125,7 @@ class XlwingsDoor:
             return backup
         return None
 
-    # --- the engine's sheets beside the user's (io/engine_sheets.py) ---------------------
+    # --- the engine's sheets beside the user's (workbook/engine_sheets.py) ---------------------
 
     def _owned(self, sheet: Any, spec: s.SheetSpec) -> bool:
         """Whether a sheet of an output's name is the engine's: it holds the engine's table

@@ -265,7 +265,7 @@ def install(
 def addin_settings(path: Path) -> dict[str, str]:
     """The xlwings settings on an add-in's own xlwings.conf sheet (the interpreter), read
     as xlwings reads them: column A down to the first blank key, values in column B."""
-    from ..io.cells import Package
+    from ..workbook.cells import Package
 
     out: dict[str, str] = {}
     try:

@@ -1,4 +1,4 @@
-"""The engine sheets' charts drawn in the live workbook through xlwings (`io/charts.py`
+"""The engine sheets' charts drawn in the live workbook through xlwings (`workbook/charts.py`
 defines them; the file writer draws the same ones with openpyxl)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from ..io import schema as s
-from ..io.charts import CHARTS, category_header, layout
+from ..workbook import schema as s
+from ..workbook.charts import CHARTS, category_header, layout
 
 CM = 28.35  # points per centimetre
 
@@ -50,8 +50,8 @@ def draw_live(sheet: Any, spec: s.SheetSpec, columns: Sequence[s.Column], rows: 
 
 
 def draw_report_live(sheet: Any, report: Any) -> None:
-    """The Report page (io/report.py) in the live workbook: the same blocks and charts."""
-    from ..io.report import cell_format
+    """The Report page (report/page.py) in the live workbook: the same blocks and charts."""
+    from ..report.page import cell_format
 
     for chart in list(sheet.charts):
         chart.delete()

@@ -102,8 +102,8 @@ def ribbon_xml() -> bytes:
 def write_conf_sheet(ws: Any, extra: Sequence[tuple[str, Any, str]] = ()) -> None:
     from openpyxl.styles import Alignment, Font
 
-    from ..io.schema import BODY_FONT
-    from ..io.tables import FMT_BOOL
+    from ..workbook.schema import BODY_FONT
+    from ..workbook.tables import FMT_BOOL
 
     def note(row: int, text: str, bold: bool = False) -> None:
         cell = ws.cell(row=row, column=3, value=text)

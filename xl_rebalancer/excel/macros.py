@@ -81,7 +81,7 @@ def run(command: str, book: Any = None, options: Any = None, **arguments: Any) -
     None when the run stopped with a message. `arguments` go to the round trip's
     commands (the files to import, a fills file)."""
     from ..app import RunOptions
-    from ..io import schema as s
+    from ..workbook import schema as s
 
     door = _door(book)
     if door.missing_input_sheets() == len(s.INPUT_SHEETS):
@@ -167,8 +167,8 @@ def _dispatch(command: str, door: Any, options: Any, arguments: dict[str, Any]) 
 
 def _validate(door: Any, options: Any) -> Any:
     from ..app import RunReport
-    from ..io.outputs import log_entries, log_sheet
-    from ..io.writer import WorkbookEdit
+    from ..workbook.outputs import log_entries, log_sheet
+    from ..workbook.writer import WorkbookEdit
 
     started = dt.datetime.now().replace(microsecond=0)
     book = door.read(options)
@@ -193,8 +193,8 @@ def _problems(exc: Exception) -> list[Any]:
 
 def _report_failure(door: Any, command: str, exc: Exception, started: dt.datetime) -> None:
     from ..errors import Problem, XlRebalancerError
-    from ..io.outputs import log_entries, log_sheet
-    from ..io.writer import WorkbookEdit
+    from ..workbook.outputs import log_entries, log_sheet
+    from ..workbook.writer import WorkbookEdit
 
     problems = _problems(exc)
     if isinstance(exc, XlRebalancerError):

@@ -21,11 +21,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ..io import schema as s
-from ..io.package import rewrite_package
-from ..io.schema import BODY_FONT
-from ..io.tables import add_dropdowns, print_setup, write_table
 from ..models.inputs import Settings
+from ..workbook import schema as s
+from ..workbook.package import rewrite_package
+from ..workbook.schema import BODY_FONT
+from ..workbook.tables import add_dropdowns, print_setup, write_table
 
 TEMPLATE_NAME = "workbook_template.xlsm"
 FIXED_DATE = dt.datetime(2024, 1, 1)

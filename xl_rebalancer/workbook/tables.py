@@ -71,7 +71,7 @@ def write_table(
 
     With `deferred`, the data rows are not made as openpyxl cells: their values and
     styles (registered in the workbook) are kept there, and the caller writes them as
-    sheet XML once it knows the saved package's style and string numbering (io/splice.py).
+    sheet XML once it knows the saved package's style and string numbering (workbook/splice.py).
     Making and serializing an openpyxl cell per value was 2 of the 3 s a large
     household's save took.
     """

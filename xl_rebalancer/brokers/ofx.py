@@ -12,8 +12,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from ...errors import InputError, Problem
-from ...models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
+from ..errors import InputError, Problem
+from ..models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
 from .common import MAX_FILE_BYTES, is_cusip
 
 BUYS = {"BUYSTOCK", "BUYMF", "BUYOTHER", "BUYDEBT", "REINVEST"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ...models.brokers import BrokerPosition, BrokerStatement
+from ..models.brokers import BrokerPosition, BrokerStatement
 from .common import (
     Collector,
     Line,

@@ -16,7 +16,7 @@ from . import schema as s
 HEADER = """\
 # The workbook contract
 
-<!-- Written by `make docs` (docs/build.py) from xl_rebalancer/io/schema.py and the
+<!-- Written by `make docs` (docs/build.py) from xl_rebalancer/workbook/schema.py and the
 Settings model in xl_rebalancer/models/inputs.py. Do not edit by hand: a test fails when
 this file differs from what the code writes. -->
 

@@ -1,4 +1,4 @@
-"""What a run changes in a workbook, as plain data: the file writer (io/writer.py) and
+"""What a run changes in a workbook, as plain data: the file writer (workbook/writer.py) and
 the live-Excel adapter (excel/adapter.py) apply the same edit. Kept apart from the
 writer so that commands that only read (`validate`) do not import openpyxl.
 """
@@ -20,7 +20,7 @@ class SheetOutput:
     rows: Sequence[Mapping[str, Any]]
     decorate: Callable[[Any], None] | None = None
     columns: Sequence[s.Column] | None = None
-    # A laid-out page (io/report.Report) drawn instead of a table.
+    # A laid-out page (report/page.Report) drawn instead of a table.
     report: Any = None
     # The workbook opens on this sheet after the save.
     show: bool = False
@@ -56,6 +56,6 @@ class WorkbookEdit:
     doors: bool = False
     # What the save wants the user to know (a ribbon of their own kept as it was).
     notes: list[str] = field(default_factory=list)
-    # Parts the splice copied with only their head patched (io/gate.py reads just that).
+    # Parts the splice copied with only their head patched (workbook/gate.py reads just that).
     patched: set[str] = field(default_factory=set)
     recalculated: Any = None

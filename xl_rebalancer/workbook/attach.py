@@ -3,7 +3,7 @@
 Users keep their portfolios in workbooks Excel wrote, with sheets, charts, pictures and
 macros of their own. The input sheets (and, in a macro-enabled workbook, the ribbon,
 the VBA modules and the xlwings.conf sheet) are spliced into that package exactly as
-the template has them (io/splice.py), so every part of the user's is copied byte for
+the template has them (workbook/splice.py), so every part of the user's is copied byte for
 byte; a package the splice cannot edit is refused rather than rewritten by openpyxl,
 which would drop what it cannot model.
 """

@@ -51,7 +51,7 @@ class SheetSpec:
     required: bool = False
     description: str = ""
     # The table's name when the sheet is written under another title (an engine sheet
-    # beside a user's sheet of its name: io/engine_sheets.py).
+    # beside a user's sheet of its name: workbook/engine_sheets.py).
     table_name: str | None = None
 
     @property
@@ -645,7 +645,7 @@ PRICES = SheetSpec(
 
 # ----------------------------------------------------- the firm's model file
 # Not a workbook sheet: the security master of a model file (docs/model.md), read with
-# the model's Targets sheet (the workbook's TARGETS spec) by io/model_file.load_model.
+# the model's Targets sheet (the workbook's TARGETS spec) by workbook/model_file.load_model.
 SECURITIES = SheetSpec(
     "Securities",
     (

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..models.results import RebalanceResult
-from . import schema as s
-from .schema import BODY_FONT
+from ..workbook import schema as s
+from ..workbook.schema import BODY_FONT
 
 LARGEST_TRADES = 8
 HARVEST_ROWS = 5
@@ -391,7 +391,7 @@ def _span_cm(widths: dict[int, float], block: Block) -> float:
 
 def _shown_width(value: Any, fmt: str | None) -> int:
     """Characters a cell shows: an amount with its currency sign, else as the sheets."""
-    from .tables import display_width
+    from ..workbook.tables import display_width
 
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if number and fmt and fmt.startswith('"'):  # money_format: the sign quoted in front
@@ -443,7 +443,7 @@ def draw_file(ws: Any, report: Report) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
-    from .tables import set_value
+    from ..workbook.tables import set_value
 
     ws["A1"] = report.title
     ws["A1"].font = Font(name=BODY_FONT, bold=True, size=16)

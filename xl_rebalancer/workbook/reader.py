@@ -1,6 +1,6 @@
 """Read a workbook into validated models, collecting every problem with its cell.
 
-The file is only read (io/cells.py parses its sheets' XML), so `validate` leaves it
+The file is only read (workbook/cells.py parses its sheets' XML), so `validate` leaves it
 byte-for-byte untouched. Tables are found by sheet name, then by table
 name (tbl<Sheet>); the header is the table's first row, or row 1 without a table.
 """
@@ -133,12 +133,12 @@ def _locate(
     titles: list[str], tables: dict[str, list[TableRef]], spec: s.SheetSpec
 ) -> tuple[str, TableRef | None] | None:
     # The sheet of the spec's name holding its table, then any sheet holding the table
-    # (an engine sheet written beside a user's sheet of its name: io/engine_sheets.py),
+    # (an engine sheet written beside a user's sheet of its name: workbook/engine_sheets.py),
     # then the sheet of that name whatever table it has.
     wanted = s.normalize_header(spec.name)
     named = [title for title in titles if s.normalize_header(title) == wanted]
     # On the sheet of its name the table may carry a suffix (tblTrades_2: the engine's,
-    # beside a table of the user's named tblTrades, io/splice._free_table_name).
+    # beside a table of the user's named tblTrades, workbook/splice._free_table_name).
     own = re.compile(rf"{re.escape(spec.table)}(?:_\d+)?", re.I)
     for title in named:
         for table in tables.get(title, []):
@@ -389,7 +389,7 @@ def _follow_model(
     incomplete: set[str],
 ) -> None:
     """The firm's model file (Settings model_file) laid over the workbook's rows
-    (io/model_file.follow); a file that cannot be read is an error at the setting's cell."""
+    (workbook/model_file.follow); a file that cannot be read is an error at the setting's cell."""
     from . import model_file
 
     file = model_file.model_path(value, path)

@@ -28,8 +28,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ...engine.fills import Order
-from ...errors import InputError, Problem
+from ..engine.fills import Order
+from ..errors import InputError, Problem
 
 FORMATS = ("csv", "ibkr", "fidelity", "schwab")
 DECIMALS = {"csv": 6, "ibkr": 4, "fidelity": 3, "schwab": 0}

@@ -5,7 +5,7 @@ block lets the lots be rebuilt from the buys (engine.sync)."""
 
 from __future__ import annotations
 
-from ...models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
+from ..models.brokers import BrokerPosition, BrokerStatement, BrokerTransaction
 from .common import Collector, Line, find_header, is_cusip, records
 
 HOLDINGS = {

@@ -979,7 +979,7 @@ def _plan(
 def _engine_titles(
     archive: zipfile.ZipFile, workbook: str, sheets: list[_Sheet], outputs: Sequence[Any]
 ) -> list[Any]:
-    """Engine sheets under titles no sheet of the user's has (io/engine_sheets.py)."""
+    """Engine sheets under titles no sheet of the user's has (workbook/engine_sheets.py)."""
     from .engine_sheets import MARKER, is_output, ownership, renamed, title_for
 
     marked = set()

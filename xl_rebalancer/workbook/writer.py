@@ -76,7 +76,7 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
         return dest
     if not edit.recalc and not full_save:
         # Only engine sheets change: move them into the package and copy the rest as
-        # it is (io/splice.py), in bounded memory, keeping what openpyxl cannot model.
+        # it is (workbook/splice.py), in bounded memory, keeping what openpyxl cannot model.
         from .splice import NotSpliceable, splice_save
 
         def splice(final: Path) -> None:
@@ -279,13 +279,13 @@ def _spliced_recalc(
     macro_enabled: bool,
     ribbon: list[tuple[str, str, str]],
 ) -> bool:
-    """--recalc by splice (io/recalc_save.py): openpyxl computes, the splice saves, and
+    """--recalc by splice (workbook/recalc_save.py): openpyxl computes, the splice saves, and
     only the cells whose values changed are patched, so nothing openpyxl cannot model is
     lost. False when the package cannot be edited so (the whole rewrite is tried)."""
     import datetime as dt
 
     from ..excel.headless import worksheet_functions
-    from . import recalc
+    from ..formulas import recalc
     from .recalc_save import CannotPatch, apply_patch, cell_patch
     from .splice import NotSpliceable, splice_save
 
@@ -344,7 +344,7 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     """Compute every formula of the edited workbook; list what was not in the Log."""
     import datetime as dt
 
-    from . import recalc
+    from ..formulas import recalc
 
     titles = {t.lower(): t for t in wb.sheetnames}
     dynamic = {titles[t.lower()]: cells for t, cells in dynamic.items() if t.lower() in titles}
@@ -362,7 +362,7 @@ def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
     from .engine_sheets import MARKER, is_output, ownership, renamed, title_for
 
     spec = output.spec
-    if is_output(spec):  # never over a sheet of the user's (io/engine_sheets.py)
+    if is_output(spec):  # never over a sheet of the user's (workbook/engine_sheets.py)
         marked = [ws.title for ws in wb.worksheets if MARKER in ws.defined_names]
         engine = ownership(marked, wb.properties.creator)
         spec = renamed(spec, title_for(spec.name, wb.sheetnames, engine))
@@ -387,7 +387,7 @@ def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
     if output.write is not None:
         output.write(ws)
     elif output.report is not None:
-        from .report import draw_file
+        from ..report.page import draw_file
 
         draw_file(ws, output.report)
     else:
@@ -408,7 +408,7 @@ def show_sheet(wb: Any, ws: Any) -> None:
 
 
 def _rewrite(wb: Any, rewrite: InputRewrite) -> None:
-    from .edit import rewrite_rows
+    from .rewrite import rewrite_rows
 
     if rewrite.title in wb.sheetnames:
         ws = wb[rewrite.title]

@@ -88,7 +88,7 @@ def report_sheet(
     prepared: dt.date | None = None,
 ) -> SheetOutput:
     """The one-page proposal; the workbook opens on it after a rebalance."""
-    from .report import build_report
+    from ..report.page import build_report
 
     page = build_report(result, settings, prepared)
     return SheetOutput(s.REPORT, [], report=page, show=show, first=True)

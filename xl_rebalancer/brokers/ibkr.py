@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...errors import InputError, Problem
-from ...models.brokers import BrokerLot, BrokerPosition, BrokerStatement, BrokerTransaction
+from ..errors import InputError, Problem
+from ..models.brokers import BrokerLot, BrokerPosition, BrokerStatement, BrokerTransaction
 from .common import MAX_FILE_BYTES, date, number
 
 SUPPORTED = {"STK", "FUND", "ETF", ""}

@@ -939,7 +939,7 @@ def recalculate_workbook(wb: Any, dynamic: Mapping[str, Iterable[str]]) -> Recal
     could not run). When some were not, Excel recalculates on load and fills them in.
     """
     from ..excel.headless import worksheet_functions
-    from .tables import set_value
+    from ..workbook.tables import set_value
 
     result = recalculate(wb, dynamic=dynamic, functions=worksheet_functions())
     sheets = {ws.title: ws for ws in wb.worksheets}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...engine.fills import Fill
-from ...errors import InputError, Problem
+from ..engine.fills import Fill
+from ..errors import InputError, Problem
 from . import fidelity, ibkr, schwab
 from .common import Collector, check_file, csv_lines, find_header, read_text, records
 
@@ -181,7 +181,7 @@ def _generic(lines: list[Any], hit: Any, file: str, day: dt.date) -> FillsFile:
 def place(number: str, accounts: Mapping[str, str]) -> str | None:
     """The workbook account a file's account is: by name or BrokerAccount (lower case
     keys), or a masked number (`...518`) matching one full number ending in its digits."""
-    from ...engine.sync import same_number
+    from ..engine.sync import same_number
 
     found = accounts.get(number.lower())
     if found is not None:

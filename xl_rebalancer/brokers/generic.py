@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...errors import InputError, Problem
-from ...models.brokers import BrokerLot, BrokerPosition, BrokerStatement
+from ..errors import InputError, Problem
+from ..models.brokers import BrokerLot, BrokerPosition, BrokerStatement
 from .common import Collector, Line, find_header, is_cusip, norm, records
 
 FIELDS = {

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import InputError, Problem
-from ...models.brokers import BrokerTransaction
+from ..errors import InputError, Problem
+from ..models.brokers import BrokerTransaction
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # far above any household's download, far below harm
 MAX_ROWS = 200_000

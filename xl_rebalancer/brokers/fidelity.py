@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 
-from ...models.brokers import BrokerPosition, BrokerStatement
+from ..models.brokers import BrokerPosition, BrokerStatement
 from .common import (
     Collector,
     Line,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import XlRebalancerError
-from . import schema as s
+from ..workbook import schema as s
 
 CONVERT_SECONDS = 180
 NO_LIBREOFFICE = (
@@ -35,7 +35,7 @@ def report_workbook(report: Any, target: Path) -> Path:
     """A new .xlsx holding only the Report page of `report` (io.report.Report)."""
     from openpyxl import Workbook
 
-    from .report import draw_file
+    from .page import draw_file
 
     wb = Workbook()
     ws = wb.active

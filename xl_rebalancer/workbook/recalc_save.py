@@ -3,7 +3,7 @@ the cells array formulas spill into are patched into the spliced package's sheet
 
 A whole-workbook rewrite through openpyxl loses what openpyxl cannot model (text boxes,
 shapes, threaded comments, slicers, pivots, controls), so `--recalc` used to refuse such
-workbooks. Here the workbook is loaded with openpyxl only to compute (io/recalc.py); the
+workbooks. Here the workbook is loaded with openpyxl only to compute (formulas/recalc.py); the
 save is the ordinary splice (engine sheets replaced, the user's parts copied), and then
 only the cells whose values changed are edited in place: a formula cell's `<v>` and type,
 a spill cell's value, an array formula's `ref`. Every other byte of the user's sheets,

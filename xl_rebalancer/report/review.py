@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.types import safe_text
-from .schema import BODY_FONT
+from ..workbook.schema import BODY_FONT
 
 MONEY = "#,##0.00_);[Red]-#,##0.00_)"
 PERCENT = "0.00%"

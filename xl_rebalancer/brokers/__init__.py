@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import InputError, Problem
-from ...models.brokers import BrokerStatement
+from ..errors import InputError, Problem
+from ..models.brokers import BrokerStatement
 from . import fidelity, generic, ibkr, ofx, schwab, vanguard
 from .common import check_file, csv_lines, read_text
 

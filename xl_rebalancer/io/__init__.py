@@ -1,1 +1,0 @@
-"""Workbook I/O: the schema, the openpyxl reader and the atomic writer."""
