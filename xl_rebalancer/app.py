@@ -197,7 +197,7 @@ class FileDoor:
         )
 
     def read_raw(self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS) -> dict[str, Any]:
-        from .workbook.reader import read_raw_sheets
+        from .workbook.rows import read_raw_sheets
 
         return read_raw_sheets(self.path, specs)
 

@@ -265,7 +265,7 @@ def set_model_file(book: Path, model: Path) -> str:
     import os
 
     from .workbook import model_file
-    from .workbook.reader import read_raw_sheets
+    from .workbook.rows import read_raw_sheets
     from .workbook.writer import save_workbook
 
     model_file.load_model(model)

@@ -251,7 +251,7 @@ def test_damaged_packages_are_workbook_errors(tmp_path: Path) -> None:
 def test_a_damaged_sheet_is_named_and_nothing_else_is_said(tmp_path: Path) -> None:
     """A text cell pointing past the shared-string table (a damaged or hand-edited file):
     the run stops with the file and the sheet named, not a traceback."""
-    from xl_rebalancer.workbook.reader import read_raw_sheets
+    from xl_rebalancer.workbook.rows import read_raw_sheets
 
     broken = SHEET.replace('<x:c r="A1" t="s"><x:v>0</x:v>', '<x:c r="A1" t="s"><x:v>99</x:v>')
     book = package(tmp_path / "damaged.xlsx", sheet=broken, title="TaxLots")

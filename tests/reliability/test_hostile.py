@@ -230,7 +230,7 @@ def test_a_stray_cell_at_the_last_row_is_no_hang(book: Path, tmp_path: Path):
 
 def test_more_rows_than_the_limit_is_a_message(book: Path, tmp_path: Path, monkeypatch):
     from xl_rebalancer.errors import InputError
-    from xl_rebalancer.workbook import reader
+    from xl_rebalancer.workbook import rows as reader
 
     monkeypatch.setattr(reader, "MAX_ROWS", 2)
     with pytest.raises(InputError) as caught:

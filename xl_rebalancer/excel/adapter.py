@@ -24,8 +24,9 @@ from ..models.types import safe_text
 from ..workbook import schema as s
 from ..workbook.edits import InputRewrite, SheetOutput, WorkbookEdit
 from ..workbook.engine_sheets import is_output, title_for
-from ..workbook.reader import SheetData, WorkbookInput, build_portfolio, sheet_from_rows
+from ..workbook.reader import WorkbookInput, build_portfolio
 from ..workbook.rewrite import plan_rows
+from ..workbook.rows import SheetData, sheet_from_rows
 from ..workbook.tables import cell_value
 
 CHART_PREFIX = "xlrb"

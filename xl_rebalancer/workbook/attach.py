@@ -37,7 +37,7 @@ def attach(path: Path, *, out: Path | None = None) -> Attached:
     workbook that has every input sheet is left as it is."""
     from ..excel.doors import CONF_SHEET
     from .cells import Package
-    from .reader import _locate, _read_sheet
+    from .rows import _locate, _read_sheet
     from .safety import check_package, regular_file
     from .writer import MACRO_SUFFIXES, save_workbook
 

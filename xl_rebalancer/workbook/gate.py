@@ -230,7 +230,7 @@ def check_save(new: Path, source: Path | None, heads: Collection[str] = ()) -> N
 def check_inputs(new: Path, source: Path) -> None:
     """Every input sheet the source had still reads, with the same rows counted."""
     from ..errors import WorkbookError
-    from .reader import read_raw_sheets
+    from .rows import read_raw_sheets
 
     try:
         before = read_raw_sheets(source)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, Problem, WorkbookError
 from . import schema as s
+from .rows import SheetData, _message, _validate_rows, read_raw_sheets
 
 if TYPE_CHECKING:
     from ..models.checks import Locator
@@ -314,8 +315,6 @@ def _validated(
 ) -> Any:
     from pydantic import ValidationError
 
-    from .reader import _message
-
     try:
         return model.model_validate({**values, "row": row})
     except ValidationError as exc:
@@ -330,7 +329,6 @@ def _validated(
 def _load_book(path: Path) -> Model:
     from ..models import inputs as m
     from ..models.checks import Locator
-    from .reader import SheetData, _validate_rows, read_raw_sheets
 
     sheets = read_raw_sheets(path, (s.TARGETS, s.SECURITIES))
     if not sheets:
