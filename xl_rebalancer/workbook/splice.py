@@ -494,8 +494,8 @@ def _scratch(
     from openpyxl import Workbook
     from openpyxl.writer.excel import ExcelWriter
 
+    from .openpyxl_sheets import _rewrite, load_bytes, replace_sheet
     from .package import _sheet_parts
-    from .writer import _rewrite, load_bytes, replace_sheet
 
     if base is None:
         wb = Workbook()

@@ -17,17 +17,16 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbookError
 from . import schema as s
-from .edits import InputRewrite, SheetOutput, WorkbookEdit
+from .edits import SheetOutput, WorkbookEdit
 from .lock import temp_prefix
+from .openpyxl_sheets import _code_name, _rewrite, replace_sheet
 from .package import VBA_PART, dynamic_arrays, rewrite_package, ribbon_relationships
 from .safety import check_package
-from .tables import write_table
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 
@@ -43,17 +42,6 @@ def load_for_edit(path: Path) -> Any:
             )
     except Exception as exc:
         raise WorkbookError(f"{path}: cannot open the workbook for writing ({exc})") from exc
-
-
-def load_bytes(data: bytes) -> Any:
-    """A package in memory opened for editing (the input sheets a splice rewrites)."""
-    import io
-
-    from openpyxl import load_workbook
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_workbook(io.BytesIO(data), keep_links=False)
 
 
 def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None = None) -> Path:
@@ -256,11 +244,6 @@ def _properties(ws: Any) -> Any:
     return ws.sheetPr
 
 
-def _code_name(ws: Any) -> str | None:
-    props = getattr(ws, "sheet_properties", None) or getattr(ws, "sheetPr", None)
-    return getattr(props, "codeName", None) if props is not None else None
-
-
 def _has_formulas(wb: Any) -> bool:
     from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
@@ -354,70 +337,6 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     rows = recalc.merge_log(_log_sheet(wb), recalc.log_rows(result, now))
     replace_sheet(wb, SheetOutput(s.LOG, rows))
     return recalc.cached_values(result)
-
-
-def replace_sheet(wb: Any, output: SheetOutput, deferred: Any = None) -> Any:
-    """Drop the sheet of that name (if any) and write a fresh one in the same place.
-    With `deferred` (tables.DeferredRows), a table's data rows are kept there as values."""
-    from .engine_sheets import MARKER, is_output, ownership, renamed, title_for
-
-    spec = output.spec
-    if is_output(spec):  # never over a sheet of the user's (workbook/engine_sheets.py)
-        marked = [ws.title for ws in wb.worksheets if MARKER in ws.defined_names]
-        engine = ownership(marked, wb.properties.creator)
-        spec = renamed(spec, title_for(spec.name, wb.sheetnames, engine))
-        output = replace(output, spec=spec)
-    name = spec.name
-    index = None
-    code_name = None
-    for title in list(wb.sheetnames):
-        if title.lower() == name.lower():
-            index = wb.sheetnames.index(title)
-            code_name = _code_name(wb[title])
-            del wb[title]
-    if index is None and output.first:
-        index = 0
-    ws = wb.create_sheet(name, index)
-    if code_name:  # the new sheet takes over the old one's VBA module
-        ws.sheet_properties.codeName = code_name
-    if is_output(spec):
-        from openpyxl.workbook.defined_name import DefinedName
-
-        ws.defined_names.add(DefinedName(MARKER, attr_text="TRUE", hidden=True))
-    if output.write is not None:
-        output.write(ws)
-    elif output.report is not None:
-        from ..report.page import draw_file
-
-        draw_file(ws, output.report)
-    else:
-        write_table(ws, output.spec, output.rows, columns=output.columns, deferred=deferred)
-    if output.decorate is not None:
-        output.decorate(ws)
-    if output.show:
-        show_sheet(wb, ws)
-    return ws
-
-
-def show_sheet(wb: Any, ws: Any) -> None:
-    """Open the workbook on `ws`, with no other sheet selected (several selected tabs are
-    a group in Excel, where typing into one sheet types into all)."""
-    for other in wb.worksheets:
-        other.sheet_view.tabSelected = other is ws
-    wb.active = wb.worksheets.index(ws)
-
-
-def _rewrite(wb: Any, rewrite: InputRewrite) -> None:
-    from .rewrite import rewrite_rows
-
-    if rewrite.title in wb.sheetnames:
-        ws = wb[rewrite.title]
-    elif rewrite.create:
-        ws = wb.create_sheet(rewrite.spec.name)
-        write_table(ws, rewrite.spec, [])
-    else:
-        return
-    rewrite_rows(ws, rewrite.spec, rewrite.records)
 
 
 def _ribbon_parts(source: Path) -> dict[str, bytes]:
