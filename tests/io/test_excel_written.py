@@ -157,7 +157,7 @@ def test_the_write_gate_keeps_the_workbook_when_the_new_package_is_broken(
 ):
     """The escape bug put back: the save is read back before it replaces the file, the
     workbook is left exactly as it was and the bad package kept beside it."""
-    from xl_rebalancer.workbook import splice
+    from xl_rebalancer.workbook import splice_styles as splice
 
     book = tmp_path / "mine.xlsx"
     shutil.copyfile(CORPUS / "format25.xlsx", book)

@@ -21,7 +21,9 @@ from tests.io.package_parts import add_number_sheet, add_user_parts
 from tests.libreoffice import convert, needs_libreoffice
 from xl_rebalancer.workbook import schema as s
 from xl_rebalancer.workbook.package import _sheet_parts
-from xl_rebalancer.workbook.splice import NotSpliceable, _canonical, splice_save
+from xl_rebalancer.workbook.splice import splice_save
+from xl_rebalancer.workbook.splice_parts import NotSpliceable
+from xl_rebalancer.workbook.splice_styles import _canonical
 
 ENGINE = {sheet.name for sheet in s.OUTPUT_SHEETS}
 # Package-wide parts a run must edit: the sheet list, relationships and content types of

@@ -190,7 +190,7 @@ def test_deferred_rows_are_the_sheet_xml_openpyxl_writes(tmp_path: Path):
     from openpyxl import Workbook
 
     from xl_rebalancer.workbook.package import _share_strings
-    from xl_rebalancer.workbook.splice import _Strings
+    from xl_rebalancer.workbook.shared_strings import _Strings
     from xl_rebalancer.workbook.tables import DeferredRows, write_table
 
     spec = s.SheetSpec(
@@ -264,7 +264,7 @@ def test_deferred_rows_are_the_sheet_xml_openpyxl_writes(tmp_path: Path):
 def test_deferred_rows_escape_what_openpyxl_refuses():
     """A control character in an engine value (a name pasted from a web page) is written
     as Excel's _xHHHH_ escape (ECMA-376 Part 1, 22.9.2.19), not an unreadable sheet."""
-    from xl_rebalancer.workbook.splice import _Strings
+    from xl_rebalancer.workbook.shared_strings import _Strings
     from xl_rebalancer.workbook.tables import DeferredRows
 
     rows = DeferredRows(rows=[[("bell\x07", 0)]], letters=["A"])

@@ -74,7 +74,7 @@ class XlwingsDoor:
     def read_raw(
         self, specs: Sequence[s.SheetSpec] = s.INPUT_SHEETS
     ) -> dict[str, SheetData | list[Problem]]:
-        """The tables' raw values, as io.reader.read_raw_sheets gives them from a file."""
+        """The tables' raw values, as workbook.rows.read_raw_sheets gives them from a file."""
         sheets: dict[str, SheetData | list[Problem]] = {}
         digest = hashlib.sha256()
         for spec in specs:

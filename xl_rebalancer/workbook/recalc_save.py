@@ -36,7 +36,7 @@ from .package import (
     _sheet_parts,
     xml_text,
 )
-from .splice import _Strings
+from .shared_strings import _Strings
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _C, _V, _F, _IS, _ROW = (f"{{{NS}}}{t}" for t in ("c", "v", "f", "is", "row"))

@@ -85,7 +85,7 @@ def _locate(
     wanted = s.normalize_header(spec.name)
     named = [title for title in titles if s.normalize_header(title) == wanted]
     # On the sheet of its name the table may carry a suffix (tblTrades_2: the engine's,
-    # beside a table of the user's named tblTrades, workbook/splice._free_table_name).
+    # beside a table of the user's named tblTrades, workbook/splice_parts._free_table_name).
     own = re.compile(rf"{re.escape(spec.table)}(?:_\d+)?", re.I)
     for title in named:
         for table in tables.get(title, []):

@@ -65,7 +65,8 @@ def save_workbook(source: str | Path, edit: WorkbookEdit, out: str | Path | None
     if not edit.recalc and not full_save:
         # Only engine sheets change: move them into the package and copy the rest as
         # it is (workbook/splice.py), in bounded memory, keeping what openpyxl cannot model.
-        from .splice import NotSpliceable, splice_save
+        from .splice import splice_save
+        from .splice_parts import NotSpliceable
 
         def splice(final: Path) -> None:
             edit.notes = splice_save(
@@ -270,7 +271,8 @@ def _spliced_recalc(
     from ..excel.headless import worksheet_functions
     from ..formulas import recalc
     from .recalc_save import CannotPatch, apply_patch, cell_patch
-    from .splice import NotSpliceable, splice_save
+    from .splice import splice_save
+    from .splice_parts import NotSpliceable
 
     dynamic = dynamic_arrays(source)
     wb = load_for_edit(source)
