@@ -17,6 +17,11 @@ The package is edited as text where Excel's own spelling must survive (a re-seri
 workbook.xml would lose the prefixes its `mc:Ignorable` names). Anything this module
 does not recognise (strict Open XML, prefixed element names, a sheet name bound to a
 chart sheet) raises `NotSpliceable`, and the caller rewrites the whole workbook instead.
+
+This module is the plan, step by step (_plan); its pieces live beside it: the package's
+small parts as text (splice_parts), the style sheet (splice_styles), the shared strings
+(shared_strings), the scratch workbook (splice_scratch), the VBA project and ribbon
+(splice_vba), and the zip written (splice_write).
 """
 
 from __future__ import annotations
