@@ -541,8 +541,8 @@ def test_ranges_made_from_numbers_are_the_ones_formulas_reads_from_text():
 
     from formulas.ranges import Ranges
 
-    from xl_rebalancer.formulas.recalc import _range
     from xl_rebalancer.formulas.references import area
+    from xl_rebalancer.formulas.values import _range
 
     rng = random.Random(7)
     titles = ["Grid", "My Sheet", "O'Brien", "Trades", "a.b", "2024", "A1", "Ünï-x"]

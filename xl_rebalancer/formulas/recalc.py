@@ -7,7 +7,7 @@ which is how ours are registered. Its whole-workbook model (`ExcelModel`) is not
 it neither spills dynamic arrays nor reads table references, and it marks a circular
 reference with a value instead of naming it. So the workbook graph is kept here: each
 formula, its structured references and names first rewritten to A1 ranges
-(io.references), is parsed by `formulas`; strongly connected components (scipy) find
+(formulas/references.py), is parsed by `formulas`; strongly connected components (scipy) find
 the circular references; the rest is computed in topological order (graphlib), each
 array formula's result spilled into its block. A block whose size changed is walked
 again with the new size, so cells that read a grown spill see all of it.
@@ -15,14 +15,16 @@ again with the new size, so cells that read a grown spill see all of it.
 Cells that cannot be computed (an unknown or unimplemented function, a circular
 reference, a name the workbook lacks, or a cell that reads one of those) are returned
 as `Uncomputed`, never given a guessed value.
+
+Beside this walk: formulas/values.py (values between openpyxl, `formulas` and Excel),
+formulas/patterns.py (a filled-down formula compiled once) and formulas/results.py (the
+values spilled, cached and logged back into the workbook).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import graphlib
 import logging
-import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -37,23 +39,26 @@ from openpyxl.utils.cell import (
     range_boundaries,
 )
 
+from .patterns import _Pattern, _quoted, _relative
 from .references import ReferenceError_, TableInfo, area, expand
+from .values import (
+    CellError,
+    _cell_value,
+    _failure,
+    _grid,
+    _legacy_cell,
+    _plain,
+    _range,
+    _row_col,
+    _scalar,
+    _to_array,
+)
 
 # Functions whose reference is text or arithmetic worked out when they run: the cells
 # they read are unknown before, so the dependency order cannot include them; rather than
 # risk reading a cell not yet computed, they are listed, not guessed.
 RUNTIME_REFERENCES = frozenset({"INDIRECT", "OFFSET"})
 MAX_PASSES = 4  # spill sizes settle in two passes unless blocks feed each other's size
-
-
-@dataclass(frozen=True)
-class CellError:
-    """An Excel error value (`#N/A`, `#DIV/0!` ...) computed for a cell."""
-
-    code: str
-
-    def __str__(self) -> str:
-        return self.code
 
 
 @dataclass(frozen=True)
@@ -169,91 +174,8 @@ def _defined_names(wb: Any) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Pattern:
-    """A compiled formula shared by the cells of one R1C1 pattern: its inputs by name,
-    each with the positions of the reference tokens that name it."""
-
-    func: Any
-    inputs: tuple[tuple[str, tuple[int, ...]], ...]
-
-    @staticmethod
-    def of(
-        func: Any,
-        inputs: list[tuple[str, tuple[str, int, int, int, int]]],
-        parts: list[str],
-        areas: list[tuple[str, int, int, int, int] | None],
-    ) -> _Pattern | None:
-        """None when some reference token is not one of the function's inputs (another
-        cell's area for it would go unread), an input is no token's, or two references
-        that differ in other cells read the same area here (=A1+$A$1 in row 1: a later
-        cell of the pattern is compiled and serves instead)."""
-        out = []
-        used: set[int] = set()
-        for name, bounds in inputs:
-            tokens = tuple(t for t, a in enumerate(areas) if a == bounds)
-            if not tokens or len({parts[t] for t in tokens}) > 1:
-                return None
-            used.update(tokens)
-            out.append((name, tokens))
-        if any(a is not None and t not in used for t, a in enumerate(areas)):
-            return None
-        return _Pattern(func, tuple(out))
-
-
-_ENDPOINT = re.compile(r"^(\$?)([A-Za-z]{1,3})?(\$?)([0-9]+)?$")
-
-
-def _relative(reference: str, row: int, col: int) -> str | None:
-    """An A1 reference (with or without sheet) in R1C1 form relative to (row, col), or
-    None for what is not a plain cell, range, column or row reference."""
-    prefix, bang, ref = reference.rpartition("!")
-    if "[" in prefix or "[" in ref:
-        return None
-    ends = ref.split(":")
-    if len(ends) > 2:
-        return None
-    out = []
-    for end in ends:
-        match = _ENDPOINT.match(end)
-        if match is None or not end:
-            return None
-        col_abs, letters, row_abs, digits = match.groups()
-        if letters is None:  # a row ("$3" has its dollar before the digits)
-            col_abs, row_abs = "", col_abs or row_abs
-        if len(ends) == 1 and (letters is None or digits is None):
-            return None  # a lone "ABC" or "12" is a name or a number, not a reference
-        text = ""
-        if digits is not None:
-            number = int(digits)
-            text += f"R{number}" if row_abs else f"R[{number - row}]"
-        if letters is not None:
-            number = column_index_from_string(letters.upper())
-            text += f"C{number}" if col_abs else f"C[{number - col}]"
-        out.append(text)
-    return f"{prefix.upper()}{bang}{':'.join(out)}"
-
-
 _DIGIT_RUN = re.compile(r"\d+")
 _DIGIT_E = re.compile(r"\d[Ee]")
-
-
-def _quoted(title: str) -> str:
-    return "'" + title.replace("'", "''") + "'"
-
-
-def _range(title: str, min_col: int, min_row: int, max_col: int, max_row: int) -> dict:
-    """The area as `formulas` describes a range, made from its numbers: what its
-    Ranges.get_range gives for the area's A1 text (a test compares the two on random
-    areas and sheet names), without the regular expression it matches the text with,
-    which was a tenth of a filled-down grid's recalculation."""
-    from formulas.ranges import Ranges
-
-    parts = {"sheet": title.replace("'", "''"), "c1": get_column_letter(min_col)}
-    parts["r1"] = str(min_row)
-    if (min_col, min_row) != (max_col, max_row):
-        parts["c2"], parts["r2"] = get_column_letter(max_col), str(max_row)
-    return Ranges.format_range(("name", "n1", "n2"), **parts)
 
 
 class _Workbook:
@@ -686,9 +608,6 @@ class _Workbook:
         return area(self.titles[upper], *extent)
 
 
-# -- values between openpyxl, formulas and Excel ------------------------------------------
-
-
 def _node_for(value: Any, key: Key, title: str, dynamic: set[str]) -> _Node | None:
     from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
@@ -816,222 +735,3 @@ class _Direct:
         for keep in self.filters:
             value = keep(value)
         return value
-
-
-def _failure(exc: BaseException) -> str:
-    # schedula wraps a function's exception in DispatcherError; the cause says what failed.
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, NotImplementedError):
-            return "uses a function the formula engine does not implement"
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"could not be computed ({type(exc).__name__}{': ' + text if text else ''})"
-
-
-def _cell_value(cell: Any) -> Any:
-    """A stored cell's value as Excel's calculation engine sees it."""
-    from schedula import EMPTY
-
-    if cell is None:
-        return EMPTY
-    value = cell.value
-    if value is None or value == "":
-        return EMPTY
-    if cell.data_type == "e" and isinstance(value, str):
-        return CellError(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
-        from openpyxl.utils.datetime import to_excel
-
-        return float(to_excel(value))
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    return value
-
-
-def _to_array(values: list[list[Any]]) -> Any:
-    import numpy as np
-    from formulas.tokens.operand import Error
-
-    arr = np.empty((len(values), len(values[0]) if values else 0), dtype=object)
-    for r, line in enumerate(values):
-        for c, value in enumerate(line):
-            arr[r, c] = (
-                Error.errors.get(value.code, value.code) if isinstance(value, CellError) else value
-            )
-    return arr
-
-
-def _grid(result: Any) -> list[list[Any]]:
-    import numpy as np
-
-    if isinstance(result, np.ndarray):
-        if result.ndim == 0:
-            return [[result.item()]]
-        if result.ndim == 1:
-            return [list(result)]
-        return [list(r) for r in result]
-    return [[result]]
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and formulas' error and blank markers as plain Python values."""
-    import numpy as np
-    from formulas.tokens.operand import XlError
-    from schedula import EMPTY
-
-    if value is EMPTY:
-        return None
-    if isinstance(value, XlError):
-        return CellError(str(value))
-    if isinstance(value, CellError):
-        return value
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        number = float(value)
-        return number if math.isfinite(number) else CellError("#NUM!")
-    if isinstance(value, dt.datetime | dt.date):
-        from openpyxl.utils.datetime import to_excel
-
-        return float(to_excel(value))
-    return value
-
-
-def _scalar(value: Any) -> Any:
-    """A formula cell's own value: a blank result shows as 0, as in Excel."""
-    plain = _plain(value)
-    return 0.0 if plain is None else plain
-
-
-def _legacy_cell(grid: list[list[Any]], r: int, c: int, height: int, width: int) -> Any:
-    """A legacy (Ctrl+Shift+Enter) array's cell: a single value or a single row or
-    column repeats across the range; beyond the result's size Excel shows #N/A."""
-    rr = 0 if height == 1 else r
-    cc = 0 if width == 1 else c
-    if rr < height and cc < len(grid[rr]):
-        return grid[rr][cc]
-    return CellError("#N/A")
-
-
-def _row_col(cell: str) -> tuple[int, int]:
-    column, row = coordinate_from_string(cell)
-    return row, column_index_from_string(column)
-
-
-# -- the recalculated values back into the workbook --------------------------------------
-
-RECALC_PREFIX = "Recalc: "
-# Excel 365's calculation engine id: a file stamped older is recalculated in full on open.
-EXCEL_CALC_ID = 191029
-
-
-def recalculate_workbook(wb: Any, dynamic: Mapping[str, Iterable[str]]) -> Recalculated:
-    """Compute `wb` with our worksheet functions, spill every array block into its cells
-    and stamp the workbook so Excel shows these values on open.
-
-    When every formula was computed, Excel is told not to recalculate on load: the file
-    opens with these values even where the Python side is missing (our functions then
-    could not run). When some were not, Excel recalculates on load and fills them in.
-    """
-    from ..excel.headless import worksheet_functions
-    from ..workbook.tables import set_value
-
-    result = recalculate(wb, dynamic=dynamic, functions=worksheet_functions())
-    sheets = {ws.title: ws for ws in wb.worksheets}
-    for (title, anchor), block in result.blocks.items():
-        ws = sheets[title]
-        formula = ws[anchor].value
-        old = str(getattr(formula, "ref", block.ref)).replace("$", "")
-        min_col, min_row, max_col, max_row = range_boundaries(block.ref)
-        for row in ws.iter_rows(*_as_bounds(old)):
-            for cell in row:
-                inside = min_col <= cell.column <= max_col and min_row <= cell.row <= max_row
-                if not inside and cell.coordinate != anchor:
-                    cell.value = None
-        for r, line in enumerate(block.values):
-            for c, value in enumerate(line):
-                if r == 0 and c == 0:
-                    continue
-                cell = ws.cell(min_row + r, min_col + c)
-                set_value(cell, str(value) if isinstance(value, CellError) else value)
-        if block.dynamic and hasattr(formula, "ref"):
-            formula.ref = block.ref
-    complete = not result.uncomputed
-    wb.calculation.fullCalcOnLoad = not complete
-    if complete:
-        wb.calculation.calcId = EXCEL_CALC_ID
-    return result
-
-
-def _as_bounds(ref: str) -> tuple[int, int, int, int]:
-    min_col, min_row, max_col, max_row = range_boundaries(ref)
-    return min_row, max_row, min_col, max_col
-
-
-def cached_values(result: Recalculated) -> dict[str, dict[str, Any]]:
-    """Per sheet title, the value each computed formula cell caches."""
-    out: dict[str, dict[str, Any]] = defaultdict(dict)
-    for (title, cell), value in result.values.items():
-        out[title][cell] = value
-    return dict(out)
-
-
-def log_rows(result: Recalculated, now: dt.datetime) -> list[dict[str, Any]]:
-    """Log sheet rows: a count, then every cell not computed (its formula kept)."""
-    done = result.formulas - len(result.uncomputed)
-    rows = [
-        {
-            "time": now,
-            "level": "info",
-            "message": (
-                f"{RECALC_PREFIX}{done} of {result.formulas} formula cells computed headless"
-                + (
-                    f"; {len(result.uncomputed)} left for Excel (below)"
-                    if result.uncomputed
-                    else ""
-                )
-            ),
-        }
-    ]
-    for item in result.uncomputed:
-        rows.append(
-            {
-                "time": now,
-                "level": "warning",
-                "sheet": item.sheet,
-                "cell": item.cell,
-                "message": f"{RECALC_PREFIX}not computed, {item.reason}; formula kept: {item.formula}",
-            }
-        )
-    for item in result.spill_blocked:
-        rows.append(
-            {
-                "time": now,
-                "level": "warning",
-                "sheet": item.sheet,
-                "cell": item.cell,
-                "message": f"{RECALC_PREFIX}{item.reason} ({item.formula})",
-            }
-        )
-    return rows
-
-
-def merge_log(ws: Any | None, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The Log sheet's rows with an earlier recalculation's rows replaced by `rows`."""
-    kept: list[dict[str, Any]] = []
-    if ws is not None:
-        lines = ws.iter_rows(values_only=True)
-        header = [str(h or "").strip().lower() for h in next(lines, ())]
-        for line in lines:
-            record = dict(zip(header, line, strict=False))
-            if not any(v not in (None, "") for v in record.values()):
-                continue
-            if str(record.get("message") or "").startswith(RECALC_PREFIX):
-                continue
-            kept.append(record)
-    return kept + rows

@@ -151,7 +151,7 @@ _ATTR = re.compile(r'\s(?:t|cm)="[^"]*"')
 
 def _cached_xml(value: object) -> tuple[str, str]:
     """(cell type attribute, <v> text) of a computed value."""
-    if hasattr(value, "code"):  # recalc.CellError
+    if hasattr(value, "code"):  # formulas/values.CellError
         return ' t="e"', xml_text(str(value))
     if isinstance(value, bool):
         return ' t="b"', "1" if value else "0"

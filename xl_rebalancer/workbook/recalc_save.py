@@ -250,7 +250,7 @@ def _set_plain(cell: Any, value: Any, strings: _Strings) -> None:
         cell.remove(f)
     if value is None:
         return
-    if hasattr(value, "code"):  # recalc.CellError
+    if hasattr(value, "code"):  # formulas/values.CellError
         cell.set("t", "e")
         cell.append(_value(str(value)))
     elif isinstance(value, bool):

@@ -269,7 +269,7 @@ def _spliced_recalc(
     import datetime as dt
 
     from ..excel.headless import worksheet_functions
-    from ..formulas import recalc
+    from ..formulas import recalc, results
     from .recalc_save import CannotPatch, apply_patch, cell_patch
     from .splice import splice_save
     from .splice_parts import NotSpliceable
@@ -284,9 +284,9 @@ def _spliced_recalc(
         titles = {t.lower(): t for t in wb.sheetnames}
         anchors = {titles[t.lower()]: c for t, c in dynamic.items() if t.lower() in titles}
         result = recalc.recalculate(wb, dynamic=anchors, functions=worksheet_functions())
-        patch = cell_patch(wb, result, recalc.EXCEL_CALC_ID)
+        patch = cell_patch(wb, result, results.EXCEL_CALC_ID)
         now = dt.datetime.now().replace(microsecond=0)
-        log = SheetOutput(s.LOG, recalc.merge_log(_log_sheet(wb), recalc.log_rows(result, now)))
+        log = SheetOutput(s.LOG, results.merge_log(_log_sheet(wb), results.log_rows(result, now)))
     finally:
         if wb.vba_archive is not None:
             wb.vba_archive.close()
@@ -329,16 +329,16 @@ def _recalculate(wb: Any, edit: WorkbookEdit, dynamic: dict[str, set[str]]) -> d
     """Compute every formula of the edited workbook; list what was not in the Log."""
     import datetime as dt
 
-    from ..formulas import recalc
+    from ..formulas import results
 
     titles = {t.lower(): t for t in wb.sheetnames}
     dynamic = {titles[t.lower()]: cells for t, cells in dynamic.items() if t.lower() in titles}
-    result = recalc.recalculate_workbook(wb, dynamic)
+    result = results.recalculate_workbook(wb, dynamic)
     edit.recalculated = result
     now = dt.datetime.now().replace(microsecond=0)
-    rows = recalc.merge_log(_log_sheet(wb), recalc.log_rows(result, now))
+    rows = results.merge_log(_log_sheet(wb), results.log_rows(result, now))
     replace_sheet(wb, SheetOutput(s.LOG, rows))
-    return recalc.cached_values(result)
+    return results.cached_values(result)
 
 
 def _ribbon_parts(source: Path) -> dict[str, bytes]:
