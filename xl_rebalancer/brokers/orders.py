@@ -25,7 +25,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..engine.fills import Order
@@ -96,91 +96,126 @@ def _rows(
         return _broker_text(found, "broker account")
 
     if fmt == "csv":
-        rows = [
-            [
-                "ProposalId",
-                "Account",
-                "BrokerAccount",
-                "Action",
-                "Symbol",
-                "Quantity",
-                "OrderType",
-                "LimitPrice",
-                "TimeInForce",
-                "EstPrice",
-                "LotInstructions",
-            ]
-        ]
-        for o in orders:
-            lots = "; ".join(
-                f"{lot.lot_id} acquired {lot.acquired or 'unknown'}: {lot.shares:g} sh"
-                for lot in o.lots
-            )
-            rows.append(
-                [
-                    tag,
-                    _safe(o.account),
-                    _safe(numbers.get(o.account, "")),
-                    o.action,
-                    _safe(o.symbol),
-                    _quantity(o.shares, fmt, o),
-                    "MKT",
-                    "",
-                    "DAY",
-                    f"{o.price:.4f}" if o.price else "",
-                    _safe(lots),
-                ]
-            )
-        return {"": rows}
+        return {"": _csv_rows(orders, numbers, tag)}
     if fmt == "ibkr":
-        rows = [
-            [
-                "Action",
-                "Quantity",
-                "Symbol",
-                "SecType",
-                "Exchange",
-                "Currency",
-                "TimeInForce",
-                "OrderType",
-                "LmtPrice",
-                "Account",
-                "BasketTag",
-            ]
+        return {"": _ibkr_rows(orders, number, tag_of)}
+    if fmt == "fidelity":
+        return _fidelity_rows(orders, number, one_file)
+    return _schwab_rows(fmt, orders, number, tag_of)
+
+
+def _csv_rows(orders: Sequence[Order], numbers: Mapping[str, str], tag: str) -> list[list[str]]:
+    """The generic file a person can read: each order with the lots a sale relieves."""
+    fmt = "csv"
+    rows = [
+        [
+            "ProposalId",
+            "Account",
+            "BrokerAccount",
+            "Action",
+            "Symbol",
+            "Quantity",
+            "OrderType",
+            "LimitPrice",
+            "TimeInForce",
+            "EstPrice",
+            "LotInstructions",
         ]
-        rows += [
+    ]
+    for o in orders:
+        lots = "; ".join(
+            f"{lot.lot_id} acquired {lot.acquired or 'unknown'}: {lot.shares:g} sh"
+            for lot in o.lots
+        )
+        rows.append(
             [
+                tag,
+                _safe(o.account),
+                _safe(numbers.get(o.account, "")),
                 o.action,
+                _safe(o.symbol),
                 _quantity(o.shares, fmt, o),
-                _broker_text(o.symbol, "symbol"),
-                "STK",
-                "SMART",
-                "USD",
-                "DAY",
                 "MKT",
                 "",
-                number(o),
-                tag_of(o),
+                "DAY",
+                f"{o.price:.4f}" if o.price else "",
+                _safe(lots),
             ]
-            for o in orders
+        )
+    return rows
+
+
+def _ibkr_rows(
+    orders: Sequence[Order], number: Callable[[Order], str], tag_of: Callable[[Order], str]
+) -> list[list[str]]:
+    """TWS BasketTrader's CSV: one file for every account, the Account column routing
+    each order."""
+    fmt = "ibkr"
+    rows = [
+        [
+            "Action",
+            "Quantity",
+            "Symbol",
+            "SecType",
+            "Exchange",
+            "Currency",
+            "TimeInForce",
+            "OrderType",
+            "LmtPrice",
+            "Account",
+            "BasketTag",
         ]
-        return {"": rows}
-    if fmt == "fidelity":
-        per: dict[str, list[list[str]]] = {}
-        for o in orders:
-            per.setdefault("" if one_file else f"-{number(o)}", []).append(
-                [
-                    number(o),
-                    "",
-                    "Buy" if o.action == "BUY" else "Sell",
-                    _quantity(o.shares, fmt, o),
-                    _broker_text(o.symbol, "symbol"),
-                    "Market",
-                    "Day",
-                    "",
-                ]
-            )
-        return per
+    ]
+    rows += [
+        [
+            o.action,
+            _quantity(o.shares, fmt, o),
+            _broker_text(o.symbol, "symbol"),
+            "STK",
+            "SMART",
+            "USD",
+            "DAY",
+            "MKT",
+            "",
+            number(o),
+            tag_of(o),
+        ]
+        for o in orders
+    ]
+    return rows
+
+
+def _fidelity_rows(
+    orders: Sequence[Order], number: Callable[[Order], str], one_file: bool
+) -> dict[str, list[list[str]]]:
+    """Wealthscape's order import, without a header: a file per account unless
+    `one_file`."""
+    fmt = "fidelity"
+    per: dict[str, list[list[str]]] = {}
+    for o in orders:
+        per.setdefault("" if one_file else f"-{number(o)}", []).append(
+            [
+                number(o),
+                "",
+                "Buy" if o.action == "BUY" else "Sell",
+                _quantity(o.shares, fmt, o),
+                _broker_text(o.symbol, "symbol"),
+                "Market",
+                "Day",
+                "",
+            ]
+        )
+    return per
+
+
+def _schwab_rows(
+    fmt: str,
+    orders: Sequence[Order],
+    number: Callable[[Order], str],
+    tag_of: Callable[[Order], str],
+) -> dict[str, list[list[str]]]:
+    """Advisor Center's two files: the trade orders, and the lot instructions for
+    specific-lot relief."""
     trades = [["Account", "Action", "Quantity", "Symbol", "OrderType", "Duration", "ProposalId"]]
     lots = [["Account", "Symbol", "LotId", "Acquired", "Quantity", "ProposalId"]]
     for o in orders:

@@ -209,7 +209,36 @@ def build_report(
             else f"estimated tax {_money(tax, sign)}"
         )
     )
+    top = 5  # under the title, the figures line and the prepared-for line
+    by_class = _class_block(result, total_before, total_after, top, money)
+    by_account = _account_block(result, trades, top, money)
+    second = max(by_class.bottom, by_account.bottom) + 2
+    figures = _figures_block(result, second, money)
+    trade_block = _trades_block(trades, settings, second, money)
+    third = max(figures.bottom, trade_block.bottom) + 2
+    harvest_block = _harvest_block(result, trades, third, money, sign)
+    blocks = (by_class, by_account, figures, trade_block, harvest_block)
+    widths = _widths(blocks)
+    charts = _charts(max(harvest_block.bottom, third) + 2, blocks, widths)
+    axis = '"' + sign.replace('"', "") + '"#,##0'
+    flow = cash_flow_line(_value(result, "cash_flow", 0.0), sign)
+    who = prepared_line(settings, prepared)
+    return Report(
+        "Rebalance proposal",
+        subtitle,
+        blocks,
+        charts,
+        widths=widths,
+        axis_format=axis,
+        prepared=f"{who} {flow}" if who else flow,
+        disclosure=str(settings.get("disclosure") or ""),
+    )
 
+
+def _class_block(
+    result: RebalanceResult, total_before: float, total_after: float, top: int, money: str
+) -> Block:
+    """Each asset class before and after, in money and weight, beside its target."""
     classes: dict[str, list[float]] = {}
     for row in result.drift:
         name = row.asset_class or row.symbol or "CASH"
@@ -229,8 +258,7 @@ def build_report(
         )
         for name, (before, after, target) in classes.items()
     )
-    top = 5  # under the title, the figures line and the prepared-for line
-    by_class = Block(
+    return Block(
         "By asset class",
         top,
         LEFT,
@@ -238,15 +266,18 @@ def build_report(
         class_rows,
         (None, money, s.FMT_PCT, money, s.FMT_PCT, s.FMT_PCT),
     )
-    # An account's value does not change in a rebalance (only by its trading costs):
-    # what changes is what it sells and buys and the cash left, so those are shown and
-    # charted, and the value once.
+
+
+def _account_block(result: RebalanceResult, trades: list[Any], top: int, money: str) -> Block:
+    """An account's value does not change in a rebalance (only by its trading costs):
+    what changes is what it sells and buys and the cash left, so those are shown and
+    charted, and the value once."""
     sold: dict[str, float] = {}
     bought: dict[str, float] = {}
     for t in trades:
         side = sold if t.action == "SELL" else bought
         side[t.account] = side.get(t.account, 0.0) + t.value
-    by_account = Block(
+    return Block(
         "By account",
         top,
         RIGHT,
@@ -266,10 +297,13 @@ def build_report(
         (None, None, money, money, money, money, money),
         note="after the trades each account is worth its value less its trading costs",
     )
-    second = max(by_class.bottom, by_account.bottom) + 2
-    figures = Block(
+
+
+def _figures_block(result: RebalanceResult, top: int, money: str) -> Block:
+    """The deposit or withdrawal, then the proposal's tax and costs."""
+    return Block(
         "Tax and costs of the proposal",
-        second,
+        top,
         LEFT,
         ("", "Amount"),
         (
@@ -283,11 +317,16 @@ def build_report(
         ),
         (None, money),
     )
+
+
+def _trades_block(trades: list[Any], settings: Mapping[str, Any], top: int, money: str) -> Block:
+    """The largest trades, and how many smaller ones the Trades sheet holds; with none,
+    why none."""
     largest = sorted(trades, key=lambda t: -abs(t.value))[:LARGEST_TRADES]
     left_out = len(trades) - len(largest)
-    trade_block = Block(
+    return Block(
         "Largest trades",
-        second,
+        top,
         RIGHT,
         ("Account", "Symbol", "Action", "Value", "Est. tax"),
         tuple((t.account, t.symbol, t.action, t.value, t.est_tax) for t in largest),
@@ -302,7 +341,12 @@ def build_report(
             else ""
         ),
     )
-    third = max(figures.bottom, trade_block.bottom) + 2
+
+
+def _harvest_block(
+    result: RebalanceResult, trades: list[Any], top: int, money: str, sign: str
+) -> Block:
+    """The largest losses available to harvest, and their total."""
     harvest = sorted(result.harvest, key=lambda h: -abs(h.unrealized_loss))
     shown = harvest[:HARVEST_ROWS]
     # A lot this proposal sells is named, so "clear" beside it is not read as a loss left
@@ -314,9 +358,9 @@ def build_report(
     harvest_note = f"{lots}, {lost} in all" + (
         f"; this proposal sells from {', '.join(harvested)}" if harvested else ""
     )
-    harvest_block = Block(
+    return Block(
         "Losses available to harvest",
-        third,
+        top,
         LEFT,
         ("Account", "Symbol", "Lot", "Loss", "Tax saving", "Wash sale"),
         tuple(
@@ -333,14 +377,20 @@ def build_report(
         (None, None, None, money, money, None),
         note=harvest_note if harvest else "none: no lot is below its basis",
     )
-    charts_top = max(harvest_block.bottom, third) + 2
+
+
+def _charts(
+    top: int, blocks: tuple[Block, ...], widths: dict[int, float]
+) -> tuple[ReportChart, ...]:
+    """The classes' and the accounts' charts below the blocks, each as wide as the
+    block it charts."""
     charts = (
         ReportChart(
             "xlrbReportClasses",
             "Asset classes: before, after and target",
             0,
             (2, 4, 5),
-            charts_top,
+            top,
             LEFT,
             percent=True,
         ),
@@ -349,28 +399,11 @@ def build_report(
             "Trading by account: sold and bought",
             1,
             (3, 4),
-            charts_top,
+            top,
             RIGHT,
         ),
     )
-    blocks = (by_class, by_account, figures, trade_block, harvest_block)
-    widths = _widths(blocks)
-    charts = tuple(
-        replace(chart, width_cm=_span_cm(widths, blocks[chart.block])) for chart in charts
-    )
-    axis = '"' + sign.replace('"', "") + '"#,##0'
-    flow = cash_flow_line(_value(result, "cash_flow", 0.0), sign)
-    who = prepared_line(settings, prepared)
-    return Report(
-        "Rebalance proposal",
-        subtitle,
-        blocks,
-        charts,
-        widths=widths,
-        axis_format=axis,
-        prepared=f"{who} {flow}" if who else flow,
-        disclosure=str(settings.get("disclosure") or ""),
-    )
+    return tuple(replace(chart, width_cm=_span_cm(widths, blocks[chart.block])) for chart in charts)
 
 
 def _flow_figure(flow: Any) -> tuple[str, float]:
