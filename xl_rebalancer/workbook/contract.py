@@ -16,9 +16,9 @@ from . import schema as s
 HEADER = """\
 # The workbook contract
 
-<!-- Written by `make docs` (docs/build.py) from xl_rebalancer/workbook/schema.py and the
-Settings model in xl_rebalancer/models/inputs.py. Do not edit by hand: a test fails when
-this file differs from what the code writes. -->
+<!-- Written by `make docs` (docs/build.py) from xl_rebalancer/workbook/schema.py (with
+schema_docs.py) and the Settings model in xl_rebalancer/models/inputs.py. Do not edit by
+hand: a test fails when this file differs from what the code writes. -->
 
 Every sheet you fill in, every sheet the engine writes, and every setting with its
 default. Names here are the contract: the engine reads and writes exactly these.
