@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from tests.conftest import sha256
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
 from xl_rebalancer.batch import (
     BatchOptions,
     BatchResult,
@@ -27,6 +27,7 @@ from xl_rebalancer.batch import (
 )
 from xl_rebalancer.cli import main
 from xl_rebalancer.demo import write_clients
+from xl_rebalancer.door import RunOptions
 
 CLIENTS = 24
 

@@ -39,7 +39,8 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
-from .app import COMMANDS, RunOptions, as_door, is_backup
+from .app import COMMANDS
+from .door import RunOptions, as_door, is_backup
 from .errors import InputError, Problem, ProposalHeld, XlRebalancerError
 
 BATCH_COMMANDS = COMMANDS
@@ -162,7 +163,7 @@ class BatchResult:
 def _skipped(path: Path) -> bool:
     """Files that look like workbooks but are not the user's: Excel's lock files (~$),
     our own temporary saves (.~) and every backup the program keeps (apply-actions,
-    import, record-fills: app.is_backup)."""
+    import, record-fills: door.is_backup)."""
     return path.name.startswith(("~$", ".~")) or is_backup(path)
 
 

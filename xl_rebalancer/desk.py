@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .app import RunOptions, as_door
 from .batch import BatchResult, BatchRow, _desk, collect_workbooks
+from .door import RunOptions, as_door
 from .errors import InputError, Problem, XlRebalancerError
 from .workbook import schema as s
 

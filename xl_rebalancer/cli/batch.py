@@ -156,8 +156,8 @@ def batch(
         TimeRemainingColumn,
     )
 
-    from ..app import RunOptions
     from ..batch import PAGE_COMMANDS, BatchOptions, report_payload, run_batch, write_reports
+    from ..door import RunOptions
 
     if pdf:
         from ..report.pdf import NO_LIBREOFFICE, soffice

@@ -31,9 +31,9 @@ def _desk_batch(
     as_json: bool,
 ) -> None:
     """The trading desk over a folder (desk.py): approve, the blotter, fills routed."""
-    from ..app import RunOptions
     from ..batch import report_payload, write_reports
     from ..desk import approve_all, export_blotter, route_fills
+    from ..door import RunOptions
 
     extra: dict[str, Any] = {}
     if command == "export-orders":

@@ -22,7 +22,8 @@ SOLVING = {"rebalance", "run"}
 
 
 def _run(command: str, book: Path, **options: Any) -> None:
-    from ..app import RunOptions, run_engine
+    from ..app import run_engine
+    from ..door import RunOptions
     from ..isolation import isolated_solver
 
     as_json = options.pop("as_json")
@@ -79,7 +80,8 @@ _engine_command("run", "Refresh prices, then rebalance (the ribbon's main button
 def recalc(book: Path, out: Path | None, as_json: bool) -> None:
     """Compute every formula (our worksheet functions, tables, dynamic arrays) and store
     the values in the file; cells that cannot be computed are listed in the Log sheet."""
-    from ..app import RunOptions, run_engine
+    from ..app import run_engine
+    from ..door import RunOptions
 
     report = run_engine(book, "recalc", RunOptions(out=out, recalc=True))
     if as_json:

@@ -83,7 +83,7 @@ def import_command(
 ) -> None:
     """Fill Accounts, Holdings, TaxLots and Transactions from broker downloads (positions,
     lots, realized gain/loss, history). Importing the same files again changes nothing."""
-    from ..app import RunOptions
+    from ..door import RunOptions
     from ..trading import import_files, parse_account_map
 
     report = import_files(
@@ -240,7 +240,7 @@ def record_fills_command(
     or the broker's history). A backup is kept; recording the same fills again changes
     nothing. BOOK a folder: FILLS, one custodian's file, is routed to every workbook in
     it by BrokerAccount (as batch --command record-fills --fills FILLS)."""
-    from ..app import RunOptions
+    from ..door import RunOptions
     from ..trading import record_fills
 
     if book.is_dir():
@@ -331,7 +331,8 @@ def apply_actions_command(
     force: bool,
 ) -> None:
     """Apply due corporate actions to TaxLots, Holdings and cash (a backup is kept)."""
-    from ..app import RunOptions, apply_corporate_actions
+    from ..app import apply_corporate_actions
+    from ..door import RunOptions
 
     report = apply_corporate_actions(
         book, RunOptions(out=out, as_of=as_of, dry_run=dry_run, recalc=recalc, force=force)

@@ -190,8 +190,8 @@ def build_template(path: Path | None, as_json: bool) -> None:
 @handle_errors
 def validate(book: Path, as_of: dt.date | None, prices_file: Path | None, as_json: bool) -> None:
     """Check every input sheet; print errors and warnings with their cells."""
-    from ..app import RunOptions
     from ..app import validate as run_validate
+    from ..door import RunOptions
 
     result = run_validate(book, RunOptions(as_of=as_of, prices_file=prices_file))
     p = result.portfolio
@@ -240,8 +240,9 @@ def validate(book: Path, as_of: dt.date | None, prices_file: Path | None, as_jso
 def demo(folder: Path, as_json: bool, clients: int | None) -> None:
     """Write a realistic sample household and its offline prices to FOLDER, and run it
     (prices from the file, rebalance, every formula recalculated)."""
-    from ..app import RunOptions, run_engine
+    from ..app import run_engine
     from ..demo import write_demo
+    from ..door import RunOptions
 
     if clients:
         from ..batch import BatchOptions, report_payload, run_batch
