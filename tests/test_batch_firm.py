@@ -19,7 +19,8 @@ from openpyxl import load_workbook
 
 from tests.conftest import TWO_FUNDS, write_book
 from tests.libreoffice import needs_libreoffice
-from xl_rebalancer.batch import BatchOptions, household_units, run_batch, write_reports
+from xl_rebalancer.batch import BatchOptions, household_units, run_batch
+from xl_rebalancer.batch_report import write_reports
 from xl_rebalancer.cli import main
 from xl_rebalancer.demo import write_clients
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchResult, BatchRow, _desk, collect_workbooks
+from .batch import collect_workbooks
+from .batch_report import BatchResult, BatchRow, _desk
 from .door import RunOptions, as_door
 from .errors import InputError, Problem, XlRebalancerError
 from .workbook import schema as s

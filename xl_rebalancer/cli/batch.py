@@ -156,7 +156,8 @@ def batch(
         TimeRemainingColumn,
     )
 
-    from ..batch import PAGE_COMMANDS, BatchOptions, report_payload, run_batch, write_reports
+    from ..batch import PAGE_COMMANDS, BatchOptions, run_batch
+    from ..batch_report import report_payload, write_reports
     from ..door import RunOptions
 
     if pdf:

@@ -31,7 +31,7 @@ def _desk_batch(
     as_json: bool,
 ) -> None:
     """The trading desk over a folder (desk.py): approve, the blotter, fills routed."""
-    from ..batch import report_payload, write_reports
+    from ..batch_report import report_payload, write_reports
     from ..desk import approve_all, export_blotter, route_fills
     from ..door import RunOptions
 

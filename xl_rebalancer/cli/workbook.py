@@ -245,7 +245,8 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
     from ..door import RunOptions
 
     if clients:
-        from ..batch import BatchOptions, report_payload, run_batch
+        from ..batch import BatchOptions, run_batch
+        from ..batch_report import report_payload
         from ..demo import write_clients
 
         books, price_file = write_clients(folder, clients)
