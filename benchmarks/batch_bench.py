@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from xl_rebalancer.app import RunOptions
 from xl_rebalancer.batch import BatchOptions, run_batch
 from xl_rebalancer.demo import write_clients
+from xl_rebalancer.door import RunOptions
 
 PHASES = ("read", "prices", "solve", "write")
 

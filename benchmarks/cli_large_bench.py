@@ -44,7 +44,7 @@ def workbook(path: Path, holdings: int, lots: int) -> Path:
 
 def phases(book: Path) -> dict[str, float]:
     """Seconds in reading, saving and the rest of one in-process run."""
-    from xl_rebalancer import app
+    from xl_rebalancer import app, door
 
     spent: dict[str, float] = {}
 
@@ -60,14 +60,14 @@ def phases(book: Path) -> dict[str, float]:
 
     from xl_rebalancer.workbook import writer
 
-    read, save = app.read_workbook, writer.save_workbook
-    app.read_workbook, writer.save_workbook = timed("read", read), timed("save", save)
+    read, save = door.read_workbook, writer.save_workbook
+    door.read_workbook, writer.save_workbook = timed("read", read), timed("save", save)
     try:
         start = time.perf_counter()
-        app.run_engine(book, "rebalance", app.RunOptions(network=False))
+        app.run_engine(book, "rebalance", door.RunOptions(network=False))
         total = time.perf_counter() - start
     finally:
-        app.read_workbook, writer.save_workbook = read, save
+        door.read_workbook, writer.save_workbook = read, save
     spent["engine and the rest"] = total - spent["read"] - spent["save"]
     return spent
 

@@ -30,8 +30,9 @@ from openpyxl import load_workbook
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' LibreOffice helper
 
 from tests.libreoffice import SOFFICE, convert
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
 from xl_rebalancer.demo import write_demo
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.formulas.results import recalculate_workbook
 from xl_rebalancer.workbook.writer import WorkbookEdit, save_workbook
 

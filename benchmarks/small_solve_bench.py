@@ -70,7 +70,7 @@ def captured(run: Callable[[], Any]) -> list[solver.Program]:
 
 
 def client_programs(count: int) -> list[solver.Program]:
-    from xl_rebalancer import app
+    from xl_rebalancer import app, door
     from xl_rebalancer.demo import write_clients
 
     folder = Path(tempfile.mkdtemp(prefix="xlrb-small-"))
@@ -79,7 +79,7 @@ def client_programs(count: int) -> list[solver.Program]:
         programs: list[solver.Program] = []
         for book in books:
             work = Path(shutil.copy(book, folder / "work.xlsm"))
-            options = app.RunOptions(prices_file=prices)
+            options = door.RunOptions(prices_file=prices)
             programs += captured(lambda w=work, o=options: app.run_engine(w, "rebalance", o))
         return programs
     finally:

@@ -26,8 +26,9 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.styles import Font
 
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
 from xl_rebalancer.demo import write_demo
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.workbook.contract import workbook_markdown
 
 HERE = Path(__file__).resolve().parent

@@ -14,19 +14,18 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from tests.conftest import sha256
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
 from xl_rebalancer.batch import (
     BatchOptions,
-    BatchResult,
-    BatchRow,
     _map_processes,
     collect_workbooks,
     output_paths,
     run_batch,
-    write_reports,
 )
+from xl_rebalancer.batch_report import BatchResult, BatchRow, write_reports
 from xl_rebalancer.cli import main
 from xl_rebalancer.demo import write_clients
+from xl_rebalancer.door import RunOptions
 
 CLIENTS = 24
 

@@ -19,7 +19,8 @@ from openpyxl import load_workbook
 
 from tests.conftest import TWO_FUNDS, write_book
 from tests.libreoffice import needs_libreoffice
-from xl_rebalancer.batch import BatchOptions, household_units, run_batch, write_reports
+from xl_rebalancer.batch import BatchOptions, household_units, run_batch
+from xl_rebalancer.batch_report import write_reports
 from xl_rebalancer.cli import main
 from xl_rebalancer.demo import write_clients
 
@@ -382,7 +383,7 @@ def test_a_loss_sold_tonight_in_one_spouses_workbook_stops_the_others_buy(tmp_pa
         {"valuation_date": day, "cost_bps": 0, "household": "DOE"},
     )
     assert household_units([jane, john]) == [(jane, john)]
-    from xl_rebalancer.app import RunOptions
+    from xl_rebalancer.door import RunOptions
 
     result = run_batch([jane, john], BatchOptions(workers=1, run=RunOptions(dry_run=True)))
     rows = {Path(r.workbook).name: r for r in result.rows}
@@ -402,7 +403,7 @@ def test_a_loss_sold_tonight_in_one_spouses_workbook_stops_the_others_buy(tmp_pa
 
 def test_reports_are_written_whole(tmp_path):
     books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=6)
-    from xl_rebalancer.app import RunOptions
+    from xl_rebalancer.door import RunOptions
 
     result = run_batch(
         books, BatchOptions(workers=1, run=RunOptions(prices_file=prices, dry_run=True))
@@ -415,7 +416,7 @@ def test_reports_are_written_whole(tmp_path):
 
 @needs_libreoffice
 def test_a_dry_run_puts_the_pdf_where_the_workbook_would_have_been_saved(tmp_path):
-    from xl_rebalancer.app import RunOptions
+    from xl_rebalancer.door import RunOptions
 
     books, prices = write_clients(tmp_path / "books", 1, holdings=12, lots=6)
     before = sorted(p.name for p in (tmp_path / "books").iterdir())

@@ -172,7 +172,7 @@ def test_a_long_list_shows_its_first_rows_and_says_where_the_rest_are():
     (issue 25); the terminal shows the first TERMINAL_ROWS and names the sheet."""
     from rich.console import Console
 
-    from xl_rebalancer.cli import TERMINAL_ROWS, _table
+    from xl_rebalancer.cli.common import TERMINAL_ROWS, _table
 
     rows = [[f"S{i:04d}", f"{i:,}"] for i in range(1, 1201)]
     console = Console(record=True, width=100)

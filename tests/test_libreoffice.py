@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 
 from tests.conftest import REPO
 from tests.libreoffice import convert, needs_libreoffice, render_png
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 
 pytestmark = [needs_libreoffice, pytest.mark.libreoffice]
 

@@ -19,7 +19,8 @@ from tests.conftest import REPO
 from tests.io.corpus import CORPUS, run_one
 from tests.io.test_excel_written import _formulas_book, _xlsxwriter_book, cli
 from tests.libreoffice import SOFFICE, convert
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.excel.addin import build_addin
 
 pytestmark = pytest.mark.skipif(

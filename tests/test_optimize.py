@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 
 from tests.conftest import sha256
 from tests.test_cli import cli
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.errors import InfeasibleError, InputError
 
 

@@ -264,8 +264,9 @@ def test_arguments_arrive_as_xlwings_passes_them():
 
 @pytest.fixture(scope="module")
 def recalculated_demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from xl_rebalancer.app import RunOptions, run_engine
+    from xl_rebalancer.app import run_engine
     from xl_rebalancer.demo import write_demo
+    from xl_rebalancer.door import RunOptions
 
     folder = tmp_path_factory.mktemp("recalc-demo")
     book, prices = write_demo(folder)
@@ -388,8 +389,8 @@ def test_every_formula_has_its_value_and_the_package_is_whole(recalculated_demo:
 
 
 def test_batch_recalculates_every_workbook(recalculated_demo: dict, tmp_path: Path):
-    from xl_rebalancer.app import RunOptions
     from xl_rebalancer.batch import BatchOptions, run_batch
+    from xl_rebalancer.door import RunOptions
 
     books = []
     for name in ("a", "b"):

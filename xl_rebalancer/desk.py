@@ -29,8 +29,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .app import RunOptions, as_door
-from .batch import BatchResult, BatchRow, _desk, collect_workbooks
+from .batch import collect_workbooks
+from .batch_report import BatchResult, BatchRow, _desk
+from .door import RunOptions, as_door
 from .errors import InputError, Problem, XlRebalancerError
 from .workbook import schema as s
 
@@ -80,126 +81,37 @@ def export_blotter(
     custodian (`fmt` auto: each custodian in its own format; a broker's format: that
     custodian's clients only; csv: one generic file), the allocation by account, the
     combined lot checklist; each exported client is marked exported."""
-    from .brokers.orders import (
-        NO_LOTS,
-        _quantity,
-        _write_csv,
-        lot_checklist,
-        write_orders,
-    )
-    from .engine.fills import Order
-    from .trading import mark_status, plan_orders, writable
+    from .brokers.orders import _write_csv, write_orders
+    from .trading import mark_status
 
     clock = time.perf_counter()
     paths, missing = collect_workbooks(items)
     result = BatchResult(rows=list(missing))
-    plans: list[tuple[Path, Any]] = []
-    for path in paths:
-        door = as_door(path)
-        try:
-            plan = plan_orders(door, desk=True)
-            writable(door)
-        except InputError as exc:
-            result.rows.append(_skip_or_fail(path, exc))
-            continue
-        except XlRebalancerError as exc:
-            result.rows.append(_row(path, "error", str(exc)))
-            continue
-        custodians = sorted({_custodian(plan, o.account) for o in plan.orders})
-        reason = _unsendable(plan, fmt, custodians)
-        if reason is None:  # every quantity fits its custodian's format
-            try:
-                for o in plan.orders:
-                    _quantity(o.shares, _format_for(fmt, _custodian(plan, o.account)), o)
-            except InputError as exc:
-                reason = str(exc.problems[0])
-        if reason is not None:
-            result.rows.append(
-                _row(path, "invalid", reason, proposal=plan.state.status, custodians=custodians)
-            )
-            continue
-        plans.append((path, plan))
-    # The blotter: per custodian, every client's orders under the broker's full number
-    # (unique across the firm, where account names are not: every client has a "Roth").
-    per: dict[str, list[Order]] = defaultdict(list)
-    tags: dict[str, str] = {}
-    allocation: list[list[str]] = []
-    checklist: list[list[str]] = []
-    generic: list[list[str]] = []
-    for path, plan in plans:
-        for o in plan.orders:
-            custodian = _custodian(plan, o.account)
-            out_fmt = _format_for(fmt, custodian)
-            number = plan.numbers.get(o.account, "")
-            allocation.append(
-                [
-                    path.name,
-                    o.account,
-                    number,
-                    custodian,
-                    o.symbol,
-                    o.action,
-                    _quantity(o.shares, out_fmt, o),
-                    f"{o.price:.4f}" if o.price else "",
-                    plan.checksum,
-                    out_fmt,
-                ]
-            )
-            if out_fmt == "csv":
-                generic.append(
-                    [
-                        path.name,
-                        plan.checksum,
-                        o.account,
-                        number,
-                        custodian,
-                        o.action,
-                        o.symbol,
-                        _quantity(o.shares, "csv", o),
-                        "MKT",
-                        "DAY",
-                        f"{o.price:.4f}" if o.price else "",
-                        "; ".join(
-                            f"{lot.lot_id} acquired {lot.acquired or 'unknown'}: {lot.shares:g} sh"
-                            for lot in o.lots
-                        ),
-                    ]
-                )
-            else:
-                per[custodian].append(o.model_copy(update={"account": number}))
-                tags[number] = plan.checksum
-        # The lots a sale relieves, for the formats that cannot carry them (Schwab's
-        # lots file and the generic file's LotInstructions do).
-        carried = [
-            o for o in plan.orders if _format_for(fmt, _custodian(plan, o.account)) in NO_LOTS
-        ]
-        for row in lot_checklist(carried, plan.numbers):
-            checklist.append(
-                [path.name, row[0], row[1], _custodian(plan, _unsafe(row[0])), *row[2:]]
-            )
+    plans = _approved_plans(paths, fmt, result)
+    lines = _blotter_lines(plans, fmt)
     blotter = Blotter(result)
     key = "|".join(f"{p.name}:{plan.checksum}" for p, plan in plans)
     blotter.tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     stem = f"blotter-{dt.date.today():%Y%m%d}"
     if plans and not dry_run:
         folder.mkdir(parents=True, exist_ok=True)
-        for custodian, orders in sorted(per.items()):
+        for custodian, orders in sorted(lines.per.items()):
             out_fmt = _format_for(fmt, custodian)
             numbers = {o.account: o.account for o in orders}
             blotter.files[custodian] = write_orders(
-                orders, out_fmt, folder, stem, blotter.tag, numbers, tags=tags, one_file=True
+                orders, out_fmt, folder, stem, blotter.tag, numbers, tags=lines.tags, one_file=True
             )
-        if generic:
+        if lines.generic:
             path = folder / f"{stem}-orders-csv-{blotter.tag}.csv"
             header = ["Workbook", "ProposalId", "Account", "BrokerAccount", "Custodian", "Action"]
             header += ["Symbol", "Quantity", "OrderType", "TimeInForce", "EstPrice"]
-            _write_csv(path, [[*header, "LotInstructions"], *map(_safe_row, generic)])
+            _write_csv(path, [[*header, "LotInstructions"], *map(_safe_row, lines.generic)])
             blotter.files.setdefault("csv" if fmt == "csv" else "other", []).append(path)
         blotter.allocation = folder / f"{stem}-allocation-{blotter.tag}.csv"
-        _write_csv(blotter.allocation, [ALLOCATION_HEADER, *map(_safe_row, allocation)])
-        if checklist:
+        _write_csv(blotter.allocation, [ALLOCATION_HEADER, *map(_safe_row, lines.allocation)])
+        if lines.checklist:
             blotter.checklist = folder / f"{stem}-lot-checklist-{blotter.tag}.csv"
-            _write_csv(blotter.checklist, [CHECKLIST_HEADER, *checklist])
+            _write_csv(blotter.checklist, [CHECKLIST_HEADER, *lines.checklist])
     names = {c: [f.name for f in files] for c, files in blotter.files.items()}
     for path, plan in plans:
         custodians = sorted({_custodian(plan, o.account) for o in plan.orders})
@@ -238,6 +150,113 @@ def export_blotter(
     result.rows.sort(key=lambda r: order.get(r.workbook, -1))
     result.seconds = time.perf_counter() - clock
     return blotter
+
+
+def _approved_plans(paths: Sequence[Path], fmt: str, result: BatchResult) -> list[tuple[Path, Any]]:
+    """The clients whose orders go into this blotter, each with its plan; every other
+    client gets its row on `result` saying why it was left out."""
+    from .brokers.orders import _quantity
+    from .trading import plan_orders, writable
+
+    plans: list[tuple[Path, Any]] = []
+    for path in paths:
+        door = as_door(path)
+        try:
+            plan = plan_orders(door, desk=True)
+            writable(door)
+        except InputError as exc:
+            result.rows.append(_skip_or_fail(path, exc))
+            continue
+        except XlRebalancerError as exc:
+            result.rows.append(_row(path, "error", str(exc)))
+            continue
+        custodians = sorted({_custodian(plan, o.account) for o in plan.orders})
+        reason = _unsendable(plan, fmt, custodians)
+        if reason is None:  # every quantity fits its custodian's format
+            try:
+                for o in plan.orders:
+                    _quantity(o.shares, _format_for(fmt, _custodian(plan, o.account)), o)
+            except InputError as exc:
+                reason = str(exc.problems[0])
+        if reason is not None:
+            result.rows.append(
+                _row(path, "invalid", reason, proposal=plan.state.status, custodians=custodians)
+            )
+            continue
+        plans.append((path, plan))
+    return plans
+
+
+@dataclass
+class _Lines:
+    """The blotter's contents before any file is written."""
+
+    per: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    tags: dict[str, str] = field(default_factory=dict)
+    allocation: list[list[str]] = field(default_factory=list)
+    checklist: list[list[str]] = field(default_factory=list)
+    generic: list[list[str]] = field(default_factory=list)
+
+
+def _blotter_lines(plans: Sequence[tuple[Path, Any]], fmt: str) -> _Lines:
+    """Per custodian, every client's orders under the broker's full number (unique across
+    the firm, where account names are not: every client has a "Roth"), the allocation
+    by account, the generic file's rows and the lot checklist."""
+    from .brokers.orders import NO_LOTS, _quantity, lot_checklist
+
+    lines = _Lines()
+    for path, plan in plans:
+        for o in plan.orders:
+            custodian = _custodian(plan, o.account)
+            out_fmt = _format_for(fmt, custodian)
+            number = plan.numbers.get(o.account, "")
+            lines.allocation.append(
+                [
+                    path.name,
+                    o.account,
+                    number,
+                    custodian,
+                    o.symbol,
+                    o.action,
+                    _quantity(o.shares, out_fmt, o),
+                    f"{o.price:.4f}" if o.price else "",
+                    plan.checksum,
+                    out_fmt,
+                ]
+            )
+            if out_fmt == "csv":
+                lines.generic.append(
+                    [
+                        path.name,
+                        plan.checksum,
+                        o.account,
+                        number,
+                        custodian,
+                        o.action,
+                        o.symbol,
+                        _quantity(o.shares, "csv", o),
+                        "MKT",
+                        "DAY",
+                        f"{o.price:.4f}" if o.price else "",
+                        "; ".join(
+                            f"{lot.lot_id} acquired {lot.acquired or 'unknown'}: {lot.shares:g} sh"
+                            for lot in o.lots
+                        ),
+                    ]
+                )
+            else:
+                lines.per[custodian].append(o.model_copy(update={"account": number}))
+                lines.tags[number] = plan.checksum
+        # The lots a sale relieves, for the formats that cannot carry them (Schwab's
+        # lots file and the generic file's LotInstructions do).
+        carried = [
+            o for o in plan.orders if _format_for(fmt, _custodian(plan, o.account)) in NO_LOTS
+        ]
+        for row in lot_checklist(carried, plan.numbers):
+            lines.checklist.append(
+                [path.name, row[0], row[1], _custodian(plan, _unsafe(row[0])), *row[2:]]
+            )
+    return lines
 
 
 def _unsafe(text: str) -> str:
@@ -340,7 +359,6 @@ def route_fills(
     All or nothing: a row no workbook claims, one two workbooks claim, or a workbook that
     refuses its share stops the whole file before anything is written."""
     from .brokers.fillsfile import read_fill_rows
-    from .engine.sync import same_number
     from .trading import _broker_accounts, record_fills
 
     clock = time.perf_counter()
@@ -359,38 +377,7 @@ def route_fills(
             unreadable.append(_row(path, "error", str(exc)))
             continue
         owners[path] = _broker_accounts(raw)
-    # Each row's workbook and account: the broker number (full, or masked at the same
-    # broker, as import matches them); a generic file's row may name no broker.
-    placed: dict[Path, list[Any]] = defaultdict(list)
-    proposals: dict[Path, set[str]] = defaultdict(set)
-    refused: list[str] = []
-    for fill, proposal in zip(read.fills, read.proposals, strict=True):
-        number = fill.account.strip()
-        hits = [
-            (path, account)
-            for path, accounts in owners.items()
-            for account, where in accounts.items()
-            if where.number
-            and (where.number == number or same_number(where.number, number))
-            and (read.broker == "generic" or not where.broker or where.broker == read.broker)
-        ]
-        if len(hits) != 1:
-            why = (
-                "no workbook's Accounts sheet has this BrokerAccount"
-                if not hits
-                else "BrokerAccount of "
-                + " and ".join(f"{p.name} ({a})" for p, a in hits)
-                + ": which client is it?"
-            )
-            refused.append(
-                f"{fill.where}: {fill.action} {fill.shares:g} {fill.symbol} in account "
-                f"{number!r}: {why}"
-            )
-            continue
-        path, account = hits[0]
-        placed[path].append(fill.model_copy(update={"account": account}))
-        if proposal:
-            proposals[path].add(proposal)
+    placed, proposals, refused = _place(read, owners)
     if refused or unreadable:
         lines = refused + [f"{Path(r.workbook).name}: {r.message}" for r in unreadable]
         raise InputError(
@@ -466,6 +453,47 @@ def route_fills(
         _desk(routing.result.rows[-1], path, "record-fills", options)
     routing.result.seconds = time.perf_counter() - clock
     return routing
+
+
+def _place(
+    read: Any, owners: dict[Path, dict[str, Any]]
+) -> tuple[dict[Path, list[Any]], dict[Path, set[str]], list[str]]:
+    """Each row's workbook and account: the broker number (full, or masked at the same
+    broker, as import matches them); a generic file's row may name no broker. A row no
+    workbook claims, or two claim, is a sentence in the third list."""
+    from .engine.sync import same_number
+
+    placed: dict[Path, list[Any]] = defaultdict(list)
+    proposals: dict[Path, set[str]] = defaultdict(set)
+    refused: list[str] = []
+    for fill, proposal in zip(read.fills, read.proposals, strict=True):
+        number = fill.account.strip()
+        hits = [
+            (path, account)
+            for path, accounts in owners.items()
+            for account, where in accounts.items()
+            if where.number
+            and (where.number == number or same_number(where.number, number))
+            and (read.broker == "generic" or not where.broker or where.broker == read.broker)
+        ]
+        if len(hits) != 1:
+            why = (
+                "no workbook's Accounts sheet has this BrokerAccount"
+                if not hits
+                else "BrokerAccount of "
+                + " and ".join(f"{p.name} ({a})" for p, a in hits)
+                + ": which client is it?"
+            )
+            refused.append(
+                f"{fill.where}: {fill.action} {fill.shares:g} {fill.symbol} in account "
+                f"{number!r}: {why}"
+            )
+            continue
+        path, account = hits[0]
+        placed[path].append(fill.model_copy(update={"account": account}))
+        if proposal:
+            proposals[path].add(proposal)
+    return placed, proposals, refused
 
 
 def approve_all(items: Sequence[str | Path]) -> BatchResult:

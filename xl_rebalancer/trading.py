@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .app import Door, RunOptions, RunReport, as_door, journaled, save_backed_up
+from .door import Door, RunOptions, RunReport, as_door, journaled, save_backed_up
 from .errors import InputError, Problem, WorkbookError
 from .workbook import schema as s
 from .workbook.edits import InputRewrite, WorkbookEdit
@@ -460,7 +460,7 @@ def writable(door: Door) -> None:
     """Refuse now, before any order file is written, a workbook that could not be marked
     exported afterwards (open in Excel, read-only): files of an unmarked proposal would
     be sent again."""
-    from .app import FileDoor
+    from .door import FileDoor
     from .workbook.safety import may_replace
 
     if isinstance(door, FileDoor):
@@ -478,7 +478,7 @@ def mark_status(door: Door, raw: Mapping[str, Any], status: str, tag: str, note:
         sheets=[log_sheet(log_entries([], started, [f"xl-rebalancer {__version__} {note}"]))],
         rewrites=[mark(fresh, status, tag)],
     )
-    from .app import _locked
+    from .door import _locked
 
     # As every save: not over a workbook Excel holds open or one marked read-only.
     with _locked(door, RunOptions()):

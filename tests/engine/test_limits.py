@@ -16,7 +16,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.engine import plan as plan_module
 from xl_rebalancer.engine.drift import household_from
 from xl_rebalancer.engine.limits import check_limits

@@ -176,7 +176,7 @@ def test_broker_buttons_match_the_command_line(tmp_path: Path):
     """Import, Export Orders and Record Fills through the live workbook give the tables
     and files the command line gives."""
     from tests.brokers.test_round_trip import FILES, start
-    from xl_rebalancer.app import RunOptions
+    from xl_rebalancer.door import RunOptions
     from xl_rebalancer.trading import export_orders, import_files, record_fills
 
     live = start(tmp_path)

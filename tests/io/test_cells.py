@@ -224,7 +224,8 @@ def test_date_formats_as_openpyxl_tells_them() -> None:
 def test_the_projects_own_workbooks_read_the_same(household: tuple[Path, Path]) -> None:
     """The template, and the demo household after a run (its engine sheets spliced in,
     the long ones written as sheet XML by tables.write_table)."""
-    from xl_rebalancer.app import RunOptions, run_engine
+    from xl_rebalancer.app import run_engine
+    from xl_rebalancer.door import RunOptions
 
     book, prices = household
     run_engine(book, "rebalance", RunOptions(prices_file=prices))

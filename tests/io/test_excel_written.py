@@ -605,7 +605,7 @@ def test_two_saves_in_one_second_keep_two_backups():
     import datetime as dt
     import tempfile
 
-    from xl_rebalancer.app import backup_path, is_backup
+    from xl_rebalancer.door import backup_path, is_backup
 
     with tempfile.TemporaryDirectory() as folder:
         book = Path(folder) / "book.xlsm"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.report.page import ACCOUNT_TYPES, LARGEST_TRADES
 
 

@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from openpyxl.workbook.defined_name import DefinedName
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.excel.template import build_workbook
 from xl_rebalancer.workbook import schema as s
 from xl_rebalancer.workbook.cells import Package

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from tests.conftest import write_book
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
 from xl_rebalancer.cli import main
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.errors import PriceError
 
 D = dt.date

@@ -46,16 +46,16 @@ def main() -> None:
 
     zipfile.ZipFile.writestr = writestr  # type: ignore[method-assign]
     if point == "read":
-        from xl_rebalancer import app
+        from xl_rebalancer import door
 
-        real_read = app.FileDoor.read
+        real_read = door.FileDoor.read
 
-        def read(self: app.FileDoor, options: app.RunOptions) -> object:
+        def read(self: door.FileDoor, options: door.RunOptions) -> object:
             book = real_read(self, options)
             die()
             return book
 
-        app.FileDoor.read = read  # type: ignore[method-assign]
+        door.FileDoor.read = read  # type: ignore[method-assign]
     if point == "fsync":
         os.fsync = lambda fd: die()  # type: ignore[assignment]
     real_replace = os.replace

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.errors import InputError, XlRebalancerError
 
 EXAMPLES = int(os.environ.get("XL_REBALANCER_FUZZ_EXAMPLES", "120"))

@@ -18,8 +18,9 @@ import pytest
 
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, sha256, write_book
 from tests.test_cli import cli
-from xl_rebalancer.app import RunOptions, run_engine
+from xl_rebalancer.app import run_engine
 from xl_rebalancer.demo import business_days
+from xl_rebalancer.door import RunOptions
 from xl_rebalancer.errors import InfeasibleError
 
 

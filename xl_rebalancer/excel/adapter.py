@@ -1,4 +1,4 @@
-"""The workbook open in Excel, as the run functions of `app` see a file (an `app.Door`).
+"""The workbook open in Excel, as the run functions of `app` see a file (a `door.Door`).
 
 The ribbon's macros run while Excel holds the file open, so nothing may be saved to
 it behind Excel's back: this adapter reads the input tables through xlwings, with the
@@ -34,7 +34,7 @@ REPORT_TITLE = "Rebalance proposal"  # report/page.build_report's title, the Rep
 
 
 class XlwingsDoor:
-    """An xlwings `Book` as an `app.Door`."""
+    """An xlwings `Book` as a `door.Door`."""
 
     def __init__(self, book: Any) -> None:
         self.book = book
@@ -114,7 +114,7 @@ class XlwingsDoor:
     def backup(self, stamp: dt.datetime, kind: str = "actions") -> Path | None:
         """A copy of the workbook beside it before its input sheets change. Excel's own
         SaveCopyAs keeps unsaved edits; without it, the last saved file is copied."""
-        from ..app import backup_path
+        from ..door import backup_path
 
         path = self.path
         backup = backup_path(path, stamp, kind)

@@ -80,7 +80,7 @@ def run(command: str, book: Any = None, options: Any = None, **arguments: Any) -
     """Run `command` on `book` (default: the calling workbook); returns the report, or
     None when the run stopped with a message. `arguments` go to the round trip's
     commands (the files to import, a fills file)."""
-    from ..app import RunOptions
+    from ..door import RunOptions
     from ..workbook import schema as s
 
     door = _door(book)
@@ -166,7 +166,7 @@ def _dispatch(command: str, door: Any, options: Any, arguments: dict[str, Any]) 
 
 
 def _validate(door: Any, options: Any) -> Any:
-    from ..app import RunReport
+    from ..door import RunReport
     from ..workbook.outputs import log_entries, log_sheet
     from ..workbook.writer import WorkbookEdit
 

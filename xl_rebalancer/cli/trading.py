@@ -1,7 +1,9 @@
-"""The command line's round trip with the broker: `import`, `export-orders`, `record-fills`.
+"""The command line's round trip with the broker: `import`, `export-orders`,
+`record-fills`, `approve`, and `apply-actions` (corporate actions into the lots).
 
-Registered on cli.main (cli.py imports this module at its end); same conventions: one
-JSON document with --json, problems with their file and line, no traceback.
+Same conventions as every command: one JSON document with --json, problems with their
+file and line, no traceback. These commands edit a workbook's input sheets, where the run
+commands (runs.py) write only their output sheets.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from typing import Any
 
 import click
 
-from .cli import (
+from .common import (
     FORCE_OPTION,
     JSON_OPTION,
     OUT_OPTION,
+    RECALC_OPTION,
     _console,
     _date,
+    _money,
     _print_problems,
     _problems_json,
     _table,
     emit_json,
     handle_errors,
-    main,
 )
+from .desk import _desk_batch
+from .group import main
 
 BOOK = click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
@@ -78,8 +83,8 @@ def import_command(
 ) -> None:
     """Fill Accounts, Holdings, TaxLots and Transactions from broker downloads (positions,
     lots, realized gain/loss, history). Importing the same files again changes nothing."""
-    from .app import RunOptions
-    from .trading import import_files, parse_account_map
+    from ..door import RunOptions
+    from ..trading import import_files, parse_account_map
 
     report = import_files(
         book,
@@ -151,8 +156,8 @@ def export_orders_command(
     """Write the Trades sheet's proposal as the broker's order file(s); each names the
     proposal's checksum, which record-fills checks. The whole proposal exported marks it
     exported (Settings' proposal_status): it is not exported again."""
-    from .brokers.orders import CHECKLIST_HEADER
-    from .trading import export_orders
+    from ..brokers.orders import CHECKLIST_HEADER
+    from ..trading import export_orders
 
     report = export_orders(book, fmt, folder, force=force)
     if as_json:
@@ -235,14 +240,12 @@ def record_fills_command(
     or the broker's history). A backup is kept; recording the same fills again changes
     nothing. BOOK a folder: FILLS, one custodian's file, is routed to every workbook in
     it by BrokerAccount (as batch --command record-fills --fills FILLS)."""
-    from .app import RunOptions
-    from .trading import record_fills
+    from ..door import RunOptions
+    from ..trading import record_fills
 
     if book.is_dir():
         if fills is None:
             raise click.UsageError("record-fills FOLDER needs the FILLS file to route")
-        from .cli import _desk_batch
-
         _desk_batch((str(book),), "record-fills", "auto", fills, day, None, None, dry_run, as_json)
         return
 
@@ -290,7 +293,7 @@ def approve_command(book: Path, as_json: bool) -> None:
     """Approve the Trades sheet's proposal as it stands (Settings' proposal_status and
     proposal_id): the firm's blotter (batch --command export-orders) sends only approved
     proposals, and a later run's new proposal needs its own approval."""
-    from .trading import approve
+    from ..trading import approve
 
     before = approve(book)
     tag = before.checksum
@@ -307,3 +310,90 @@ def approve_command(book: Path, as_json: bool) -> None:
         return
     again = " (it was already)" if before.status == "approved" else ""
     _console().print(f"Proposal {tag} approved{again}.")
+
+
+@main.command("apply-actions")
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@OUT_OPTION
+@click.option("--as-of", "as_of", callback=_date, help="Apply actions dated up to this day.")
+@JSON_OPTION
+@click.option("--dry-run", is_flag=True, help="Compute and print, write nothing.")
+@RECALC_OPTION
+@FORCE_OPTION
+@handle_errors
+def apply_actions_command(
+    book: Path,
+    out: Path | None,
+    as_of: dt.date | None,
+    as_json: bool,
+    dry_run: bool,
+    recalc: bool,
+    force: bool,
+) -> None:
+    """Apply due corporate actions to TaxLots, Holdings and cash (a backup is kept)."""
+    from ..app import apply_corporate_actions
+    from ..door import RunOptions
+
+    report = apply_corporate_actions(
+        book, RunOptions(out=out, as_of=as_of, dry_run=dry_run, recalc=recalc, force=force)
+    )
+    result = report.actions
+    if as_json:
+        data = {
+            "ok": True,
+            "command": "apply-actions",
+            "workbook": str(book),
+            "output": str(report.output) if report.output else None,
+            "backup": str(report.backup) if report.backup else None,
+            "applied": result.applied,
+            "changes": result.changes,
+            "realized": [r.__dict__ for r in result.realized],
+            "cash": result.cash,
+            "warnings": _problems_json(report.warnings),
+        }
+        emit_json(data)
+        return
+    console = _console()
+    _print_problems([w for w in report.warnings if w.level != "info"], "Warnings")
+    if not result.applied:
+        console.print("No pending corporate action is due: nothing changed.")
+        return
+    for line in result.changes:
+        console.print(f"  {line}")
+    if result.realized:
+        rows = [
+            [
+                r.action_id,
+                r.account,
+                r.symbol,
+                r.lot_id,
+                f"{r.shares:g}",
+                _money(r.proceeds),
+                _money(r.basis),
+                _money(r.gain),
+                r.term,
+            ]
+            for r in result.realized
+        ]
+        console.print(
+            _table(
+                "Realized by the actions",
+                [
+                    "Action",
+                    "Account",
+                    "Symbol",
+                    "Lot",
+                    "Shares",
+                    "Proceeds",
+                    "Basis",
+                    "Gain",
+                    "Term",
+                ],
+                rows,
+                {"Shares", "Proceeds", "Basis", "Gain"},
+            )
+        )
+    if report.backup:
+        console.print(f"Backup: {report.backup}")
+    if report.output:
+        console.print(f"Wrote {report.output}")
