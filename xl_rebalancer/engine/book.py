@@ -22,7 +22,7 @@ from ..models.inputs import Account, Portfolio, TaxLot
 from ..models.results import Trade
 from .drift import Household
 from .lots import basis_per_share, holding_term, order_lots, relieve, tax_rate
-from .solver import lot_take, share_step, snap
+from .program.decode import lot_take, share_step, snap
 from .wash import (
     LossSale,
     Purchase,
