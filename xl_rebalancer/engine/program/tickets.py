@@ -12,9 +12,7 @@ when the decision is recorded.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 
-from ..drift import Household
 from .model import CENT, Key, TradeModel, WeightLimit
 
 
@@ -50,20 +48,15 @@ def one_fund_per_line(t: TradeModel) -> None:
             t.m.row(dict.fromkeys(flags, 1.0), hi=1.0 + extra[group])
 
 
-def one_fund_chosen(
-    can_buy: Mapping[tuple[str, str], bool],
-    household: Household,
-    line_of: Mapping[str, str],
-    member_goals: Mapping[str, float],
-    foreclosed: Mapping[str, float],
-    weight_limits: list[WeightLimit],
-) -> dict[tuple[str, str], bool]:
+def one_fund_chosen(t: TradeModel) -> None:
     """The relaxed path (large households) has no ticket binaries to count funds with, so
     the one fund per line and account is chosen before solving: one whose buy
     forecloses no harvest when there is one, then the fund the account holds most of,
     then the one furthest below its share of the class. A fund under its own MaxWeight
     keeps the next one open too."""
-    capped = capped_symbols(weight_limits)
+    household, line_of, can_buy = t.household, t.line_of, t.can_buy
+    member_goals, foreclosed = t.member_goals or {}, t.foreclosed or {}
+    capped = capped_symbols(t.weight_limits)
     value = household.values()
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for (account, symbol), allowed in can_buy.items():
@@ -85,7 +78,7 @@ def one_fund_chosen(
             keep += 1
         for symbol in ranked[keep:]:
             chosen[(account, symbol)] = False
-    return chosen
+    t.can_buy = chosen
 
 
 def add_sale_ticket(t: TradeModel, key: Key, members: list[int], cap: float) -> None:

@@ -80,7 +80,8 @@ def solve_trades(
     gain_tax_cap: float | None = None,
     foreclosed: Mapping[str, float] | None = None,
 ) -> Decision:
-    """Choose sells per lot and buys per account; build the program rule by rule, search it, decode it.
+    """Choose sells per lot and buys per account: the program built (build), searched
+    and decoded.
 
     Parameters
     ----------
@@ -109,16 +110,6 @@ def solve_trades(
         wash-sale window, so the objective charges it once per fund bought.
     """
     relaxed = relax if relax is not None else _estimate(portfolio, units, can_buy) > EXACT_LIMIT
-    if relaxed:
-        # The large-household LP has no binaries for the rules below: each is settled
-        # before the program is built. Same-run washes are never chosen, allowed or not:
-        # selling a loss and buying the security back in the same run only defers the
-        # loss it was sold for.
-        can_buy, units = wash.settle_wash_conflicts(lines, household, units, can_buy, identical)
-        line_of = {m: line.key for line in lines if line.kind != "cash" for m in line.members}
-        can_buy = tickets.one_fund_chosen(
-            can_buy, household, line_of, member_goals or {}, foreclosed or {}, weight_limits
-        )
     t = TradeModel(
         portfolio,
         household,
@@ -137,6 +128,13 @@ def solve_trades(
         foreclosed,
         relaxed,
     )
+    if relaxed:
+        # The large-household LP has no binaries for the rules below: each is settled
+        # before the program is built. Same-run washes are never chosen, allowed or not:
+        # selling a loss and buying the security back in the same run only defers the
+        # loss it was sold for.
+        wash.settle_wash_conflicts(t)
+        tickets.one_fund_chosen(t)
     build(t)
     solution, message = _search(t)
     return decode(t, solution, message)

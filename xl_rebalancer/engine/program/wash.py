@@ -12,43 +12,36 @@ for the wash-sale window is charged the harvest's tax (foreclosed_harvests).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 
-from ..drift import Household, TargetLine
 from .model import CENT, SellUnit, TradeModel
 
 
-def settle_wash_conflicts(
-    lines: list[TargetLine],
-    household: Household,
-    units: list[SellUnit],
-    can_buy: Mapping[tuple[str, str], bool],
-    identical: Mapping[str, frozenset[str]],
-) -> tuple[dict[tuple[str, str], bool], list[SellUnit]]:
+def settle_wash_conflicts(t: TradeModel) -> None:
     """Decide, before a relaxed solve, whether each fund with loss lots is bought or sold.
 
     A fund whose line is under target keeps its buys, and its loss lots are not sold;
     one at or over target may sell losses, and neither it nor its twins are bought.
     """
+    household, identical = t.household, t.identical
     total = household.total_value
     values = household.values()
     under: set[str] = set()
-    for line in lines:
+    for line in t.lines:
         if line.kind != "cash" and sum(values.get(m, 0.0) for m in line.members) < (
             line.weight * total
         ):
             under.update(line.members)
     not_bought: set[str] = set()
     kept: list[SellUnit] = []
-    for unit in units:
+    for unit in t.units:
         twins = identical.get(unit.symbol, frozenset()) | {unit.symbol}
         if unit.loss and twins & under:
             continue
         if unit.loss:
             not_bought |= twins
         kept.append(unit)
-    allowed = {key: ok and key[1] not in not_bought for key, ok in can_buy.items()}
-    return allowed, kept
+    t.can_buy = {key: ok and key[1] not in not_bought for key, ok in t.can_buy.items()}
+    t.units = kept
 
 
 def foreclosed_harvests(t: TradeModel) -> None:
