@@ -138,6 +138,9 @@ class _Model:
 
 @dataclass(frozen=True)
 class SellUnit:
+    """A lot (or a position without lots) that may be sold: made once from the
+    household (sales.sell_units), read by every rule that weighs a sale."""
+
     account: str
     symbol: str
     lot: TaxLot | None
