@@ -117,9 +117,9 @@ def main() -> None:
                 f"({1 / loop:.2f} workbooks/s); batch / loop = {rate * loop:.1f}x"
             )
         if args.before:
-            import xl_rebalancer.engine.solver as solver
+            import xl_rebalancer.engine.program.search as search
 
-            solver.NODE_LIMIT, solver.ABS_GAP = 5_000, 0.0
+            search.NODE_LIMIT, search.ABS_GAP = 5_000, 0.0
             subset = books[: args.before]
             clock = time.perf_counter()
             old = run_batch(

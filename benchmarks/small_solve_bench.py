@@ -26,7 +26,7 @@ none of those columns wide: the measurement of whether the shorter root pays for
 coarser branching.
 
 Why `onestep` (issue 44): the engine now searches programs with wide share columns in
-two steps (engine/solver.py, WIDE_SHARES): those columns continuous first, then whole
+two steps (engine/program/search.py, WIDE_SHARES): those columns continuous first, then whole
 within a share of that answer, the plan kept when it is within the gap of the first
 step's bound. `onestep` is the one search it replaced.
 """
@@ -48,35 +48,35 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.program import search
 
 HERE = Path(__file__).resolve().parent
 
 
-def captured(run: Callable[[], Any]) -> list[solver.Program]:
+def captured(run: Callable[[], Any]) -> list[search.Program]:
     """The integer programs `run()` hands the solver."""
-    kept: list[solver.Program] = []
+    kept: list[search.Program] = []
 
-    def keep(program: solver.Program) -> Any:
+    def keep(program: search.Program) -> Any:
         kept.append(program)
-        return solver.solve_program(program)
+        return search.solve_program(program)
 
-    previous = solver.set_runner(keep)
+    previous = search.set_runner(keep)
     try:
         run()
     finally:
-        solver.set_runner(previous)
+        search.set_runner(previous)
     return [p for p in kept if p.integer]
 
 
-def client_programs(count: int) -> list[solver.Program]:
+def client_programs(count: int) -> list[search.Program]:
     from xl_rebalancer import app, door
     from xl_rebalancer.demo import write_clients
 
     folder = Path(tempfile.mkdtemp(prefix="xlrb-small-"))
     try:
         books, prices = write_clients(folder, count)
-        programs: list[solver.Program] = []
+        programs: list[search.Program] = []
         for book in books:
             work = Path(shutil.copy(book, folder / "work.xlsm"))
             options = door.RunOptions(prices_file=prices)
@@ -86,23 +86,23 @@ def client_programs(count: int) -> list[solver.Program]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def household_programs(count: int) -> list[solver.Program]:
+def household_programs(count: int) -> list[search.Program]:
     sys.path.insert(0, str(HERE))
     from trade_quality_bench import random_household
 
     from xl_rebalancer.engine.rebalance import rebalance
 
-    programs: list[solver.Program] = []
+    programs: list[search.Program] = []
     for seed in range(count):
         portfolio, prices = random_household(seed)
         programs += captured(lambda p=portfolio, q=prices: rebalance(p, q))
     return programs
 
 
-def solve(program: solver.Program) -> tuple[float, float, bool]:
+def solve(program: search.Program) -> tuple[float, float, bool]:
     """(seconds, objective, proven within the gap)"""
     clock = time.perf_counter()
-    x, status = solver.solve_program(program)
+    x, status = search.solve_program(program)
     seconds = time.perf_counter() - clock
     assert x is not None, status
     return seconds, float(program.cost @ x), status == "Optimal"
@@ -111,7 +111,7 @@ def solve(program: solver.Program) -> tuple[float, float, bool]:
 WIDE = 256  # shares: integer columns with at least this many values are split
 
 
-def split_wide(program: solver.Program) -> solver.Program:
+def split_wide(program: search.Program) -> search.Program:
     """`program` with each wide integer column n made continuous and tied to new integer
     columns by n = B·a + c, 0 ≤ c < B, B the power of two at or above √(upper bound): the
     same integer points (a and c reach every whole n from 0 to its upper bound), the same
@@ -160,14 +160,14 @@ def split_wide(program: solver.Program) -> solver.Program:
     )
 
 
-VARIANTS: dict[str, tuple[str, Callable[[solver.Program], solver.Program]]] = {
+VARIANTS: dict[str, tuple[str, Callable[[search.Program], search.Program]]] = {
     "regime": ("regime left to the search", lambda p: dataclasses.replace(p, fixed=[])),
     "split": ("wide share columns split", split_wide),
     "onestep": ("wide share columns in one search", lambda p: dataclasses.replace(p, wide=[])),
 }
 
 
-def compare(label: str, programs: list[solver.Program], against: str) -> None:
+def compare(label: str, programs: list[search.Program], against: str) -> None:
     name, variant = VARIANTS[against]
     now = [solve(p) for p in programs]
     before = [solve(variant(p)) for p in programs]

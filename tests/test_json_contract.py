@@ -177,7 +177,7 @@ def test_the_solver_prints_nothing_at_the_c_level():
     made (highspy 1.16); a pipe makes C buffer it, so it would appear at exit if the
     redirection were undone before flushing."""
     code = (
-        "from xl_rebalancer.engine.solver import _Model\n"
+        "from xl_rebalancer.engine.program.model import _Model\n"
         "m = _Model()\n"
         "x = m.var(cost=-1.0, hi=3.5, integer=True)\n"
         "m.row({x: 1.0}, hi=10)\n"

@@ -83,7 +83,7 @@ class FeedUnreachable(PriceError):
 
 class SolverTimeLimit(XlRebalancerError):
     """The trade search reached its safety time limit: no plan, since one cut off by the
-    clock would depend on how busy the machine was (engine/solver.py, TIME_LIMIT)."""
+    clock would depend on how busy the machine was (engine/program/search.py, TIME_LIMIT)."""
 
 
 class InfeasibleError(XlRebalancerError):

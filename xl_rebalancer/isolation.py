@@ -2,7 +2,7 @@
 
 HiGHS is C++; a household that drives it into a segmentation fault would kill the
 process that asked (no message, no Log, the user's terminal or Excel left guessing).
-The command line therefore hands each program (engine.solver.Program: plain arrays) to
+The command line therefore hands each program (engine.program.search.Program: plain arrays) to
 one worker process started with `spawn` when the run begins, so its start-up (importing
 numpy, scipy and highspy, about 0.3 s) overlaps the reading of the workbook and prices.
 A worker that dies becomes SolverCrashed for this run only: nothing is written, the
@@ -58,7 +58,7 @@ def _solve(program: Any) -> Any:
         import ctypes
 
         ctypes.string_at(0)  # a read at address 0: SIGSEGV, as a native crash
-    from .engine.solver import solve_program
+    from .engine.program.search import solve_program
 
     return solve_program(program)
 
@@ -69,7 +69,7 @@ def isolated_solver() -> Iterator[None]:
     if os.environ.get("XL_REBALANCER_SOLVER", "").lower() == "inprocess":
         yield
         return
-    from .engine import solver
+    from .engine.program import search
 
     pool = ProcessPoolExecutor(
         max_workers=1,
@@ -78,7 +78,7 @@ def isolated_solver() -> Iterator[None]:
     )
     warming = pool.submit(_warm)  # imports while the workbook is read
 
-    def run(program: solver.Program) -> Any:
+    def run(program: search.Program) -> Any:
         try:
             warming.result()
             return pool.submit(_solve, program).result()
@@ -90,11 +90,11 @@ def isolated_solver() -> Iterator[None]:
                 "if there are none, please report the workbook"
             ) from exc
 
-    previous = solver.set_runner(run)
+    previous = search.set_runner(run)
     try:
         yield
     finally:
-        solver.set_runner(previous)
+        search.set_runner(previous)
         # Wait for the worker to leave (it is idle, or finishing its imports): left to
         # the interpreter's exit, concurrent.futures may write to its closed wake-up
         # pipe and print "Exception ignored ... Bad file descriptor" (CPython 3.11).

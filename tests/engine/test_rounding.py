@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from benchmarks.trade_quality_bench import random_household
 from tests.conftest import TWO_FUNDS, TWO_FUNDS_SETTINGS, write_book
 from tests.test_cli import cli
-from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.program import decode, model, trades
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import TaxLot
 
@@ -76,7 +76,7 @@ def test_fractional_trades_carry_share_decimals(seed, decimals):
 
 
 def test_the_relaxed_path_rounds_the_same_way(monkeypatch):
-    monkeypatch.setattr(solver, "EXACT_LIMIT", 0)  # every household on the LP + rounding path
+    monkeypatch.setattr(trades, "EXACT_LIMIT", 0)  # every household on the LP + rounding path
     for seed in range(3):
         base, prices = random_household(seed)
         check_rows(base, rebalance(base, prices).trades, 0)
@@ -90,18 +90,18 @@ def test_slices_add_up_to_the_position_on_the_grid():
                cost_basis=100.0 * n)
         for i, n in enumerate((10.4, 7.0, 5.25))
     ]  # fmt: skip
-    units = [solver.SellUnit("T", "A", lot, lot.shares, 0.0, 0.0, False) for lot in lots]
+    units = [model.SellUnit("T", "A", lot, lot.shares, 0.0, 0.0, False) for lot in lots]
     # The program wants all of L0, 3.3337 of L1 and 1.0004 of L2: 14.734 on a 0.001 grid.
-    slices = solver._sliced(
+    slices = decode._sliced(
         [(units[0], 10.4), (units[1], 3.3337), (units[2], 1.0004)], 14.734, 0.001
     )
     # Each part rounded down; the step short goes to L1, which lost the most (0.0007).
     assert [(lot.lot_id, n) for lot, n in slices] == [("L0", 10.4), ("L1", 3.334), ("L2", 1.0)]
     assert round(sum(n for _, n in slices), 9) == 14.734
-    whole = solver._sliced([(units[1], 3.6), (units[2], 2.7)], 6.0, 1.0)
+    whole = decode._sliced([(units[1], 3.6), (units[2], 2.7)], 6.0, 1.0)
     assert [(lot.lot_id, n) for lot, n in whole] == [("L1", 3.0), ("L2", 3.0)]  # L2 lost 0.7
-    assert solver.snap(0.1 + 0.2, 0.001) == 0.3
-    assert solver.snap(2.0004, 0.001, "up") == 2.001
+    assert decode.snap(0.1 + 0.2, 0.001) == 0.3
+    assert decode.snap(2.0004, 0.001, "up") == 2.001
 
 
 def test_command_line_writes_three_decimals(tmp_path):

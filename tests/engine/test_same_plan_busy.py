@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from benchmarks.large_household_bench import sixty_line_household
-from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.program import search
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.errors import SolverTimeLimit
 from xl_rebalancer.models.results import RebalanceResult
@@ -49,7 +49,7 @@ def test_a_search_cut_off_by_the_clock_is_an_error_not_a_plan(monkeypatch, infea
     portfolio = portfolio.model_copy(
         update={"settings": portfolio.settings.model_copy(update={"infeasible": infeasible})}
     )
-    monkeypatch.setattr(solver, "TIME_LIMIT", 0.01)
+    monkeypatch.setattr(search, "TIME_LIMIT", 0.01)
     with pytest.raises(SolverTimeLimit, match="safety limit"):
         rebalance(portfolio, prices)
 
@@ -57,5 +57,5 @@ def test_a_search_cut_off_by_the_clock_is_an_error_not_a_plan(monkeypatch, infea
 def test_no_search_setting_is_a_clock():
     """The limits that decide a plan are counts and gaps; the time limit is far beyond
     what the largest exact program measured takes (docs/performance.md)."""
-    assert solver.NODE_LIMIT == 200 and solver.THREADS == 2
-    assert solver.TIME_LIMIT >= 600
+    assert search.NODE_LIMIT == 200 and search.THREADS == 2
+    assert search.TIME_LIMIT >= 600

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.program import model, trades
 from xl_rebalancer.engine.rebalance import _trade, rebalance
 from xl_rebalancer.models import Constraint
 from xl_rebalancer.prices.base import last_bar
@@ -71,7 +71,7 @@ def test_max_weight_constraint_binds(demo):
 
 def test_relaxed_path_rounds_and_repairs(demo, monkeypatch):
     portfolio, prices = demo
-    monkeypatch.setattr(solver, "EXACT_LIMIT", 0)
+    monkeypatch.setattr(trades, "EXACT_LIMIT", 0)
     result = rebalance(portfolio, prices)
     assert any("LP relaxation" in w.message for w in result.warnings)
     assert all(t.shares == int(t.shares) for t in result.trades)
@@ -100,7 +100,7 @@ def test_enumerated_regime_binary_reaches_the_brute_force_optimum(seed):
     capacity = rng.uniform(4, 14)
     big = 200.0
 
-    m = solver._Model()
+    m = model._Model()
     xs = [m.var(c, 0.0, top, integer=True) for c in cost]
     h = m.var(-reward, 0.0, big)
     z = m.var(0.0, 0.0, 1.0, integer=True, always=True)

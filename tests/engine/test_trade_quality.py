@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks.trade_quality_bench import gain_lots_locked, random_household, taxed
-from xl_rebalancer.engine import solver
+from xl_rebalancer.engine.program import model, search
 from xl_rebalancer.engine.rebalance import rebalance
 from xl_rebalancer.models import Account, Constraint, Holding, Portfolio, Settings, Target, TaxLot
 
@@ -145,7 +145,7 @@ def test_no_tax_paid_for_the_fund_mix_through_the_command_line(tmp_path):
 
 def objective(monkeypatch, portfolio, prices, **limits) -> float:
     seen: list[float] = []
-    original = solver._Model.solve
+    original = model._Model.solve
 
     def spy(self, relax, abs_gap=0.0):
         x, message = original(self, relax, abs_gap)
@@ -154,9 +154,9 @@ def objective(monkeypatch, portfolio, prices, **limits) -> float:
         return x, message
 
     with monkeypatch.context() as patch:
-        patch.setattr(solver._Model, "solve", spy)
+        patch.setattr(model._Model, "solve", spy)
         for name, value in limits.items():
-            patch.setattr(solver, name, value)
+            patch.setattr(search, name, value)
         rebalance(portfolio, prices)
     return seen[-1]
 

@@ -148,9 +148,9 @@ def test_max_sharpe_when_nothing_beats_the_risk_free_rate(tmp_path: Path):
 
 
 def test_a_solver_failure_is_a_message_and_nothing_is_written(tmp_path: Path, monkeypatch):
-    from xl_rebalancer.engine import solver
+    from xl_rebalancer.engine.program import model
 
-    monkeypatch.setattr(solver._Model, "solve", lambda self, relax, gap: (None, "Solve error"))
+    monkeypatch.setattr(model._Model, "solve", lambda self, relax, gap: (None, "Solve error"))
     book = book_with(tmp_path, "failing", {}, {})
     before = sha256(book)
     with pytest.raises(InfeasibleError, match="HiGHS found no solution: Solve error") as caught:

@@ -185,7 +185,7 @@ def test_the_solver_chooses_lots_by_the_netted_year(tmp_path: Path, monkeypatch,
     # 1,500 × 37% = 555 and A, at 370, is the better sale. The large-household path (an
     # LP per netting regime) must choose the same.
     if path == "relaxed":
-        monkeypatch.setattr("xl_rebalancer.engine.solver.EXACT_LIMIT", 0)
+        monkeypatch.setattr("xl_rebalancer.engine.program.trades.EXACT_LIMIT", 0)
     book = household(
         tmp_path / "solver.xlsx",
         lots=[

@@ -18,15 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import InfeasibleError, Problem
-from ..models.inputs import Account, Portfolio, TaxLot
+from ..models.inputs import Account, Portfolio, Settings, TaxLot
 from ..models.results import Trade
 from .drift import Household
 from .lots import basis_per_share, holding_term, order_lots, relieve, tax_rate
-from .solver import lot_take, share_step, snap
+from .program.decode import lot_take, share_step, snap
 from .wash import (
     LossSale,
     Purchase,
     PurchaseIndex,
+    WashMatch,
     buy_blockers,
     identical_sets,
     match_wash_sales,
@@ -138,18 +139,40 @@ def wash_adjusted(book: Book) -> list[Trade]:
     (Rev. Rul. 2008-5). Sales without a replacement are left as they are.
     """
     trades = book.trades
-    st = book.st
-    if not st.allow_wash_sales:
+    if not book.st.allow_wash_sales:
         return trades
+    matches = _run_matches(book)
+    if not matches:
+        return trades
+    effects = _WashEffects(
+        sale_rows={
+            (t.account, t.lot_id): i
+            for i, t in enumerate(trades)
+            if t.action == "SELL" and t.lot_id
+        },
+        buy_rows={(t.account, t.symbol): i for i, t in enumerate(trades) if t.action == "BUY"},
+    )
+    for match in matches:
+        _record_match(book, match, effects)
+    out = list(trades)
+    _basis_into_sales(out, effects, book.st)
+    _moved_into_rows(out, effects, book.st)
+    book.trades = out
+    return out
+
+
+def _run_matches(book: Book) -> list[WashMatch]:
+    """The wash sales this run takes part in: a loss sold this run, or a buy of it."""
+    st = book.st
     valuation = st.valuation_date
     assert valuation is not None
     run_buys = [
         Purchase(t.account, t.symbol, valuation, t.shares, f"this run, BUY row {i + 1}")
-        for i, t in enumerate(trades)
+        for i, t in enumerate(book.trades)
         if t.action == "BUY"
     ]
     past = [p for group in book.purchases.by_symbol.values() for p in group]
-    matches = [
+    return [
         m
         for m in match_wash_sales(
             [s for s in book.loss_sales if not s.matched],
@@ -159,94 +182,124 @@ def wash_adjusted(book: Book) -> list[Trade]:
         )
         if m.sale.source.startswith("this run") or m.purchase.source.startswith("this run")
     ]
-    if not matches:
-        return trades
-    notes: dict[int, list[str]] = defaultdict(list)
-    sale_rows = {
-        (t.account, t.lot_id): i for i, t in enumerate(trades) if t.action == "SELL" and t.lot_id
-    }
-    buy_rows = {(t.account, t.symbol): i for i, t in enumerate(trades) if t.action == "BUY"}
-    disallowed_by_sale: dict[int, list[str]] = defaultdict(list)
-    moved: dict[int, float] = defaultdict(float)
-    basis_in: dict[int, float] = defaultdict(float)  # into a replacement lot sold now
-    tacked: dict[int, dt.date] = {}
-    replaced: dict[int, float] = defaultdict(float)  # a BUY row's replacement shares
-    starts: dict[int, list[dt.date]] = defaultdict(list)
-    for match in matches:
-        sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
-        taxable = (
-            book.accounts[purchase.account].taxable if purchase.account in book.accounts else True
+
+
+@dataclass
+class _WashEffects:
+    """What the matched wash sales do to the run's rows, by row index."""
+
+    sale_rows: dict[tuple[str, str], int]  # (account, lot id) -> its SELL row
+    buy_rows: dict[tuple[str, str], int]  # (account, symbol) -> its BUY row
+    notes: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    disallowed_by_sale: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    moved: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    basis_in: dict[int, float] = field(  # into a replacement lot sold now
+        default_factory=lambda: defaultdict(float)
+    )
+    tacked: dict[int, dt.date] = field(default_factory=dict)
+    replaced: dict[int, float] = field(  # a BUY row's replacement shares
+        default_factory=lambda: defaultdict(float)
+    )
+    starts: dict[int, list[dt.date]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _record_match(book: Book, match: WashMatch, effects: _WashEffects) -> None:
+    """One match: the sale's disallowed loss, and where it goes (the replacement's basis,
+    or lost for good in a retirement account)."""
+    sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
+    taxable = book.accounts[purchase.account].taxable if purchase.account in book.accounts else True
+    held = (
+        f"holding period from {match.holding_start.isoformat()}"
+        if match.holding_start
+        else "the sold shares' holding period added"
+    )
+    fate = (
+        f"moved into the basis of {purchase.describe()}, {held}"
+        if taxable
+        else f"lost for good: the replacement was bought in {purchase.account}, "
+        "a retirement account (Rev. Rul. 2008-5)"
+    )
+    index = effects.sale_rows.get(sale.lot_key) if sale.lot_key else None
+    if sale.row is not None and not sale.source.startswith("this run"):
+        # A recorded sale this run's buy washes: its loss leaves the year's netting.
+        book.recorded_disallowed[sale.row] += amount
+    if index is not None:
+        effects.moved[index] += amount
+        effects.disallowed_by_sale[index].append(f"{amount:,.2f} {fate}")
+    if purchase.source.startswith("this run"):
+        _into_run_buy(book, match, effects, taxable, held)
+    elif taxable and purchase.lot_key is not None:
+        _into_held_lot(book, match, effects, held)
+
+
+def _into_run_buy(
+    book: Book, match: WashMatch, effects: _WashEffects, taxable: bool, held: str
+) -> None:
+    """The replacement is one of this run's buys: the loss goes into its basis, or in a
+    retirement account is lost for good (a warning says so)."""
+    sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
+    row = effects.buy_rows[(purchase.account, purchase.symbol)]
+    if taxable:
+        effects.moved[row] += amount
+        effects.replaced[row] += match.shares
+        if match.holding_start is not None:
+            effects.starts[row].append(match.holding_start)
+        effects.notes[row].append(f"{amount:,.2f} of the loss on {sale.describe()}, {held}")
+        return
+    book.warnings.append(
+        Problem(
+            f"wash sale: buying {purchase.symbol} in {purchase.account} disallows "
+            f"{amount:,.2f} of the loss on {sale.describe()} for good "
+            "(a retirement account's basis cannot take it)",
+            "Transactions" if sale.row is not None else None,
+            level="warning",
+            row=sale.row,
+            field="symbol" if sale.row is not None else None,
         )
-        held = (
-            f"holding period from {match.holding_start.isoformat()}"
-            if match.holding_start
-            else "the sold shares' holding period added"
+    )
+
+
+def _into_held_lot(book: Book, match: WashMatch, effects: _WashEffects, held: str) -> None:
+    """The replacement is a lot already held. A replacement lot this run also sells takes
+    the loss into that sale's basis (and the tacked holding period into its term):
+    otherwise the loss would be in nobody's basis. What stays in the lot is the Log's to
+    say."""
+    sale, purchase, amount = match.sale, match.purchase, match.disallowed_loss
+    assert purchase.lot_key is not None
+    row = effects.sale_rows.get(purchase.lot_key)
+    kept = amount
+    if row is not None:
+        held_before = book.lot_shares.get(purchase.lot_key, 0.0)
+        share = min(1.0, book.trades[row].shares / held_before) if held_before else 1.0
+        carried = round(amount * share, 2)
+        kept = round(amount - carried, 2)
+        effects.basis_in[row] += carried
+        if match.holding_start is not None:
+            start = match.holding_start
+            effects.tacked[row] = min(effects.tacked.get(row, start), start)
+        effects.notes[row].append(f"{carried:,.2f} of the loss on {sale.describe()}, {held}")
+    if kept > 0.005:
+        book.warnings.append(
+            Problem(
+                f"wash sale: after {sale.describe()}, add {kept:,.2f} to the basis of "
+                f"{purchase.source} ({match.shares:g} shares: its CostBasis and its "
+                f"WashAdjustment) and count its {held}",
+                "TaxLots",
+                None,
+                "info",
+            )
         )
-        fate = (
-            f"moved into the basis of {purchase.describe()}, {held}"
-            if taxable
-            else f"lost for good: the replacement was bought in {purchase.account}, "
-            "a retirement account (Rev. Rul. 2008-5)"
-        )
-        index = sale_rows.get(sale.lot_key) if sale.lot_key else None
-        if sale.row is not None and not sale.source.startswith("this run"):
-            # A recorded sale this run's buy washes: its loss leaves the year's netting.
-            book.recorded_disallowed[sale.row] += amount
-        if index is not None:
-            moved[index] += amount
-            disallowed_by_sale[index].append(f"{amount:,.2f} {fate}")
-        if purchase.source.startswith("this run"):
-            row = buy_rows[(purchase.account, purchase.symbol)]
-            if taxable:
-                moved[row] += amount
-                replaced[row] += match.shares
-                if match.holding_start is not None:
-                    starts[row].append(match.holding_start)
-                notes[row].append(f"{amount:,.2f} of the loss on {sale.describe()}, {held}")
-            else:
-                book.warnings.append(
-                    Problem(
-                        f"wash sale: buying {purchase.symbol} in {purchase.account} disallows "
-                        f"{amount:,.2f} of the loss on {sale.describe()} for good "
-                        "(a retirement account's basis cannot take it)",
-                        "Transactions" if sale.row is not None else None,
-                        level="warning",
-                        row=sale.row,
-                        field="symbol" if sale.row is not None else None,
-                    )
-                )
-        elif taxable and purchase.lot_key is not None:
-            # A replacement lot this run also sells takes the loss into that sale's
-            # basis (and the tacked holding period into its term): otherwise the loss
-            # would be in nobody's basis. What stays in the lot is the Log's to say.
-            row = sale_rows.get(purchase.lot_key)
-            kept = amount
-            if row is not None:
-                held_before = book.lot_shares.get(purchase.lot_key, 0.0)
-                share = min(1.0, trades[row].shares / held_before) if held_before else 1.0
-                carried = round(amount * share, 2)
-                kept = round(amount - carried, 2)
-                basis_in[row] += carried
-                if match.holding_start is not None:
-                    tacked[row] = min(tacked.get(row, match.holding_start), match.holding_start)
-                notes[row].append(f"{carried:,.2f} of the loss on {sale.describe()}, {held}")
-            if kept > 0.005:
-                book.warnings.append(
-                    Problem(
-                        f"wash sale: after {sale.describe()}, add {kept:,.2f} to the basis of "
-                        f"{purchase.source} ({match.shares:g} shares: its CostBasis and its "
-                        f"WashAdjustment) and count its {held}",
-                        "TaxLots",
-                        None,
-                        "info",
-                    )
-                )
-    out = list(trades)
-    for index, amount in basis_in.items():
+
+
+def _basis_into_sales(out: list[Trade], effects: _WashEffects, st: Settings) -> None:
+    """SELL rows of replacement lots: the loss carried into their basis and term."""
+    valuation = st.valuation_date
+    assert valuation is not None
+    for index, amount in effects.basis_in.items():
         trade = out[index]
         term = trade.term
-        if index in tacked:
-            term = holding_term(tacked[index], valuation)
+        if index in effects.tacked:
+            term = holding_term(effects.tacked[index], valuation)
         recognized = round((trade.realized_gain or 0.0) - amount, 2)
         rate = tax_rate(term or "ST", st.st_tax_rate, st.lt_tax_rate)
         out[index] = trade.model_copy(
@@ -255,10 +308,16 @@ def wash_adjusted(book: Book) -> list[Trade]:
                 "realized_gain": recognized,
                 "term": term,
                 "est_tax": round(recognized * rate, 2),
-                "reason": f"{trade.reason}; wash sale: basis includes " + "; ".join(notes[index]),
+                "reason": f"{trade.reason}; wash sale: basis includes "
+                + "; ".join(effects.notes[index]),
             }
         )
-    for index, amount in moved.items():
+
+
+def _moved_into_rows(out: list[Trade], effects: _WashEffects, st: Settings) -> None:
+    """The disallowed loss leaves each wash sale's gain, and goes into each BUY row that
+    replaces it."""
+    for index, amount in effects.moved.items():
         trade = out[index]
         if trade.action == "SELL":
             recognized = round((trade.realized_gain or 0.0) + amount, 2)
@@ -267,24 +326,24 @@ def wash_adjusted(book: Book) -> list[Trade]:
                 update={
                     "realized_gain": recognized,
                     "est_tax": round(recognized * rate, 2),
-                    "reason": f"{trade.reason}; wash sale: " + "; ".join(disallowed_by_sale[index]),
+                    "reason": f"{trade.reason}; wash sale: "
+                    + "; ".join(effects.disallowed_by_sale[index]),
                 }
             )
         else:
             # The lot's holding start when every share bought replaces sold shares: the
             # latest tacked start, so no share is called long-term too early; a buy
             # only partly a replacement keeps its own date (its Reason gives the rest).
-            whole = replaced[index] >= trade.shares - EPS and starts[index]
+            starts = effects.starts[index]
+            whole = effects.replaced[index] >= trade.shares - EPS and starts
             out[index] = trade.model_copy(
                 update={
-                    "holding_start": max(starts[index]) if whole else None,
+                    "holding_start": max(starts) if whole else None,
                     "cost_basis": round((trade.cost_basis or trade.value) + amount, 2),
                     "reason": f"{trade.reason}; wash sale: basis includes "
-                    + "; ".join(notes[index]),
+                    + "; ".join(effects.notes[index]),
                 }
             )
-    book.trades = out
-    return out
 
 
 class Book:

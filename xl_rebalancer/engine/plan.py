@@ -27,7 +27,10 @@ from .drift import (
     line_value,
 )
 from .lots import lot_term, tax_rate
-from .solver import Decision, capped_symbols, sell_units, snap, solve_trades
+from .program.decode import Decision, snap
+from .program.sales import sell_units
+from .program.tickets import capped_symbols
+from .program.trades import solve_trades
 
 RISK_SCALE_MIN, RISK_SCALE_MAX = 0.25, 4.0
 

@@ -1,22 +1,31 @@
 """The rebalance of one household: drift before and after, and the trade list.
 
-The pieces live where each rule has one obvious home: engine/plan.py turns the household
-into the trade program's inputs and its decision back into trade rows (solver.py is the
-program itself), engine/book.py records every trade lot by lot and account by account,
-engine/summary.py computes the Summary's figures. Here: the run's order (prices checked,
-cash flows in, the minimum trade resolved, trades, limits checked again, harvest list).
+Read top to bottom, a run goes one way:
+    rebalance       prices checked, the cash flows in, the minimum trade resolved, the
+                    drift before, whether the trigger calls for trades
+    _trade_run      the trades, then every limit checked again on them (_hold_limits);
+                    _trade_within_gain_cap solves again while allowed wash sales push
+                    the gain over max_realized_gain
+    _trade          the household as a Book (book.py); plan.solve makes the program's
+                    inputs, and program/trades.solve_trades builds the program rule by
+                    rule, searches it (program/search.py) and decodes the solution;
+                    plan.apply_decision books the decision lot by lot and account by
+                    account, and book.wash_adjusted reports allowed wash sales as the
+                    IRS treats them
+    _summarise      the Summary's figures (summary.py) over the drift after; then
+                    rebalance returns the result with the harvest list
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InfeasibleError, PriceError, Problem
 from ..models.inputs import Account, Portfolio, TaxLot
-from ..models.results import AccountRow, RebalanceResult, Trade
+from ..models.results import AccountRow, DriftRow, RebalanceResult, SummaryItem, Trade
 from ..models.types import MAX_PRICE, MIN_PRICE, show_number, usable_price
 from .book import Book, Restrictions, check_withdrawal, flow_cells, wash_adjusted
 from .drift import (
@@ -83,39 +92,13 @@ def rebalance(
         workbooks (a spouse's, engine/wash.HouseholdActivity), checked for wash sales
         with this workbook's own.
     """
-    st = portfolio.settings
-    missing = missing_prices(portfolio, prices)
-    if missing:
-        odd = [f"{s} ({show_number(prices[s])})" for s in missing if s in prices]
-        absent = [s for s in missing if s not in prices]
-        raise PriceError(
-            "; ".join(
-                ([f"no price for {', '.join(absent)}"] if absent else [])
-                + (
-                    [
-                        f"the price of {', '.join(odd)} is outside the range accepted for a "
-                        f"price ({show_number(MIN_PRICE)} to {show_number(MAX_PRICE)})"
-                    ]
-                    if odd
-                    else []
-                )
-            ),
-            missing,
-        )
-    valuation = st.valuation_date
-    assert valuation is not None  # the reader always resolves it
+    _check_prices(portfolio, prices)
     household = household_from(portfolio, prices)
     flows = portfolio.flows()
     # Scaled to what the household is worth once this run's flows are in.
     portfolio = with_minimum_trade(portfolio, household.total_value + sum(flows.values()))
-    st = portfolio.settings
-    accounts = list(portfolio.accounts)
     lines = target_lines(portfolio)
-    values_before = household.values()
-    cash_before = household.total_cash
-    accounts_before = household.account_values()
-    cash_by_account = dict(household.cash)
-    total_before = household.total_value
+    before = _Before.of(household)
     warnings: list[Problem] = []
     elsewhere = household_activity or HouseholdActivity()
     # Shared by the trade and the harvest; a spouse's purchases and loss sales with them.
@@ -127,105 +110,140 @@ def rebalance(
     warnings.extend(ytd_notes)
     warnings.extend(recorded_wash_notes(portfolio))
     ytd = (ytd_st, ytd_lt)
-    before_rows = drift_rows(lines, values_before, cash_before, total_before, household.classes)
+    before_rows = drift_rows(lines, before.values, before.cash, before.total, household.classes)
+    due = _due(portfolio, flows, before_rows)
+    run = _Run([], household, {}, None)
+    if trade and portfolio.accounts:
+        for account, flow in flows.items():
+            household.cash[account] += flow
+        if due:
+            run = _trade_run(portfolio, household, lines, before, warnings, purchases, risk, ytd)
+        else:
+            warnings.append(Problem("every position is within its band: no trades", level="info"))
+    household = run.household
+    after_rows = drift_rows(
+        lines,
+        before.values,
+        before.cash,
+        before.total,
+        household.classes,
+        after_values=household.values(),
+        after_cash=household.total_cash,
+        after_total=household.total_value,
+    )
+    if trade and not due:
+        _warn_cash_stays(household, portfolio.settings.cash_max, warnings)
+    summary = _summarise(portfolio, lines, run, after_rows, before, due, ytd, risk)
+    return RebalanceResult(
+        accounts=_account_rows(portfolio.accounts, before, household),
+        harvest=tuple(harvest_candidates(portfolio, prices, purchases, ytd=ytd)),
+        realized=tuple(realized_rows(portfolio, run.trades, run.washed)),
+        drift=tuple(after_rows),
+        trades=tuple(run.trades),
+        summary=tuple(summary),
+        warnings=tuple(warnings),
+        rebalanced=bool(run.trades),
+    )
 
-    trades: list[Trade] = []
-    in_band_tax: float | None = None
-    washed: dict[int, float] = {}  # recorded sales' loss this run's buys wash, by row
-    # Whether the trigger rule calls for a rebalance; `drift` reports it without trading
-    # (its Summary said "triggered False" with lines out of band).
-    due = bool(accounts) and (
+
+def _check_prices(portfolio: Portfolio, prices: Mapping[str, float]) -> None:
+    """Every held or targeted symbol needs a usable price: PriceError names the rest."""
+    missing = missing_prices(portfolio, prices)
+    if not missing:
+        return
+    odd = [f"{s} ({show_number(prices[s])})" for s in missing if s in prices]
+    absent = [s for s in missing if s not in prices]
+    raise PriceError(
+        "; ".join(
+            ([f"no price for {', '.join(absent)}"] if absent else [])
+            + (
+                [
+                    f"the price of {', '.join(odd)} is outside the range accepted for a "
+                    f"price ({show_number(MIN_PRICE)} to {show_number(MAX_PRICE)})"
+                ]
+                if odd
+                else []
+            )
+        ),
+        missing,
+    )
+
+
+@dataclass(frozen=True)
+class _Before:
+    """The household before the run's flows and trades, for the before-and-after rows."""
+
+    values: dict[str, float]
+    cash: float
+    accounts: dict[str, float]
+    cash_by_account: dict[str, float]
+    total: float
+
+    @classmethod
+    def of(cls, household: Household) -> _Before:
+        return cls(
+            household.values(),
+            household.total_cash,
+            household.account_values(),
+            dict(household.cash),
+            household.total_value,
+        )
+
+
+@dataclass
+class _Run:
+    """The run's trades, the household they leave, the loss of recorded sales their buys
+    wash (by Transactions row), and (in_band_gains = allow) the tax paid inside the bands."""
+
+    trades: list[Trade]
+    household: Household
+    washed: dict[int, float]
+    in_band_tax: float | None
+
+
+def _due(portfolio: Portfolio, flows: Mapping[str, float], before_rows: list[DriftRow]) -> bool:
+    """Whether the trigger rule calls for a rebalance; `drift` reports it without trading
+    (its Summary said "triggered False" with lines out of band)."""
+    st = portfolio.settings
+    valuation = st.valuation_date
+    assert valuation is not None  # the reader always resolves it
+    return bool(portfolio.accounts) and (
         st.trigger == "always"
         or bool(flows)
         or any(lot.lock == "sell" for lot in portfolio.lots)
         or (st.trigger == "calendar" and calendar_due(st, valuation))
         or (st.trigger == "bands" and any(r.out_of_band for r in before_rows))
     )
-    triggered = False
-    if trade and accounts:
-        for account, flow in flows.items():
-            household.cash[account] += flow
-        triggered = due
-        if triggered:
-            if household.total_value <= 0:
-                flow = sum(flows.values())
-                raise InfeasibleError(
-                    f"the withdrawal of {-flow:,.2f} is more than the household is worth "
-                    f"({total_before:,.2f})",
-                    flow_cells(portfolio, None, "the withdrawals are larger than the household"),
-                )
-            scales = risk_scales(lines, risk, values_before) if risk is not None else None
-            trades, household, washed, in_band_tax = _trade_within_gain_cap(
-                portfolio, household, lines, accounts, warnings, purchases, scales, ytd
-            )
-            _hold_limits(portfolio, trades, household, lines, total_before, warnings)
-        else:
-            warnings.append(Problem("every position is within its band: no trades", level="info"))
 
-    values_after = household.values()
-    after_rows = drift_rows(
-        lines,
-        values_before,
-        cash_before,
-        total_before,
-        household.classes,
-        after_values=values_after,
-        after_cash=household.total_cash,
-        after_total=household.total_value,
+
+def _trade_run(
+    portfolio: Portfolio,
+    household: Household,
+    lines: list[TargetLine],
+    before: _Before,
+    warnings: list[Problem],
+    purchases: PurchaseIndex,
+    risk: tuple[list[str], Any] | None,
+    ytd: tuple[float, float],
+) -> _Run:
+    """The trades of a run the trigger calls for (the flows already in the cash), held
+    to every limit once more."""
+    if household.total_value <= 0:
+        flow = sum(portfolio.flows().values())
+        raise InfeasibleError(
+            f"the withdrawal of {-flow:,.2f} is more than the household is worth "
+            f"({before.total:,.2f})",
+            flow_cells(portfolio, None, "the withdrawals are larger than the household"),
+        )
+    scales = risk_scales(lines, risk, before.values) if risk is not None else None
+    accounts = list(portfolio.accounts)
+    run = _Run(
+        *_trade_within_gain_cap(
+            portfolio, household, lines, accounts, warnings, purchases, scales, ytd
+        )
     )
-    if trade and not triggered and household.total_value > 0:
-        cash_weight = household.total_cash / household.total_value
-        if cash_weight > st.cash_max + 1e-9:
-            warnings.append(
-                Problem(
-                    f"post-trade cash is {cash_weight:.2%}, above cash_max "
-                    f"{st.cash_max:.2%}: nothing left that may be bought",
-                    "Settings",
-                    None,
-                    "warning",
-                )
-            )
-    summary = summary_items(
-        portfolio,
-        trades,
-        after_rows,
-        total_before,
-        cash_before,
-        household,
-        due,
-        ytd,
-        disallowed_by_term(portfolio, washed),
-        in_band_tax=in_band_tax,
-    )
-    if risk is not None:
-        gaps_before = symbol_gaps(lines, values_before, total_before)
-        gaps_after = symbol_gaps(lines, values_after, household.total_value, values_before)
-        summary += [
-            summary_item("tracking_error_before", tracking_error(gaps_before, risk)),
-            summary_item("tracking_error_after", tracking_error(gaps_after, risk)),
-        ]
-    harvest = harvest_candidates(portfolio, prices, purchases, ytd=ytd)
-    accounts_after = household.account_values()
-    return RebalanceResult(
-        accounts=tuple(
-            AccountRow(
-                account=a.account,
-                type=a.type,
-                value_before=accounts_before.get(a.account, 0.0),
-                value_after=accounts_after.get(a.account, 0.0),
-                cash_before=cash_by_account.get(a.account, 0.0),
-                cash_after=household.cash.get(a.account, 0.0),
-            )
-            for a in accounts
-        ),
-        harvest=tuple(harvest),
-        realized=tuple(realized_rows(portfolio, trades, washed)),
-        drift=tuple(after_rows),
-        trades=tuple(trades),
-        summary=tuple(summary),
-        warnings=tuple(warnings),
-        rebalanced=bool(trades),
-    )
+    _hold_limits(portfolio, run.trades, run.household, lines, before.total, warnings)
+    return run
 
 
 def _trade_within_gain_cap(
@@ -269,38 +287,6 @@ def _trade_within_gain_cap(
         )
     warnings.extend(notes)
     return trades, trial, washed, in_band_tax
-
-
-def _hold_limits(
-    portfolio: Portfolio,
-    trades: list[Trade],
-    household: Household,
-    lines: list[TargetLine],
-    total_before: float,
-    warnings: list[Problem],
-) -> None:
-    """The final trade list against every hard limit (engine/limits.py): a breach stops
-    the run, or under `relax` becomes a warning. A limit the solver already named is
-    said again with the figure the trade list ends at: the solver's amount is before
-    rounding and costs, and a miss of a few hundredths of a percent (cash 5.0067%
-    against cash_max 5%, turnover 15.045% against 15%) must still be read in the Log
-    with its percentages (issue 44)."""
-    symbols = tradable(lines, household)
-    order = [a.account for a in portfolio.accounts]
-    limits = weight_limits(portfolio, household, order, symbols)
-    found = check_limits(portfolio, trades, household, total_before, limits)
-    warnings.extend(b for b in found if b.level != "error")  # missed by rounding: said
-    breaches = [b for b in found if b.level == "error"]
-    if not breaches:
-        return
-    if portfolio.settings.infeasible == "stop":
-        raise InfeasibleError(
-            "the trade list breaks a limit named in the details; nothing was written. "
-            "Change that limit, or set infeasible to relax to keep this trade list with "
-            "warnings",
-            breaches,
-        )
-    warnings.extend(replace(b, level="warning") for b in breaches)
 
 
 def _trade(
@@ -348,3 +334,104 @@ def _trade(
             return wash_adjusted(book), dict(book.recorded_disallowed), book.in_band_tax
     greedy_trade(portfolio, household, lines, book)
     return wash_adjusted(book), dict(book.recorded_disallowed), None
+
+
+def _hold_limits(
+    portfolio: Portfolio,
+    trades: list[Trade],
+    household: Household,
+    lines: list[TargetLine],
+    total_before: float,
+    warnings: list[Problem],
+) -> None:
+    """The final trade list against every hard limit (engine/limits.py): a breach stops
+    the run, or under `relax` becomes a warning. A limit the solver already named is
+    said again with the figure the trade list ends at: the solver's amount is before
+    rounding and costs, and a miss of a few hundredths of a percent (cash 5.0067%
+    against cash_max 5%, turnover 15.045% against 15%) must still be read in the Log
+    with its percentages (issue 44)."""
+    symbols = tradable(lines, household)
+    order = [a.account for a in portfolio.accounts]
+    limits = weight_limits(portfolio, household, order, symbols)
+    found = check_limits(portfolio, trades, household, total_before, limits)
+    warnings.extend(b for b in found if b.level != "error")  # missed by rounding: said
+    breaches = [b for b in found if b.level == "error"]
+    if not breaches:
+        return
+    if portfolio.settings.infeasible == "stop":
+        raise InfeasibleError(
+            "the trade list breaks a limit named in the details; nothing was written. "
+            "Change that limit, or set infeasible to relax to keep this trade list with "
+            "warnings",
+            breaches,
+        )
+    warnings.extend(replace(b, level="warning") for b in breaches)
+
+
+def _warn_cash_stays(household: Household, cash_max: float, warnings: list[Problem]) -> None:
+    """A run that trades nothing says so when its cash is above cash_max."""
+    if household.total_value <= 0:
+        return
+    cash_weight = household.total_cash / household.total_value
+    if cash_weight > cash_max + 1e-9:
+        warnings.append(
+            Problem(
+                f"post-trade cash is {cash_weight:.2%}, above cash_max "
+                f"{cash_max:.2%}: nothing left that may be bought",
+                "Settings",
+                None,
+                "warning",
+            )
+        )
+
+
+def _summarise(
+    portfolio: Portfolio,
+    lines: list[TargetLine],
+    run: _Run,
+    after_rows: list[DriftRow],
+    before: _Before,
+    due: bool,
+    ytd: tuple[float, float],
+    risk: tuple[list[str], Any] | None,
+) -> list[SummaryItem]:
+    """The Summary's items, with tracking error before and after when there is a risk
+    model."""
+    household = run.household
+    summary = summary_items(
+        portfolio,
+        run.trades,
+        after_rows,
+        before.total,
+        before.cash,
+        household,
+        due,
+        ytd,
+        disallowed_by_term(portfolio, run.washed),
+        in_band_tax=run.in_band_tax,
+    )
+    if risk is not None:
+        gaps_before = symbol_gaps(lines, before.values, before.total)
+        gaps_after = symbol_gaps(lines, household.values(), household.total_value, before.values)
+        summary += [
+            summary_item("tracking_error_before", tracking_error(gaps_before, risk)),
+            summary_item("tracking_error_after", tracking_error(gaps_after, risk)),
+        ]
+    return summary
+
+
+def _account_rows(
+    accounts: Sequence[Account], before: _Before, household: Household
+) -> tuple[AccountRow, ...]:
+    after = household.account_values()
+    return tuple(
+        AccountRow(
+            account=a.account,
+            type=a.type,
+            value_before=before.accounts.get(a.account, 0.0),
+            value_after=after.get(a.account, 0.0),
+            cash_before=before.cash_by_account.get(a.account, 0.0),
+            cash_after=household.cash.get(a.account, 0.0),
+        )
+        for a in accounts
+    )

@@ -129,7 +129,7 @@ def summary_items(
     washed_st, washed_lt = washed
     year = year_tax(portfolio, ytd_st + st_gain + washed_st, ytd_lt + lt_gain + washed_lt)
     # A gain realized past the loss limit uses up loss that would have been carried to
-    # next year; the objective charges it at the LT rate (solver._netted_tax).
+    # next year; the objective charges it at the LT rate (program/netting.py).
     st_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "ST")
     lt_loss = sum(min(t.realized_gain or 0.0, 0.0) for t in trades if t.term == "LT")
     losses_only = year_tax(portfolio, ytd_st + st_loss + washed_st, ytd_lt + lt_loss + washed_lt)

@@ -40,7 +40,7 @@ def carryover_rate(settings: Settings) -> float:
     """What a dollar of loss carried to next year is worth when a gain uses it up: the
     long-term rate, the least it saves when it offsets a gain later (a short-term
     carryover may save more, against short-term gains or ordinary income). Never above
-    the short-term rate, so the objective stays convex (solver._netted_tax)."""
+    the short-term rate, so the objective stays convex (program/netting.py)."""
     return min(settings.lt_tax_rate, settings.st_tax_rate)
 
 
