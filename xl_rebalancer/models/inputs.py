@@ -78,12 +78,14 @@ class Settings(BaseModel):
         PriceSource, BeforeValidator(to_token), or_plugin("price_source", PriceSource)
     ] = Field(
         "auto",
-        description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, cache, sheet.",
+        description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, "
+        "cache, sheet; or the name of an installed plugin's feed (docs/plugins.md).",
     )
     strategy: Annotated[Strategy, BeforeValidator(to_token), or_plugin("strategy", Strategy)] = (
         Field(
             "targets",
-            description="How target weights are set; 'targets' uses the Targets sheet as given.",
+            description="How target weights are set; 'targets' uses the Targets sheet as "
+            "given; or the name of an installed plugin's strategy (docs/plugins.md).",
         )
     )
     model_file: Text | None = Field(
