@@ -86,7 +86,7 @@ def run(plugin: Plugin, returns: np.ndarray, context: StrategyContext) -> np.nda
     except Exception as exc:
         raise InfeasibleError(
             f"{where} failed: {type(exc).__name__}: {exc}",
-            [Problem(f"{where} failed on this price history", "Settings")],
+            [Problem(f"{where} failed on this price history", "Settings", field="strategy")],
         ) from exc
     try:
         w = np.asarray(raw, dtype=float).reshape(-1)
@@ -106,7 +106,9 @@ def run(plugin: Plugin, returns: np.ndarray, context: StrategyContext) -> np.nda
 
 
 def _bad(where: str, why: str) -> InfeasibleError:
-    return InfeasibleError(f"{where}: {why}", [Problem(f"{where}: {why}", "Settings")])
+    return InfeasibleError(
+        f"{where}: {why}", [Problem(f"{where}: {why}", "Settings", field="strategy")]
+    )
 
 
 def _breaches(w: np.ndarray, context: StrategyContext) -> list[Problem]:
