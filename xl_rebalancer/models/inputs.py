@@ -75,13 +75,13 @@ class Settings(BaseModel):
     )
     base_currency: str = Field("USD", description="Label only.")
     price_source: Annotated[
-        PriceSource, BeforeValidator(to_token), or_plugin("price_source", PriceSource)
+        PriceSource, or_plugin("price_source", PriceSource), BeforeValidator(to_token)
     ] = Field(
         "auto",
         description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, "
         "cache, sheet; or the name of an installed plugin's feed (docs/plugins.md).",
     )
-    strategy: Annotated[Strategy, BeforeValidator(to_token), or_plugin("strategy", Strategy)] = (
+    strategy: Annotated[Strategy, or_plugin("strategy", Strategy), BeforeValidator(to_token)] = (
         Field(
             "targets",
             description="How target weights are set; 'targets' uses the Targets sheet as "

@@ -13,12 +13,11 @@ from typing import Any, get_args
 from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
 
-from .types import to_token
-
 
 def or_plugin(kind: str, built_in: Any) -> WrapValidator:
-    """A validator for Annotated[Literal[...], BeforeValidator(to_token), or_plugin(...)]:
-    the built-in names as the Literal checks them, or a plugin's of `kind`."""
+    """A validator for Annotated[Literal[...], or_plugin(...), BeforeValidator(to_token)]
+    (to_token first, so messages quote the name as read): the built-in names as the
+    Literal checks them, or a plugin's of `kind`."""
     known = tuple(str(name) for name in get_args(built_in))
 
     def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -29,7 +28,7 @@ def or_plugin(kind: str, built_in: Any) -> WrapValidator:
         try:
             token = handler(value)
         except ValidationError:
-            token = to_token(value)
+            token = value
             if not isinstance(token, str) or not token or token not in plugins.names(kind):
                 expected = [repr(name) for name in (*known, *plugins.names(kind))]
                 raise PydanticCustomError(
