@@ -316,6 +316,7 @@ def xlrb_optimize(
     from xl_rebalancer.engine.allocation import optimized_targets, views_outside
     from xl_rebalancer.engine.strategies import STRATEGIES
     from xl_rebalancer.models.inputs import Portfolio
+    from xl_rebalancer.plugins import names
     from xl_rebalancer.workbook.reader import range_settings
 
     header, data = _returns(returns)
@@ -338,7 +339,7 @@ def xlrb_optimize(
     if chosen.strategy == "targets":
         raise BadInput(
             "strategy is blank or 'targets' (the Targets sheet as given); choose one of "
-            + ", ".join(STRATEGIES)
+            + ", ".join((*STRATEGIES, *names("strategy")))
         )
     portfolio = Portfolio(
         settings=chosen,

@@ -164,6 +164,7 @@ def optimized_targets(
         limits=limits_for(portfolio, symbols),
         views=views_for(portfolio, symbols),
         prior_weights=prior,
+        symbols=symbols,
         **settings_options(st),
     )
     rows = {t.symbol: t for t in portfolio.targets if t.symbol}

@@ -50,6 +50,9 @@ MONEY_SETTINGS = {
     "ticket_cost",
 }
 DATE_SETTINGS = {"valuation_date", "last_rebalanced"}
+# Settings an installed plugin may add a name to (docs/plugins.md): their dropdown warns
+# about a name not in its list instead of refusing it.
+PLUGIN_SETTINGS = {"strategy", "price_source"}
 
 
 INSTRUCTIONS = [
@@ -266,6 +269,9 @@ def _settings_formats(ws: Any, rows: list[dict[str, Any]]) -> None:
                 errorTitle=name,
                 error="Pick one of: " + ", ".join(choices),
             )
+            if name in PLUGIN_SETTINGS:
+                rule.errorStyle = "warning"
+                rule.error += "; Yes keeps the name of an installed plugin's (docs/plugins.md)"
             ws.add_data_validation(rule)
             rule.add(f"B{index}")
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from .open_choices import or_plugin
 from .types import (
     AccountType,
     ActionStatus,
@@ -56,6 +57,8 @@ Strategy = Literal[
     "min_cvar",
     "glide_path",
 ]
+# Built-in names; an installed plugin may add more (open_choices, docs/plugins.md).
+PriceSource = Literal["auto", "yahoo", "cache", "sheet"]
 LotMethod = Literal["min_tax", "hifo", "fifo", "lifo", "average"]
 
 
@@ -72,14 +75,18 @@ class Settings(BaseModel):
     )
     base_currency: str = Field("USD", description="Label only.")
     price_source: Annotated[
-        Literal["auto", "yahoo", "cache", "sheet"], BeforeValidator(to_token)
+        PriceSource, or_plugin("price_source", PriceSource), BeforeValidator(to_token)
     ] = Field(
         "auto",
-        description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, cache, sheet.",
+        description="auto = Prices sheet manual rows, then local cache, then Yahoo; or yahoo, "
+        "cache, sheet; or the name of an installed plugin's feed (docs/plugins.md).",
     )
-    strategy: Annotated[Strategy, BeforeValidator(to_token)] = Field(
-        "targets",
-        description="How target weights are set; 'targets' uses the Targets sheet as given.",
+    strategy: Annotated[Strategy, or_plugin("strategy", Strategy), BeforeValidator(to_token)] = (
+        Field(
+            "targets",
+            description="How target weights are set; 'targets' uses the Targets sheet as "
+            "given; or the name of an installed plugin's strategy (docs/plugins.md).",
+        )
     )
     model_file: Text | None = Field(
         None,

@@ -4,7 +4,8 @@ Order of precedence for the latest price of a symbol:
 1. Prices sheet rows with Source = manual (the user's word wins);
 2. the `--prices` file;
 3. the local cache, refreshed from Yahoo for missing dates unless offline
-   (price_source = auto or yahoo; `cache` never goes to the network);
+   (price_source = auto or yahoo; `cache` never goes to the network), or from an
+   installed plugin's feed when price_source names one (xl_rebalancer.plugins);
 4. other Prices sheet rows (left by an earlier refresh).
 With price_source = sheet only 1 and 4 are used.
 """
@@ -34,14 +35,19 @@ def offline() -> bool:
 def market_provider(
     price_source: str, cache_path: Path | None = None, network: bool = True
 ) -> CachedProvider | None:
-    """The cache, with Yahoo behind it where the settings and the machine allow."""
+    """The cache, with Yahoo (or a plugin's feed) behind it where the settings and the
+    machine allow."""
     if price_source == "sheet":
         return None
-    upstream = None
+    upstream: PriceProvider | None = None
     if network and price_source in {"auto", "yahoo"} and not offline():
         from .yahoo import YahooProvider
 
         upstream = YahooProvider()
+    elif network and price_source != "cache" and not offline():
+        from ..plugins import price_source as plugin_feed
+
+        upstream = plugin_feed(price_source)
     return CachedProvider(PriceCache(cache_path), upstream)
 
 

@@ -8,6 +8,7 @@ door. Each method lives in its own module; see docs/guide.md (4b) for what each 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..estimators import (
     implied_risk_aversion,
     principal_factors,
 )
+from . import registry
 from .limits import Group, Limits
 from .mean_variance import (
     efficient_return,
@@ -87,8 +89,10 @@ def optimize(
     views: ViewSet | None = None,
     prior_weights: np.ndarray | None = None,
     tau: float = 0.05,
+    symbols: Sequence[str] | None = None,
 ) -> Allocation:
-    """Weights by `strategy` within `limits` (long-only, fully invested by default)."""
+    """Weights by `strategy` within `limits` (long-only, fully invested by default);
+    a name that is not built in is a registered plugin's (registry.py), given `symbols`."""
     returns = np.asarray(returns, dtype=float)
     if returns.ndim != 2 or returns.shape[0] < 2:
         raise InfeasibleError(
@@ -164,10 +168,34 @@ def optimize(
             f"age {user_age:g}: {share:.0%} maximum-Sharpe portfolio, "
             f"{1 - share:.0%} minimum-variance portfolio"
         )
+    elif (plugin := registry.registered(strategy)) is not None:
+        context = registry.StrategyContext(
+            symbols=tuple(symbols or (f"asset {i + 1}" for i in range(n))),
+            limits=limits,
+            expected_returns=mu,
+            covariance=risk.cov,
+            risk_free_rate=risk_free_rate,
+            prior_weights=prior_weights,
+            options={
+                "target_volatility": target_volatility_,
+                "target_return": target_return,
+                "user_age": user_age,
+                "cvar_confidence": cvar_confidence,
+                "hrp_linkage": hrp_linkage,
+                "tau": tau,
+                "covariance": covariance_method,
+                "expected_returns": returns_method,
+                "risk_factors": risk_factors,
+            },
+        )
+        w = registry.run(plugin, returns, context)
+        # Said in the Log: which package's method set these targets, for the file.
+        notes.append(f"strategy {strategy} from the installed plugin {plugin.origin}")
     else:
+        known = ", ".join((*STRATEGIES, *registry.names()))
         raise InfeasibleError(
             f"unknown strategy {strategy!r}",
-            [Problem(f"strategy must be one of {', '.join(STRATEGIES)}", "Settings")],
+            [Problem(f"strategy must be one of {known}", "Settings")],
         )
     return describe(w, mu, scoring_risk, returns, risk_free_rate, cvar_confidence, notes)
 
