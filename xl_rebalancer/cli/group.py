@@ -1,4 +1,4 @@
-"""The one click group, `main`, every command registers on: `xl-rebalancer [--debug] [--verbose]`.
+"""`main`, the one click group every command registers on (`xl-rebalancer [--debug]`).
 
 A module of its own, importing no command module: the command modules import `main` from
 here to register on it, and cli/__init__.py imports them all, so nothing imports back.
