@@ -204,26 +204,26 @@ def test_a_name_neither_built_in_nor_installed_is_an_error_on_its_cell(
     assert "'csv' is not one of 'auto'" in source and "'csv_folder'" in source
 
 
-def test_a_plugin_may_not_take_a_built_ins_name(
-    site: Path, demo_files: tuple[Path, Path], tmp_path: Path
-):
-    book, _ = demo_files
-    path = with_settings(book, tmp_path / "shadow.xlsm", strategy="min_variance")
+def strategy_problem(site: Path, demo: tuple[Path, Path], folder: Path, name: str) -> str:
+    """What `validate` says on the strategy cell of the demo with `name` typed there."""
+    path = with_settings(demo[0], folder / f"{name}.xlsm", strategy=name)
     (problem,) = [p for p in problems(site, path) if p["cell"] == settings_cell(path, "strategy")]
-    assert "min_variance is built in" in problem["message"]
-    assert "xlrb-shadow 0.1.0" in problem["message"]
-    assert "give its entry point another name" in problem["message"]
+    return problem["message"]
+
+
+def test_a_plugin_may_not_take_a_built_ins_name(site: Path, demo_files, tmp_path: Path):
+    message = strategy_problem(site, demo_files, tmp_path, "min_variance")
+    assert "min_variance is built in" in message and "xlrb-shadow 0.1.0" in message
+    assert "give its entry point another name" in message
 
 
 def test_a_plugin_that_fails_to_import_is_named_not_a_traceback(
-    site: Path, demo_files: tuple[Path, Path], tmp_path: Path
+    site: Path, demo_files, tmp_path: Path
 ):
-    book, _ = demo_files
-    path = with_settings(book, tmp_path / "broken.xlsm", strategy="momentum")
-    (problem,) = [p for p in problems(site, path) if p["cell"] == settings_cell(path, "strategy")]
-    assert "momentum = xlrb_broken:momentum of xlrb-broken 0.1.0" in problem["message"]
-    assert "failed to load: ModuleNotFoundError" in problem["message"]
-    assert "xlrb_no_such_dependency" in problem["message"]
+    message = strategy_problem(site, demo_files, tmp_path, "momentum")
+    assert "momentum = xlrb_broken:momentum of xlrb-broken 0.1.0" in message
+    assert "failed to load: ModuleNotFoundError" in message
+    assert "xlrb_no_such_dependency" in message
 
 
 @pytest.fixture

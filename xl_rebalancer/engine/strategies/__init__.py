@@ -169,24 +169,12 @@ def optimize(
             f"{1 - share:.0%} minimum-variance portfolio"
         )
     elif (plugin := registry.registered(strategy)) is not None:
+        given = (target_volatility_, target_return, user_age, cvar_confidence, hrp_linkage)
+        given += (tau, covariance_method, returns_method, risk_factors)
+        labels = tuple(symbols or (f"asset {i + 1}" for i in range(n)))
+        options = dict(zip(registry.OPTIONS, given, strict=True))
         context = registry.StrategyContext(
-            symbols=tuple(symbols or (f"asset {i + 1}" for i in range(n))),
-            limits=limits,
-            expected_returns=mu,
-            covariance=risk.cov,
-            risk_free_rate=risk_free_rate,
-            prior_weights=prior_weights,
-            options={
-                "target_volatility": target_volatility_,
-                "target_return": target_return,
-                "user_age": user_age,
-                "cvar_confidence": cvar_confidence,
-                "hrp_linkage": hrp_linkage,
-                "tau": tau,
-                "covariance": covariance_method,
-                "expected_returns": returns_method,
-                "risk_factors": risk_factors,
-            },
+            labels, limits, mu, risk.cov, risk_free_rate, prior_weights, options
         )
         w = registry.run(plugin, returns, context)
         # Said in the Log: which package's method set these targets, for the file.

@@ -22,6 +22,19 @@ from .limits import Limits
 
 # A weight this far outside a limit is a rounding difference, not a breach.
 TOLERANCE = 1e-6
+# StrategyContext.options: the settings optimize() takes besides those the context
+# names, by their Settings names.
+OPTIONS = (
+    "target_volatility",
+    "target_return",
+    "user_age",
+    "cvar_confidence",
+    "hrp_linkage",
+    "tau",
+    "covariance",
+    "expected_returns",
+    "risk_factors",
+)
 
 
 @dataclass(frozen=True)
