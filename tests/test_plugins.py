@@ -175,10 +175,15 @@ def test_a_price_feed_from_an_installed_package(
     assert {s: r["Price"] for s, r in written.items()} == pytest.approx(last)
     assert {r["Source"] for r in written.values()} == {"csv_folder"}
 
-    # Misconfigured, the feed says what is wrong in one line: no traceback.
+    # Misconfigured, the feed says what is wrong in one line on the cell that chose it
+    # (Settings' price_source), and nothing is written: no traceback.
     broken = cli(site, "refresh-prices", str(path), "--json", XL_REBALANCER_OFFLINE="0")
     assert broken.returncode == 1
-    message = json.loads(broken.stdout)["error"]
+    found = json.loads(broken.stdout)["problems"]
+    assert [(p["sheet"], p["cell"]) for p in found] == [
+        ("Settings", settings_cell(path, "price_source"))
+    ]
+    message = found[0]["message"]
     assert "csv_folder (from xlrb-example-plugin 0.1.0) could not start" in message
     assert "XLRB_PRICE_FOLDER" in message and "Traceback" not in broken.stderr
 
@@ -277,6 +282,8 @@ def test_a_plugin_strategy_is_held_to_the_limits():
                 optimize(returns, name, limits=limits, symbols=["A", "B", "C"])
             text = " ".join([str(caught.value), *(p.message for p in caught.value.problems)])
             assert f"strategy {name} (from xlrb-test 1.0)" in text and said in text, text
+            # Shown on the strategy cell, which the workbook's reader places.
+            assert {(p.sheet, p.field) for p in caught.value.problems} == {("Settings", "strategy")}
 
         # What it is given: the returns as passed and the estimates the built-ins use.
         seen = {}

@@ -74,13 +74,24 @@ def validate(path: str | Path | Door, options: RunOptions = RunOptions()) -> Wor
     return book
 
 
+def _market(book: WorkbookInput, cache: Path | None, network: bool) -> Any:
+    """The feed Settings names; a plugin feed that cannot start is an error on the
+    price_source cell, where the user chose it."""
+    from .plugins import PluginError
+
+    try:
+        return market_provider(book.portfolio.settings.price_source, cache, network)
+    except PluginError as exc:
+        raise InputError([book.locator.setting(str(exc), "price_source")]) from exc
+
+
 def resolve_prices(book: WorkbookInput, options: RunOptions, *, history: bool = False) -> QuoteSet:
     """Latest price of every symbol the workbook uses; a symbol without one stops the run
     with an error at the first cell that names it."""
     portfolio = book.portfolio
     settings = portfolio.settings
     valuation = settings.valuation_date or dt.date.today()
-    market = market_provider(settings.price_source, options.cache, options.network)
+    market = _market(book, options.cache, options.network)
     history_days = settings.lookback_days if history and settings.strategy != "targets" else 0
     # Substitutes are priced when a source has them (the rebalance may buy one while a
     # wash sale blocks its fund) but, unlike the symbols held or targeted, not required.
@@ -386,7 +397,7 @@ def _history(book: WorkbookInput, options: RunOptions, symbols: list[str], *, ne
     settings = book.portfolio.settings
     market = None
     if options.prices_file is None:
-        market = market_provider(settings.price_source, options.cache, network)
+        market = _market(book, options.cache, network)
     return return_history(
         symbols,
         settings.valuation_date or dt.date.today(),

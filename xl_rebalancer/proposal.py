@@ -8,7 +8,7 @@ again as proposed and needs its own approval; an exported proposal is not export
 again, and a run does not replace it until its fills are recorded (the lots its sales
 named are on that Trades sheet, and record-fills needs them).
 
-This module reads and writes only the raw Settings rows a Door gives (io.reader's raw
+This module reads and writes only the raw Settings rows a Door gives (workbook.rows's raw
 sheets), so the command line, batch and the ribbon share it.
 """
 

@@ -265,8 +265,7 @@ def set_model_file(book: Path, model: Path) -> str:
     import os
 
     from .workbook import model_file
-    from .workbook.rows import read_raw_sheets
-    from .workbook.writer import save_workbook
+    from .workbook.settings_edit import set_settings
 
     model_file.load_model(model)
     try:
@@ -274,22 +273,7 @@ def set_model_file(book: Path, model: Path) -> str:
     except ValueError:  # another drive (Windows)
         value = str(model.resolve())
     value = value.replace(os.sep, "/")
-    raw = read_raw_sheets(book, [s.SETTINGS])
-    rows = _rows(raw, s.SETTINGS)
-    from .engine.records import as_text
-
-    for _, values in rows:
-        if "_".join(as_text(values.get("setting")).lower().split()) == "model_file":
-            values["value"] = value
-            break
-    else:
-        rows.append((None, {"setting": "model_file", "value": value}))
-    save_workbook(
-        book,
-        WorkbookEdit(
-            rewrites=[InputRewrite(s.SETTINGS, _title(raw, s.SETTINGS), rows, create=True)]
-        ),
-    )
+    set_settings(book, {"model_file": value})
     return value
 
 
@@ -300,7 +284,7 @@ class OrdersReport:
     orders: list[Any]
     files: list[Path]
     # The lots each sale must relieve, for a format that cannot carry them (rows as
-    # io.brokers.orders.CHECKLIST_HEADER), and the file they were written to.
+    # brokers.orders.CHECKLIST_HEADER), and the file they were written to.
     checklist: list[list[str]] = field(default_factory=list)
     checklist_file: Path | None = None
     warnings: list[Problem] = field(default_factory=list)

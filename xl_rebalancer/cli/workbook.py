@@ -275,3 +275,39 @@ def demo(folder: Path, as_json: bool, clients: int | None) -> None:
         return
     _console().print(f"Demo household written to {book} (prices: {prices})")
     show_report(report)
+
+
+@main.command("set")
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("values", nargs=-1, required=True, metavar="NAME=VALUE...")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Save even when the workbook seems open in Excel or is marked read-only.",
+)
+@JSON_OPTION
+@handle_errors
+def set_command(book: Path, values: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Change settings without Excel: `set BOOK strategy=risk_parity band_abs=3%`. Each
+    value is checked by the Settings sheet's rules first; `NAME=` clears it (default)."""
+    from ..errors import InputError, Problem
+    from ..workbook.lock import workbook_lock
+    from ..workbook.safety import may_replace
+    from ..workbook.settings_edit import set_settings
+
+    pairs: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError([Problem(f"{item!r} is not NAME=VALUE", "Settings")])
+        pairs[name] = value
+    if not force:
+        may_replace(book, book)
+    with workbook_lock(book):
+        written = set_settings(book, pairs)
+    if as_json:
+        shown = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in written.items()}
+        emit_json({"ok": True, "command": "set", "workbook": str(book), "settings": shown})
+        return
+    for name, value in written.items():
+        _console().print(f"Settings {name} of {book}: {'(default)' if value is None else value}")

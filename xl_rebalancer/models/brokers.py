@@ -1,4 +1,4 @@
-"""What a broker's file says, before it meets the workbook (io.brokers reads, engine.sync merges).
+"""What a broker's file says, before it meets the workbook (brokers reads, engine.sync merges).
 
 Every item keeps `where` ("Positions.csv line 12"), so a reconciliation message can send
 the user to the line of the file that caused it. Accounts are the broker's ids (`...1234`,

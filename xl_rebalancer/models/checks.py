@@ -78,7 +78,7 @@ class Locator:
 
 def symbol_classes(portfolio: Portfolio) -> dict[str, str]:
     """Asset class of each symbol, from Holdings rows that name one, then from the model
-    file's security master (io.model_file fills a blank Holdings cell from it already;
+    file's security master (workbook.model_file fills a blank Holdings cell from it already;
     this covers a fund held only on TaxLots, or bought as a class's Buy fund)."""
     return _classes(portfolio)
 
@@ -101,7 +101,7 @@ def check_portfolio(
 ) -> list[Problem]:
     """Cross-sheet rules; sheets in `incomplete` lost rows to cell errors, so their totals
     are not checked (a sum over the rows that survived would only mislead). Rows in
-    `stand_ins` (sheet, row) failed a cell and carry stand-in values (io.reader._stand_in):
+    `stand_ins` (sheet, row) failed a cell and carry stand-in values (workbook.rows._stand_in):
     rules that add up or compare their values skip them and count a follow-on."""
     follow_ons = follow_ons if follow_ons is not None else Followups()
     out: list[Problem] = []

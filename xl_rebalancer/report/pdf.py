@@ -32,7 +32,7 @@ def soffice() -> str | None:
 
 
 def report_workbook(report: Any, target: Path) -> Path:
-    """A new .xlsx holding only the Report page of `report` (io.report.Report)."""
+    """A new .xlsx holding only the Report page of `report` (report.page.Report)."""
     from openpyxl import Workbook
 
     from .page import draw_file
@@ -109,7 +109,7 @@ def to_pdf(xlsx: Path, pdf: Path) -> Path:
 
 
 def report_pdf(report: Any, pdf: Path) -> Path:
-    """A run's Report page (io.report.Report) as `pdf`."""
+    """A run's Report page (report.page.Report) as `pdf`."""
     with tempfile.TemporaryDirectory(prefix="xlrb-page-") as tmp:
         page = report_workbook(report, Path(tmp) / f"{pdf.stem}.xlsx")
         return to_pdf(page, pdf)

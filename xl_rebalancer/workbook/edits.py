@@ -49,7 +49,7 @@ class WorkbookEdit:
 
     sheets: list[SheetOutput] = field(default_factory=list)
     rewrites: list[InputRewrite] = field(default_factory=list)
-    # Compute every formula before saving (io.recalc); what it found is left here.
+    # Compute every formula before saving (formulas.recalc); what it found is left here.
     recalc: bool = False
     # Add the Excel doors (VBA modules, ribbon, xlwings.conf) to a macro-enabled
     # workbook that lacks them (`init --into`); the save must then be a splice.

@@ -14,7 +14,7 @@ nothing is left in the user's folders (deleting a lock file on release is unsafe
 Linux and macOS, filelock #574, so the small file stays and the next run reuses it).
 The price: runs by two users, or on two machines sharing a network folder, do not see
 each other's locks (OS locks over SMB and NFS were never reliable either); Excel's own
-`~$` owner file is checked before a save (io.safety.may_replace).
+`~$` owner file is checked before a save (workbook.safety.may_replace).
 
 Holding the lock also makes it safe to clear what a killed run left: the temporary
 files of an interrupted save (`.~<name>.*`) belong to no live run once the lock is ours.
@@ -41,7 +41,7 @@ def lock_path(path: Path) -> Path:
 
 
 def temp_prefix(path: Path) -> str:
-    """The prefix of the atomic save's temporary files for `path` (see io.writer)."""
+    """The prefix of the atomic save's temporary files for `path` (see workbook.writer)."""
     return f".~{path.name}."
 
 

@@ -354,7 +354,7 @@ def _atomic_write(
     heads: set[str] | None = None,
 ) -> None:
     """`produce` writes the new file beside `dest` under a temporary name; it is read back
-    (io.gate, against `source`; with `inputs`, the input sheets are read too), flushed to
+    (workbook.gate, against `source`; with `inputs`, the input sheets are read too), flushed to
     disk and renamed over `dest`, so a crash leaves the old file or the new one, and a
     damaged package never replaces a good one."""
     folder = dest.parent

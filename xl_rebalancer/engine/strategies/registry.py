@@ -97,9 +97,16 @@ def run(plugin: Plugin, returns: np.ndarray, context: StrategyContext) -> np.nda
     except XlRebalancerError:
         raise
     except Exception as exc:
+        failure = f"{where} failed: {type(exc).__name__}: {exc}"
         raise InfeasibleError(
-            f"{where} failed: {type(exc).__name__}: {exc}",
-            [Problem(f"{where} failed on this price history", "Settings", field="strategy")],
+            failure,
+            [
+                Problem(
+                    f"{failure} (fix the plugin or choose another strategy)",
+                    "Settings",
+                    field="strategy",
+                )
+            ],
         ) from exc
     try:
         w = np.asarray(raw, dtype=float).reshape(-1)
@@ -112,7 +119,12 @@ def run(plugin: Plugin, returns: np.ndarray, context: StrategyContext) -> np.nda
         raise _bad(where, "it returned a weight that is not a finite number")
     broken = _breaches(w, context)
     if broken:
-        raise InfeasibleError(f"{where} returned weights outside the limits", broken)
+        # Each breach is shown on the strategy cell: the plugin broke the workbook's
+        # rule, and the rule's own row (Constraints, Targets) is named in the message.
+        raise InfeasibleError(
+            f"{where} returned weights that break the workbook's rules",
+            [Problem(f"{where}: {p.message}", "Settings", field="strategy") for p in broken],
+        )
     # Rounding inside the tolerance is cleared so Drift and trades see exact limits.
     w = np.clip(w, context.limits.lower, context.limits.upper)
     return w / w.sum()
