@@ -46,7 +46,8 @@ rounded to whole shares and repaired so every hard rule still holds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,6 +80,7 @@ def solve_trades(
     inner_price: float | None = None,
     gain_tax_cap: float | None = None,
     foreclosed: Mapping[str, float] | None = None,
+    rules: Sequence[Rule] | None = None,
 ) -> Decision:
     """Choose sells per lot and buys per account: the program built (build), searched
     and decoded.
@@ -108,6 +110,8 @@ def solve_trades(
     foreclosed : per symbol, the tax a harvest of its (and its twins') loss lots would
         save; a buy of it in any account keeps those lots from being harvested for the
         wash-sale window, so the objective charges it once per fund bought.
+    rules : the rules that build the program, in order (RULES when not given, read at
+        the call, so a test may replace trades.RULES for a whole plan).
     """
     relaxed = relax if relax is not None else _estimate(portfolio, units, can_buy) > EXACT_LIMIT
     t = TradeModel(
@@ -135,7 +139,7 @@ def solve_trades(
         # loss it was sold for.
         wash.settle_wash_conflicts(t)
         tickets.one_fund_chosen(t)
-    build(t)
+    build(t, RULES if rules is None else rules)
     solution, message = _search(t)
     return decode(t, solution, message)
 
@@ -158,28 +162,63 @@ def _estimate(
     return estimate
 
 
-def build(t: TradeModel) -> None:
-    """Every rule adds its columns and rows, in this order (the program's order)."""
-    sales.add_sales(t)  # lots, positions, their tickets and relief order
-    if t.exact and t.st.lot_method == "min_tax":
-        sales.losses_before_gains(t)
-    accounts.add_buys(t)  # each account's buys, their tickets and location cost
-    if t.buy_flag:
-        tickets.one_fund_per_line(t)
-        if t.foreclosed:
-            wash.foreclosed_harvests(t)
-    accounts.add_cash(t)  # no account below zero
-    if t.buy_flag and t.location:
-        location_before_cash(t)
-    funds = tracking.fund_terms(t)
-    tracking.add_lines(t, funds)  # the drift from each line's goal
-    tracking.add_members(t, funds)  # the tie-break between a line's funds
-    caps.add_soft_limits(t)
-    if t.netted:
-        netting.add_netted_tax(t)
-    caps.add_gain_cap(t)
-    if t.exact:
-        wash.add_same_run_washes(t)
+@dataclass(frozen=True)
+class Rule:
+    """One rule family's piece of the program: `add` puts its columns and rows into the
+    shared model when `applies` says the run needs it. Asked in turn, not up front: a
+    condition may read what an earlier rule added (the buys' ticket binaries)."""
+
+    name: str
+    add: Callable[[TradeModel], None]
+    applies: Callable[[TradeModel], bool] = lambda t: True
+
+
+def _lines(t: TradeModel) -> None:
+    tracking.add_lines(t, tracking.fund_terms(t))
+
+
+def _members(t: TradeModel) -> None:
+    tracking.add_members(t, tracking.fund_terms(t))
+
+
+# The program's rules, in the program's order: the columns' and rows' order is the
+# one HiGHS searches, and its path (so a plan the node limit stops) depends on it. A rule
+# reads the shared columns the rules before it named (model.TradeModel).
+RULES: tuple[Rule, ...] = (
+    Rule("sales", sales.add_sales),  # lots, positions, their tickets and relief order
+    Rule(
+        "losses_before_gains",
+        sales.losses_before_gains,
+        lambda t: t.exact and t.st.lot_method == "min_tax",
+    ),
+    Rule("buys", accounts.add_buys),  # each account's buys, their tickets and location cost
+    Rule("one_fund_per_line", tickets.one_fund_per_line, lambda t: bool(t.buy_flag)),
+    Rule(
+        "foreclosed_harvests",
+        wash.foreclosed_harvests,
+        lambda t: bool(t.buy_flag) and bool(t.foreclosed),
+    ),
+    Rule("cash", accounts.add_cash),  # no account below zero
+    Rule(
+        "location_before_cash",
+        location_before_cash,
+        lambda t: bool(t.buy_flag) and bool(t.location),
+    ),
+    Rule("lines", _lines),  # the drift from each line's goal
+    Rule("members", _members),  # the tie-break between a line's funds
+    Rule("soft_limits", caps.add_soft_limits),
+    Rule("netted_tax", netting.add_netted_tax, lambda t: t.netted),
+    Rule("gain_cap", caps.add_gain_cap),
+    Rule("same_run_washes", wash.add_same_run_washes, lambda t: t.exact),
+)
+
+
+def build(t: TradeModel, rules: Sequence[Rule] = RULES) -> None:
+    """Every rule that applies adds its columns and rows, in the order given (RULES is
+    the program's; a test leaves one out to see what it holds)."""
+    for rule in rules:
+        if rule.applies(t):
+            rule.add(t)
 
 
 def _search(t: TradeModel) -> tuple[np.ndarray | None, str]:
