@@ -38,6 +38,10 @@ class Piece:
         m, r = self.t.m, self.rows[k]
         return m.rows[r], m.row_lo[r], m.row_hi[r]
 
+    def rows_with(self, column: int) -> list[tuple[dict[int, float], float, float]]:
+        """The rule's rows that hold `column`, in the rule's order."""
+        return [self.row(k) for k in range(len(self.rows)) if column in self.row(k)[0]]
+
 
 @dataclass
 class Program:
@@ -102,3 +106,8 @@ def program(monkeypatch: pytest.MonkeyPatch) -> Program:
 def sold(decision: Decision) -> dict[tuple[str, str], float]:
     """Shares sold per (account, symbol), all lots together."""
     return {key: sum(n for _, n in slices) for key, slices in decision.sells.items()}
+
+
+def unordered(rows: list[tuple[dict[int, float], float, float]]) -> list[tuple[object, ...]]:
+    """Rows to compare whatever order a rule added them in (its lots' relief order)."""
+    return sorted((tuple(sorted(terms.items())), lo, hi) for terms, lo, hi in rows)
