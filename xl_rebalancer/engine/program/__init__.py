@@ -25,6 +25,16 @@ Read in this order; each module imports only those above it:
     trades.py    solve_trades: choose the path, build (the rules in order), search,
                  decode
 
+The rules are a list, trades.RULES, in the program's order: each a name, the condition
+under which the run needs it (applies) and the function that adds its columns and rows
+(add, on the TradeModel). The order is the program's column and row order, which
+HiGHS's path depends on, so a rule is appended where the columns it reads exist. A new
+rule: a module here with add(t) (its columns named on TradeModel when a later rule
+reads them), a Rule in RULES, and a test in tests/engine/program that reads as its
+specification: the rows it adds on a household built in the test, checked against
+numbers worked out by hand, and what breaks when the plan is built without it
+(conftest's program.watch and program.without).
+
 engine/plan.py makes solve_trades's inputs from the household and records its Decision
 through engine/book.py.
 """

@@ -1,5 +1,5 @@
-"""The trade program's entry: choose the path, build the program rule by rule, search
-it, decode it (see engine/program/__init__.py for the rules and where each lives).
+"""The trade program's entry: choose the path, build the program rule by rule (RULES),
+search it, decode it (see engine/program/__init__.py for the rules and where each lives).
 
 Variables, all in shares:
     y[u]  sold from each sell unit u (a tax lot; or a whole position without lots)
