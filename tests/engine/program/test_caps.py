@@ -1,4 +1,4 @@
-"""caps.py's rules: the soft limits (here max_turnover)."""
+"""caps.py's rules: the soft limits (here max_turnover) and the in_band_gains gain cap."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from xl_rebalancer.engine.program.caps import SOFT_PENALTY
 from xl_rebalancer.errors import InfeasibleError
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target
 
-from .conftest import VALUATION, Program, sold
+from .conftest import VALUATION, D, Program, lot, sold
 
 PRICES = {"VTI": 100.0, "BND": 100.0}
+PRICES_GAIN = PRICES
 
 
 def out_of_balance(**settings: object) -> Portfolio:
@@ -66,3 +67,57 @@ def test_without_the_soft_limits_the_turnover_cap_is_exceeded(program: Program):
     assert decision.buys == {("IRA", "BND"): 199.0}  # $19,990 less 5 bp, whole shares
     traded = sum(sold(decision).values()) + sum(decision.buys.values())
     assert traded * 100.0 / 2 / 100_000.0 > 0.05, "turnover beyond max_turnover"
+
+
+def in_band_gain(**settings: object) -> Portfolio:
+    """T: VTI 630 sh at $100, bought in 2020 at $10 (a long-term gain of $89.95 a share
+    after 5 bp), BND 370 sh at its basis; targets 60% / 40%: VTI 3 points over, inside
+    its 5-point band. A dollar moved saves 0.2 of drift (risk_aversion 0.1 on each line)
+    and costs 0.20 × 0.8995 = 0.18 of tax, so the full objective would move it."""
+    return Portfolio(
+        settings=Settings(valuation_date=VALUATION, trigger="always", **settings),
+        accounts=(Account(account="T", type="taxable", cash=0.0),),
+        holdings=(
+            Holding(account="T", symbol="VTI", shares=630, asset_class="US"),
+            Holding(account="T", symbol="BND", shares=370, asset_class="Bonds"),
+        ),
+        lots=(
+            lot("T", "VTI", "V1", 630, 6_300.0, D(2020, 1, 2)),
+            lot("T", "BND", "B1", 370, 37_000.0, D(2020, 1, 2)),
+        ),
+        targets=(
+            Target(asset_class="US", target_weight=0.6),
+            Target(asset_class="Bonds", target_weight=0.4),
+        ),
+    )
+
+
+def test_the_gain_cap_row_holds_the_gain_to_the_plan_moving_only_beyond_the_bands(
+    program: Program,
+):
+    """in_band_gains = avoid: the plan that moves only what is beyond the bands moves
+    nothing here and realizes $0, so the lots sold at a gain may realize at most $0 (and
+    a cent of leeway): $89.95 a VTI share, less a slack at SOFT_PENALTY."""
+    pieces = program.watch("gain_cap")
+    program.plan(in_band_gain(), PRICES_GAIN)
+    piece = pieces[-1]  # the second search, with the cap
+    t = piece.t
+    (slack,) = piece.columns
+    (vti,) = [t.unit_var[i] for i, u in enumerate(t.units) if u.symbol == "VTI"]
+    terms, lo, hi = piece.row(0)
+    assert terms == pytest.approx({vti: 89.95, slack: -1.0})
+    assert (lo, hi) == (-float("inf"), pytest.approx(0.01))
+    assert t.m.cost[slack] == SOFT_PENALTY
+
+
+def test_without_the_gain_cap_a_gain_is_realized_inside_the_bands(program: Program):
+    """With the cap nothing is sold. Without it the full objective sells the $3,000 over
+    target: 30 VTI sh, a $2,698.50 long-term gain (30 × $89.95)."""
+    decision = program.plan(in_band_gain(), PRICES_GAIN)
+    assert not decision.sells and decision.gain_tax == 0.0, "no gain realized in band"
+
+    program.without("gain_cap")
+    decision = program.plan(in_band_gain(), PRICES_GAIN)
+    assert sold(decision) == {("T", "VTI"): 30.0}, "a gain realized inside the band"
+    ((v1, shares),) = decision.sells[("T", "VTI")]
+    assert v1.lot_id == "V1" and shares * (99.95 - 10.0) == pytest.approx(2_698.5)
