@@ -302,3 +302,46 @@ def test_a_plugin_strategy_is_held_to_the_limits():
         assert np.sqrt(np.diag(seen["context"].covariance)) == pytest.approx(minimum.volatilities)
     finally:
         registry._PLUGINS.clear()
+
+
+def test_a_feed_that_raises_is_said_once_and_not_asked_again(tmp_path: Path):
+    """A plugin feed that raises is broken for the run: one warning naming it (as an
+    unreachable Yahoo gets), not one per symbol or window of dates, and not asked again;
+    each symbol it could not give says which feed that was."""
+    import datetime as dt
+
+    from xl_rebalancer.prices.base import Bar, FetchResult
+    from xl_rebalancer.prices.cache import CachedProvider, PriceCache
+
+    class Down:
+        name = "firm_feed"
+        calls = 0
+
+        def history(self, symbols, start, end):
+            Down.calls += 1
+            raise ConnectionError("pricing server refused the connection")
+
+    class Up:
+        name = "firm_feed"
+
+        def history(self, symbols, start, end):
+            return FetchResult(bars={s: [Bar(start, 100.0)] for s in symbols})
+
+    cache = PriceCache(tmp_path / "p.sqlite")
+    now = lambda: dt.datetime(2026, 11, 20, 18, 0)  # noqa: E731
+    # VTI cached over January only, BND over February: three windows of dates to ask.
+    CachedProvider(cache, Up(), now=now).history(["VTI"], dt.date(2026, 1, 5), dt.date(2026, 1, 30))
+    CachedProvider(cache, Up(), now=now).history(["BND"], dt.date(2026, 2, 2), dt.date(2026, 2, 27))
+    feed = CachedProvider(
+        cache, plugins._Guarded(Down(), "firm_feed", "price source firm_feed"), now=now
+    )
+    got = feed.history(["VTI", "BND", "VXUS"], dt.date(2026, 1, 5), dt.date(2026, 3, 31))
+
+    assert Down.calls == 1, "a broken feed was asked again for another window"
+    said = [w.message for w in feed.warnings]
+    assert said == [
+        "price source firm_feed failed: ConnectionError: pricing server refused the "
+        "connection; using the cache, the Prices sheet and files"
+    ]
+    assert got.failed == {"VXUS": "firm_feed unreachable"}
+    assert set(got.bars) == {"VTI", "BND"}  # the cache still serves what it has

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .errors import PriceError, XlRebalancerError
+from .errors import FeedUnreachable, PriceError, XlRebalancerError
 from .models.types import to_token
 
 if TYPE_CHECKING:
@@ -169,7 +169,12 @@ class _Guarded:
         except PriceError:
             raise
         except Exception as exc:
-            raise PriceError(f"{self.where} failed: {type(exc).__name__}: {exc}") from exc
+            # A feed that raises is broken for this run, not for one window of dates:
+            # said once, as an unreachable Yahoo is, and not asked again.
+            raise FeedUnreachable(
+                f"{self.where} failed: {type(exc).__name__}: {exc}; "
+                "using the cache, the Prices sheet and files"
+            ) from exc
         if not isinstance(result, FetchResult):
             raise PriceError(f"{self.where} returned {type(result).__name__}, not a FetchResult")
         return result

@@ -340,7 +340,7 @@ class CachedProvider:
             assert self.upstream is not None
             self.calls.append((tuple(group), lo, hi))
             if self.unreachable:
-                failed.update({s: "Yahoo unreachable" for s in group})
+                failed.update({s: self._unreachable() for s in group})
                 continue
             try:
                 fetched = self.upstream.history(group, lo, hi)
@@ -349,7 +349,7 @@ class CachedProvider:
                 # per-symbol "missing from the feed" notes too).
                 self.unreachable = True
                 self.warnings.append(Problem(str(exc), level="warning"))
-                failed.update({s: "Yahoo unreachable" for s in group})
+                failed.update({s: self._unreachable() for s in group})
                 continue
             except PriceError as exc:
                 self.warnings.append(
@@ -363,3 +363,9 @@ class CachedProvider:
             failed.update(fetched.failed)
             self.cache.store(fetched, lo, min(hi, final), self.upstream.name, now)
         return failed
+
+    def _unreachable(self) -> str:
+        """Why a symbol went without the feed: the feed by its name (a plugin's as it
+        calls itself, Yahoo as people write it)."""
+        name = self.upstream.name if self.upstream is not None else "the feed"
+        return f"{'Yahoo' if name == 'yahoo' else name} unreachable"
