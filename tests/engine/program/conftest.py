@@ -13,7 +13,7 @@ from xl_rebalancer.engine.program import trades
 from xl_rebalancer.engine.program.decode import Decision
 from xl_rebalancer.engine.program.model import TradeModel
 from xl_rebalancer.engine.rebalance import rebalance
-from xl_rebalancer.models import Portfolio, TaxLot
+from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target, TaxLot
 
 D = dt.date
 VALUATION = D(2026, 12, 4)
@@ -22,6 +22,24 @@ VALUATION = D(2026, 12, 4)
 def lot(account: str, symbol: str, lot_id: str, shares: float, basis: float, day: dt.date):
     return TaxLot(
         account=account, symbol=symbol, lot_id=lot_id, acquired=day, shares=shares, cost_basis=basis
+    )
+
+
+def out_of_balance(**settings: object) -> Portfolio:
+    """An IRA: VTI 800 sh and BND 200 sh at $100 ($100,000), targets 60% / 40%: $20,000
+    to move (US $20,000 over its goal, Bonds $20,000 under), 40% turnover unless
+    max_turnover holds it back. Shared by the tracking and caps tests."""
+    return Portfolio(
+        settings=Settings(valuation_date=VALUATION, trigger="always", **settings),
+        accounts=(Account(account="IRA", type="tax_deferred", cash=0.0),),
+        holdings=(
+            Holding(account="IRA", symbol="VTI", shares=800, asset_class="US"),
+            Holding(account="IRA", symbol="BND", shares=200, asset_class="Bonds"),
+        ),
+        targets=(
+            Target(asset_class="US", target_weight=0.6),
+            Target(asset_class="Bonds", target_weight=0.4),
+        ),
     )
 
 

@@ -8,27 +8,10 @@ from xl_rebalancer.engine.program.caps import SOFT_PENALTY
 from xl_rebalancer.errors import InfeasibleError
 from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target
 
-from .conftest import VALUATION, D, Program, lot, sold
+from .conftest import VALUATION, D, Program, lot, out_of_balance, sold
 
 PRICES = {"VTI": 100.0, "BND": 100.0}
 PRICES_GAIN = PRICES
-
-
-def out_of_balance(**settings: object) -> Portfolio:
-    """An IRA: VTI 800 sh and BND 200 sh at $100 ($100,000), targets 60% / 40%: $20,000
-    to move, 40% turnover... unless max_turnover holds it back."""
-    return Portfolio(
-        settings=Settings(valuation_date=VALUATION, trigger="always", **settings),
-        accounts=(Account(account="IRA", type="tax_deferred", cash=0.0),),
-        holdings=(
-            Holding(account="IRA", symbol="VTI", shares=800, asset_class="US"),
-            Holding(account="IRA", symbol="BND", shares=200, asset_class="Bonds"),
-        ),
-        targets=(
-            Target(asset_class="US", target_weight=0.6),
-            Target(asset_class="Bonds", target_weight=0.4),
-        ),
-    )
 
 
 def test_the_turnover_row_counts_every_trade_at_its_price_against_twice_the_cap(

@@ -3,6 +3,7 @@ its lots; and a withdrawal's loss lots before its gain lots (losses_before_gains
 
 from __future__ import annotations
 
+from tests.engine.test_adviser_rules import losses_household
 from xl_rebalancer.models import Account, CashFlow, Holding, Portfolio, Settings, Target
 
 from .conftest import VALUATION, D, Program, lot, sold, unordered
@@ -53,27 +54,6 @@ def test_each_lot_is_a_column_bounded_by_its_shares_and_the_position_sums_them(
             ({column["L2"]: 1.0, flag: -5.0}, -inf, 0.0),
             ({sale: 100.0, flag: -100.0}, 0.0, inf),
         ]
-    )
-
-
-def losses_household() -> Portfolio:
-    """T, a $8,000 withdrawal; class US: A 300 sh at $100, basis $99.90 (a 5-cent
-    long-term gain a share after costs), and B 50 sh at $100, basis $100.50 (a $25 loss,
-    under the harvest thresholds, so worth nothing in the tax). 80 A alone is one
-    ticket; 50 B and 30 A are two."""
-    return Portfolio(
-        settings=Settings(valuation_date=VALUATION, trigger="always"),
-        accounts=(Account(account="T", type="taxable", cash=0.0),),
-        cash_flows=(CashFlow(account="T", amount=-8_000.0, row=2),),
-        holdings=(
-            Holding(account="T", symbol="A", shares=300, asset_class="US"),
-            Holding(account="T", symbol="B", shares=50, asset_class="US"),
-        ),
-        lots=(
-            lot("T", "A", "A1", 300, 29_970.0, D(2018, 1, 2)),
-            lot("T", "B", "B1", 50, 5_025.0, D(2018, 1, 2)),
-        ),
-        targets=(Target(asset_class="US", target_weight=1.0),),
     )
 
 

@@ -3,7 +3,8 @@ per line bought in each account (one_fund_per_line)."""
 
 from __future__ import annotations
 
-from xl_rebalancer.models import Account, CashFlow, Holding, Portfolio, Settings, Target
+from tests.engine.test_adviser_rules import three_sp500
+from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target
 
 from .conftest import VALUATION, D, Program, lot, sold
 
@@ -41,30 +42,6 @@ def test_a_trade_has_a_ticket_binary_with_its_big_m_and_its_minimum_value(progra
         ({sell: 1.0, sell_flag: -10.0}, -inf, 0.0),
         ({sell: 100.0, sell_flag: -1_000.0}, 0.0, inf),
     ]
-
-
-def three_sp500() -> Portfolio:
-    """T: IVV, SPY and VOO (all $100, class US) 150 sh each, BND 550 sh; a $60,000
-    deposit: $160,000, US $45,000 against 70% ($112,000). Each S&P fund's own goal (the
-    class split by what is held) would spread the buy over all three."""
-    spx = ("IVV", "SPY", "VOO")
-    return Portfolio(
-        settings=Settings(valuation_date=VALUATION, trigger="always"),
-        accounts=(Account(account="T", type="taxable", cash=0.0),),
-        cash_flows=(CashFlow(account="T", amount=60_000.0, row=2),),
-        holdings=(
-            *(Holding(account="T", symbol=s, shares=150, asset_class="US") for s in spx),
-            Holding(account="T", symbol="BND", shares=550, asset_class="Bonds"),
-        ),
-        lots=(
-            *(lot("T", s, f"{s}1", 150, 12_000.0, D(2020, 1, 2)) for s in spx),
-            lot("T", "BND", "B1", 550, 55_000.0, D(2020, 1, 2)),
-        ),
-        targets=(
-            Target(asset_class="US", target_weight=0.7),
-            Target(asset_class="Bonds", target_weight=0.3),
-        ),
-    )
 
 
 def test_without_one_fund_per_line_an_account_buys_every_fund_of_a_class(program: Program):

@@ -4,28 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from xl_rebalancer.models import Account, Holding, Portfolio, Settings, Target
-
-from .conftest import VALUATION, Program, sold
+from .conftest import Program, out_of_balance, sold
 
 PRICES = {"VTI": 100.0, "BND": 100.0}
-
-
-def out_of_balance() -> Portfolio:
-    """An IRA: VTI 800 sh and BND 200 sh at $100 ($100,000), targets US 60%, Bonds 40%:
-    US $20,000 over its goal, Bonds $20,000 under."""
-    return Portfolio(
-        settings=Settings(valuation_date=VALUATION, trigger="always"),
-        accounts=(Account(account="IRA", type="tax_deferred", cash=0.0),),
-        holdings=(
-            Holding(account="IRA", symbol="VTI", shares=800, asset_class="US"),
-            Holding(account="IRA", symbol="BND", shares=200, asset_class="Bonds"),
-        ),
-        targets=(
-            Target(asset_class="US", target_weight=0.6),
-            Target(asset_class="Bonds", target_weight=0.4),
-        ),
-    )
 
 
 def test_a_line_is_two_rows_over_and_under_its_goal_priced_inside_and_beyond_its_band(
